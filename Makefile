@@ -1,0 +1,41 @@
+# The README's two commands are `make demo` and `make test`; CI (.ci/run) calls `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast lint bench clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "clvmodels needs Python >= 3.12 (pymc-marketing 1.3.0 does); found " + sys.version.split()[0] + ". Install 3.12 or run: make PYTHON=python3.12 ...")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	@echo "Installing clvmodels and its dependencies into $(VENV) (about a minute)..."
+	$(BIN)/python -m pip install --quiet -e ".[dev]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	@$(BIN)/python -c "import clvmodels, pymc_marketing; print('installed clvmodels', clvmodels.__version__, 'with pymc-marketing', pymc_marketing.__version__)"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/clv demo --output-dir demo-output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "" -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not spark" -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check clvmodels tests scripts
+	$(BIN)/ruff format --check clvmodels tests scripts
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) demo-output bench-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from clvmodels.cli import main
+
+main()

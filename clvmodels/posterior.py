@@ -1,0 +1,160 @@
+"""What every fitted model shares: settings, a posterior, draws, a parameter summary.
+
+Models follow scikit-learn's estimator contract: ``__init__`` stores settings, ``fit(data)``
+returns ``self``, learned state ends in ``_``, and an unfitted model fails with a clear
+message. A MAP fit is a posterior with one chain and one draw.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from clvmodels.errors import ConvergenceWarning, NotFittedError
+
+#: Posterior intervals are equal-tailed and hold 94% of the mass (pymc-marketing's default).
+INTERVAL_PROB = 0.94
+
+
+class PosteriorModel:
+    """Base of the fitted models: holds ``posterior_``, ``fit_report_`` and ``params_``."""
+
+    name: ClassVar[str] = ""
+    param_names: ClassVar[tuple[str, ...]] = ()
+
+    posterior_: xr.Dataset
+    fit_report_: dict[str, Any]
+    params_: dict[str, float]
+
+    def __init__(
+        self,
+        *,
+        method: str = "map",
+        priors: str = "default",
+        chains: int = 4,
+        draws: int = 1000,
+        tune: int = 1000,
+        seed: int | None = None,
+        progressbar: bool = False,
+    ) -> None:
+        self.method = method
+        self.priors = priors
+        self.chains = chains
+        self.draws = draws
+        self.tune = tune
+        self.seed = seed
+        self.progressbar = progressbar
+
+    # ----------------------------------------------------------------- state
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` (or loading a saved fit) has set the posterior."""
+        return hasattr(self, "posterior_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet: call fit(data) first"
+            )
+
+    def _set_posterior(self, posterior: xr.Dataset, report: dict[str, Any]) -> None:
+        self.posterior_ = posterior
+        self.fit_report_ = report
+        self.params_ = {
+            name: float(posterior[name].mean().item()) for name in self.param_names
+        }
+        if not report.get("converged", True):
+            warnings.warn(_convergence_message(type(self).__name__, report),
+                          ConvergenceWarning, stacklevel=3)
+
+    @classmethod
+    def from_posterior(
+        cls, posterior: xr.Dataset, report: dict[str, Any] | None = None, **settings: Any
+    ) -> PosteriorModel:
+        """A fitted model from given draws (a saved fit, or fixed draws in tests)."""
+        missing = [name for name in cls.param_names if name not in posterior]
+        if missing:
+            raise ValueError(f"{cls.__name__} posterior lacks {', '.join(missing)}")
+        model = cls(**settings)
+        model.posterior_ = posterior[list(cls.param_names)]
+        model.fit_report_ = dict(report or {})
+        model.params_ = {
+            name: float(posterior[name].mean().item()) for name in cls.param_names
+        }
+        return model
+
+    # ----------------------------------------------------------------- draws
+    @property
+    def n_draws_(self) -> int:
+        """Total draws in the posterior (chains x draws)."""
+        self._check_fitted()
+        return int(self.posterior_.sizes["chain"] * self.posterior_.sizes["draw"])
+
+    def param_draws(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Flattened parameter draws, thinned evenly to at most ``n_draws``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            One 1-D array per parameter, all the same length.
+        """
+        self._check_fitted()
+        total = self.n_draws_
+        index = thin_index(total, n_draws)
+        return {
+            name: np.asarray(self.posterior_[name].values, dtype="float64").reshape(-1)[index]
+            for name in self.param_names
+        }
+
+    def summary(self) -> pd.DataFrame:
+        """Posterior mean, sd and 94% equal-tailed interval of each parameter."""
+        self._check_fitted()
+        lo, hi = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
+        rows = []
+        for name in self.param_names:
+            values = np.asarray(self.posterior_[name].values).reshape(-1)
+            rows.append(
+                {
+                    "parameter": name,
+                    "mean": float(values.mean()),
+                    "sd": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+                    "low_94": float(np.quantile(values, lo)),
+                    "high_94": float(np.quantile(values, hi)),
+                }
+            )
+        return pd.DataFrame(rows).set_index("parameter")
+
+    def __repr__(self) -> str:
+        state = (
+            ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+            if self.is_fitted
+            else "not fitted"
+        )
+        return f"{type(self).__name__}(method={self.method!r}, priors={self.priors!r}; {state})"
+
+
+def thin_index(total: int, n_draws: int | None) -> np.ndarray:
+    """Evenly spaced indices that keep at most ``n_draws`` of ``total`` draws."""
+    if n_draws is None or n_draws >= total:
+        return np.arange(total)
+    if n_draws < 1:
+        raise ValueError(f"n_draws must be at least 1; got {n_draws}")
+    return np.unique(np.linspace(0, total - 1, n_draws).round().astype(int))
+
+
+def _convergence_message(model: str, report: dict[str, Any]) -> str:
+    if report.get("method") in {"map", "laplace"}:
+        return (
+            f"{model}: the optimiser did not converge ({report.get('message')}); "
+            "the parameters may be wrong. Check the data, or try --priors default"
+        )
+    return (
+        f"{model}: NUTS did not converge: max r-hat {report.get('max_r_hat', float('nan')):.3f} "
+        f"(want <= 1.01), min bulk ESS {report.get('min_ess_bulk', float('nan')):.0f}, "
+        f"{report.get('divergences', 0)} divergences. Draw more (--draws, --chains) "
+        "before trusting these results"
+    )

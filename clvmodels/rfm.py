@@ -1,0 +1,274 @@
+"""Recency-frequency-monetary summaries of an orders table, aggregated in DuckDB SQL.
+
+Definitions (DESIGN.md; Fader, Hardie & Lee 2005, section 2):
+
+* Purchases on the same calendar day are one purchase occasion, their revenue summed.
+* ``frequency`` x: repeat occasions (occasions minus one) up to the calibration end.
+* ``recency`` t_x: time from the first to the last occasion.
+* ``T``: time from the first occasion to the calibration end (the end day is inclusive).
+* ``monetary_value``: mean revenue of the repeat occasions (0 when x = 0).
+* Holdout (with a calibration end): customers whose first occasion is on or before the
+  calibration end; ``frequency_holdout`` counts their occasions in (calibration end,
+  observation end], ``monetary_value_holdout`` is their mean revenue (0 when none), and
+  ``duration_holdout`` is the holdout's length.
+
+All times are in ``time_unit`` (D, W or M; see :mod:`clvmodels.units`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from clvmodels.errors import DataError
+from clvmodels.units import DAYS_PER_UNIT, check_time_unit
+
+RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
+HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
+TUPLE_COLUMNS = ("frequency", "recency", "T")
+
+DateLike = str | dt.date | pd.Timestamp | None
+
+
+def to_day(value: DateLike) -> dt.date | None:
+    """Parse a date given as text, ``date`` or ``Timestamp`` (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)") from exc
+    if pd.isna(stamp):
+        raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)")
+    return stamp.date()
+
+
+@dataclass(frozen=True)
+class Period:
+    """The dates an RFM summary covers: first order, calibration end, observation end."""
+
+    first_order: dt.date
+    last_order: dt.date
+    calibration_end: dt.date
+    observation_end: dt.date
+
+    @property
+    def has_holdout(self) -> bool:
+        """Whether a holdout period follows the calibration period."""
+        return self.observation_end > self.calibration_end
+
+
+def order_period(
+    orders: pd.DataFrame,
+    *,
+    observation_end: DateLike = None,
+    calibration_end: DateLike = None,
+) -> Period:
+    """Resolve the calibration and observation ends against the orders' date range.
+
+    The observation end defaults to the day of the last order; the calibration end to the
+    observation end (no holdout).
+
+    Raises
+    ------
+    DataError
+        When an end falls before the first order, or the calibration end after the
+        observation end.
+    """
+    first = pd.Timestamp(orders["timestamp"].min()).date()
+    last = pd.Timestamp(orders["timestamp"].max()).date()
+    obs = to_day(observation_end) or last
+    cal = to_day(calibration_end) or obs
+    if obs < first:
+        raise DataError(
+            f"the observation end {obs} is before the first order ({first}); "
+            f"the orders run from {first} to {last}"
+        )
+    if cal < first:
+        raise DataError(
+            f"the calibration end {cal} is before the first order ({first}); "
+            f"the orders run from {first} to {last}"
+        )
+    if cal > obs:
+        raise DataError(f"the calibration end {cal} is after the observation end {obs}")
+    return Period(first_order=first, last_order=last, calibration_end=cal, observation_end=obs)
+
+
+_RFM_SQL = """
+WITH occasions AS (
+    SELECT customer_id, CAST("timestamp" AS DATE) AS day, SUM(revenue) AS revenue
+    FROM orders
+    WHERE CAST("timestamp" AS DATE) <= $observation_end
+    GROUP BY customer_id, day
+),
+calibration AS (
+    SELECT customer_id,
+           COUNT(*) - 1 AS frequency,
+           MIN(day) AS first_day,
+           MAX(day) AS last_day,
+           SUM(revenue) - arg_min(revenue, day) AS repeat_revenue
+    FROM occasions
+    WHERE day <= $calibration_end
+    GROUP BY customer_id
+){holdout_cte}
+SELECT c.customer_id,
+       c.frequency,
+       date_diff('day', c.first_day, c.last_day) / $days_per_unit AS recency,
+       date_diff('day', c.first_day, $calibration_end) / $days_per_unit AS "T",
+       CASE WHEN c.frequency > 0 THEN c.repeat_revenue / c.frequency ELSE 0.0 END
+           AS monetary_value{holdout_columns}
+FROM calibration c{holdout_join}
+ORDER BY c.customer_id
+"""
+
+_HOLDOUT_CTE = """,
+holdout AS (
+    SELECT customer_id, COUNT(*) AS n, AVG(revenue) AS mean_revenue
+    FROM occasions
+    WHERE day > $calibration_end
+    GROUP BY customer_id
+)"""
+_HOLDOUT_COLUMNS = """,
+       COALESCE(h.n, 0) AS frequency_holdout,
+       COALESCE(h.mean_revenue, 0.0) AS monetary_value_holdout,
+       date_diff('day', $calibration_end, $observation_end) / $days_per_unit
+           AS duration_holdout"""
+_HOLDOUT_JOIN = "\nLEFT JOIN holdout h USING (customer_id)"
+
+
+def rfm_summary(
+    orders: pd.DataFrame,
+    *,
+    time_unit: str = "W",
+    observation_end: DateLike = None,
+    calibration_end: DateLike = None,
+) -> pd.DataFrame:
+    """Summarise an orders table into one RFM row per customer, in DuckDB SQL.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Validated orders (``customer_id, timestamp, revenue``; see
+        :func:`clvmodels.io.read_orders`). It is not modified.
+    time_unit : {"D", "W", "M"}
+        Unit of ``recency``, ``T`` and ``duration_holdout``.
+    observation_end : date, optional
+        Orders after this day are not used. Defaults to the day of the last order.
+    calibration_end : date, optional
+        When given, the summary covers customers whose first occasion is on or before it and
+        adds the holdout columns for (calibration end, observation end].
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, frequency, recency, T, monetary_value`` and, with a calibration end,
+        ``frequency_holdout, monetary_value_holdout, duration_holdout``; sorted by customer.
+    """
+    unit = check_time_unit(time_unit)
+    period = order_period(orders, observation_end=observation_end, calibration_end=calibration_end)
+    with_holdout = calibration_end is not None
+    sql = _RFM_SQL.format(
+        holdout_cte=_HOLDOUT_CTE if with_holdout else "",
+        holdout_columns=_HOLDOUT_COLUMNS if with_holdout else "",
+        holdout_join=_HOLDOUT_JOIN if with_holdout else "",
+    )
+    con = duckdb.connect()
+    try:
+        con.register("orders", orders[["customer_id", "timestamp", "revenue"]])
+        params = {
+            "observation_end": period.observation_end,
+            "calibration_end": period.calibration_end,
+            "days_per_unit": DAYS_PER_UNIT[unit],
+        }
+        rfm = con.execute(sql, params).df()
+    finally:
+        con.close()
+    rfm["frequency"] = rfm["frequency"].astype("int64")
+    if with_holdout:
+        rfm["frequency_holdout"] = rfm["frequency_holdout"].astype("int64")
+    return rfm
+
+
+@dataclass(frozen=True)
+class CollapsedRFM:
+    """Customers collapsed onto their unique (frequency, recency, T) tuples.
+
+    Attributes
+    ----------
+    tuples : pandas.DataFrame
+        ``frequency, recency, T, n_customers``: the sufficient statistics of the BG/NBD
+        and Pareto/NBD likelihoods, one row per distinct tuple.
+    inverse : numpy.ndarray
+        For each input row, the index of its tuple, so ``tuples.iloc[inverse]`` restores
+        the per-customer rows.
+    """
+
+    tuples: pd.DataFrame
+    inverse: np.ndarray
+
+
+def collapse_rfm(rfm: pd.DataFrame) -> CollapsedRFM:
+    """Collapse identical (frequency, recency, T) rows into one row with a count.
+
+    The BG/NBD log-likelihood of a customer depends on the data only through
+    (x, t_x, T) (Fader, Hardie & Lee 2005, eq. 6), so the total log-likelihood equals the
+    count-weighted sum over distinct tuples.
+    """
+    _require_columns(rfm, TUPLE_COLUMNS, "RFM table")
+    grouped = rfm.groupby(list(TUPLE_COLUMNS), sort=True)
+    inverse = grouped.ngroup().to_numpy()
+    tuples = grouped.size().rename("n_customers").reset_index()
+    tuples["frequency"] = tuples["frequency"].astype("int64")
+    tuples["n_customers"] = tuples["n_customers"].astype("int64")
+    return CollapsedRFM(tuples=tuples, inverse=inverse)
+
+
+def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the {what} has no column {', '.join(repr(m) for m in missing)}",
+            hint=f"its columns are: {', '.join(map(str, frame.columns))}",
+        )
+
+
+def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
+    """Check an RFM table before fitting or scoring; raise a DataError that says what is wrong.
+
+    Rules: no missing values; ``frequency`` a non-negative integer; ``0 <= recency <= T``;
+    ``recency == 0`` when ``frequency == 0``; with ``require_monetary``, a finite
+    ``monetary_value`` that is positive for repeat customers.
+    """
+    columns = [*TUPLE_COLUMNS, "monetary_value"] if require_monetary else list(TUPLE_COLUMNS)
+    _require_columns(rfm, columns, "RFM table")
+    if len(rfm) == 0:
+        raise DataError("the RFM table has no rows")
+    ids = rfm["customer_id"] if "customer_id" in rfm.columns else pd.Series(rfm.index)
+
+    def check(bad: pd.Series | np.ndarray, column: str, problem: str) -> None:
+        bad = np.asarray(bad, dtype=bool)
+        if bad.any():
+            raise DataError(
+                problem, column=column, n_rows=int(bad.sum()),
+                examples=[f"customer {v}" for v in ids.to_numpy()[bad][:5]],
+            )
+
+    for column in columns:
+        values = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype="float64")
+        check(~np.isfinite(values), column, "missing (NaN) or non-numeric values")
+    x = rfm["frequency"].to_numpy(dtype="float64")
+    t_x = rfm["recency"].to_numpy(dtype="float64")
+    T = rfm["T"].to_numpy(dtype="float64")
+    check((x < 0) | (x % 1 != 0), "frequency", "frequency must be a non-negative integer")
+    check(t_x < 0, "recency", "negative recency")
+    check(T < 0, "T", "negative T")
+    check(t_x > T + 1e-9, "recency", "recency larger than T")
+    check((x == 0) & (t_x != 0), "recency", "recency must be 0 for customers with frequency 0")
+    if require_monetary:
+        m = rfm["monetary_value"].to_numpy(dtype="float64")
+        check((x > 0) & (m <= 0), "monetary_value",
+              "repeat customers need a positive monetary_value")
