@@ -63,12 +63,26 @@ def expected_purchases(
 ) -> np.ndarray:
     """E[X(T, T + t) | x, t_x, T]: expected purchases in the next ``t``; FHL05 eq. (10).
 
-    The Gaussian hypergeometric function is evaluated directly, or through Euler's
-    transformation where the direct value overflows (as lifetimes does).
+    Computed as :func:`conditional_numerator` (which needs only x and T) divided by
+    :func:`alive_denominator` (the inverse of P(alive)).
     """
-    r, alpha, a, b, x, t_x, T, t = (
-        np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T, t)
+    return conditional_numerator(r, alpha, a, b, x, T, t) / alive_denominator(
+        r, alpha, a, b, x, t_x, T
     )
+
+
+def conditional_numerator(
+    r: ArrayLike, alpha: ArrayLike, a: ArrayLike, b: ArrayLike,
+    x: ArrayLike, T: ArrayLike, t: ArrayLike,
+) -> np.ndarray:
+    """Numerator of FHL05 eq. (10); it depends on the customer through (x, T) only.
+
+    ``(a + b + x - 1) / (a - 1) * [1 - ((alpha + T) / (alpha + T + t))**(r + x)
+    * 2F1(r + x, b + x; a + b + x - 1; t / (alpha + T + t))]``. The Gaussian hypergeometric
+    function is evaluated directly, or through Euler's transformation where the direct value
+    overflows (as lifetimes does).
+    """
+    r, alpha, a, b, x, T, t = (np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, T, t))
     hyp_a = r + x
     hyp_b = b + x
     hyp_c = a + b + x - 1
@@ -82,12 +96,24 @@ def expected_purchases(
             ) * np.log1p(-z)
             ln_hyp = np.where(bad, alt, ln_hyp)
         first = (a + b + x - 1) / (a - 1)
-        second = 1 - np.exp(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
-        numerator = first * second
-        denominator = 1 + np.where(
-            x > 0, a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0
+        second = -np.expm1(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
+    return first * second
+
+
+def alive_denominator(
+    r: ArrayLike, alpha: ArrayLike, a: ArrayLike, b: ArrayLike,
+    x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
+) -> np.ndarray:
+    """``1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))**(r + x)`` = 1 / P(alive).
+
+    The denominator of FHL05 eq. (10), and the inverse of P(alive) in [FHL08]_ eq. (2).
+    """
+    r, alpha, a, b, x, t_x, T = (np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_odds = np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * np.log(
+            (alpha + T) / (alpha + t_x)
         )
-    return numerator / denominator
+        return 1.0 + np.where(x > 0, np.exp(log_odds), 0.0)
 
 
 def probability_alive(
@@ -95,12 +121,7 @@ def probability_alive(
     x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
 ) -> np.ndarray:
     """P(alive | x, t_x, T); [FHL08]_ eq. (2), computed as a logistic of the log-odds."""
-    r, alpha, a, b, x, t_x, T = (np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_odds_dead = np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * np.log(
-            (alpha + T) / (alpha + t_x)
-        )
-    return np.where(x > 0, 1.0 / (1.0 + np.exp(log_odds_dead)), 1.0)
+    return 1.0 / alive_denominator(r, alpha, a, b, x, t_x, T)
 
 
 def expected_purchases_new_customer(

@@ -7,6 +7,7 @@ The orders table that every other module takes has three columns: ``customer_id`
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
@@ -482,3 +483,9 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return str(value)
+
+
+def fingerprint(orders: pd.DataFrame) -> str:
+    """SHA-256 of an orders table's content (row order included), to tie a model to its data."""
+    hashed = pd.util.hash_pandas_object(orders[list(ORDER_COLUMNS)], index=False)
+    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()

@@ -190,6 +190,12 @@ def rfm_summary(
     rfm["frequency"] = rfm["frequency"].astype("int64")
     if with_holdout:
         rfm["frequency_holdout"] = rfm["frequency_holdout"].astype("int64")
+    rfm.attrs = {
+        "time_unit": unit,
+        "first_order": period.first_order.isoformat(),
+        "calibration_end": period.calibration_end.isoformat(),
+        "observation_end": period.observation_end.isoformat(),
+    }
     return rfm
 
 

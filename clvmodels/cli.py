@@ -1,5 +1,0 @@
-"""Command-line interface (placeholder)."""
-
-
-def main() -> None:
-    """Run the CLI."""

@@ -1,0 +1,135 @@
+"""What every command shares: orders options, error handling, warnings, output lines."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pandas as pd
+
+from clvmodels.errors import ClvError, ConvergenceWarning, DataQualityWarning
+from clvmodels.io import read_orders
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_DATA_ERROR = 2
+
+
+class UserError(click.ClickException):
+    """A problem with the user's input: printed as one line, exit code 2."""
+
+    exit_code = EXIT_DATA_ERROR
+
+    def show(self, file: Any = None) -> None:
+        """Print ``Error: message`` to standard error."""
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+def run_cli(group: click.Group) -> None:
+    """Run ``group`` with our warning display; library errors become exit code 2."""
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", DataQualityWarning)
+        warnings.simplefilter("always", ConvergenceWarning)
+        group(prog_name="clv")
+
+
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    label = "WARNING" if issubclass(category, ConvergenceWarning) else "Warning"
+    click.secho(f"{label}: {message}", err=True, fg="yellow" if label == "Warning" else "red")
+
+
+def guarded(func: F) -> F:
+    """Turn library errors about the user's data into a clean message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ClvError as exc:
+            raise UserError(str(exc)) from None
+        except (ValueError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.filename:
+                raise UserError(f"{exc.strerror}: {exc.filename}") from None
+            raise UserError(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def orders_options(func: F) -> F:
+    """The options that say how to read an orders table."""
+    options = [
+        click.option("--table", help="Table to read from a DuckDB or SQLite file."),
+        click.option("--query", help="SQL query to run on a DuckDB or SQLite file."),
+        click.option("--customer-col", default="customer_id", show_default=True,
+                     help="Column with the customer id (e.g. uid, client_id)."),
+        click.option("--date-col", default="timestamp", show_default=True,
+                     help="Column with the order time (e.g. buy_ts, created_at)."),
+        click.option("--revenue-col", default="revenue", show_default=True,
+                     help="Column with the order's revenue."),
+        click.option("--date-format", default=None,
+                     help="strftime format of the dates, e.g. %Y%m%d (detected if omitted)."),
+        click.option("--encoding", default="utf-8", show_default=True,
+                     help="Text encoding of a CSV file (utf-8, utf-16, latin-1)."),
+        click.option("--refunds", type=click.Choice(["error", "net"]), default="error",
+                     show_default=True,
+                     help="Negative revenue: an error, or net it within the purchase day."),
+        click.option("--dedupe", is_flag=True,
+                     help="Drop exact duplicate order rows (otherwise only warned about)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def load_orders(path: str, opts: dict[str, Any]) -> pd.DataFrame:
+    """Read and validate orders with the options of :func:`orders_options`."""
+    return read_orders(
+        path,
+        customer_col=opts["customer_col"],
+        date_col=opts["date_col"],
+        revenue_col=opts["revenue_col"],
+        table=opts["table"],
+        query=opts["query"],
+        date_format=opts["date_format"],
+        encoding=opts["encoding"],
+        refunds=opts["refunds"],
+        dedupe=opts["dedupe"],
+    )
+
+
+ORDERS_OPTION_NAMES = (
+    "table", "query", "customer_col", "date_col", "revenue_col", "date_format", "encoding",
+    "refunds", "dedupe",
+)
+
+
+def pop_orders_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the orders options out of a command's keyword arguments."""
+    return {name: kwargs.pop(name) for name in ORDERS_OPTION_NAMES}
+
+
+def output_path(path: str, suffixes: tuple[str, ...] = (".parquet", ".csv", ".json")) -> Path:
+    """Check an output file's suffix before any work is done."""
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise UserError(
+            f"output {target} must end in {', '.join(suffixes)} (the format follows the suffix)"
+        )
+    return target
+
+
+def say(text: str = "") -> None:
+    """A line of the command's report (standard output)."""
+    click.echo(text)
+
+
+def show_progress() -> bool:
+    """Progress bars only where a person watches (standard error is a terminal)."""
+    return sys.stderr.isatty()
