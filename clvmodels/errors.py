@@ -65,6 +65,10 @@ class ConvergenceWarning(UserWarning):
     """A fit did not converge: optimiser failure, high r-hat, low ESS or divergences."""
 
 
+class Label(str):
+    """An example that names a place (``row 3``, ``customer 17``) rather than a value: not quoted."""
+
+
 def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    text = repr(str(value)) if isinstance(value, str) and not isinstance(value, Label) else str(value)
     return text if len(text) <= 40 else text[:37] + "..."

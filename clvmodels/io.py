@@ -7,6 +7,7 @@ The orders table that every other module takes has three columns: ``customer_id`
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import DataError, DataQualityWarning
+from clvmodels.errors import DataError, DataQualityWarning, Label
 
 ORDER_COLUMNS = ("customer_id", "timestamp", "revenue")
 Refunds = Literal["error", "net"]
@@ -106,12 +107,15 @@ def _file_kind(path: Path) -> str:
 
 
 def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
-    if encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
-        _check_utf8(path)
     try:
-        relation = duckdb.read_csv(str(path), encoding=encoding, header=True)
-        frame = relation.df()
-    except duckdb.Error as exc:
+        if encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
+            _check_utf8(path)
+            frame = duckdb.read_csv(str(path), header=True).df()
+        else:
+            # DuckDB reads other encodings only through an extension it downloads; pandas
+            # decodes them itself.
+            frame = pd.read_csv(path, encoding=encoding, sep=_sniff_delimiter(path, encoding))
+    except (duckdb.Error, pd.errors.ParserError, UnicodeDecodeError, LookupError) as exc:
         raise DataError(f"{path} is not a readable CSV table: {_first_line(exc)}") from exc
     if frame.shape[1] < 2:
         raise DataError(
@@ -120,6 +124,15 @@ def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
             "and comma-separated columns"
         )
     return frame
+
+
+def _sniff_delimiter(path: Path, encoding: str) -> str:
+    with open(path, encoding=encoding, errors="replace") as handle:
+        sample = handle.read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def _check_utf8(path: Path, chunk_bytes: int = 1 << 22) -> None:
@@ -330,7 +343,7 @@ def _clean_customer_ids(column: pd.Series, name: str) -> pd.Series:
             "empty or missing customer ids",
             column=name,
             n_rows=int(bad.sum()),
-            examples=[f"row {i + 1}" for i in rows[:5]],
+            examples=[Label(f"row {i + 1}") for i in rows[:5]],
         )
     if pd.api.types.is_float_dtype(values.dtype):
         if (values % 1 == 0).all():
@@ -344,7 +357,7 @@ def _parse_dates(column: pd.Series, name: str, date_format: str | None) -> pd.Se
         rows = np.flatnonzero(missing.to_numpy())
         raise DataError(
             "missing dates", column=name, n_rows=int(missing.sum()),
-            examples=[f"row {i + 1}" for i in rows[:5]],
+            examples=[Label(f"row {i + 1}") for i in rows[:5]],
         )
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         parsed = column
@@ -396,7 +409,7 @@ def _parse_revenue(column: pd.Series, name: str) -> pd.Series:
             "missing (NaN) or infinite revenue",
             column=name,
             n_rows=int(missing.sum()),
-            examples=[f"row {i + 1}" for i in rows[:5]],
+            examples=[Label(f"row {i + 1}") for i in rows[:5]],
             hint="Fill or drop those rows; clvmodels does not count missing revenue as 0",
         )
     return numeric

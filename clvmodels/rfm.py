@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import DataError
+from clvmodels.errors import DataError, Label
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
@@ -260,7 +260,7 @@ def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
         if bad.any():
             raise DataError(
                 problem, column=column, n_rows=int(bad.sum()),
-                examples=[f"customer {v}" for v in ids.to_numpy()[bad][:5]],
+                examples=[Label(f"customer {v}") for v in ids.to_numpy()[bad][:5]],
             )
 
     for column in columns:

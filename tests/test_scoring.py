@@ -1,0 +1,105 @@
+"""Scores: the CLV formula against an independent computation, chunking, invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.gamma_gamma import GammaGammaModel
+from clvmodels.scoring import SCORE_COLUMNS, monthly_steps, score_customers
+
+
+@pytest.fixture(scope="module")
+def posterior_models():
+    bg = BetaGeoModel.from_posterior(fixed_posterior(BGNBD_PUBLISHED, n_draws=60, seed=1))
+    gg = GammaGammaModel.from_posterior(fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=60, seed=2))
+    return bg, gg
+
+
+def test_clv_equals_independent_lifetimes_computation(cdnow_flat_model, cdnow_rfm):
+    """DESIGN.md's CLV, summed month by month with lifetimes' predictions as the oracle."""
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    bg, gg = cdnow_flat_model.transaction_model_, cdnow_flat_model.spend_model_
+    ref_bg, ref_gg = BetaGeoFitter(), GammaGammaFitter()
+    ref_bg.params_, ref_gg.params_ = pd.Series(bg.params_), pd.Series(gg.params_)
+    f, r, T = cdnow_rfm["frequency"], cdnow_rfm["recency"], cdnow_rfm["T"]
+    spend = ref_gg.conditional_expected_average_profit(f, cdnow_rfm["monetary_value"])
+    weeks_per_month = 365.25 / 12 / 7
+    rate, margin = 0.12, 0.3
+    expected = np.zeros(len(cdnow_rfm))
+    previous = np.zeros(len(cdnow_rfm))
+    for month in range(1, 13):
+        current = np.asarray(ref_bg.conditional_expected_number_of_purchases_up_to_time(
+            month * weeks_per_month, f, r, T))
+        expected += margin * np.asarray(spend) * (current - previous) / (1 + rate) ** (month / 12)
+        previous = current
+    scores = cdnow_flat_model.score(cdnow_rfm, horizon="12M", annual_discount_rate=rate,
+                                    margin=margin)
+    np.testing.assert_allclose(scores["clv"], expected, rtol=1e-6)
+    np.testing.assert_allclose(scores["expected_purchases"], previous, rtol=1e-6)
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert (scores["clv_low"] == scores["clv"]).all()  # one MAP draw: no interval
+
+
+def test_partial_month_horizon():
+    steps = monthly_steps(2.5, 0.1)
+    np.testing.assert_allclose(steps.months, [1, 2, 2.5])
+    np.testing.assert_allclose(steps.discount, 1.1 ** (-np.array([1, 2, 2.5]) / 12))
+
+
+def test_chunked_equals_unchunked(cdnow_rfm, posterior_models):
+    bg, gg = posterior_models
+    whole = score_customers(cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None,
+                            chunk_size=10_000_000)
+    chunked = score_customers(cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None,
+                              chunk_size=97)
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_intervals_bracket_the_mean(cdnow_rfm, posterior_models):
+    bg, gg = posterior_models
+    scores = score_customers(cdnow_rfm, bg, gg, time_unit="W", horizon="12M")
+    assert scores.attrs["n_draws"] == 60
+    assert (scores["clv_low"] <= scores["clv"] + 1e-9).all()
+    assert (scores["clv"] <= scores["clv_high"] + 1e-9).all()
+    assert (scores["expected_purchases_low"] < scores["expected_purchases_high"]).mean() > 0.99
+    draws = bg.expected_purchases(cdnow_rfm.head(50), 12 * 365.25 / 12 / 7)
+    np.testing.assert_allclose(scores["expected_purchases"].head(50), draws.mean(axis=0),
+                               rtol=1e-9)
+
+
+def test_thinning_draws(cdnow_rfm, posterior_models):
+    bg, gg = posterior_models
+    scores = score_customers(cdnow_rfm.head(100), bg, gg, time_unit="W", n_draws=7)
+    assert scores.attrs["n_draws"] == 7
+
+
+def test_horizon_units_agree(cdnow_rfm, cdnow_flat_model):
+    in_weeks = cdnow_flat_model.score(cdnow_rfm.head(200), horizon="39W")
+    in_days = cdnow_flat_model.score(cdnow_rfm.head(200), horizon="273D")
+    np.testing.assert_allclose(in_weeks["expected_purchases"], in_days["expected_purchases"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=st.integers(0, 20), share=st.floats(0, 1), T=st.floats(1, 150), spend=st.floats(1, 500),
+    h1=st.floats(0.5, 24), extra=st.floats(0, 24), rate=st.floats(0, 0.5),
+)
+def test_clv_and_purchases_never_decrease_with_horizon(x, share, T, spend, h1, extra, rate):
+    rfm = pd.DataFrame({"customer_id": [1], "frequency": [x], "recency": [share * T if x else 0.0],
+                        "T": [T], "monetary_value": [spend if x else 0.0]})
+    bg = BetaGeoModel.from_posterior(fixed_posterior(BGNBD_PUBLISHED, n_draws=3))
+    gg = GammaGammaModel.from_posterior(fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=3))
+    near = score_customers(rfm, bg, gg, time_unit="W", horizon=f"{h1}M",
+                           annual_discount_rate=rate)
+    far = score_customers(rfm, bg, gg, time_unit="W", horizon=f"{h1 + extra}M",
+                          annual_discount_rate=rate)
+    assert 0 <= near["p_alive"].iloc[0] <= 1
+    assert far["expected_purchases"].iloc[0] >= near["expected_purchases"].iloc[0] - 1e-9
+    assert far["clv"].iloc[0] >= near["clv"].iloc[0] - 1e-9
