@@ -1,3 +1,5 @@
+"""Run the `clv` command: ``python -m clvmodels``."""
+
 from clvmodels.cli import main
 
 main()

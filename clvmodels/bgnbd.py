@@ -43,11 +43,18 @@ MIN_CUSTOMERS = 20
 # closed forms: every argument broadcasts (draws as rows, customers as columns)
 # --------------------------------------------------------------------------------------
 def log_likelihood(
-    r: ArrayLike, alpha: ArrayLike, a: ArrayLike, b: ArrayLike,
-    x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
+    r: ArrayLike,
+    alpha: ArrayLike,
+    a: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
 ) -> np.ndarray:
     """Individual log-likelihood of (x, t_x, T); FHL05 eq. (6) in the log-sum form of [FH13]_."""
-    r, alpha, a, b, x, t_x, T = (np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T))
+    r, alpha, a, b, x, t_x, T = (
+        np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T)
+    )
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
     a3 = -(r + x) * np.log(alpha + T)
@@ -58,8 +65,14 @@ def log_likelihood(
 
 
 def expected_purchases(
-    r: ArrayLike, alpha: ArrayLike, a: ArrayLike, b: ArrayLike,
-    x: ArrayLike, t_x: ArrayLike, T: ArrayLike, t: ArrayLike,
+    r: ArrayLike,
+    alpha: ArrayLike,
+    a: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
+    t: ArrayLike,
 ) -> np.ndarray:
     """E[X(T, T + t) | x, t_x, T]: expected purchases in the next ``t``; FHL05 eq. (10).
 
@@ -72,8 +85,13 @@ def expected_purchases(
 
 
 def conditional_numerator(
-    r: ArrayLike, alpha: ArrayLike, a: ArrayLike, b: ArrayLike,
-    x: ArrayLike, T: ArrayLike, t: ArrayLike,
+    r: ArrayLike,
+    alpha: ArrayLike,
+    a: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike,
+    T: ArrayLike,
+    t: ArrayLike,
 ) -> np.ndarray:
     """Numerator of FHL05 eq. (10); it depends on the customer through (x, T) only.
 
@@ -101,24 +119,38 @@ def conditional_numerator(
 
 
 def alive_denominator(
-    r: ArrayLike, alpha: ArrayLike, a: ArrayLike, b: ArrayLike,
-    x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
+    r: ArrayLike,
+    alpha: ArrayLike,
+    a: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
 ) -> np.ndarray:
     """``1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))**(r + x)`` = 1 / P(alive).
 
     The denominator of FHL05 eq. (10), and the inverse of P(alive) in [FHL08]_ eq. (2).
     """
-    r, alpha, a, b, x, t_x, T = (np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T))
+    r, alpha, a, b, x, t_x, T = (
+        np.asarray(v, dtype="float64") for v in (r, alpha, a, b, x, t_x, T)
+    )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_odds = np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * np.log(
-            (alpha + T) / (alpha + t_x)
+        log_odds = (
+            np.log(a)
+            - np.log(b + np.maximum(x, 1) - 1)
+            + (r + x) * np.log((alpha + T) / (alpha + t_x))
         )
         return 1.0 + np.where(x > 0, np.exp(log_odds), 0.0)
 
 
 def probability_alive(
-    r: ArrayLike, alpha: ArrayLike, a: ArrayLike, b: ArrayLike,
-    x: ArrayLike, t_x: ArrayLike, T: ArrayLike,
+    r: ArrayLike,
+    alpha: ArrayLike,
+    a: ArrayLike,
+    b: ArrayLike,
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,
 ) -> np.ndarray:
     """P(alive | x, t_x, T); [FHL08]_ eq. (2), computed as a logistic of the log-odds."""
     return 1.0 / alive_denominator(r, alpha, a, b, x, t_x, T)
@@ -211,10 +243,7 @@ class BetaGeoModel(PosteriorModel):
         result.report.update(n_customers=self.n_customers_, n_tuples=self.n_tuples_)
         self._set_posterior(result.posterior, result.report)
         self.log_likelihood_ = float(
-            (
-                collapsed["n_customers"].to_numpy()
-                * self._at_params(log_likelihood, collapsed)
-            ).sum()
+            (collapsed["n_customers"].to_numpy() * self._at_params(log_likelihood, collapsed)).sum()
         )
         return self
 

@@ -66,9 +66,11 @@ class ConvergenceWarning(UserWarning):
 
 
 class Label(str):
-    """An example that names a place (``row 3``, ``customer 17``) rather than a value: not quoted."""
+    """An example that names a place (``row 3``, ``customer 17``), shown without quotes."""
 
 
 def _show(value: Any) -> str:
-    text = repr(str(value)) if isinstance(value, str) and not isinstance(value, Label) else str(value)
+    text = (
+        repr(str(value)) if isinstance(value, str) and not isinstance(value, Label) else str(value)
+    )
     return text if len(text) <= 40 else text[:37] + "..."

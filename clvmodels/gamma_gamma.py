@@ -40,8 +40,13 @@ def log_likelihood(
     p, q, v, x, z = (np.asarray(a, dtype="float64") for a in (p, q, v, x, mean_spend))
     px = p * x
     return (
-        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
-        + (px - 1) * np.log(z) + px * np.log(x) - (px + q) * np.log(px / p * z + v)
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1) * np.log(z)
+        + px * np.log(x)
+        - (px + q) * np.log(px / p * z + v)
     )
 
 
@@ -100,10 +105,14 @@ class GammaGammaModel(PosteriorModel):
         x = repeat["frequency"].to_numpy(dtype="float64")
         z = repeat["monetary_value"].to_numpy(dtype="float64")
         result = pymc_adapter.fit_gamma_gamma(
-            x, z,
+            x,
+            z,
             priors=self.priors,  # type: ignore[arg-type]
             method=self.method,  # type: ignore[arg-type]
-            chains=self.chains, draws=self.draws, tune=self.tune, seed=self.seed,
+            chains=self.chains,
+            draws=self.draws,
+            tune=self.tune,
+            seed=self.seed,
             progressbar=self.progressbar,
         )
         self.n_customers_ = len(repeat)
@@ -117,13 +126,13 @@ class GammaGammaModel(PosteriorModel):
         self._set_posterior(result.posterior, result.report)
         return self
 
-    def expected_spend(
-        self, rfm: pd.DataFrame, *, n_draws: int | None = None
-    ) -> np.ndarray:
+    def expected_spend(self, rfm: pd.DataFrame, *, n_draws: int | None = None) -> np.ndarray:
         """Expected spend per transaction, per draw and customer, shape ``(draws, customers)``."""
         d = {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
         return expected_spend(
-            d["p"], d["q"], d["v"],
+            d["p"],
+            d["q"],
+            d["v"],
             rfm["frequency"].to_numpy(dtype="float64"),
             rfm["monetary_value"].to_numpy(dtype="float64"),
         )

@@ -71,7 +71,7 @@ def read_table(
         if kind == "csv":
             return _read_csv(path, encoding)
         if kind == "parquet":
-            return duckdb.sql("SELECT * FROM read_parquet(?)", params=[str(path)]).df()
+            return duckdb.execute("SELECT * FROM read_parquet(?)", [str(path)]).df()
         if kind == "duckdb":
             return _read_duckdb(path, table, query)
         if kind == "sqlite":
@@ -80,9 +80,7 @@ def read_table(
         raise
     except (duckdb.Error, sqlite3.Error, pd.errors.DatabaseError) as exc:
         raise DataError(f"{path} could not be read as a {kind} table: {_first_line(exc)}") from exc
-    raise DataError(
-        f"{path} is not a table file clvmodels reads (CSV, Parquet, DuckDB or SQLite)"
-    )
+    raise DataError(f"{path} is not a table file clvmodels reads (CSV, Parquet, DuckDB or SQLite)")
 
 
 def _file_kind(path: Path) -> str:
@@ -253,8 +251,10 @@ def read_orders(
         table, empty or missing customer ids, unparsable or missing dates, missing or
         non-numeric revenue, and negative revenue (unless ``refunds="net"``).
     """
-    raw = source if isinstance(source, pd.DataFrame) else read_table(
-        source, table=table, query=query, encoding=encoding
+    raw = (
+        source
+        if isinstance(source, pd.DataFrame)
+        else read_table(source, table=table, query=query, encoding=encoding)
     )
     return validate_orders(
         raw,
@@ -281,7 +281,11 @@ def validate_orders(
     mapping = {customer_col: "customer_id", date_col: "timestamp", revenue_col: "revenue"}
     missing = [name for name in mapping if name not in raw.columns]
     if missing:
-        flags = {customer_col: "--customer-col", date_col: "--date-col", revenue_col: "--revenue-col"}
+        flags = {
+            customer_col: "--customer-col",
+            date_col: "--date-col",
+            revenue_col: "--revenue-col",
+        }
         raise DataError(
             f"the orders table has no column {', '.join(repr(m) for m in missing)}",
             hint=f"its columns are: {', '.join(map(str, raw.columns))}. Name yours with "
@@ -294,8 +298,11 @@ def validate_orders(
     timestamp = _parse_dates(raw[date_col], date_col, date_format)
     revenue = _parse_revenue(raw[revenue_col], revenue_col)
     orders = pd.DataFrame(
-        {"customer_id": customer.to_numpy(), "timestamp": timestamp.to_numpy(),
-         "revenue": revenue.to_numpy()}
+        {
+            "customer_id": customer.to_numpy(),
+            "timestamp": timestamp.to_numpy(),
+            "revenue": revenue.to_numpy(),
+        }
     )
 
     n_duplicates = int(orders.duplicated().sum())
@@ -335,7 +342,11 @@ def _clean_customer_ids(column: pd.Series, name: str) -> pd.Series:
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
         as_text = values.astype("string")
         stripped = as_text.str.strip()
-        bad = bad | (stripped == "").fillna(False) | stripped.str.lower().isin(["nan", "none", "null"]).fillna(False)
+        bad = (
+            bad
+            | (stripped == "").fillna(False)
+            | stripped.str.lower().isin(["nan", "none", "null"]).fillna(False)
+        )
         values = stripped
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())
@@ -356,7 +367,9 @@ def _parse_dates(column: pd.Series, name: str, date_format: str | None) -> pd.Se
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())
         raise DataError(
-            "missing dates", column=name, n_rows=int(missing.sum()),
+            "missing dates",
+            column=name,
+            n_rows=int(missing.sum()),
             examples=[Label(f"row {i + 1}") for i in rows[:5]],
         )
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
@@ -446,9 +459,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

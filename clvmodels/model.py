@@ -73,8 +73,12 @@ class CLVModel:
 
     def _settings(self) -> dict[str, Any]:
         return {
-            "method": self.method, "priors": self.priors, "chains": self.chains,
-            "draws": self.draws, "tune": self.tune, "seed": self.seed,
+            "method": self.method,
+            "priors": self.priors,
+            "chains": self.chains,
+            "draws": self.draws,
+            "tune": self.tune,
+            "seed": self.seed,
             "progressbar": self.progressbar,
         }
 
@@ -145,15 +149,19 @@ class CLVModel:
         """Parameters (mean, sd, 94% interval) and fit diagnostics, ready for JSON."""
         self._check_fitted()
         out: dict[str, Any] = {"time_unit": self.time_unit, **self.data_info_}
-        for key, sub in (("transaction_model", self.transaction_model_),
-                         ("spend_model", self.spend_model_)):
+        for key, sub in (
+            ("transaction_model", self.transaction_model_),
+            ("spend_model", self.spend_model_),
+        ):
             table = sub.summary()
             out[key] = {
                 "name": sub.name,
                 "method": sub.method,
                 "priors": sub.priors,
                 "params": dict(sub.params_),
-                "summary": {p: {k: float(v) for k, v in row.items()} for p, row in table.iterrows()},
+                "summary": {
+                    p: {k: float(v) for k, v in row.items()} for p, row in table.iterrows()
+                },
                 "fit_report": sub.fit_report_,
             }
         return out

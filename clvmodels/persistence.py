@@ -25,7 +25,8 @@ from typing import Any
 
 import xarray as xr
 
-from clvmodels import __version__, pymc_adapter
+from clvmodels import pymc_adapter
+from clvmodels._version import __version__
 from clvmodels.bgnbd import BetaGeoModel
 from clvmodels.errors import ModelFileError
 from clvmodels.gamma_gamma import GammaGammaModel
@@ -34,8 +35,10 @@ from clvmodels.model import CLVModel
 FORMAT = "clvmodels-model"
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
-POSTERIOR_FILES = {"transaction_model": "transaction_posterior.nc",
-                   "spend_model": "spend_posterior.nc"}
+POSTERIOR_FILES = {
+    "transaction_model": "transaction_posterior.nc",
+    "spend_model": "spend_posterior.nc",
+}
 
 
 def save_model(
@@ -59,8 +62,10 @@ def save_model(
     try:
         description = model.describe()
         files = {}
-        for key, sub in (("transaction_model", model.transaction_model_),
-                         ("spend_model", model.spend_model_)):
+        for key, sub in (
+            ("transaction_model", model.transaction_model_),
+            ("spend_model", model.spend_model_),
+        ):
             file_name = POSTERIOR_FILES[key]
             sub.posterior_.to_netcdf(staging / file_name, engine="h5netcdf")
             files[file_name] = _sha256(staging / file_name)

@@ -64,12 +64,11 @@ class PosteriorModel:
     def _set_posterior(self, posterior: xr.Dataset, report: dict[str, Any]) -> None:
         self.posterior_ = posterior
         self.fit_report_ = report
-        self.params_ = {
-            name: float(posterior[name].mean().item()) for name in self.param_names
-        }
+        self.params_ = {name: float(posterior[name].mean().item()) for name in self.param_names}
         if not report.get("converged", True):
-            warnings.warn(_convergence_message(type(self).__name__, report),
-                          ConvergenceWarning, stacklevel=3)
+            warnings.warn(
+                _convergence_message(type(self).__name__, report), ConvergenceWarning, stacklevel=3
+            )
 
     @classmethod
     def from_posterior(
@@ -82,9 +81,7 @@ class PosteriorModel:
         model = cls(**settings)
         model.posterior_ = posterior[list(cls.param_names)]
         model.fit_report_ = dict(report or {})
-        model.params_ = {
-            name: float(posterior[name].mean().item()) for name in cls.param_names
-        }
+        model.params_ = {name: float(posterior[name].mean().item()) for name in cls.param_names}
         return model
 
     # ----------------------------------------------------------------- draws

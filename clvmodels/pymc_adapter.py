@@ -97,7 +97,7 @@ def _bgnbd_graph(
         else:
             # pymc-marketing's defaults: Weibull on r and alpha, a and b pooled through
             # phi_dropout ~ Uniform(0, 1) and kappa_dropout ~ Pareto(1, 1).
-            config = BetaGeoModel().default_model_config
+            config: dict[str, Any] = dict(BetaGeoModel().default_model_config)
             alpha = config["alpha"].create_variable("alpha")
             r = config["r"].create_variable("r")
             phi = config["phi_dropout"].create_variable("phi_dropout")
@@ -249,10 +249,7 @@ def _fit_laplace(
         )
     flat = _posterior_dataset(idata, names).stack(sample=("chain", "draw"))
     posterior = xr.Dataset(
-        {
-            name: (("chain", "draw"), flat[name].values.reshape(chains, draws))
-            for name in names
-        },
+        {name: (("chain", "draw"), flat[name].values.reshape(chains, draws)) for name in names},
         coords={"chain": np.arange(chains), "draw": np.arange(draws)},
     )
     report = dict(map_fit.report)
@@ -383,7 +380,10 @@ def bgnbd_logp(
     from pymc_marketing.clv.distributions import BetaGeoNBD
 
     dist = BetaGeoNBD.dist(
-        a=params["a"], b=params["b"], r=params["r"], alpha=params["alpha"],
+        a=params["a"],
+        b=params["b"],
+        r=params["r"],
+        alpha=params["alpha"],
         T=np.asarray(T, dtype="float64"),
     )
     value = np.stack([recency, frequency], axis=1).astype("float64")

@@ -31,7 +31,7 @@ RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
 HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
 TUPLE_COLUMNS = ("frequency", "recency", "T")
 
-DateLike = str | dt.date | pd.Timestamp | None
+type DateLike = str | dt.date | pd.Timestamp | None
 
 
 def to_day(value: DateLike) -> dt.date | None:
@@ -259,7 +259,9 @@ def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
         bad = np.asarray(bad, dtype=bool)
         if bad.any():
             raise DataError(
-                problem, column=column, n_rows=int(bad.sum()),
+                problem,
+                column=column,
+                n_rows=int(bad.sum()),
                 examples=[Label(f"customer {v}") for v in ids.to_numpy()[bad][:5]],
             )
 
@@ -276,5 +278,6 @@ def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
     check((x == 0) & (t_x != 0), "recency", "recency must be 0 for customers with frequency 0")
     if require_monetary:
         m = rfm["monetary_value"].to_numpy(dtype="float64")
-        check((x > 0) & (m <= 0), "monetary_value",
-              "repeat customers need a positive monetary_value")
+        check(
+            (x > 0) & (m <= 0), "monetary_value", "repeat customers need a positive monetary_value"
+        )

@@ -175,7 +175,9 @@ def score_customers(
             for name in ("expected_spend", "clv", "clv_low", "clv_high"):
                 out[name][sl] = np.nan
             continue
-        spend = gamma_gamma.expected_spend(gg["p"], gg["q"], gg["v"], x[None, sl], monetary[None, sl])
+        spend = gamma_gamma.expected_spend(
+            gg["p"], gg["q"], gg["v"], x[None, sl], monetary[None, sl]
+        )
         value = margin * spend * (num_discounted[:, codes] / denominator)
         out["expected_spend"][sl] = spend.mean(axis=0)
         out["clv"][sl] = value.mean(axis=0)
@@ -211,7 +213,11 @@ def _match_length(values: np.ndarray, n: int) -> np.ndarray:
 def _chunks(n: int, size: int, progress: bool) -> Iterator[slice]:
     starts = range(0, n, size)
     bar = tqdm(
-        total=n, unit="customer", unit_scale=True, desc="scoring", disable=not progress,
+        total=n,
+        unit="customer",
+        unit_scale=True,
+        desc="scoring",
+        disable=not progress,
         leave=False,
     )
     try:

@@ -22,7 +22,9 @@ def check_time_unit(time_unit: str) -> TimeUnit:
     """Return ``time_unit`` if it is one of ``D``, ``W``, ``M``; raise ``ValueError`` otherwise."""
     unit = str(time_unit).upper()
     if unit not in DAYS_PER_UNIT:
-        raise ValueError(f"time unit must be one of D, W, M (days, weeks, months); got {time_unit!r}")
+        raise ValueError(
+            f"time unit must be one of D, W, M (days, weeks, months); got {time_unit!r}"
+        )
     return unit  # type: ignore[return-value]
 
 

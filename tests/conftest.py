@@ -48,7 +48,9 @@ def cdnow_rfm(cdnow_orders: pd.DataFrame) -> pd.DataFrame:
     from clvmodels.rfm import rfm_summary
 
     return rfm_summary(
-        cdnow_orders, time_unit="W", calibration_end=CALIBRATION_END,
+        cdnow_orders,
+        time_unit="W",
+        calibration_end=CALIBRATION_END,
         observation_end=OBSERVATION_END,
     )
 
@@ -61,14 +63,17 @@ def cdnow_flat_model(cdnow_rfm: pd.DataFrame):
     return CLVModel(time_unit="W", method="map", priors="flat", seed=1).fit(cdnow_rfm)
 
 
-def fixed_posterior(params: dict[str, float], n_draws: int = 50, sd: float = 0.05,
-                    seed: int = 0) -> xr.Dataset:
+def fixed_posterior(
+    params: dict[str, float], n_draws: int = 50, sd: float = 0.05, seed: int = 0
+) -> xr.Dataset:
     """Draws scattered (log-normally, relative sd ``sd``) around ``params``, without sampling."""
     rng = np.random.default_rng(seed)
     return xr.Dataset(
         {
-            name: (("chain", "draw"),
-                   (value * np.exp(rng.normal(0, sd, size=n_draws))).reshape(1, n_draws))
+            name: (
+                ("chain", "draw"),
+                (value * np.exp(rng.normal(0, sd, size=n_draws))).reshape(1, n_draws),
+            )
             for name, value in params.items()
         },
         coords={"chain": [0], "draw": np.arange(n_draws)},

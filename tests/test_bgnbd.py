@@ -56,8 +56,9 @@ def test_predictions_equal_lifetimes_on_all_customers(cdnow_flat_model, cdnow_rf
     alive = reference.conditional_probability_alive(f, r, T)
     np.testing.assert_allclose(model.probability_alive(cdnow_rfm)[0], alive, rtol=1e-6)
     new = reference.expected_number_of_purchases_up_to_time(np.array([1.0, 10.0, 52.0]))
-    np.testing.assert_allclose(model.expected_purchases_new_customer([1.0, 10.0, 52.0])[0], new,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        model.expected_purchases_new_customer([1.0, 10.0, 52.0])[0], new, rtol=1e-6
+    )
 
 
 def test_weighted_fit_equals_pymc_marketing_unweighted_fit(cdnow_rfm, cdnow_flat_model):
@@ -95,18 +96,21 @@ def test_too_few_customers_is_a_data_error(cdnow_rfm):
 def test_nan_never_reaches_the_sampler(cdnow_rfm):
     broken = cdnow_rfm.copy()
     broken.loc[broken.index[:3], "recency"] = np.nan
-    with pytest.raises(DataError, match="recency.*3 rows"):
+    with pytest.raises(DataError, match=r"recency.*3 rows"):
         BetaGeoModel().fit(broken)
 
 
-rfm_rows = st.tuples(
-    st.integers(0, 30), st.floats(0.0, 1.0), st.floats(0.1, 200.0)
-).map(lambda v: (v[0], 0.0 if v[0] == 0 else v[1] * v[2], v[2]))
+rfm_rows = st.tuples(st.integers(0, 30), st.floats(0.0, 1.0), st.floats(0.1, 200.0)).map(
+    lambda v: (v[0], 0.0 if v[0] == 0 else v[1] * v[2], v[2])
+)
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.lists(rfm_rows, min_size=1, max_size=20),
-       t=st.floats(0.1, 100.0), extra=st.floats(0.0, 100.0))
+@given(
+    rows=st.lists(rfm_rows, min_size=1, max_size=20),
+    t=st.floats(0.1, 100.0),
+    extra=st.floats(0.0, 100.0),
+)
 def test_prediction_invariants(rows, t, extra):
     frame = pd.DataFrame(rows, columns=["frequency", "recency", "T"])
     model = BetaGeoModel.from_posterior(fixed_posterior(BGNBD_PUBLISHED, n_draws=5))

@@ -42,21 +42,29 @@ def test_log_likelihood_sums_to_the_optimum(cdnow_flat_model, cdnow_rfm):
     model = cdnow_flat_model.spend_model_
     repeat = cdnow_rfm[cdnow_rfm["frequency"] > 0]
     p = model.params_
-    total = gamma_gamma.log_likelihood(p["p"], p["q"], p["v"], repeat["frequency"],
-                                       repeat["monetary_value"]).sum()
+    total = gamma_gamma.log_likelihood(
+        p["p"], p["q"], p["v"], repeat["frequency"], repeat["monetary_value"]
+    ).sum()
     # the optimiser's log posterior under flat priors is the log-likelihood
     assert total == pytest.approx(model.fit_report_["log_posterior"], abs=1e-6)
     for name in ("p", "q", "v"):
         for factor in (0.98, 1.02):
             moved = dict(p, **{name: p[name] * factor})
-            assert gamma_gamma.log_likelihood(
-                moved["p"], moved["q"], moved["v"], repeat["frequency"], repeat["monetary_value"]
-            ).sum() < total
+            assert (
+                gamma_gamma.log_likelihood(
+                    moved["p"],
+                    moved["q"],
+                    moved["v"],
+                    repeat["frequency"],
+                    repeat["monetary_value"],
+                ).sum()
+                < total
+            )
 
 
 def test_non_positive_spend_of_repeat_customers_is_rejected(cdnow_rfm):
     broken = cdnow_rfm.copy()
     repeat = broken.index[broken["frequency"] > 0][:2]
     broken.loc[repeat, "monetary_value"] = 0.0
-    with pytest.raises(DataError, match="monetary_value.*2 rows"):
+    with pytest.raises(DataError, match=r"monetary_value.*2 rows"):
         GammaGammaModel().fit(broken)

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def mcmc_model(cdnow_rfm):
-    return CLVModel(time_unit="W", method="mcmc", priors="flat", chains=4, draws=1000, tune=1000,
-                    seed=11).fit(cdnow_rfm)
+    return CLVModel(
+        time_unit="W", method="mcmc", priors="flat", chains=4, draws=1000, tune=1000, seed=11
+    ).fit(cdnow_rfm)
 
 
 def test_nuts_converges(mcmc_model):
@@ -29,8 +30,10 @@ def test_nuts_converges(mcmc_model):
 
 def test_nuts_agrees_with_map(mcmc_model, cdnow_flat_model):
     """Flat priors: the MAP is the posterior mode, so it sits inside the posterior's bulk."""
-    for sub, mode in ((mcmc_model.transaction_model_, cdnow_flat_model.transaction_model_),
-                      (mcmc_model.spend_model_, cdnow_flat_model.spend_model_)):
+    for sub, mode in (
+        (mcmc_model.transaction_model_, cdnow_flat_model.transaction_model_),
+        (mcmc_model.spend_model_, cdnow_flat_model.spend_model_),
+    ):
         table = sub.summary()
         for name, value in mode.params_.items():
             row = table.loc[name]

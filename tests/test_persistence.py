@@ -20,13 +20,21 @@ from clvmodels.persistence import load_model, save_model
 def fixed_model(seed: int = 0, n_draws: int = 40) -> CLVModel:
     model = CLVModel(time_unit="W", method="mcmc")
     model.transaction_model_ = BetaGeoModel.from_posterior(
-        fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=seed), {"method": "mcmc"},
-        method="mcmc")
+        fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=seed),
+        {"method": "mcmc"},
+        method="mcmc",
+    )
     model.spend_model_ = GammaGammaModel.from_posterior(
-        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=seed + 1), {"method": "mcmc"},
-        method="mcmc")
-    model.data_info_ = {"observation_end": "1997-09-30", "first_order": "1997-01-01",
-                        "n_customers": 10, "n_repeat_customers": 5}
+        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=seed + 1),
+        {"method": "mcmc"},
+        method="mcmc",
+    )
+    model.data_info_ = {
+        "observation_end": "1997-09-30",
+        "first_order": "1997-01-01",
+        "n_customers": 10,
+        "n_repeat_customers": 5,
+    }
     return model
 
 
@@ -38,7 +46,9 @@ def test_fitted_model_round_trip_scores_identically(cdnow_flat_model, cdnow_rfm,
     pd.testing.assert_frame_equal(loaded.score(cdnow_rfm), cdnow_flat_model.score(cdnow_rfm))
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(seed=st.integers(0, 10_000))
 def test_saved_and_loaded_posterior_scores_identically(seed, cdnow_rfm, tmp_path_factory):
     model = fixed_model(seed)
@@ -46,7 +56,9 @@ def test_saved_and_loaded_posterior_scores_identically(seed, cdnow_rfm, tmp_path
     save_model(model, path)
     loaded = load_model(path)
     sample = cdnow_rfm.sample(200, random_state=seed)
-    pd.testing.assert_frame_equal(loaded.score(sample, n_draws=None), model.score(sample, n_draws=None))
+    pd.testing.assert_frame_equal(
+        loaded.score(sample, n_draws=None), model.score(sample, n_draws=None)
+    )
 
 
 def test_metadata_has_versions_and_files(tmp_path):

@@ -14,8 +14,13 @@ from clvmodels.rfm import collapse_rfm, rfm_summary
 
 def test_cdnow_equals_published_summary(cdnow_rfm, cdnow_summary):
     assert len(cdnow_rfm) == len(cdnow_summary) == 2357
-    merged = cdnow_rfm.merge(cdnow_summary, left_on="customer_id", right_on="ID",
-                             suffixes=("", "_ref"), validate="one_to_one")
+    merged = cdnow_rfm.merge(
+        cdnow_summary,
+        left_on="customer_id",
+        right_on="ID",
+        suffixes=("", "_ref"),
+        validate="one_to_one",
+    )
     assert len(merged) == 2357
     assert (merged["frequency"] == merged["frequency_ref"]).all()
     # the published file is rounded to 2 decimals
@@ -23,8 +28,9 @@ def test_cdnow_equals_published_summary(cdnow_rfm, cdnow_summary):
     np.testing.assert_allclose(merged["T"], merged["T_ref"], atol=0.005)
 
 
-def pandas_rfm(orders: pd.DataFrame, calibration_end: str, observation_end: str,
-               days_per_unit: float) -> pd.DataFrame:
+def pandas_rfm(
+    orders: pd.DataFrame, calibration_end: str, observation_end: str, days_per_unit: float
+) -> pd.DataFrame:
     """An independent, deliberately plain implementation of DESIGN.md's definitions."""
     cal, obs = pd.Timestamp(calibration_end), pd.Timestamp(observation_end)
     day = orders.assign(day=orders["timestamp"].dt.normalize())
@@ -37,16 +43,18 @@ def pandas_rfm(orders: pd.DataFrame, calibration_end: str, observation_end: str,
             continue
         hold = group[group["day"] > cal]
         x = len(cal_part) - 1
-        rows.append({
-            "customer_id": cid,
-            "frequency": x,
-            "recency": (cal_part["day"].max() - cal_part["day"].min()).days / days_per_unit,
-            "T": (cal - cal_part["day"].min()).days / days_per_unit,
-            "monetary_value": cal_part["revenue"].iloc[1:].mean() if x else 0.0,
-            "frequency_holdout": len(hold),
-            "monetary_value_holdout": hold["revenue"].mean() if len(hold) else 0.0,
-            "duration_holdout": (obs - cal).days / days_per_unit,
-        })
+        rows.append(
+            {
+                "customer_id": cid,
+                "frequency": x,
+                "recency": (cal_part["day"].max() - cal_part["day"].min()).days / days_per_unit,
+                "T": (cal - cal_part["day"].min()).days / days_per_unit,
+                "monetary_value": cal_part["revenue"].iloc[1:].mean() if x else 0.0,
+                "frequency_holdout": len(hold),
+                "monetary_value_holdout": hold["revenue"].mean() if len(hold) else 0.0,
+                "duration_holdout": (obs - cal).days / days_per_unit,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -84,13 +92,15 @@ def test_collapse_restores_rows(cdnow_rfm):
     collapsed = collapse_rfm(cdnow_rfm)
     assert collapsed.tuples["n_customers"].sum() == len(cdnow_rfm)
     restored = collapsed.tuples.iloc[collapsed.inverse][["frequency", "recency", "T"]]
-    np.testing.assert_array_equal(restored.to_numpy(),
-                                  cdnow_rfm[["frequency", "recency", "T"]].to_numpy())
+    np.testing.assert_array_equal(
+        restored.to_numpy(), cdnow_rfm[["frequency", "recency", "T"]].to_numpy()
+    )
 
 
 orders_strategy = st.lists(
     st.tuples(st.integers(1, 6), st.integers(0, 400), st.floats(0.01, 500)),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -98,11 +108,13 @@ orders_strategy = st.lists(
 @given(rows=orders_strategy, unit=st.sampled_from(["D", "W", "M"]))
 def test_rfm_invariants(rows, unit):
     start = pd.Timestamp("2024-01-01")
-    orders = pd.DataFrame({
-        "customer_id": [r[0] for r in rows],
-        "timestamp": [start + pd.Timedelta(hours=r[1] * 7) for r in rows],
-        "revenue": [r[2] for r in rows],
-    })
+    orders = pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "timestamp": [start + pd.Timedelta(hours=r[1] * 7) for r in rows],
+            "revenue": [r[2] for r in rows],
+        }
+    )
     rfm = rfm_summary(orders, time_unit=unit)
     assert (rfm["recency"] >= 0).all() and (rfm["recency"] <= rfm["T"] + 1e-12).all()
     assert (rfm["frequency"] >= 0).all() and rfm["frequency"].dtype == np.int64

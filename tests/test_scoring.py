@@ -35,12 +35,16 @@ def test_clv_equals_independent_lifetimes_computation(cdnow_flat_model, cdnow_rf
     expected = np.zeros(len(cdnow_rfm))
     previous = np.zeros(len(cdnow_rfm))
     for month in range(1, 13):
-        current = np.asarray(ref_bg.conditional_expected_number_of_purchases_up_to_time(
-            month * weeks_per_month, f, r, T))
+        current = np.asarray(
+            ref_bg.conditional_expected_number_of_purchases_up_to_time(
+                month * weeks_per_month, f, r, T
+            )
+        )
         expected += margin * np.asarray(spend) * (current - previous) / (1 + rate) ** (month / 12)
         previous = current
-    scores = cdnow_flat_model.score(cdnow_rfm, horizon="12M", annual_discount_rate=rate,
-                                    margin=margin)
+    scores = cdnow_flat_model.score(
+        cdnow_rfm, horizon="12M", annual_discount_rate=rate, margin=margin
+    )
     np.testing.assert_allclose(scores["clv"], expected, rtol=1e-6)
     np.testing.assert_allclose(scores["expected_purchases"], previous, rtol=1e-6)
     assert list(scores.columns) == list(SCORE_COLUMNS)
@@ -55,10 +59,12 @@ def test_partial_month_horizon():
 
 def test_chunked_equals_unchunked(cdnow_rfm, posterior_models):
     bg, gg = posterior_models
-    whole = score_customers(cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None,
-                            chunk_size=10_000_000)
-    chunked = score_customers(cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None,
-                              chunk_size=97)
+    whole = score_customers(
+        cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None, chunk_size=10_000_000
+    )
+    chunked = score_customers(
+        cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None, chunk_size=97
+    )
     pd.testing.assert_frame_equal(whole, chunked)
 
 
@@ -70,8 +76,7 @@ def test_intervals_bracket_the_mean(cdnow_rfm, posterior_models):
     assert (scores["clv"] <= scores["clv_high"] + 1e-9).all()
     assert (scores["expected_purchases_low"] < scores["expected_purchases_high"]).mean() > 0.99
     draws = bg.expected_purchases(cdnow_rfm.head(50), 12 * 365.25 / 12 / 7)
-    np.testing.assert_allclose(scores["expected_purchases"].head(50), draws.mean(axis=0),
-                               rtol=1e-9)
+    np.testing.assert_allclose(scores["expected_purchases"].head(50), draws.mean(axis=0), rtol=1e-9)
 
 
 def test_thinning_draws(cdnow_rfm, posterior_models):
@@ -88,18 +93,30 @@ def test_horizon_units_agree(cdnow_rfm, cdnow_flat_model):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    x=st.integers(0, 20), share=st.floats(0, 1), T=st.floats(1, 150), spend=st.floats(1, 500),
-    h1=st.floats(0.5, 24), extra=st.floats(0, 24), rate=st.floats(0, 0.5),
+    x=st.integers(0, 20),
+    share=st.floats(0, 1),
+    T=st.floats(1, 150),
+    spend=st.floats(1, 500),
+    h1=st.floats(0.5, 24),
+    extra=st.floats(0, 24),
+    rate=st.floats(0, 0.5),
 )
 def test_clv_and_purchases_never_decrease_with_horizon(x, share, T, spend, h1, extra, rate):
-    rfm = pd.DataFrame({"customer_id": [1], "frequency": [x], "recency": [share * T if x else 0.0],
-                        "T": [T], "monetary_value": [spend if x else 0.0]})
+    rfm = pd.DataFrame(
+        {
+            "customer_id": [1],
+            "frequency": [x],
+            "recency": [share * T if x else 0.0],
+            "T": [T],
+            "monetary_value": [spend if x else 0.0],
+        }
+    )
     bg = BetaGeoModel.from_posterior(fixed_posterior(BGNBD_PUBLISHED, n_draws=3))
     gg = GammaGammaModel.from_posterior(fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=3))
-    near = score_customers(rfm, bg, gg, time_unit="W", horizon=f"{h1}M",
-                           annual_discount_rate=rate)
-    far = score_customers(rfm, bg, gg, time_unit="W", horizon=f"{h1 + extra}M",
-                          annual_discount_rate=rate)
+    near = score_customers(rfm, bg, gg, time_unit="W", horizon=f"{h1}M", annual_discount_rate=rate)
+    far = score_customers(
+        rfm, bg, gg, time_unit="W", horizon=f"{h1 + extra}M", annual_discount_rate=rate
+    )
     assert 0 <= near["p_alive"].iloc[0] <= 1
     assert far["expected_purchases"].iloc[0] >= near["expected_purchases"].iloc[0] - 1e-9
     assert far["clv"].iloc[0] >= near["clv"].iloc[0] - 1e-9

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from clvmodels import __version__
+from clvmodels._version import __version__
 from clvmodels.cli.common import run_cli
 from clvmodels.cli.pipeline import demo, fit, rfm, score, show
 

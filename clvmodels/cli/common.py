@@ -7,15 +7,13 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import pandas as pd
 
 from clvmodels.errors import ClvError, ConvergenceWarning, DataQualityWarning
 from clvmodels.io import read_orders
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_DATA_ERROR = 2
 
@@ -45,7 +43,7 @@ def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: A
     click.secho(f"{label}: {message}", err=True, fg="yellow" if label == "Warning" else "red")
 
 
-def guarded(func: F) -> F:
+def guarded[F: Callable[..., Any]](func: F) -> F:
     """Turn library errors about the user's data into a clean message and exit code 2."""
 
     @functools.wraps(func)
@@ -62,26 +60,52 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def orders_options(func: F) -> F:
+def orders_options[F: Callable[..., Any]](func: F) -> F:
     """The options that say how to read an orders table."""
     options = [
         click.option("--table", help="Table to read from a DuckDB or SQLite file."),
         click.option("--query", help="SQL query to run on a DuckDB or SQLite file."),
-        click.option("--customer-col", default="customer_id", show_default=True,
-                     help="Column with the customer id (e.g. uid, client_id)."),
-        click.option("--date-col", default="timestamp", show_default=True,
-                     help="Column with the order time (e.g. buy_ts, created_at)."),
-        click.option("--revenue-col", default="revenue", show_default=True,
-                     help="Column with the order's revenue."),
-        click.option("--date-format", default=None,
-                     help="strftime format of the dates, e.g. %Y%m%d (detected if omitted)."),
-        click.option("--encoding", default="utf-8", show_default=True,
-                     help="Text encoding of a CSV file (utf-8, utf-16, latin-1)."),
-        click.option("--refunds", type=click.Choice(["error", "net"]), default="error",
-                     show_default=True,
-                     help="Negative revenue: an error, or net it within the purchase day."),
-        click.option("--dedupe", is_flag=True,
-                     help="Drop exact duplicate order rows (otherwise only warned about)."),
+        click.option(
+            "--customer-col",
+            default="customer_id",
+            show_default=True,
+            help="Column with the customer id (e.g. uid, client_id).",
+        ),
+        click.option(
+            "--date-col",
+            default="timestamp",
+            show_default=True,
+            help="Column with the order time (e.g. buy_ts, created_at).",
+        ),
+        click.option(
+            "--revenue-col",
+            default="revenue",
+            show_default=True,
+            help="Column with the order's revenue.",
+        ),
+        click.option(
+            "--date-format",
+            default=None,
+            help="strftime format of the dates, e.g. %Y%m%d (detected if omitted).",
+        ),
+        click.option(
+            "--encoding",
+            default="utf-8",
+            show_default=True,
+            help="Text encoding of a CSV file (utf-8, utf-16, latin-1).",
+        ),
+        click.option(
+            "--refunds",
+            type=click.Choice(["error", "net"]),
+            default="error",
+            show_default=True,
+            help="Negative revenue: an error, or net it within the purchase day.",
+        ),
+        click.option(
+            "--dedupe",
+            is_flag=True,
+            help="Drop exact duplicate order rows (otherwise only warned about).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -105,8 +129,15 @@ def load_orders(path: str, opts: dict[str, Any]) -> pd.DataFrame:
 
 
 ORDERS_OPTION_NAMES = (
-    "table", "query", "customer_col", "date_col", "revenue_col", "date_format", "encoding",
-    "refunds", "dedupe",
+    "table",
+    "query",
+    "customer_col",
+    "date_col",
+    "revenue_col",
+    "date_format",
+    "encoding",
+    "refunds",
+    "dedupe",
 )
 
 

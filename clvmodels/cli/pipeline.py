@@ -37,15 +37,29 @@ def _day(value: Any) -> str | None:
 @click.command()
 @click.argument("orders", type=click.Path(dir_okay=False))
 @orders_options
-@click.option("--time-unit", type=TIME_UNIT, default="W", show_default=True,
-              help="Unit of recency, T and durations: D (day), W (7 days), M (365.25/12 days).")
+@click.option(
+    "--time-unit",
+    type=TIME_UNIT,
+    default="W",
+    show_default=True,
+    help="Unit of recency, T and durations: D (day), W (7 days), M (365.25/12 days).",
+)
 @click.option("--observation-end", type=DATE, help="Last day used (default: last order's day).")
-@click.option("--calibration-end", type=DATE,
-              help="End of calibration; adds holdout columns for the days after it.")
+@click.option(
+    "--calibration-end",
+    type=DATE,
+    help="End of calibration; adds holdout columns for the days after it.",
+)
 @click.option("-o", "--output", required=True, help="Output file: .parquet, .csv or .json.")
 @guarded
-def rfm(orders: str, time_unit: str, observation_end: Any, calibration_end: Any,
-        output: str, **kwargs: Any) -> None:
+def rfm(
+    orders: str,
+    time_unit: str,
+    observation_end: Any,
+    calibration_end: Any,
+    output: str,
+    **kwargs: Any,
+) -> None:
     """Summarise orders into recency, frequency and monetary value per customer.
 
     Same-day orders are one purchase occasion. Writes customer_id, frequency, recency, T,
@@ -60,16 +74,22 @@ def rfm(orders: str, time_unit: str, observation_end: Any, calibration_end: Any,
     target = output_path(output)
     table = load_orders(orders, pop_orders_options(kwargs))
     summary = rfm_summary(
-        table, time_unit=time_unit.upper(), observation_end=_day(observation_end),
+        table,
+        time_unit=time_unit.upper(),
+        observation_end=_day(observation_end),
         calibration_end=_day(calibration_end),
     )
     write_table(summary, target)
     attrs = summary.attrs
-    say(f"RFM of {len(table):,} orders: {len(summary):,} customers, "
-        f"{int((summary['frequency'] > 0).sum()):,} with repeat purchases")
-    say(f"  time unit: {UNIT_NAMES[attrs['time_unit']]} ({attrs['time_unit']}); "
+    say(
+        f"RFM of {len(table):,} orders: {len(summary):,} customers, "
+        f"{int((summary['frequency'] > 0).sum()):,} with repeat purchases"
+    )
+    say(
+        f"  time unit: {UNIT_NAMES[attrs['time_unit']]} ({attrs['time_unit']}); "
         f"first order {attrs['first_order']}; calibration end {attrs['calibration_end']}; "
-        f"observation end {attrs['observation_end']}")
+        f"observation end {attrs['observation_end']}"
+    )
     say(f"wrote {target}")
 
 
@@ -78,25 +98,62 @@ def rfm(orders: str, time_unit: str, observation_end: Any, calibration_end: Any,
 @click.argument("orders", type=click.Path(dir_okay=False))
 @orders_options
 @click.option("-o", "--output", "model_dir", required=True, help="Model directory to write.")
-@click.option("--time-unit", type=TIME_UNIT, default="W", show_default=True,
-              help="Time unit the models are fitted in.")
-@click.option("--observation-end", type=DATE,
-              help="Orders after this day are not used (default: last order's day).")
-@click.option("--method", type=click.Choice(["map", "laplace", "mcmc"]), default="map",
-              show_default=True,
-              help="map: posterior mode (fast); laplace: Gaussian at the mode; mcmc: NUTS.")
-@click.option("--priors", type=click.Choice(["default", "flat"]), default="default",
-              show_default=True,
-              help="pymc-marketing's default priors, or flat (MAP = maximum likelihood).")
+@click.option(
+    "--time-unit",
+    type=TIME_UNIT,
+    default="W",
+    show_default=True,
+    help="Time unit the models are fitted in.",
+)
+@click.option(
+    "--observation-end",
+    type=DATE,
+    help="Orders after this day are not used (default: last order's day).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["map", "laplace", "mcmc"]),
+    default="map",
+    show_default=True,
+    help="map: posterior mode (fast); laplace: Gaussian at the mode; mcmc: NUTS.",
+)
+@click.option(
+    "--priors",
+    type=click.Choice(["default", "flat"]),
+    default="default",
+    show_default=True,
+    help="pymc-marketing's default priors, or flat (MAP = maximum likelihood).",
+)
 @click.option("--chains", type=click.IntRange(1), default=4, show_default=True)
-@click.option("--draws", type=click.IntRange(1), default=1000, show_default=True,
-              help="Draws per chain (laplace, mcmc).")
-@click.option("--tune", type=click.IntRange(0), default=1000, show_default=True,
-              help="Tuning steps per chain (mcmc).")
+@click.option(
+    "--draws",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Draws per chain (laplace, mcmc).",
+)
+@click.option(
+    "--tune",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Tuning steps per chain (mcmc).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @guarded
-def fit(orders: str, model_dir: str, time_unit: str, observation_end: Any, method: str,
-        priors: str, chains: int, draws: int, tune: int, seed: int, **kwargs: Any) -> None:
+def fit(
+    orders: str,
+    model_dir: str,
+    time_unit: str,
+    observation_end: Any,
+    method: str,
+    priors: str,
+    chains: int,
+    draws: int,
+    tune: int,
+    seed: int,
+    **kwargs: Any,
+) -> None:
     """Fit BG/NBD (purchases) and Gamma-Gamma (spend, on repeat customers).
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
@@ -110,16 +167,26 @@ def fit(orders: str, model_dir: str, time_unit: str, observation_end: Any, metho
     """
     table = load_orders(orders, pop_orders_options(kwargs))
     summary = rfm_summary(table, time_unit=time_unit.upper(), observation_end=_day(observation_end))
-    say(f"fitting on {len(summary):,} customers "
+    say(
+        f"fitting on {len(summary):,} customers "
         f"({int((summary['frequency'] > 0).sum()):,} repeat) with orders up to "
         f"{summary.attrs['calibration_end']}; time unit {UNIT_NAMES[time_unit.upper()]}; "
-        f"method {method}, {priors} priors")
+        f"method {method}, {priors} priors"
+    )
     started = time.perf_counter()
     model = CLVModel(
-        time_unit=time_unit.upper(), method=method, priors=priors, chains=chains, draws=draws,
-        tune=tune, seed=seed, progressbar=show_progress(),
+        time_unit=time_unit.upper(),
+        method=method,
+        priors=priors,
+        chains=chains,
+        draws=draws,
+        tune=tune,
+        seed=seed,
+        progressbar=show_progress(),
     ).fit(summary)
-    used = table[table["timestamp"].dt.normalize() <= pd.Timestamp(summary.attrs["calibration_end"])]
+    used = table[
+        table["timestamp"].dt.normalize() <= pd.Timestamp(summary.attrs["calibration_end"])
+    ]
     extra = {
         "input": {
             "path": str(Path(orders).resolve()),
@@ -148,38 +215,55 @@ def show(model_dir: str, as_json: bool) -> None:
     """
     metadata = read_metadata(model_dir)
     if as_json:
-        keep = ("time_unit", "observation_end", "n_customers", "n_repeat_customers",
-                "transaction_model", "spend_model", "input", "library_versions",
-                "clvmodels_version")
+        keep = (
+            "time_unit",
+            "observation_end",
+            "n_customers",
+            "n_repeat_customers",
+            "transaction_model",
+            "spend_model",
+            "input",
+            "library_versions",
+            "clvmodels_version",
+        )
         click.echo(json.dumps({k: metadata[k] for k in keep if k in metadata}, indent=2))
         return
     _print_description(metadata)
-    say(f"saved with clvmodels {metadata['clvmodels_version']}, pymc-marketing "
-        f"{metadata['library_versions'].get('pymc-marketing')}")
+    say(
+        f"saved with clvmodels {metadata['clvmodels_version']}, pymc-marketing "
+        f"{metadata['library_versions'].get('pymc-marketing')}"
+    )
 
 
 def _print_description(description: dict[str, Any]) -> None:
-    say(f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
-        f"observation end: {description.get('observation_end')}")
+    say(
+        f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
+        f"observation end: {description.get('observation_end')}"
+    )
     for key, title in (("transaction_model", "BG/NBD"), ("spend_model", "Gamma-Gamma")):
         part = description[key]
         report = part.get("fit_report", {})
-        say(f"{title} ({part['method']}, {part['priors']} priors; "
-            f"{report.get('n_customers', '?'):,} customers)")
+        say(
+            f"{title} ({part['method']}, {part['priors']} priors; "
+            f"{report.get('n_customers', '?'):,} customers)"
+        )
         say(f"  {'parameter':<10}{'mean':>12}{'sd':>12}{'94% interval':>28}")
         for name, row in part["summary"].items():
-            say(f"  {name:<10}{row['mean']:>12.4g}{row['sd']:>12.3g}"
-                f"{'[' + format(row['low_94'], '.4g') + ', ' + format(row['high_94'], '.4g') + ']':>28}")
+            interval = f"[{row['low_94']:.4g}, {row['high_94']:.4g}]"
+            say(f"  {name:<10}{row['mean']:>12.4g}{row['sd']:>12.3g}{interval:>28}")
         say("  " + _diagnostics_line(report))
 
 
 def _diagnostics_line(report: dict[str, Any]) -> str:
     status = "converged" if report.get("converged", True) else "NOT CONVERGED"
     if report.get("method") == "mcmc":
-        return (f"{status}: max r-hat {report.get('max_r_hat', float('nan')):.3f}, "
-                f"min bulk ESS {report.get('min_ess_bulk', float('nan')):.0f}, "
-                f"{report.get('divergences', 0)} divergences ({report.get('sampler')})")
-    return f"{status}: optimiser says '{report.get('message')}' after {report.get('iterations')} iterations"
+        return (
+            f"{status}: max r-hat {report.get('max_r_hat', float('nan')):.3f}, "
+            f"min bulk ESS {report.get('min_ess_bulk', float('nan')):.0f}, "
+            f"{report.get('divergences', 0)} divergences ({report.get('sampler')})"
+        )
+    message, iterations = report.get("message"), report.get("iterations")
+    return f"{status}: optimiser says '{message}' after {iterations} iterations"
 
 
 # ------------------------------------------------------------------------------- score
@@ -188,19 +272,51 @@ def _diagnostics_line(report: dict[str, Any]) -> str:
 @click.argument("orders", type=click.Path(dir_okay=False))
 @orders_options
 @click.option("-o", "--output", required=True, help="Output file: .parquet, .csv or .json.")
-@click.option("--horizon", default="12M", show_default=True,
-              help="How far ahead: a number and D, W or M (90D, 39W, 12M).")
-@click.option("--annual-discount-rate", type=float, default=0.1, show_default=True,
-              help="Yearly discount rate of future margin (0.1 = 10%).")
-@click.option("--margin", type=click.FloatRange(0, 1), default=1.0, show_default=True,
-              help="Share of revenue that is margin.")
-@click.option("--observation-end", type=DATE,
-              help="Score with orders up to this day (default: the model's observation end).")
-@click.option("--draws", "n_draws", type=click.IntRange(1), default=200, show_default=True,
-              help="Posterior draws used for the intervals (thinned evenly).")
+@click.option(
+    "--horizon",
+    default="12M",
+    show_default=True,
+    help="How far ahead: a number and D, W or M (90D, 39W, 12M).",
+)
+@click.option(
+    "--annual-discount-rate",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Yearly discount rate of future margin (0.1 = 10%).",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="Share of revenue that is margin.",
+)
+@click.option(
+    "--observation-end",
+    type=DATE,
+    help="Score with orders up to this day (default: the model's observation end).",
+)
+@click.option(
+    "--draws",
+    "n_draws",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Posterior draws used for the intervals (thinned evenly).",
+)
 @guarded
-def score(model_dir: str, orders: str, output: str, horizon: str, annual_discount_rate: float,
-          margin: float, observation_end: Any, n_draws: int, **kwargs: Any) -> None:
+def score(
+    model_dir: str,
+    orders: str,
+    output: str,
+    horizon: str,
+    annual_discount_rate: float,
+    margin: float,
+    observation_end: Any,
+    n_draws: int,
+    **kwargs: Any,
+) -> None:
     """Score customers: P(alive), expected purchases and spend, discounted CLV.
 
     Writes one row per customer with customer_id, frequency, recency, T, monetary_value,
@@ -218,12 +334,18 @@ def score(model_dir: str, orders: str, output: str, horizon: str, annual_discoun
     source = "given with --observation-end" if observation_end else "the model's observation end"
     table = load_orders(orders, pop_orders_options(kwargs))
     summary = rfm_summary(table, time_unit=model.time_unit, observation_end=end)
-    say(f"scoring {len(summary):,} customers with orders up to {summary.attrs['calibration_end']} "
+    say(
+        f"scoring {len(summary):,} customers with orders up to {summary.attrs['calibration_end']} "
         f"({source}); horizon {horizon}, annual discount rate {annual_discount_rate:g}, "
-        f"margin {margin:g}")
+        f"margin {margin:g}"
+    )
     scores = model.score(
-        summary, horizon=horizon, annual_discount_rate=annual_discount_rate, margin=margin,
-        n_draws=n_draws, progress=show_progress(),
+        summary,
+        horizon=horizon,
+        annual_discount_rate=annual_discount_rate,
+        margin=margin,
+        n_draws=n_draws,
+        progress=show_progress(),
     )
     write_table(scores, target)
     _print_score_summary(scores)
@@ -232,23 +354,34 @@ def score(model_dir: str, orders: str, output: str, horizon: str, annual_discoun
 
 def _print_score_summary(scores: pd.DataFrame) -> None:
     n_draws = scores.attrs.get("n_draws", 1)
-    say(f"  expected purchases over the horizon: {scores['expected_purchases'].sum():,.1f}; "
-        f"mean P(alive) {scores['p_alive'].mean():.3f}")
+    say(
+        f"  expected purchases over the horizon: {scores['expected_purchases'].sum():,.1f}; "
+        f"mean P(alive) {scores['p_alive'].mean():.3f}"
+    )
     say(f"  total CLV {scores['clv'].sum():,.2f} (mean {scores['clv'].mean():,.2f} per customer)")
     if n_draws == 1:
-        say("  note: a MAP fit has one draw, so _low/_high equal the estimate; "
-            "fit with --method laplace or mcmc for intervals")
+        say(
+            "  note: a MAP fit has one draw, so _low/_high equal the estimate; "
+            "fit with --method laplace or mcmc for intervals"
+        )
 
 
 # ------------------------------------------------------------------------------- demo
 @click.command()
-@click.option("--output-dir", default="demo-output", show_default=True,
-              help="Folder for the demo's outputs.")
-@click.option("--customers", type=click.IntRange(100), default=20_000, show_default=True,
-              help="Customers to simulate.")
+@click.option(
+    "--output-dir", default="demo-output", show_default=True, help="Folder for the demo's outputs."
+)
+@click.option(
+    "--customers",
+    type=click.IntRange(100),
+    default=20_000,
+    show_default=True,
+    help="Customers to simulate.",
+)
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--method", type=click.Choice(["map", "laplace", "mcmc"]), default="laplace",
-              show_default=True)
+@click.option(
+    "--method", type=click.Choice(["map", "laplace", "mcmc"]), default="laplace", show_default=True
+)
 @guarded
 def demo(output_dir: str, customers: int, seed: int, method: str) -> None:
     """Run the whole pipeline on a simulated customer base and say where the outputs went.
@@ -263,8 +396,14 @@ def demo(output_dir: str, customers: int, seed: int, method: str) -> None:
     """
     from clvmodels.pipeline import run_demo
 
-    result = run_demo(output_dir, n_customers=customers, seed=seed, method=method,
-                      progress=show_progress(), echo=say)
+    result = run_demo(
+        output_dir,
+        n_customers=customers,
+        seed=seed,
+        method=method,
+        progress=show_progress(),
+        echo=say,
+    )
     say()
     say("outputs:")
     for label, path in result.paths.items():
