@@ -148,13 +148,13 @@ def run_demo(
     orders_path = write_table(orders, out / "orders.parquet")
     echo(
         f"simulated {n_customers:,} customers, {len(orders):,} orders "
-        f"({truth.start.date()} to {truth.end.date()}) [{time.perf_counter() - started:.1f} s]"
+        f"({truth.start.date()} to {truth.last_day.date()}) [{time.perf_counter() - started:.1f} s]"
     )
     result = run_pipeline(
         orders,
         out,
         time_unit=truth.time_unit,
-        observation_end=truth.end.date().isoformat(),
+        observation_end=truth.last_day.date().isoformat(),
         method=method,
         priors=priors,
         seed=seed,
