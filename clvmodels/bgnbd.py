@@ -24,19 +24,12 @@ NumPy for every posterior draw at once.
 
 from __future__ import annotations
 
-from typing import Self
-
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
 from clvmodels import pymc_adapter
-from clvmodels.errors import DataError
-from clvmodels.posterior import PosteriorModel
-from clvmodels.rfm import collapse_rfm, validate_rfm
-
-MIN_CUSTOMERS = 20
+from clvmodels.transaction import Params, TransactionModel
 
 
 # --------------------------------------------------------------------------------------
@@ -169,33 +162,11 @@ def expected_purchases_new_customer(
 # --------------------------------------------------------------------------------------
 # the model
 # --------------------------------------------------------------------------------------
-class BetaGeoModel(PosteriorModel):
+class BetaGeoModel(TransactionModel):
     """BG/NBD transaction model, fitted through pymc-marketing on collapsed tuples.
 
-    Parameters
-    ----------
-    method : {"map", "laplace", "mcmc"}
-        Maximum a posteriori, a Laplace approximation at the MAP, or NUTS.
-    priors : {"default", "flat"}
-        pymc-marketing's default priors, or flat priors (the MAP is then the maximum
-        likelihood estimate that the papers publish).
-    chains, draws, tune : int
-        For ``laplace`` and ``mcmc``: the number of chains, draws per chain, tuning steps.
-    seed : int, optional
-        Random seed for the optimiser's start and the sampler.
-
-    Attributes
-    ----------
-    posterior_ : xarray.Dataset
-        Draws of ``r, alpha, a, b`` with dimensions ``(chain, draw)``.
-    params_ : dict
-        Posterior means.
-    fit_report_ : dict
-        The optimiser's status or the sampler's diagnostics.
-    log_likelihood_ : float
-        Total log-likelihood of the data at ``params_``.
-    n_customers_, n_tuples_ : int
-        Customers fitted, and the distinct (x, t_x, T) tuples they collapse to.
+    See :class:`clvmodels.transaction.TransactionModel` for the parameters and attributes;
+    the parameters are ``r, alpha`` (purchase rates) and ``a, b`` (dropout).
 
     Examples
     --------
@@ -207,88 +178,22 @@ class BetaGeoModel(PosteriorModel):
     name = "bgnbd"
     param_names = pymc_adapter.BGNBD_PARAMS
 
-    log_likelihood_: float
-    n_customers_: int
-    n_tuples_: int
+    @staticmethod
+    def log_likelihood_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """FHL05 eq. (6); see :func:`log_likelihood`."""
+        return log_likelihood(p["r"], p["alpha"], p["a"], p["b"], x, t_x, T)
 
-    def fit(self, rfm: pd.DataFrame) -> Self:
-        """Fit on an RFM table (``frequency, recency, T``, one row per customer)."""
-        validate_rfm(rfm)
-        if len(rfm) < MIN_CUSTOMERS:
-            raise DataError(
-                f"too few customers to fit BG/NBD: {len(rfm)} (at least {MIN_CUSTOMERS} needed)"
-            )
-        if int((rfm["frequency"] > 0).sum()) == 0:
-            raise DataError(
-                "no customer has a repeat purchase, so BG/NBD cannot be fitted",
-                column="frequency",
-                n_rows=len(rfm),
-            )
-        collapsed = collapse_rfm(rfm).tuples
-        result = pymc_adapter.fit_bgnbd(
-            collapsed["frequency"].to_numpy(),
-            collapsed["recency"].to_numpy(),
-            collapsed["T"].to_numpy(),
-            collapsed["n_customers"].to_numpy(),
-            priors=self.priors,  # type: ignore[arg-type]
-            method=self.method,  # type: ignore[arg-type]
-            chains=self.chains,
-            draws=self.draws,
-            tune=self.tune,
-            seed=self.seed,
-            progressbar=self.progressbar,
-        )
-        self.n_customers_ = len(rfm)
-        self.n_tuples_ = len(collapsed)
-        result.report.update(n_customers=self.n_customers_, n_tuples=self.n_tuples_)
-        self._set_posterior(result.posterior, result.report)
-        self.log_likelihood_ = float(
-            (collapsed["n_customers"].to_numpy() * self._at_params(log_likelihood, collapsed)).sum()
-        )
-        return self
+    @staticmethod
+    def probability_alive_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """[FHL08]_ eq. (2); see :func:`probability_alive`."""
+        return probability_alive(p["r"], p["alpha"], p["a"], p["b"], x, t_x, T)
 
-    def _at_params(self, fn, rfm: pd.DataFrame) -> np.ndarray:  # type: ignore[no-untyped-def]
-        p = self.params_
-        return fn(p["r"], p["alpha"], p["a"], p["b"], *_xtT(rfm))
+    @staticmethod
+    def numerator_fn(p: Params, x: ArrayLike, T: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """Numerator of FHL05 eq. (10); see :func:`conditional_numerator`."""
+        return conditional_numerator(p["r"], p["alpha"], p["a"], p["b"], x, T, t)
 
-    def log_likelihood(self, rfm: pd.DataFrame) -> float:
-        """Total log-likelihood of ``rfm`` at the posterior means."""
-        self._check_fitted()
-        return float(self._at_params(log_likelihood, rfm).sum())
-
-    def expected_purchases(
-        self, rfm: pd.DataFrame, t: float, *, n_draws: int | None = None
-    ) -> np.ndarray:
-        """Expected purchases in the next ``t`` (model time units), per draw and customer.
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape ``(draws, customers)``.
-        """
-        d = self._draws(n_draws)
-        return expected_purchases(d["r"], d["alpha"], d["a"], d["b"], *_xtT(rfm), t)
-
-    def probability_alive(self, rfm: pd.DataFrame, *, n_draws: int | None = None) -> np.ndarray:
-        """P(alive) per draw and customer, shape ``(draws, customers)``."""
-        d = self._draws(n_draws)
-        return probability_alive(d["r"], d["alpha"], d["a"], d["b"], *_xtT(rfm))
-
-    def expected_purchases_new_customer(
-        self, t: ArrayLike, *, n_draws: int | None = None
-    ) -> np.ndarray:
-        """Expected purchases of a new customer within ``t`` of the first, per draw."""
-        d = self._draws(n_draws)
-        t_row = np.atleast_1d(np.asarray(t, dtype="float64"))[None, :]
-        return expected_purchases_new_customer(d["r"], d["alpha"], d["a"], d["b"], t_row)
-
-    def _draws(self, n_draws: int | None) -> dict[str, np.ndarray]:
-        return {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
-
-
-def _xtT(rfm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (
-        rfm["frequency"].to_numpy(dtype="float64"),
-        rfm["recency"].to_numpy(dtype="float64"),
-        rfm["T"].to_numpy(dtype="float64"),
-    )
+    @staticmethod
+    def new_customer_fn(p: Params, t: ArrayLike) -> np.ndarray:
+        """FHL05 eq. (9); see :func:`expected_purchases_new_customer`."""
+        return expected_purchases_new_customer(p["r"], p["alpha"], p["a"], p["b"], t)

@@ -1,4 +1,4 @@
-"""CLVModel: BG/NBD for purchases and Gamma-Gamma for spend, fitted and scored together."""
+"""CLVModel: a transaction model and Gamma-Gamma spend, fitted and scored together."""
 
 from __future__ import annotations
 
@@ -9,17 +9,29 @@ import pandas as pd
 from clvmodels.bgnbd import BetaGeoModel
 from clvmodels.errors import DataError, NotFittedError
 from clvmodels.gamma_gamma import GammaGammaModel
+from clvmodels.mbgnbd import ModifiedBetaGeoModel
+from clvmodels.pareto_nbd import ParetoNBDModel
 from clvmodels.scoring import score_customers
+from clvmodels.transaction import TransactionModel
 from clvmodels.units import UNIT_NAMES, Duration, check_time_unit
+
+#: The transaction models by the name the CLI and saved models use.
+TRANSACTION_MODELS: dict[str, type[TransactionModel]] = {
+    "bgnbd": BetaGeoModel,
+    "pareto": ParetoNBDModel,
+    "mbgnbd": ModifiedBetaGeoModel,
+}
 
 
 class CLVModel:
-    """The customer-value model: BG/NBD transactions and Gamma-Gamma spend.
+    """The customer-value model: a transaction model (BG/NBD by default) and Gamma-Gamma spend.
 
     Parameters
     ----------
     time_unit : {"D", "W", "M"}
         The unit of the RFM table's ``recency`` and ``T``.
+    transaction_model : {"bgnbd", "pareto", "mbgnbd"}
+        BG/NBD, Pareto/NBD or MBG/NBD for the purchases.
     method : {"map", "laplace", "mcmc"}
         Maximum a posteriori, Laplace approximation at the MAP, or NUTS.
     priors : {"default", "flat"}
@@ -33,7 +45,7 @@ class CLVModel:
 
     Attributes
     ----------
-    transaction_model_ : BetaGeoModel
+    transaction_model_ : TransactionModel
     spend_model_ : GammaGammaModel
     data_info_ : dict
         The data period the models were fitted on (``observation_end`` and, when the RFM
@@ -46,7 +58,7 @@ class CLVModel:
     >>> scores = model.score(rfm, horizon="12M", annual_discount_rate=0.1)  # doctest: +SKIP
     """
 
-    transaction_model_: BetaGeoModel
+    transaction_model_: TransactionModel
     spend_model_: GammaGammaModel
     data_info_: dict[str, Any]
 
@@ -54,6 +66,7 @@ class CLVModel:
         self,
         *,
         time_unit: str = "W",
+        transaction_model: str = "bgnbd",
         method: str = "map",
         priors: str = "default",
         chains: int = 4,
@@ -63,6 +76,7 @@ class CLVModel:
         progressbar: bool = False,
     ) -> None:
         self.time_unit = time_unit
+        self.transaction_model = transaction_model
         self.method = method
         self.priors = priors
         self.chains = chains
@@ -91,7 +105,13 @@ class CLVModel:
                 f"the RFM table is in {UNIT_NAMES[data_unit]} ({data_unit}) but the model's "
                 f"time unit is {UNIT_NAMES[unit]} ({unit})"
             )
-        self.transaction_model_ = BetaGeoModel(**self._settings()).fit(rfm)
+        if self.transaction_model not in TRANSACTION_MODELS:
+            raise ValueError(
+                f"transaction_model must be one of {', '.join(TRANSACTION_MODELS)}; "
+                f"got {self.transaction_model!r}"
+            )
+        model_class = TRANSACTION_MODELS[self.transaction_model]
+        self.transaction_model_ = model_class(**self._settings()).fit(rfm)
         self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm)
         self.data_info_ = {
             "observation_end": rfm.attrs.get("calibration_end"),

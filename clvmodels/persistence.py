@@ -27,10 +27,9 @@ import xarray as xr
 
 from clvmodels import pymc_adapter
 from clvmodels._version import __version__
-from clvmodels.bgnbd import BetaGeoModel
 from clvmodels.errors import ModelFileError
 from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.model import CLVModel
+from clvmodels.model import TRANSACTION_MODELS, CLVModel
 
 FORMAT = "clvmodels-model"
 FORMAT_VERSION = 1
@@ -129,9 +128,13 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
     directory = Path(path)
     metadata = read_metadata(directory)
     settings = dict(metadata.get("settings", {}))
-    model = CLVModel(time_unit=metadata["time_unit"], **settings)
+    name = metadata["transaction_model"]["name"]
+    if name not in TRANSACTION_MODELS:
+        raise ModelFileError(f"{directory} holds an unknown transaction model {name!r}")
+    model = CLVModel(time_unit=metadata["time_unit"], transaction_model=name, **settings)
     subs: dict[str, Any] = {}
-    for key, cls in (("transaction_model", BetaGeoModel), ("spend_model", GammaGammaModel)):
+    classes = (("transaction_model", TRANSACTION_MODELS[name]), ("spend_model", GammaGammaModel))
+    for key, cls in classes:
         file_name = metadata[key]["posterior_file"]
         with xr.open_dataset(directory / file_name, engine="h5netcdf") as handle:
             posterior = handle.load()

@@ -37,6 +37,8 @@ Method = Literal["map", "laplace", "mcmc"]
 Priors = Literal["default", "flat"]
 
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
+PARETO_NBD_PARAMS = ("r", "alpha", "s", "beta")
+TRANSACTION_PARAMS = {"bgnbd": BGNBD_PARAMS, "mbgnbd": BGNBD_PARAMS, "pareto": PARETO_NBD_PARAMS}
 GAMMA_GAMMA_PARAMS = ("p", "q", "v")
 
 #: Convergence thresholds for NUTS (Vehtari et al. 2021): r-hat and bulk ESS per chain.
@@ -76,39 +78,60 @@ def library_versions() -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 # model graphs
 # --------------------------------------------------------------------------------------
-def _bgnbd_graph(
+def _transaction_graph(
+    kind: str,
     frequency: np.ndarray,
     recency: np.ndarray,
     T: np.ndarray,
     weights: np.ndarray,
     priors: Priors,
 ) -> Any:
+    """BG/NBD, MBG/NBD or Pareto/NBD with each tuple's log-likelihood weighted by its count."""
     import pymc as pm
     import pytensor.tensor as pt
-    from pymc_marketing.clv import BetaGeoModel
-    from pymc_marketing.clv.distributions import BetaGeoNBD
+    from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
+    from pymc_marketing.clv.distributions import BetaGeoNBD, ModifiedBetaGeoNBD, ParetoNBD
 
+    T = np.asarray(T, dtype="float64")
+    value = np.stack([recency, frequency], axis=1).astype("float64")
     with pm.Model() as model:
-        if priors == "flat":
-            r = pm.HalfFlat("r")
-            alpha = pm.HalfFlat("alpha")
-            a = pm.HalfFlat("a")
-            b = pm.HalfFlat("b")
+        if kind == "pareto":
+            if priors == "flat":
+                r, alpha, s, beta = (pm.HalfFlat(n) for n in PARETO_NBD_PARAMS)
+            else:
+                config: dict[str, Any] = dict(ParetoNBDModel().default_model_config)
+                r, alpha, s, beta = (config[n].create_variable(n) for n in PARETO_NBD_PARAMS)
+            dist = ParetoNBD.dist(r=r, alpha=alpha, s=s, beta=beta, T=T)
         else:
-            # pymc-marketing's defaults: Weibull on r and alpha, a and b pooled through
-            # phi_dropout ~ Uniform(0, 1) and kappa_dropout ~ Pareto(1, 1).
-            config: dict[str, Any] = dict(BetaGeoModel().default_model_config)
-            alpha = config["alpha"].create_variable("alpha")
-            r = config["r"].create_variable("r")
-            phi = config["phi_dropout"].create_variable("phi_dropout")
-            kappa = config["kappa_dropout"].create_variable("kappa_dropout")
-            a = pm.Deterministic("a", phi * kappa)
-            b = pm.Deterministic("b", (1.0 - phi) * kappa)
-        dist = BetaGeoNBD.dist(a=a, b=b, r=r, alpha=alpha, T=np.asarray(T, dtype="float64"))
-        value = np.stack([recency, frequency], axis=1).astype("float64")
+            a, b, r, alpha = _dropout_priors(
+                priors, ModifiedBetaGeoModel if kind == "mbgnbd" else BetaGeoModel
+            )
+            family = ModifiedBetaGeoNBD if kind == "mbgnbd" else BetaGeoNBD
+            dist = family.dist(a=a, b=b, r=r, alpha=alpha, T=T)
         loglike = pm.logp(dist, value)
         pm.Potential("weighted_loglike", pt.sum(np.asarray(weights, dtype="float64") * loglike))
     return model
+
+
+def _dropout_priors(priors: Priors, model_class: Any) -> tuple[Any, Any, Any, Any]:
+    import pymc as pm
+
+    if priors == "flat":
+        r = pm.HalfFlat("r")
+        alpha = pm.HalfFlat("alpha")
+        a = pm.HalfFlat("a")
+        b = pm.HalfFlat("b")
+    else:
+        # pymc-marketing's defaults: Weibull on r and alpha, a and b pooled through
+        # phi_dropout ~ Uniform(0, 1) and kappa_dropout ~ Pareto(1, 1).
+        config: dict[str, Any] = dict(model_class().default_model_config)
+        alpha = config["alpha"].create_variable("alpha")
+        r = config["r"].create_variable("r")
+        phi = config["phi_dropout"].create_variable("phi_dropout")
+        kappa = config["kappa_dropout"].create_variable("kappa_dropout")
+        a = pm.Deterministic("a", phi * kappa)
+        b = pm.Deterministic("b", (1.0 - phi) * kappa)
+    return a, b, r, alpha
 
 
 def _gamma_gamma_graph(frequency: np.ndarray, monetary_value: np.ndarray, priors: Priors) -> Any:
@@ -133,7 +156,8 @@ def _gamma_gamma_graph(frequency: np.ndarray, monetary_value: np.ndarray, priors
 # --------------------------------------------------------------------------------------
 # fitting
 # --------------------------------------------------------------------------------------
-def fit_bgnbd(
+def fit_transaction_model(
+    kind: str,
     frequency: np.ndarray,
     recency: np.ndarray,
     T: np.ndarray,
@@ -147,9 +171,13 @@ def fit_bgnbd(
     seed: int | None = None,
     progressbar: bool = False,
 ) -> FitResult:
-    """Fit BG/NBD on (x, t_x, T) tuples, each tuple's log-likelihood weighted by its count."""
-    model = _bgnbd_graph(frequency, recency, T, weights, priors)
-    return _fit(model, BGNBD_PARAMS, method, chains, draws, tune, seed, progressbar)
+    """Fit ``kind`` (bgnbd, mbgnbd, pareto) on (x, t_x, T) tuples weighted by their counts."""
+    if kind not in TRANSACTION_PARAMS:
+        raise ValueError(
+            f"unknown transaction model {kind!r}; use one of {sorted(TRANSACTION_PARAMS)}"
+        )
+    model = _transaction_graph(kind, frequency, recency, T, weights, priors)
+    return _fit(model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar)
 
 
 def fit_gamma_gamma(

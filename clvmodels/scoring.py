@@ -9,9 +9,10 @@ conditional expectation (FHL05 eq. 10) and E[spend] the Gamma-Gamma conditional 
 (Fader & Hardie 2013, eq. 5). Every quantity is computed per posterior draw; a score is the
 posterior mean with a 94% equal-tailed interval (``_low``, ``_high``).
 
-How it stays fast and bounded in memory: the hypergeometric part of eq. (10) depends on a
-customer only through (x, T), so it is evaluated once per distinct (x, T) pair and draw; the
-rest is elementwise arithmetic over chunks of customers, each chunk ``draws x chunk`` in size.
+How it stays fast and bounded in memory: every transaction model's expectation factors as
+P(alive | x, t_x, T) * N(x, T, t) (:mod:`clvmodels.transaction`), and N, which holds the
+hypergeometric function, is evaluated once per distinct (x, T) pair and draw; the rest is
+elementwise arithmetic over chunks of customers, each chunk ``draws x chunk`` in size.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from clvmodels import bgnbd, gamma_gamma
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels import gamma_gamma
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.posterior import INTERVAL_PROB
 from clvmodels.rfm import RFM_COLUMNS, validate_rfm
+from clvmodels.transaction import TransactionModel
 from clvmodels.units import DAYS_PER_UNIT, Duration, check_time_unit, parse_duration
 
 SCORE_COLUMNS = (
@@ -77,7 +78,7 @@ def monthly_steps(horizon_months: float, annual_discount_rate: float) -> Monthly
 
 def score_customers(
     rfm: pd.DataFrame,
-    transaction_model: BetaGeoModel,
+    transaction_model: TransactionModel,
     spend_model: GammaGammaModel | None,
     *,
     time_unit: str,
@@ -94,8 +95,8 @@ def score_customers(
     ----------
     rfm : pandas.DataFrame
         ``customer_id, frequency, recency, T, monetary_value`` in ``time_unit``.
-    transaction_model : BetaGeoModel
-        A fitted BG/NBD model.
+    transaction_model : TransactionModel
+        A fitted BG/NBD, MBG/NBD or Pareto/NBD model.
     spend_model : GammaGammaModel or None
         A fitted Gamma-Gamma model; without one the spend and CLV columns are NaN.
     time_unit : {"D", "W", "M"}
@@ -125,7 +126,8 @@ def score_customers(
     months_to_units = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
     horizon_units = duration.in_units(unit)
 
-    bg = {k: v[:, None] for k, v in transaction_model.param_draws(n_draws).items()}
+    model = transaction_model
+    bg = model.draws_as_columns(n_draws)
     n_draws_used = next(iter(bg.values())).shape[0]
     gg = None
     if spend_model is not None:
@@ -137,21 +139,17 @@ def score_customers(
     T = rfm["T"].to_numpy(dtype="float64")
     pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
 
-    # numerators of eq. (10) per (x, T) pair: at the horizon, and discounted monthly sums
+    # numerators N(x, T, t) per (x, T) pair: at the horizon, and discounted monthly sums
     num_horizon = np.empty((n_draws_used, len(pair_x)))
     num_discounted = np.zeros((n_draws_used, len(pair_x)))
     pair_chunk = max(1, CHUNK_ELEMENTS // max(n_draws_used * len(steps.months), 1))
     for start in range(0, len(pair_x), pair_chunk):
         sl = slice(start, start + pair_chunk)
         px, pT = pair_x[None, sl], pair_T[None, sl]
-        num_horizon[:, sl] = bgnbd.conditional_numerator(
-            bg["r"], bg["alpha"], bg["a"], bg["b"], px, pT, horizon_units
-        )
+        num_horizon[:, sl] = model.numerator_fn(bg, px, pT, horizon_units)
         previous = np.zeros((n_draws_used, px.shape[1]))
         for month, factor in zip(steps.months, steps.discount, strict=True):
-            current = bgnbd.conditional_numerator(
-                bg["r"], bg["alpha"], bg["a"], bg["b"], px, pT, month * months_to_units
-            )
+            current = model.numerator_fn(bg, px, pT, month * months_to_units)
             num_discounted[:, sl] += (current - previous) * factor
             previous = current
 
@@ -161,12 +159,10 @@ def score_customers(
     size = chunk_size or max(1_000, CHUNK_ELEMENTS // n_draws_used)
     monetary = rfm["monetary_value"].to_numpy(dtype="float64") if gg is not None else None
     for sl in _chunks(n, size, progress):
-        denominator = bgnbd.alive_denominator(
-            bg["r"], bg["alpha"], bg["a"], bg["b"], x[None, sl], t_x[None, sl], T[None, sl]
-        )
+        alive = model.probability_alive_fn(bg, x[None, sl], t_x[None, sl], T[None, sl])
         codes = pair_codes[sl]
-        purchases = num_horizon[:, codes] / denominator
-        out["p_alive"][sl] = (1.0 / denominator).mean(axis=0)
+        purchases = num_horizon[:, codes] * alive
+        out["p_alive"][sl] = alive.mean(axis=0)
         out["expected_purchases"][sl] = purchases.mean(axis=0)
         out["expected_purchases_low"][sl], out["expected_purchases_high"][sl] = np.quantile(
             purchases, [lo, hi], axis=0
@@ -178,7 +174,7 @@ def score_customers(
         spend = gamma_gamma.expected_spend(
             gg["p"], gg["q"], gg["v"], x[None, sl], monetary[None, sl]
         )
-        value = margin * spend * (num_discounted[:, codes] / denominator)
+        value = margin * spend * (num_discounted[:, codes] * alive)
         out["expected_spend"][sl] = spend.mean(axis=0)
         out["clv"][sl] = value.mean(axis=0)
         out["clv_low"][sl], out["clv_high"][sl] = np.quantile(value, [lo, hi], axis=0)

@@ -111,6 +111,14 @@ def rfm(
     help="Orders after this day are not used (default: last order's day).",
 )
 @click.option(
+    "--model",
+    "transaction_model",
+    type=click.Choice(["bgnbd", "pareto", "mbgnbd"]),
+    default="bgnbd",
+    show_default=True,
+    help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
+)
+@click.option(
     "--method",
     type=click.Choice(["map", "laplace", "mcmc"]),
     default="map",
@@ -152,9 +160,10 @@ def fit(
     draws: int,
     tune: int,
     seed: int,
+    transaction_model: str,
     **kwargs: Any,
 ) -> None:
-    """Fit BG/NBD (purchases) and Gamma-Gamma (spend, on repeat customers).
+    """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
     observation end, a fingerprint of the input, and the optimiser's status or the
@@ -171,11 +180,12 @@ def fit(
         f"fitting on {len(summary):,} customers "
         f"({int((summary['frequency'] > 0).sum()):,} repeat) with orders up to "
         f"{summary.attrs['calibration_end']}; time unit {UNIT_NAMES[time_unit.upper()]}; "
-        f"method {method}, {priors} priors"
+        f"model {transaction_model}, method {method}, {priors} priors"
     )
     started = time.perf_counter()
     model = CLVModel(
         time_unit=time_unit.upper(),
+        transaction_model=transaction_model,
         method=method,
         priors=priors,
         chains=chains,
@@ -240,8 +250,15 @@ def _print_description(description: dict[str, Any]) -> None:
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
         f"observation end: {description.get('observation_end')}"
     )
-    for key, title in (("transaction_model", "BG/NBD"), ("spend_model", "Gamma-Gamma")):
+    titles = {
+        "bgnbd": "BG/NBD",
+        "pareto": "Pareto/NBD",
+        "mbgnbd": "MBG/NBD",
+        "gamma_gamma": "Gamma-Gamma",
+    }
+    for key in ("transaction_model", "spend_model"):
         part = description[key]
+        title = titles.get(part["name"], part["name"])
         report = part.get("fit_report", {})
         say(
             f"{title} ({part['method']}, {part['priors']} priors; "

@@ -1,0 +1,170 @@
+"""What the transaction models (BG/NBD, Pareto/NBD, MBG/NBD) share.
+
+Each model's likelihood depends on a customer only through (x, t_x, T), so every model is
+fitted on collapsed tuples with count weights (:mod:`clvmodels.pymc_adapter`). And each
+model's conditional expectation factors the same way::
+
+    E[X(T, T + t) | x, t_x, T] = P(alive | x, t_x, T) * N(x, T, t)
+
+where the numerator N depends on the customer only through (x, T). Scoring relies on this to
+evaluate the expensive part once per distinct (x, T) pair. A subclass supplies the closed
+forms as static methods taking a dict of (broadcastable) parameter arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from clvmodels import pymc_adapter
+from clvmodels.errors import DataError
+from clvmodels.posterior import PosteriorModel
+from clvmodels.rfm import collapse_rfm, validate_rfm
+
+MIN_CUSTOMERS = 20
+
+Params = Mapping[str, np.ndarray]
+
+
+class TransactionModel(PosteriorModel):
+    """Base of the transaction models, fitted through pymc-marketing on collapsed tuples.
+
+    Parameters
+    ----------
+    method : {"map", "laplace", "mcmc"}
+        Maximum a posteriori, a Laplace approximation at the MAP, or NUTS.
+    priors : {"default", "flat"}
+        pymc-marketing's default priors, or flat priors (the MAP is then the maximum
+        likelihood estimate that the papers publish).
+    chains, draws, tune : int
+        For ``laplace`` and ``mcmc``: the number of chains, draws per chain, tuning steps.
+    seed : int, optional
+        Random seed for the optimiser's start and the sampler.
+
+    Attributes
+    ----------
+    posterior_ : xarray.Dataset
+        Parameter draws with dimensions ``(chain, draw)``.
+    params_ : dict
+        Posterior means.
+    fit_report_ : dict
+        The optimiser's status or the sampler's diagnostics.
+    log_likelihood_ : float
+        Total log-likelihood of the data at ``params_``.
+    n_customers_, n_tuples_ : int
+        Customers fitted, and the distinct (x, t_x, T) tuples they collapse to.
+    """
+
+    log_likelihood_: float
+    n_customers_: int
+    n_tuples_: int
+
+    # ------------------------------------------------------------ closed forms
+    @staticmethod
+    def log_likelihood_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """Individual log-likelihood of (x, t_x, T)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def probability_alive_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """P(alive | x, t_x, T)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def numerator_fn(p: Params, x: ArrayLike, T: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """N(x, T, t) with E[X(T, T + t) | x, t_x, T] = P(alive) * N."""
+        raise NotImplementedError
+
+    @staticmethod
+    def new_customer_fn(p: Params, t: ArrayLike) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases of a new customer within ``t``."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ fitting
+    def fit(self, rfm: pd.DataFrame) -> Self:
+        """Fit on an RFM table (``frequency, recency, T``, one row per customer)."""
+        validate_rfm(rfm)
+        if len(rfm) < MIN_CUSTOMERS:
+            raise DataError(
+                f"too few customers to fit {self.label}: {len(rfm)} "
+                f"(at least {MIN_CUSTOMERS} needed)"
+            )
+        if int((rfm["frequency"] > 0).sum()) == 0:
+            raise DataError(
+                f"no customer has a repeat purchase, so {self.label} cannot be fitted",
+                column="frequency",
+                n_rows=len(rfm),
+            )
+        tuples = collapse_rfm(rfm).tuples
+        result = pymc_adapter.fit_transaction_model(
+            self.name,
+            tuples["frequency"].to_numpy(),
+            tuples["recency"].to_numpy(),
+            tuples["T"].to_numpy(),
+            tuples["n_customers"].to_numpy(),
+            priors=self.priors,  # type: ignore[arg-type]
+            method=self.method,  # type: ignore[arg-type]
+            chains=self.chains,
+            draws=self.draws,
+            tune=self.tune,
+            seed=self.seed,
+            progressbar=self.progressbar,
+        )
+        self.n_customers_ = len(rfm)
+        self.n_tuples_ = len(tuples)
+        result.report.update(n_customers=self.n_customers_, n_tuples=self.n_tuples_)
+        self._set_posterior(result.posterior, result.report)
+        weights = tuples["n_customers"].to_numpy()
+        self.log_likelihood_ = float((weights * self._at_means(tuples)).sum())
+        return self
+
+    def _at_means(self, rfm: pd.DataFrame) -> np.ndarray:
+        return self.log_likelihood_fn(self.params_, *_xtT(rfm))  # type: ignore[arg-type]
+
+    def log_likelihood(self, rfm: pd.DataFrame) -> float:
+        """Total log-likelihood of ``rfm`` at the posterior means."""
+        self._check_fitted()
+        return float(self._at_means(rfm).sum())
+
+    # ------------------------------------------------------------ predictions
+    def draws_as_columns(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers."""
+        return {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
+
+    def expected_purchases(
+        self, rfm: pd.DataFrame, t: float, *, n_draws: int | None = None
+    ) -> np.ndarray:
+        """Expected purchases in the next ``t`` (model time units), shape ``(draws, customers)``."""
+        p = self.draws_as_columns(n_draws)
+        x, t_x, T = _xtT(rfm)
+        return self.probability_alive_fn(p, x, t_x, T) * self.numerator_fn(p, x, T, t)
+
+    def probability_alive(self, rfm: pd.DataFrame, *, n_draws: int | None = None) -> np.ndarray:
+        """P(alive) per draw and customer, shape ``(draws, customers)``."""
+        return self.probability_alive_fn(self.draws_as_columns(n_draws), *_xtT(rfm))
+
+    def expected_purchases_new_customer(
+        self, t: ArrayLike, *, n_draws: int | None = None
+    ) -> np.ndarray:
+        """Expected repeat purchases of a new customer within ``t`` of the first, per draw."""
+        t_row = np.atleast_1d(np.asarray(t, dtype="float64"))[None, :]
+        return self.new_customer_fn(self.draws_as_columns(n_draws), t_row)
+
+    @property
+    def label(self) -> str:
+        """The model's name as papers write it."""
+        return {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}.get(
+            self.name, self.name
+        )
+
+
+def _xtT(rfm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        rfm["frequency"].to_numpy(dtype="float64"),
+        rfm["recency"].to_numpy(dtype="float64"),
+        rfm["T"].to_numpy(dtype="float64"),
+    )
