@@ -1,0 +1,376 @@
+"""Backtests: fit on a calibration period, predict the holdout, and compare with baselines.
+
+For each transaction model (BG/NBD, Pareto/NBD, MBG/NBD, each with Gamma-Gamma spend) and
+two baselines, on the customers whose first purchase is on or before the calibration end:
+
+* ``naive``: the calibration rate x / T times the holdout length; revenue at the customer's
+  calibration mean revenue per occasion.
+* ``cohort``: each customer's expected holdout purchases and revenue from the empirical
+  curves of older cohorts at the same ages (:mod:`clvmodels.cohorts`): the average
+  cumulative occasions and margin per customer at the age the holdout ends, minus those at
+  the age it starts, using only cohorts that fully reached those ages (beyond the oldest
+  age, the curve's recent monthly run rate).
+
+What it measures (Fader, Hardie & Lee 2005, section 5):
+
+* totals of holdout purchases and revenue, predicted vs actual, with % error;
+* per-customer MAE and RMSE of holdout purchases;
+* conditional expectations: mean holdout purchases by calibration frequency (0..6, 7+);
+* the tracking table: cumulative repeat purchases per period over calibration and holdout,
+  actual vs the models' unconditional expectation for the calibration cohort (FHL05 fig. 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.errors import DataError
+from clvmodels.model import TRANSACTION_MODELS, CLVModel
+from clvmodels.rfm import DateLike, order_period, rfm_summary, to_day
+from clvmodels.units import DAYS_PER_UNIT, check_time_unit
+
+BASELINES = ("naive", "cohort")
+MAX_FREQUENCY_GROUP = 7  # conditional expectations pool frequencies >= 7 into "7+"
+
+
+@dataclass
+class BacktestResult:
+    """Everything a backtest measured; see the module docstring.
+
+    Attributes
+    ----------
+    customers : pandas.DataFrame
+        Calibration RFM with actual holdout purchases and revenue and, per model and
+        baseline, ``purchases_<name>`` and ``revenue_<name>``.
+    totals : pandas.DataFrame
+        One row per model and baseline: predicted and actual totals, % errors, MAE, RMSE.
+    conditional : pandas.DataFrame
+        Mean holdout purchases by calibration frequency group, actual and per model.
+    tracking : pandas.DataFrame
+        Cumulative repeat purchases per period, actual and per model.
+    best : str
+        The model or baseline with the lowest per-customer RMSE of holdout purchases.
+    models : dict
+        The fitted :class:`CLVModel` per transaction model.
+    settings : dict
+        Dates, time unit and models of the backtest.
+    """
+
+    customers: pd.DataFrame
+    totals: pd.DataFrame
+    conditional: pd.DataFrame
+    tracking: pd.DataFrame
+    best: str
+    models: dict[str, CLVModel] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, Any]:
+        """The measurements as a JSON-ready dict (``metrics.json``)."""
+        return {
+            **self.settings,
+            "best_model": self.best,
+            "best_by": "lowest per-customer RMSE of holdout purchases",
+            "totals": self.totals.to_dict(orient="records"),
+            "conditional_expectations": self.conditional.to_dict(orient="records"),
+            "parameters": {name: m.transaction_model_.params_ for name, m in self.models.items()},
+        }
+
+
+def backtest(
+    orders: pd.DataFrame,
+    *,
+    calibration_end: DateLike,
+    observation_end: DateLike = None,
+    time_unit: str = "W",
+    models: Sequence[str] = ("bgnbd", "pareto", "mbgnbd"),
+    method: str = "map",
+    priors: str = "default",
+    seed: int = 0,
+) -> BacktestResult:
+    """Fit each model on the calibration period and hold its predictions against the holdout.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame
+        Validated orders (``customer_id, timestamp, revenue``).
+    calibration_end : date
+        Last day of the calibration period.
+    observation_end : date, optional
+        Last day of the holdout (default: the last order's day).
+    time_unit : {"D", "W", "M"}
+        Unit of the fits and of the tracking table's periods.
+    models : sequence of {"bgnbd", "pareto", "mbgnbd"}
+        Transaction models to fit (each with Gamma-Gamma for revenue).
+    method, priors, seed
+        Fit settings, as for :class:`clvmodels.model.CLVModel`.
+
+    Raises
+    ------
+    DataError
+        For a calibration end before the first or after the last order, an observation end
+        before the calibration end, a holdout with no orders, or an unknown model name.
+    """
+    unit = check_time_unit(time_unit)
+    unknown = [m for m in models if m not in TRANSACTION_MODELS]
+    if unknown or not models:
+        raise DataError(
+            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(TRANSACTION_MODELS)}"
+        )
+    period = order_period(orders, observation_end=observation_end, calibration_end=calibration_end)
+    cal_end = period.calibration_end
+    obs_end = period.observation_end
+    if to_day(calibration_end) and cal_end >= period.last_order:
+        raise DataError(
+            f"the calibration end {cal_end} is on or after the last order ({period.last_order}): "
+            "nothing is left for the holdout"
+        )
+    if obs_end <= cal_end:
+        raise DataError(f"the observation end {obs_end} is not after the calibration end {cal_end}")
+    days = orders["timestamp"].dt.normalize()
+    in_holdout = (days > pd.Timestamp(cal_end)) & (days <= pd.Timestamp(obs_end))
+    if not in_holdout.any():
+        raise DataError(f"the holdout ({cal_end} to {obs_end}] has no orders")
+
+    rfm = rfm_summary(orders, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
+    customers = rfm.copy()
+    customers["revenue_holdout"] = (
+        customers["frequency_holdout"] * customers["monetary_value_holdout"]
+    )
+    holdout_length = float(customers["duration_holdout"].iloc[0])
+
+    fitted: dict[str, CLVModel] = {}
+    for name in models:
+        model = CLVModel(
+            time_unit=unit, transaction_model=name, method=method, priors=priors, seed=seed
+        ).fit(rfm)
+        fitted[name] = model
+        purchases = model.transaction_model_.expected_purchases(rfm, holdout_length).mean(axis=0)
+        spend = model.spend_model_.expected_spend(rfm).mean(axis=0)
+        customers[f"purchases_{name}"] = purchases
+        customers[f"revenue_{name}"] = purchases * spend
+
+    naive_rate = np.where(
+        customers["T"] > 0,
+        customers["frequency"] / customers["T"].where(customers["T"] > 0, 1.0),
+        0.0,
+    )
+    customers["purchases_naive"] = naive_rate * holdout_length
+    occasions = _occasions(orders, cal_end)
+    mean_revenue = occasions.groupby("customer_id")["revenue"].mean()
+    customers["revenue_naive"] = (
+        customers["purchases_naive"] * customers["customer_id"].map(mean_revenue).to_numpy()
+    )
+
+    cohort = _cohort_baseline(occasions, customers, cal_end, obs_end)
+    customers["purchases_cohort"] = cohort["purchases"].to_numpy()
+    customers["revenue_cohort"] = cohort["revenue"].to_numpy()
+
+    names = [*models, *BASELINES]
+    totals = _totals(customers, names)
+    best = str(totals.sort_values("rmse_purchases").iloc[0]["model"])
+    return BacktestResult(
+        customers=customers,
+        totals=totals,
+        conditional=conditional_expectations(customers, names),
+        tracking=tracking_table(orders, fitted, cal_end, obs_end, unit, customers),
+        best=best,
+        models=fitted,
+        settings={
+            "calibration_end": cal_end.isoformat(),
+            "observation_end": obs_end.isoformat(),
+            "time_unit": unit,
+            "holdout_length": holdout_length,
+            "n_customers": len(customers),
+            "models": list(models),
+            "baselines": list(BASELINES),
+            "method": method,
+            "priors": priors,
+        },
+    )
+
+
+def _occasions(orders: pd.DataFrame, end: Any) -> pd.DataFrame:
+    """Purchase occasions (customer-days, revenue summed) up to ``end``."""
+    day = orders["timestamp"].dt.normalize()
+    keep = day <= pd.Timestamp(end)
+    return (
+        orders.loc[keep, ["customer_id", "revenue"]]
+        .assign(timestamp=day[keep])
+        .groupby(["customer_id", "timestamp"], as_index=False)["revenue"]
+        .sum()
+    )
+
+
+def _totals(customers: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    actual_purchases = customers["frequency_holdout"].to_numpy(dtype="float64")
+    actual_revenue = customers["revenue_holdout"].to_numpy(dtype="float64")
+    rows = []
+    for name in names:
+        purchases = customers[f"purchases_{name}"].to_numpy(dtype="float64")
+        revenue = customers[f"revenue_{name}"].to_numpy(dtype="float64")
+        error = purchases - actual_purchases
+        rows.append(
+            {
+                "model": name,
+                "kind": "baseline" if name in BASELINES else "model",
+                "predicted_purchases": float(purchases.sum()),
+                "actual_purchases": float(actual_purchases.sum()),
+                "purchases_error_pct": _pct(purchases.sum(), actual_purchases.sum()),
+                "predicted_revenue": float(revenue.sum()),
+                "actual_revenue": float(actual_revenue.sum()),
+                "revenue_error_pct": _pct(revenue.sum(), actual_revenue.sum()),
+                "mae_purchases": float(np.abs(error).mean()),
+                "rmse_purchases": float(np.sqrt((error**2).mean())),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _pct(predicted: float, actual: float) -> float:
+    return float(100.0 * (predicted - actual) / actual) if actual else float("nan")
+
+
+def conditional_expectations(customers: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Mean actual and predicted holdout purchases by calibration frequency (0..6, 7+)."""
+    capped = customers["frequency"].clip(upper=MAX_FREQUENCY_GROUP)
+    columns = {"frequency_holdout": "actual", **{f"purchases_{n}": n for n in names}}
+    table = customers[list(columns)].rename(columns=columns).groupby(capped.to_numpy()).mean()
+    table.insert(0, "customers", customers.groupby(capped.to_numpy()).size())
+    table.index = [
+        f"{MAX_FREQUENCY_GROUP}+" if i == MAX_FREQUENCY_GROUP else str(i) for i in table.index
+    ]
+    return table.rename_axis("frequency").reset_index()
+
+
+def tracking_table(
+    orders: pd.DataFrame,
+    models: dict[str, CLVModel],
+    calibration_end: Any,
+    observation_end: Any,
+    time_unit: str,
+    customers: pd.DataFrame,
+) -> pd.DataFrame:
+    """Cumulative repeat purchases per period: actual, and each model's expectation.
+
+    The calibration cohort's expected cumulative repeat purchases at calendar time tau is
+    ``sum_i E[X(tau - t0_i)]`` over customers with first purchase t0_i <= tau, using the
+    new-customer expectation E[X(t)] (FHL05 eq. 9 and its Pareto/NBD, MBG/NBD analogues).
+    The naive baseline continues the actual calibration count at each customer's rate.
+    """
+    occasions = _occasions(orders, observation_end)
+    occasions = occasions[occasions["customer_id"].isin(customers["customer_id"])]
+    first = occasions.groupby("customer_id")["timestamp"].transform("min")
+    start = occasions["timestamp"].min()
+    days_per = DAYS_PER_UNIT[time_unit]
+    # day offsets from the first purchase; period k covers [(k-1) p, k p) in days and the
+    # observation end's day is the last one observed
+    total_days = (pd.Timestamp(observation_end) - start).days + 1
+    n_periods = int(np.ceil(total_days / days_per))
+    ends_days = np.minimum(np.arange(1, n_periods + 1) * days_per, total_days)
+    repeat_days = np.sort(
+        (occasions.loc[occasions["timestamp"] > first, "timestamp"] - start).dt.days.to_numpy()
+    )
+    actual = np.searchsorted(repeat_days, ends_days, side="left")
+    cal_days = (pd.Timestamp(calibration_end) - start).days + 1
+    table = pd.DataFrame(
+        {
+            "period": np.arange(1, n_periods + 1),
+            "period_end": start + pd.to_timedelta(np.ceil(ends_days) - 1, unit="D"),
+            "holdout": ends_days > cal_days,
+            "actual": actual.astype("int64"),
+        }
+    )
+    first_days = (occasions.groupby("customer_id")["timestamp"].min() - start).dt.days
+    acquired, counts = np.unique(first_days.to_numpy(), return_counts=True)
+    for name, model in models.items():
+        tm = model.transaction_model_
+        ages = (ends_days[:, None] - acquired[None, :]) / days_per
+        expected = np.where(
+            ages > 0,
+            tm.new_customer_fn(tm.params_, np.clip(ages, 1e-12, None)),  # type: ignore[arg-type]
+            0.0,
+        )
+        table[name] = (expected * counts[None, :]).sum(axis=1)
+    at_cal_end = int(np.searchsorted(repeat_days, cal_days, side="left"))
+    rate_sum = float((customers["purchases_naive"] / customers["duration_holdout"]).sum())
+    table["naive"] = np.where(
+        table["holdout"],
+        at_cal_end + rate_sum * np.maximum(ends_days - cal_days, 0) / days_per,
+        np.nan,
+    )
+    return table
+
+
+def _cohort_baseline(
+    occasions: pd.DataFrame,
+    customers: pd.DataFrame,
+    calibration_end: Any,
+    observation_end: Any,
+) -> pd.DataFrame:
+    """Expected holdout occasions and revenue per customer from older cohorts' curves.
+
+    Cohorts are calendar months of the first occasion (:func:`clvmodels.cohorts.cohort_table`
+    on the calibration period's occasions). The curves are the average cumulative repeat
+    occasions and repeat revenue per customer by age in months, over the cohorts that fully
+    reached each age (:func:`clvmodels.cohorts.average_ltv_curve`). A customer expects
+    ``curve(age at observation end) - curve(age at calibration end)``, partial months
+    interpolated linearly, ages beyond the oldest cohort extrapolated at the curve's recent
+    run rate (:func:`_curve_at`).
+    """
+    from clvmodels.cohorts import average_ltv_curve, cohort_table
+
+    table = cohort_table(occasions, period="month", margin=1.0, observation_end=calibration_end)
+    first = occasions.groupby("customer_id")["timestamp"].min()
+    cohort_start = first.dt.to_period("M").dt.to_timestamp()
+    repeat = occasions[occasions["timestamp"] > occasions["customer_id"].map(first)]
+    repeat_cohort = repeat["customer_id"].map(cohort_start)
+    repeat_age = (repeat["timestamp"].dt.year - repeat_cohort.dt.year) * 12 + (
+        repeat["timestamp"].dt.month - repeat_cohort.dt.month
+    )
+    sums = (
+        repeat.assign(cohort=repeat_cohort.to_numpy(), age=repeat_age.to_numpy())
+        .groupby(["cohort", "age"])
+        .agg(repeat_occasions=("revenue", "size"), repeat_revenue=("revenue", "sum"))
+    )
+    table = table.merge(sums, left_on=["cohort", "age"], right_index=True, how="left")
+    table[["repeat_occasions", "repeat_revenue"]] = table[
+        ["repeat_occasions", "repeat_revenue"]
+    ].fillna(0.0)
+    ages_at = {}
+    for label, end in (("start", calibration_end), ("end", observation_end)):
+        end_ts = pd.Timestamp(end) + pd.Timedelta(days=1)  # the end day is inclusive
+        months = (end_ts.year - cohort_start.dt.year) * 12 + (end_ts.month - cohort_start.dt.month)
+        ages_at[label] = months + (end_ts.day - 1) / end_ts.days_in_month
+    result = {}
+    for key, column in (("purchases", "repeat_occasions"), ("revenue", "repeat_revenue")):
+        per_customer = table.assign(
+            ltv=table[column] / table["cohort_size"],
+            cumulative_ltv=table.groupby("cohort")[column].cumsum() / table["cohort_size"],
+        )
+        curve = average_ltv_curve(per_customer)
+        values = _curve_at(curve, ages_at["end"].to_numpy()) - _curve_at(
+            curve, ages_at["start"].to_numpy()
+        )
+        result[key] = pd.Series(values, index=first.index)
+    return pd.DataFrame(result).reindex(customers["customer_id"].to_numpy()).fillna(0.0)
+
+
+def _curve_at(curve: pd.DataFrame, ages: np.ndarray, run_rate_months: int = 3) -> np.ndarray:
+    """Cumulative value after ``ages`` months, interpolated between month ends.
+
+    Beyond the oldest age any cohort fully reached, the curve continues at its run rate: the
+    mean monthly increment over its last ``run_rate_months`` ages (the analyst's usual
+    extrapolation; the curves alone say nothing about older ages).
+    """
+    ends = np.concatenate([[0.0], curve["age"].to_numpy(dtype="float64") + 1.0])
+    values = np.concatenate([[0.0], curve["cumulative_ltv"].to_numpy(dtype="float64")])
+    inside = np.interp(ages, ends, values)
+    k = min(run_rate_months, len(ends) - 1)
+    slope = (values[-1] - values[-1 - k]) / (ends[-1] - ends[-1 - k]) if k > 0 else 0.0
+    return np.where(ages > ends[-1], values[-1] + slope * (ages - ends[-1]), inside)

@@ -1,0 +1,134 @@
+"""Backtests on CDNOW against lifetimes and an independent pandas computation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvmodels.backtest import backtest
+from clvmodels.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def result(cdnow_orders):
+    return backtest(
+        cdnow_orders,
+        calibration_end="1997-09-30",
+        observation_end="1998-06-30",
+        models=("bgnbd", "pareto"),
+        priors="flat",
+    )
+
+
+def test_conditional_expectations_equal_lifetimes(result, cdnow_rfm):
+    from lifetimes import BetaGeoFitter
+
+    reference = BetaGeoFitter()
+    reference.params_ = pd.Series(result.models["bgnbd"].transaction_model_.params_)
+    summary = cdnow_rfm.rename(
+        columns={"frequency": "frequency_cal", "recency": "recency_cal", "T": "T_cal"}
+    )
+    duration = summary["duration_holdout"].iloc[0]
+    # what lifetimes.plotting.plot_calibration_purchases_vs_holdout_purchases computes
+    summary["model_predictions"] = reference.conditional_expected_number_of_purchases_up_to_time(
+        duration, summary["frequency_cal"], summary["recency_cal"], summary["T_cal"]
+    )
+    expected = summary.groupby("frequency_cal")[["frequency_holdout", "model_predictions"]].mean()
+    ours = result.conditional.set_index("frequency")
+    for x in range(7):
+        assert ours.loc[str(x), "actual"] == pytest.approx(expected.loc[x, "frequency_holdout"])
+        assert ours.loc[str(x), "bgnbd"] == pytest.approx(
+            expected.loc[x, "model_predictions"], rel=1e-6
+        )
+    seven_plus = summary[summary["frequency_cal"] >= 7]
+    assert ours.loc["7+", "customers"] == len(seven_plus)
+    assert ours.loc["7+", "actual"] == pytest.approx(seven_plus["frequency_holdout"].mean())
+
+
+def test_actual_holdout_counts_equal_pandas(result, cdnow_orders):
+    days = cdnow_orders.assign(day=cdnow_orders["timestamp"].dt.normalize())
+    occasions = days.groupby(["customer_id", "day"], as_index=False)["revenue"].sum()
+    first = occasions.groupby("customer_id")["day"].min()
+    cohort = first[first <= "1997-09-30"].index
+    hold = occasions[
+        (occasions["day"] > "1997-09-30")
+        & (occasions["day"] <= "1998-06-30")
+        & occasions["customer_id"].isin(cohort)
+    ]
+    totals = result.totals.set_index("model")
+    assert totals.loc["bgnbd", "actual_purchases"] == len(hold) == 1882
+    assert totals.loc["bgnbd", "actual_revenue"] == pytest.approx(hold["revenue"].sum())
+    counts = (
+        hold.groupby("customer_id").size().reindex(result.customers["customer_id"], fill_value=0)
+    )
+    np.testing.assert_array_equal(result.customers["frequency_holdout"], counts.to_numpy())
+
+
+def test_totals_and_errors(result):
+    totals = result.totals.set_index("model")
+    # Fader, Hardie & Lee (2005): BG/NBD predicts 1,653 holdout purchases against 1,882 actual
+    assert totals.loc["bgnbd", "predicted_purchases"] == pytest.approx(1653, abs=2)
+    error = result.customers["purchases_bgnbd"] - result.customers["frequency_holdout"]
+    assert totals.loc["bgnbd", "mae_purchases"] == pytest.approx(error.abs().mean())
+    assert totals.loc["bgnbd", "rmse_purchases"] == pytest.approx(np.sqrt((error**2).mean()))
+    assert set(totals.index) == {"bgnbd", "pareto", "naive", "cohort"}
+    naive = result.customers["frequency"] / result.customers["T"] * 39
+    assert totals.loc["naive", "predicted_purchases"] == pytest.approx(naive.sum())
+    assert result.best == totals["rmse_purchases"].idxmin()
+    json.dumps(result.metrics())  # JSON-ready
+
+
+def test_tracking_equals_direct_computation(result, cdnow_orders):
+    """Each customer's E[X(age)] from lifetimes, summed by hand at every week end."""
+    from lifetimes import BetaGeoFitter
+
+    reference = BetaGeoFitter()
+    reference.params_ = pd.Series(result.models["bgnbd"].transaction_model_.params_)
+    tracking = result.tracking
+    days = cdnow_orders["timestamp"].dt.normalize()
+    occasions = cdnow_orders.assign(day=days).drop_duplicates(["customer_id", "day"])
+    first = occasions.groupby("customer_id")["day"].transform("min")
+    start = days.min()
+    for row in tracking.iloc[[0, 5, 38, 39, 77]].itertuples():
+        end = start + pd.Timedelta(days=7 * row.period)
+        repeats = occasions[(occasions["day"] > first) & (occasions["day"] < end)]
+        assert row.actual == len(repeats)
+        ages_weeks = ((end - occasions.groupby("customer_id")["day"].min()).dt.days / 7).clip(0)
+        expected = reference.expected_number_of_purchases_up_to_time(
+            ages_weeks[ages_weeks > 0].to_numpy()
+        ).sum()
+        assert row.bgnbd == pytest.approx(expected, rel=1e-9)
+    assert tracking["actual"].is_monotonic_increasing
+    assert tracking["actual"].iloc[-1] == result.customers["frequency"].sum() + 1882
+
+
+def test_cohort_baseline_is_sane(result):
+    cohort = result.customers["purchases_cohort"]
+    assert (cohort >= 0).all()
+    assert result.totals.set_index("model").loc["cohort", "predicted_purchases"] > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"calibration_end": "1996-01-01"}, "before the first order"),
+        ({"calibration_end": "1998-06-30"}, "nothing is left for the holdout"),
+        (
+            {"calibration_end": "1997-09-30", "observation_end": "1997-06-30"},
+            "after the observation end",
+        ),
+        ({"calibration_end": "1997-09-30", "models": ("bgnbd", "xyz")}, "unknown model 'xyz'"),
+    ],
+)
+def test_bad_backtest_input(cdnow_orders, kwargs, message):
+    with pytest.raises(DataError, match=message):
+        backtest(cdnow_orders, **kwargs)
+
+
+def test_holdout_with_no_orders(cdnow_orders):
+    gap = cdnow_orders["timestamp"].between("1997-07-01", "1997-12-31")
+    with pytest.raises(DataError, match=r"holdout \(1997-06-30 to 1997-12-31\] has no orders"):
+        backtest(cdnow_orders[~gap], calibration_end="1997-06-30", observation_end="1997-12-31")
