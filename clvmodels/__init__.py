@@ -22,6 +22,7 @@ from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, save_model
 from clvmodels.rfm import collapse_rfm, rfm_summary, validate_rfm
 from clvmodels.scoring import score_customers
+from clvmodels.segments import load_rules, segment_customers, segment_summary
 from clvmodels.units import Duration, parse_duration
 
 __all__ = [
@@ -41,12 +42,15 @@ __all__ = [
     "load_cdnow",
     "load_cdnow_summary",
     "load_model",
+    "load_rules",
     "parse_duration",
     "read_orders",
     "read_table",
     "rfm_summary",
     "save_model",
     "score_customers",
+    "segment_customers",
+    "segment_summary",
     "simulate_orders",
     "validate_orders",
     "validate_rfm",

@@ -11,6 +11,7 @@ import click
 from clvmodels._version import __version__
 from clvmodels.cli.common import run_cli
 from clvmodels.cli.pipeline import demo, fit, rfm, score, show
+from clvmodels.cli.segment import segment
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,13 +26,14 @@ def cli() -> None:
       clv fit orders.csv -o model/
       clv show model/
       clv score model/ orders.csv --horizon 12M -o scores.parquet
+      clv segment scores.parquet -o segments.parquet
 
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
     --customer-col, --date-col and --revenue-col.
     """
 
 
-for command in (rfm, fit, show, score, demo):
+for command in (rfm, fit, show, score, segment, demo):
     cli.add_command(command)
 
 

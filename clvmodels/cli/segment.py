@@ -1,0 +1,93 @@
+"""The segment command: one segment per scored customer, by ordered rules, and a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from clvmodels.cli.common import UserError, guarded, output_path, say
+from clvmodels.io import read_table, write_table
+from clvmodels.segments import (
+    DEFAULT_RULES_NAME,
+    load_rules,
+    segment_customers,
+    segment_summary,
+)
+
+
+@click.command()
+@click.argument("scores", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, help="Segmented customers: .parquet, .csv or .json.")
+@click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(dir_okay=False),
+    help=f"TOML file of segment rules (default: the documented {DEFAULT_RULES_NAME}).",
+)
+@click.option(
+    "--summary",
+    "summary_output",
+    help="Segment summary file (default: <OUTPUT stem>_summary.<suffix> beside OUTPUT).",
+)
+@click.option("--table", help="Table to read from a DuckDB or SQLite file.")
+@click.option("--query", help="SQL query to run on a DuckDB or SQLite file.")
+@guarded
+def segment(
+    scores: str,
+    output: str,
+    rules_file: str | None,
+    summary_output: str | None,
+    table: str | None,
+    query: str | None,
+) -> None:
+    """Give every scored customer one segment (first matching rule) and summarise them.
+
+    SCORES is a table from `clv score`. Adds the RFM quartile scores r_score, f_score,
+    m_score (1-4, 4 best) and rfm_score, since_last, is_repeat, clv_percentile,
+    T_percentile and segment, and writes a summary per segment: customers, share, total and
+    mean CLV, mean P(alive), mean expected purchases. The default rules (high_value, loyal,
+    promising_new, at_risk, occasional, hibernating, lost) are explained in
+    clvmodels/segment_rules.toml; copy and edit it to define your own.
+
+    Example:
+
+    \b
+      clv segment scores.parquet -o segments.parquet
+      clv segment scores.csv -o segments.csv --rules my_rules.toml --summary summary.csv
+    """
+    target = output_path(output)
+    summary_target = (
+        output_path(summary_output)
+        if summary_output
+        else target.with_name(f"{target.stem}_summary{target.suffix}")
+    )
+    if summary_target.resolve() == target.resolve():
+        raise UserError(f"--summary {summary_target} is the same file as the output")
+    rules = load_rules(rules_file)
+    table_in = read_table(scores, table=table, query=query)
+    segmented = segment_customers(table_in, rules=rules)
+    summary = segment_summary(segmented, rules=rules)
+    write_table(segmented, target)
+    write_table(summary, summary_target)
+    say(f"rules: {Path(rules_file) if rules_file else f'default rules: {DEFAULT_RULES_NAME}'}")
+    say(f"segmented {len(segmented):,} customers into {len(rules)} segments (first match wins)")
+    _print_summary(summary)
+    say(f"wrote {target}")
+    say(f"wrote {summary_target}")
+
+
+def _print_summary(summary: pd.DataFrame) -> None:
+    width = max(7, *(len(name) for name in summary["segment"]))
+    say(
+        f"  {'segment':<{width}}{'customers':>11}{'share':>8}{'total CLV':>15}"
+        f"{'mean CLV':>11}{'P(alive)':>10}{'purchases':>11}"
+    )
+    for row in summary.itertuples(index=False):
+        say(
+            f"  {row.segment:<{width}}{row.customers:>11,}{row.share:>8.1%}"
+            f"{row.total_clv:>15,.2f}{row.mean_clv:>11,.2f}{row.mean_p_alive:>10.3f}"
+            f"{row.mean_expected_purchases:>11.2f}"
+        )
+    say("  (P(alive) and purchases are segment means; purchases over the scoring horizon)")
