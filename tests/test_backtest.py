@@ -132,3 +132,41 @@ def test_holdout_with_no_orders(cdnow_orders):
     gap = cdnow_orders["timestamp"].between("1997-07-01", "1997-12-31")
     with pytest.raises(DataError, match=r"holdout \(1997-06-30 to 1997-12-31\] has no orders"):
         backtest(cdnow_orders[~gap], calibration_end="1997-06-30", observation_end="1997-12-31")
+
+
+def test_backtest_command_writes_everything(cdnow_orders, tmp_path):
+    from click.testing import CliRunner
+
+    from clvmodels.cli import cli
+
+    source = tmp_path / "orders.parquet"
+    cdnow_orders.to_parquet(source)
+    out = tmp_path / "bt"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "backtest",
+            str(source),
+            "--calibration-end",
+            "1997-09-30",
+            "--models",
+            "bgnbd,mbgnbd",
+            "--priors",
+            "flat",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "best by per-customer RMSE" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["best_model"] in {"bgnbd", "mbgnbd", "naive", "cohort"}
+    for name in ("tracking.png", "conditional.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(pd.read_csv(out / "conditional.csv")) == 8
+    late = CliRunner().invoke(
+        cli,
+        ["backtest", str(source), "--calibration-end", "1999-01-01", "-o", str(tmp_path / "bt2")],
+    )
+    assert late.exit_code == 2 and "Traceback" not in late.output
+    assert not (tmp_path / "bt2").exists()

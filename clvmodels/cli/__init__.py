@@ -9,6 +9,8 @@ from __future__ import annotations
 import click
 
 from clvmodels._version import __version__
+from clvmodels.cli.backtest import backtest
+from clvmodels.cli.cohorts import cohorts
 from clvmodels.cli.common import run_cli
 from clvmodels.cli.pipeline import demo, fit, rfm, score, show
 from clvmodels.cli.segment import segment
@@ -27,13 +29,15 @@ def cli() -> None:
       clv show model/
       clv score model/ orders.csv --horizon 12M -o scores.parquet
       clv segment scores.parquet -o segments.parquet
+      clv cohorts orders.csv -o cohorts.parquet
+      clv backtest orders.csv --calibration-end 2024-06-30 -o backtest/
 
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
     --customer-col, --date-col and --revenue-col.
     """
 
 
-for command in (rfm, fit, show, score, segment, demo):
+for command in (rfm, fit, show, score, segment, cohorts, backtest, demo):
     cli.add_command(command)
 
 

@@ -1,0 +1,172 @@
+"""The cohorts command: empirical cohort LTV and retention, with a heatmap and curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from clvmodels.cli.common import (
+    UserError,
+    guarded,
+    load_orders,
+    orders_options,
+    output_path,
+    pop_orders_options,
+    say,
+)
+from clvmodels.cohorts import (
+    average_ltv_curve,
+    check_period,
+    cohort_ltv_wide,
+    cohort_table,
+    period_label,
+)
+from clvmodels.io import write_table
+from clvmodels.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.command()
+@click.argument("orders", type=click.Path(dir_okay=False))
+@orders_options
+@click.option(
+    "-o", "--output", required=True, help="Long cohort table to write: .parquet, .csv or .json."
+)
+@click.option(
+    "--period",
+    type=click.Choice(["month", "week"]),
+    default="month",
+    show_default=True,
+    help="Cohort and age unit: calendar month, or ISO week (Monday to Sunday).",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of revenue that is margin, in (0, 1].",
+)
+@click.option("--observation-end", type=DATE, help="Last day used (default: last order's day).")
+@click.option(
+    "--wide",
+    "wide_output",
+    help="Also write the cohort x age pivot of cumulative LTV (.parquet, .csv or .json).",
+)
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False),
+    help="Folder for the PNG plots (default: beside OUTPUT).",
+)
+@click.option("--no-plots", is_flag=True, help="Write no PNG plots.")
+@guarded
+def cohorts(
+    orders: str,
+    output: str,
+    period: str,
+    margin: float,
+    observation_end: Any,
+    wide_output: str | None,
+    plots_dir: str | None,
+    no_plots: bool,
+    **kwargs: Any,
+) -> None:
+    """Empirical LTV and retention of each acquisition cohort, by age.
+
+    A cohort is the month (or --period week) of a customer's first order; age k counts whole
+    calendar periods since then. Writes one row per cohort and age: cohort, age,
+    cohort_size, active_customers, retention, orders, revenue, margin, ltv, cumulative_ltv
+    (margin per cohort customer) and complete (False for the period that holds the
+    observation end when that period is only partly observed). Also draws a cumulative-LTV
+    heatmap and retention curves (OUTPUT's name + _heatmap.png, _retention.png). The
+    average curve uses, at each age, only the cohorts that have fully reached it.
+
+    Example:
+
+    \b
+      clv cohorts orders.csv --margin 0.3 -o cohorts.parquet --wide cohorts_wide.csv
+    """
+    target = output_path(output)
+    wide_target = output_path(wide_output) if wide_output else None
+    plot_folder = Path(plots_dir) if plots_dir else target.parent
+    plot_paths = {
+        "heatmap": plot_folder / f"{target.stem}_heatmap.png",
+        "retention": plot_folder / f"{target.stem}_retention.png",
+    }
+    outputs = [target, *([wide_target] if wide_target else []), *plot_paths.values()]
+    if len({path.resolve() for path in outputs}) < len(outputs):
+        raise UserError("the output files must have different names")
+
+    table = load_orders(orders, pop_orders_options(kwargs))
+    end = observation_end.date().isoformat() if observation_end is not None else None
+    result = cohort_table(table, period=check_period(period), margin=margin, observation_end=end)
+    curve = average_ltv_curve(result)
+    wide = cohort_ltv_wide(result) if wide_target else None
+    axes = (
+        {}
+        if no_plots
+        else {"heatmap": plot_cohort_heatmap(result), "retention": plot_retention_curves(result)}
+    )
+
+    write_table(result, target)
+    written = [target]
+    if wide is not None and wide_target is not None:
+        write_table(_wide_for_file(wide), wide_target)
+        written.append(wide_target)
+    for name, ax in axes.items():
+        written.append(save_figure(ax, plot_paths[name]))
+    _print_summary(result, curve, n_orders=len(table))
+    for path in written:
+        say(f"wrote {path}")
+
+
+def _wide_for_file(wide: pd.DataFrame) -> pd.DataFrame:
+    """The pivot as a plain table: a ``cohort`` column, then one column per age ("0", "1")."""
+    flat = wide.copy()
+    flat.columns = [str(age) for age in flat.columns]
+    return flat.reset_index()
+
+
+def _print_summary(result: pd.DataFrame, curve: pd.DataFrame, *, n_orders: int) -> None:
+    attrs = result.attrs
+    period = attrs["period"]
+    cohorts = result["cohort"].drop_duplicates().sort_values()
+    n_periods = int(result["age"].max()) + 1
+    say(
+        f"cohorts of {n_orders:,} orders: {_count(len(cohorts), period + 'ly cohort')} "
+        f"({period_label(cohorts.iloc[0], period)} to {period_label(cohorts.iloc[-1], period)}, "
+        f"{int(result.loc[result['age'] == 0, 'cohort_size'].sum()):,} customers), "
+        f"{_count(n_periods, period)} observed up to {attrs['observation_end']}, "
+        f"margin {attrs['margin']:g}"
+    )
+    if not attrs["last_period_complete"]:
+        say(
+            f"  the last {period} is partly observed: marked complete=False and left out of "
+            "the averages"
+        )
+    label = f"{period[0].upper()}1"
+    at_one = curve.loc[curve["age"] == 1]
+    if len(at_one):
+        row = at_one.iloc[0]
+        say(
+            f"  {label} retention (average of "
+            f"{_count(int(row['n_cohorts']), 'fully observed cohort')}): "
+            f"{row['retention']:.1%}; cumulative LTV at age 1: {row['cumulative_ltv']:,.2f}"
+        )
+    else:
+        say(f"  {label} retention: no cohort has fully reached age 1 yet")
+    if len(curve):
+        last = curve.iloc[-1]
+        say(
+            f"  cumulative LTV at age {int(last['age'])} (oldest fully observed age, "
+            f"{_count(int(last['n_cohorts']), 'cohort')}): "
+            f"{last['cumulative_ltv']:,.2f} per customer"
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
