@@ -29,11 +29,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from clvmodels.errors import DataError
+from clvmodels.io import duckdb_connection
 from clvmodels.rfm import DateLike, order_period
 
 CohortPeriod = Literal["month", "week"]
@@ -210,13 +210,10 @@ def cohort_table(
         order_index=_period_index_sql("day", unit),
         cohort_start=_period_start_sql("cohort_p", unit),
     )
-    con = duckdb.connect()
-    try:
+    with duckdb_connection() as con:
         # Registering the frame copies nothing; the query reads only the three columns.
         con.register("orders", orders)
         table = con.execute(sql, {"observation_end": end, "margin": rate}).df()
-    finally:
-        con.close()
     table = _with_dtypes(table)
     last_complete = bool(table["complete"].iloc[-1]) if len(table) else True
     table.attrs = {

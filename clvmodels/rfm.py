@@ -18,13 +18,14 @@ All times are in ``time_unit`` (D, W or M; see :mod:`clvmodels.units`).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 
 from clvmodels.errors import DataError, Label
+from clvmodels.io import duckdb_connection, register_orders
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
@@ -81,6 +82,19 @@ def order_period(
     """
     first = pd.Timestamp(orders["timestamp"].min()).date()
     last = pd.Timestamp(orders["timestamp"].max()).date()
+    return resolve_period(
+        first, last, observation_end=observation_end, calibration_end=calibration_end
+    )
+
+
+def resolve_period(
+    first: dt.date,
+    last: dt.date,
+    *,
+    observation_end: DateLike = None,
+    calibration_end: DateLike = None,
+) -> Period:
+    """:func:`order_period` for orders whose first and last days are known."""
     obs = to_day(observation_end) or last
     cal = to_day(calibration_end) or obs
     if obs < first:
@@ -141,7 +155,7 @@ _HOLDOUT_JOIN = "\nLEFT JOIN holdout h USING (customer_id)"
 
 
 def rfm_summary(
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | str | os.PathLike[str],
     *,
     time_unit: str = "W",
     observation_end: DateLike = None,
@@ -151,9 +165,10 @@ def rfm_summary(
 
     Parameters
     ----------
-    orders : pandas.DataFrame
+    orders : pandas.DataFrame or path
         Validated orders (``customer_id, timestamp, revenue``; see
-        :func:`clvmodels.io.read_orders`). It is not modified.
+        :func:`clvmodels.io.read_orders`), which are not modified; or a Parquet or CSV file
+        with those columns, which DuckDB reads itself (the lean path for large files).
     time_unit : {"D", "W", "M"}
         Unit of ``recency``, ``T`` and ``duration_holdout``.
     observation_end : date, optional
@@ -169,24 +184,27 @@ def rfm_summary(
         ``frequency_holdout, monetary_value_holdout, duration_holdout``; sorted by customer.
     """
     unit = check_time_unit(time_unit)
-    period = order_period(orders, observation_end=observation_end, calibration_end=calibration_end)
     with_holdout = calibration_end is not None
     sql = _RFM_SQL.format(
         holdout_cte=_HOLDOUT_CTE if with_holdout else "",
         holdout_columns=_HOLDOUT_COLUMNS if with_holdout else "",
         holdout_join=_HOLDOUT_JOIN if with_holdout else "",
     )
-    con = duckdb.connect()
-    try:
-        con.register("orders", orders[["customer_id", "timestamp", "revenue"]])
+    with duckdb_connection() as con:
+        register_orders(con, orders)
+        span = con.execute(
+            'SELECT MIN(CAST("timestamp" AS DATE)), MAX(CAST("timestamp" AS DATE)) FROM orders'
+        ).fetchone()
+        assert span is not None
+        period = resolve_period(
+            span[0], span[1], observation_end=observation_end, calibration_end=calibration_end
+        )
         params = {
             "observation_end": period.observation_end,
             "calibration_end": period.calibration_end,
             "days_per_unit": DAYS_PER_UNIT[unit],
         }
         rfm = con.execute(sql, params).df()
-    finally:
-        con.close()
     rfm["frequency"] = rfm["frequency"].astype("int64")
     if with_holdout:
         rfm["frequency_holdout"] = rfm["frequency_holdout"].astype("int64")

@@ -121,3 +121,27 @@ def test_rfm_invariants(rows, unit):
     assert (rfm.loc[rfm["frequency"] == 0, "monetary_value"] == 0).all()
     assert (rfm.loc[rfm["frequency"] > 0, "monetary_value"] > 0).all()
     assert set(rfm["customer_id"]) == set(orders["customer_id"])
+
+
+def test_parquet_and_csv_files_give_the_same_summary(cdnow_orders, cdnow_rfm, tmp_path):
+    """The lean path: DuckDB reads the file itself, without pandas in between."""
+    parquet, csv = tmp_path / "orders.parquet", tmp_path / "orders.csv"
+    cdnow_orders.to_parquet(parquet)
+    cdnow_orders.to_csv(csv, index=False)
+    for source in (parquet, csv):
+        from_file = rfm_summary(
+            source, time_unit="W", calibration_end="1997-09-30", observation_end="1998-06-30"
+        )
+        pd.testing.assert_frame_equal(from_file, cdnow_rfm)
+        assert from_file.attrs == cdnow_rfm.attrs
+
+
+def test_file_route_checks_columns_and_values(cdnow_orders, tmp_path):
+    renamed = tmp_path / "renamed.parquet"
+    cdnow_orders.rename(columns={"revenue": "amount"}).to_parquet(renamed)
+    with pytest.raises(DataError, match="no column 'revenue'"):
+        rfm_summary(renamed)
+    negative = tmp_path / "negative.parquet"
+    cdnow_orders.assign(revenue=cdnow_orders["revenue"] - 20).to_parquet(negative)
+    with pytest.raises(DataError, match=r"column 'revenue': negative revenue \(refunds\)"):
+        rfm_summary(negative)
