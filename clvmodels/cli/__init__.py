@@ -13,6 +13,7 @@ from clvmodels.cli.backtest import backtest
 from clvmodels.cli.cohorts import cohorts
 from clvmodels.cli.common import run_cli
 from clvmodels.cli.pipeline import demo, fit, rfm, score, show
+from clvmodels.cli.report import report
 from clvmodels.cli.segment import segment
 
 
@@ -31,13 +32,14 @@ def cli() -> None:
       clv segment scores.parquet -o segments.parquet
       clv cohorts orders.csv -o cohorts.parquet
       clv backtest orders.csv --calibration-end 2024-06-30 -o backtest/
+      clv report --orders orders.csv --model model/ --backtest backtest/ -o report.html
 
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
     --customer-col, --date-col and --revenue-col.
     """
 
 
-for command in (rfm, fit, show, score, segment, cohorts, backtest, demo):
+for command in (rfm, fit, show, score, segment, cohorts, backtest, report, demo):
     cli.add_command(command)
 
 

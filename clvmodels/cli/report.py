@@ -1,0 +1,156 @@
+"""The report command: one self-contained HTML file with the data, model, plots and tables."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import click
+
+from clvmodels.cli.common import (
+    UserError,
+    guarded,
+    load_orders,
+    orders_options,
+    output_path,
+    pop_orders_options,
+    say,
+)
+from clvmodels.errors import DataQualityWarning
+from clvmodels.persistence import load_model, read_metadata
+from clvmodels.report import (
+    REPORT_SUFFIXES,
+    capture_findings,
+    read_acquisition_inputs,
+    read_backtest,
+    write_report,
+)
+from clvmodels.units import parse_duration
+
+
+@click.command()
+@click.option("-o", "--output", required=True, help="The HTML file to write (.html).")
+@click.option(
+    "--orders",
+    "orders_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Orders table: CSV, Parquet, DuckDB or SQLite.",
+)
+@orders_options
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(),
+    help="Model directory from `clv fit`: parameters, matrices and segments.",
+)
+@click.option(
+    "--backtest",
+    "backtest_dir",
+    type=click.Path(),
+    help="Output folder of `clv backtest`: tracking, conditional expectations, totals.",
+)
+@click.option(
+    "--visits",
+    type=click.Path(dir_okay=False),
+    help="Visits (uid, start_ts, end_ts, source_id), with --costs: ROMI, payback, budget.",
+)
+@click.option(
+    "--costs",
+    type=click.Path(dir_okay=False),
+    help="Marketing costs (source_id, dt, costs), with --visits.",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of revenue that is margin, in (0, 1].",
+)
+@click.option(
+    "--horizon",
+    default="12M",
+    show_default=True,
+    help="CLV horizon of the segment table: a number and D, W or M.",
+)
+@click.option(
+    "--annual-discount-rate",
+    type=click.FloatRange(0),
+    default=0.1,
+    show_default=True,
+    help="Yearly discount rate of future margin (0.1 = 10%).",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["month", "week"]),
+    default="month",
+    show_default=True,
+    help="Cohort and age unit of the cohort section.",
+)
+@guarded
+def report(
+    output: str,
+    orders_path: str,
+    model_dir: str | None,
+    backtest_dir: str | None,
+    visits: str | None,
+    costs: str | None,
+    margin: float,
+    horizon: str,
+    annual_discount_rate: float,
+    period: str,
+    **kwargs: Any,
+) -> None:
+    """Write one self-contained HTML report: data, model, matrices, backtest, cohorts, segments.
+
+    Sections: the data summary and data-quality findings; the model's parameters (mean, sd,
+    94% interval) and convergence diagnostics; the frequency-recency and P(alive) matrices;
+    a backtest's tracking and conditional-expectation plots and holdout totals; cohort LTV
+    heatmap and retention curves; ROMI, payback and budget by source (needs --visits and
+    --costs); and the customer segments of the model's scores. A section whose inputs are
+    not given says what to pass. Images are embedded, so the file opens in any browser
+    without a network.
+
+    Example:
+
+    \b
+      clv report -o report.html --orders orders.csv --model model/ --backtest backtest/
+    """
+    target = output_path(output, REPORT_SUFFIXES)
+    duration = parse_duration(horizon)
+    for name, path in (("--visits", visits), ("--costs", costs)):
+        if path is not None and not Path(path).is_file():
+            raise UserError(f"{name} file not found: {path}")
+    visits_table, costs_table = read_acquisition_inputs(visits, costs)
+    backtest = read_backtest(backtest_dir) if backtest_dir is not None else None
+    model = load_model(model_dir) if model_dir is not None else None
+    metadata = read_metadata(model_dir) if model_dir is not None else None
+    options = pop_orders_options(kwargs)
+    orders, findings = capture_findings(lambda: load_orders(orders_path, options))
+    for finding in findings:
+        warnings.warn(finding, DataQualityWarning, stacklevel=1)
+    sources = {"orders": orders_path}
+    if model_dir is not None:
+        sources["model"] = model_dir
+    if backtest_dir is not None:
+        sources["backtest"] = backtest_dir
+    result = write_report(
+        target,
+        orders,
+        findings=findings,
+        model=model,
+        model_metadata=metadata,
+        backtest=backtest,
+        visits=visits_table,
+        costs=costs_table,
+        margin=margin,
+        horizon=str(duration),
+        annual_discount_rate=annual_discount_rate,
+        cohort_period=period,
+        sources=sources,
+    )
+    say(f"report of {len(orders):,} orders with {len(result.sections)} sections:")
+    for section in result.sections:
+        say(f"  {section.id:<12}{'shown' if section.shown else section.note}")
+    say(f"wrote {target}")
