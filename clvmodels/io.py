@@ -467,7 +467,8 @@ def duckdb_connection(
     try:
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{spill}'")
-        con.execute("SET enable_progress_bar = false")
+        with contextlib.suppress(duckdb.Error):  # in Jupyter DuckDB wants ipywidgets for this
+            con.execute("SET enable_progress_bar = false")
         yield con
     finally:
         con.close()
