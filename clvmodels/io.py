@@ -585,6 +585,36 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def write_table_chunks(chunks: Iterator[pd.DataFrame], path: str | os.PathLike[str]) -> int:
+    """Write the chunks of one table atomically and return its number of rows.
+
+    Parquet is written row group by row group as the chunks come, so memory holds one chunk;
+    CSV and JSON are assembled in memory first. An interrupted run leaves no file behind.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    if target.suffix.lower() != ".parquet":
+        whole = pd.concat(list(chunks), ignore_index=True)
+        write_table(whole, target)
+        return len(whole)
+    n_rows = 0
+    with atomic_path(target) as tmp:
+        writer = None
+        try:
+            for chunk in chunks:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                n_rows += len(chunk)
+        finally:
+            if writer is not None:
+                writer.close()
+    return n_rows
+
+
 def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
     """Write a JSON document atomically."""
     target = Path(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Self
 
 import pandas as pd
@@ -11,7 +12,7 @@ from clvmodels.errors import DataError, NotFittedError
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.pareto_nbd import ParetoNBDModel
-from clvmodels.scoring import score_customers
+from clvmodels.scoring import iter_scores, score_customers
 from clvmodels.transaction import TransactionModel
 from clvmodels.units import UNIT_NAMES, Duration, check_time_unit
 
@@ -153,6 +154,32 @@ class CLVModel:
         """Per-customer scores; see :func:`clvmodels.scoring.score_customers`."""
         self._check_fitted()
         return score_customers(
+            rfm,
+            self.transaction_model_,
+            self.spend_model_,
+            time_unit=self.time_unit,
+            horizon=horizon,
+            annual_discount_rate=annual_discount_rate,
+            margin=margin,
+            n_draws=n_draws,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+
+    def iter_score(
+        self,
+        rfm: pd.DataFrame,
+        *,
+        horizon: str | Duration = "12M",
+        annual_discount_rate: float = 0.1,
+        margin: float = 1.0,
+        n_draws: int | None = 200,
+        chunk_size: int | None = None,
+        progress: bool = False,
+    ) -> Iterator[pd.DataFrame]:
+        """Per-customer scores chunk by chunk; see :func:`clvmodels.scoring.iter_scores`."""
+        self._check_fitted()
+        return iter_scores(
             rfm,
             self.transaction_model_,
             self.spend_model_,

@@ -76,7 +76,7 @@ def monthly_steps(horizon_months: float, annual_discount_rate: float) -> Monthly
     return MonthlySteps(months=months, discount=discount)
 
 
-def score_customers(
+def iter_scores(
     rfm: pd.DataFrame,
     transaction_model: TransactionModel,
     spend_model: GammaGammaModel | None,
@@ -88,8 +88,8 @@ def score_customers(
     n_draws: int | None = 200,
     chunk_size: int | None = None,
     progress: bool = False,
-) -> pd.DataFrame:
-    """Score every customer of an RFM table with fitted transaction and spend models.
+) -> Iterator[pd.DataFrame]:
+    """Score the customers of an RFM table, chunk by chunk, with fitted models.
 
     Parameters
     ----------
@@ -114,10 +114,11 @@ def score_customers(
     progress : bool
         Show a progress bar.
 
-    Returns
-    -------
+    Yields
+    ------
     pandas.DataFrame
-        One row per customer with :data:`SCORE_COLUMNS`, in the order of ``rfm``.
+        Consecutive chunks of customers, in the order of ``rfm``, with :data:`SCORE_COLUMNS`;
+        the expensive per-(x, T) part is computed once, before the first chunk.
     """
     unit = check_time_unit(time_unit)
     duration = parse_duration(horizon)
@@ -153,50 +154,92 @@ def score_customers(
             num_discounted[:, sl] += (current - previous) * factor
             previous = current
 
-    n = len(rfm)
-    out = {name: np.empty(n) for name in SCORE_COLUMNS[len(RFM_COLUMNS) :]}
     lo, hi = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
     size = chunk_size or max(1_000, CHUNK_ELEMENTS // n_draws_used)
     monetary = rfm["monetary_value"].to_numpy(dtype="float64") if gg is not None else None
-    for sl in _chunks(n, size, progress):
-        alive = model.probability_alive_fn(bg, x[None, sl], t_x[None, sl], T[None, sl])
-        codes = pair_codes[sl]
-        purchases = num_horizon[:, codes] * alive
-        out["p_alive"][sl] = alive.mean(axis=0)
-        out["expected_purchases"][sl] = purchases.mean(axis=0)
-        out["expected_purchases_low"][sl], out["expected_purchases_high"][sl] = np.quantile(
-            purchases, [lo, hi], axis=0
-        )
-        if gg is None or monetary is None:
-            for name in ("expected_spend", "clv", "clv_low", "clv_high"):
-                out[name][sl] = np.nan
-            continue
-        spend = gamma_gamma.expected_spend(
-            gg["p"], gg["q"], gg["v"], x[None, sl], monetary[None, sl]
-        )
-        value = margin * spend * (num_discounted[:, codes] * alive)
-        out["expected_spend"][sl] = spend.mean(axis=0)
-        out["clv"][sl] = value.mean(axis=0)
-        out["clv_low"][sl], out["clv_high"][sl] = np.quantile(value, [lo, hi], axis=0)
-
-    scores = rfm[list(RFM_COLUMNS)].reset_index(drop=True).copy()
-    for name, values in out.items():
-        scores[name] = values
-    scores.attrs = {
+    base = rfm[list(RFM_COLUMNS)].reset_index(drop=True)
+    attrs = {
         "time_unit": unit,
         "horizon": str(duration),
         "annual_discount_rate": annual_discount_rate,
         "margin": margin,
         "n_draws": n_draws_used,
     }
+    for sl in _chunks(len(rfm), size, progress):
+        out: dict[str, np.ndarray] = {}
+        alive = model.probability_alive_fn(bg, x[None, sl], t_x[None, sl], T[None, sl])
+        codes = pair_codes[sl]
+        purchases = num_horizon[:, codes] * alive
+        out["p_alive"] = alive.mean(axis=0)
+        out["expected_purchases"] = purchases.mean(axis=0)
+        out["expected_purchases_low"], out["expected_purchases_high"] = np.quantile(
+            purchases, [lo, hi], axis=0
+        )
+        if gg is None or monetary is None:
+            for name in ("expected_spend", "clv", "clv_low", "clv_high"):
+                out[name] = np.full(purchases.shape[1], np.nan)
+        else:
+            spend = gamma_gamma.expected_spend(
+                gg["p"], gg["q"], gg["v"], x[None, sl], monetary[None, sl]
+            )
+            value = margin * spend * (num_discounted[:, codes] * alive)
+            out["expected_spend"] = spend.mean(axis=0)
+            out["clv"] = value.mean(axis=0)
+            out["clv_low"], out["clv_high"] = np.quantile(value, [lo, hi], axis=0)
+        chunk = base.iloc[sl].copy()
+        for name in SCORE_COLUMNS[len(RFM_COLUMNS) :]:
+            chunk[name] = out[name]
+        chunk.attrs = dict(attrs)
+        yield chunk
+
+
+def score_customers(
+    rfm: pd.DataFrame,
+    transaction_model: TransactionModel,
+    spend_model: GammaGammaModel | None,
+    *,
+    time_unit: str,
+    horizon: str | Duration = "12M",
+    annual_discount_rate: float = 0.1,
+    margin: float = 1.0,
+    n_draws: int | None = 200,
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Score every customer of an RFM table; the chunks of :func:`iter_scores` in one table.
+
+    Takes the arguments of :func:`iter_scores` and returns one row per customer with
+    :data:`SCORE_COLUMNS`, in the order of ``rfm``, with the settings in ``attrs``.
+    """
+    chunks = list(
+        iter_scores(
+            rfm,
+            transaction_model,
+            spend_model,
+            time_unit=time_unit,
+            horizon=horizon,
+            annual_discount_rate=annual_discount_rate,
+            margin=margin,
+            n_draws=n_draws,
+            chunk_size=chunk_size,
+            progress=progress,
+        )
+    )
+    scores = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=SCORE_COLUMNS)
+    scores.attrs = dict(chunks[0].attrs) if chunks else {}
     return scores
 
 
 def _distinct_pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes of each customer's distinct (x, T) pair, and the pairs themselves."""
-    pairs = np.stack([x, T], axis=1)
-    uniques, codes = np.unique(pairs, axis=0, return_inverse=True)
-    return codes.reshape(-1), uniques[:, 0], uniques[:, 1]
+    t_codes, t_values = pd.factorize(T)
+    keys = x.astype("int64") * len(t_values) + t_codes  # x is a whole number
+    codes, unique_keys = pd.factorize(keys)
+    return (
+        codes,
+        (unique_keys // len(t_values)).astype("float64"),
+        t_values[unique_keys % len(t_values)],
+    )
 
 
 def _match_length(values: np.ndarray, n: int) -> np.ndarray:

@@ -120,3 +120,28 @@ def test_clv_and_purchases_never_decrease_with_horizon(x, share, T, spend, h1, e
     assert 0 <= near["p_alive"].iloc[0] <= 1
     assert far["expected_purchases"].iloc[0] >= near["expected_purchases"].iloc[0] - 1e-9
     assert far["clv"].iloc[0] >= near["clv"].iloc[0] - 1e-9
+
+
+def test_streamed_parquet_equals_whole_and_survives_interruption(cdnow_rfm, posterior_models,
+                                                                 tmp_path):
+    from clvmodels.io import write_table_chunks
+    from clvmodels.scoring import iter_scores
+
+    bg, gg = posterior_models
+    whole = score_customers(cdnow_rfm, bg, gg, time_unit="W")
+    target = tmp_path / "scores.parquet"
+    n = write_table_chunks(iter_scores(cdnow_rfm, bg, gg, time_unit="W", chunk_size=500), target)
+    assert n == len(cdnow_rfm)
+    pd.testing.assert_frame_equal(pd.read_parquet(target), whole)
+
+    def interrupted():
+        for i, chunk in enumerate(iter_scores(cdnow_rfm, bg, gg, time_unit="W", chunk_size=500)):
+            if i == 2:
+                raise KeyboardInterrupt
+            yield chunk
+
+    before = target.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        write_table_chunks(interrupted(), target)
+    assert target.read_bytes() == before, "the good file is untouched"
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"], "no temporary file left"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
-from clvmodels.io import fingerprint, write_table
+from clvmodels.io import fingerprint, write_table, write_table_chunks
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.rfm import rfm_summary
@@ -356,27 +357,42 @@ def score(
         f"({source}); horizon {horizon}, annual discount rate {annual_discount_rate:g}, "
         f"margin {margin:g}"
     )
-    scores = model.score(
-        summary,
-        horizon=horizon,
-        annual_discount_rate=annual_discount_rate,
-        margin=margin,
-        n_draws=n_draws,
-        progress=show_progress(),
+    totals = {"customers": 0.0, "purchases": 0.0, "p_alive": 0.0, "clv": 0.0, "draws": 0.0}
+
+    def tallied(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for chunk in chunks:
+            totals["customers"] += len(chunk)
+            totals["purchases"] += float(chunk["expected_purchases"].sum())
+            totals["p_alive"] += float(chunk["p_alive"].sum())
+            totals["clv"] += float(chunk["clv"].sum())
+            totals["draws"] = chunk.attrs.get("n_draws", 1)
+            yield chunk
+
+    write_table_chunks(
+        tallied(
+            model.iter_score(
+                summary,
+                horizon=horizon,
+                annual_discount_rate=annual_discount_rate,
+                margin=margin,
+                n_draws=n_draws,
+                progress=show_progress(),
+            )
+        ),
+        target,
     )
-    write_table(scores, target)
-    _print_score_summary(scores)
+    _print_score_summary(totals)
     say(f"wrote {target}")
 
 
-def _print_score_summary(scores: pd.DataFrame) -> None:
-    n_draws = scores.attrs.get("n_draws", 1)
+def _print_score_summary(totals: dict[str, float]) -> None:
+    n = max(totals["customers"], 1.0)
     say(
-        f"  expected purchases over the horizon: {scores['expected_purchases'].sum():,.1f}; "
-        f"mean P(alive) {scores['p_alive'].mean():.3f}"
+        f"  expected purchases over the horizon: {totals['purchases']:,.1f}; "
+        f"mean P(alive) {totals['p_alive'] / n:.3f}"
     )
-    say(f"  total CLV {scores['clv'].sum():,.2f} (mean {scores['clv'].mean():,.2f} per customer)")
-    if n_draws == 1:
+    say(f"  total CLV {totals['clv']:,.2f} (mean {totals['clv'] / n:,.2f} per customer)")
+    if totals["draws"] == 1:
         say(
             "  note: a MAP fit has one draw, so _low/_high equal the estimate; "
             "fit with --method laplace or mcmc for intervals"
