@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -193,6 +194,28 @@ def backtest(
             "priors": priors,
         },
     )
+
+
+def write_backtest(result: BacktestResult, output_dir: str | Path) -> list[Path]:
+    """Write a backtest's files into ``output_dir`` (each atomically) and return their paths.
+
+    ``metrics.json``, ``totals.csv``, ``conditional.csv``, ``tracking.csv``,
+    ``customers.parquet``, and the plots ``tracking.png`` and ``conditional.png``.
+    """
+    from clvmodels.io import write_json, write_table
+    from clvmodels.plotting import plot_conditional_expectations, plot_tracking, save_figure
+
+    out = Path(output_dir)
+    tracking = plot_tracking(result.tracking, calibration_end=result.settings["calibration_end"])
+    return [
+        write_json(result.metrics(), out / "metrics.json"),
+        write_table(result.totals, out / "totals.csv"),
+        write_table(result.conditional, out / "conditional.csv"),
+        write_table(result.tracking, out / "tracking.csv"),
+        write_table(result.customers, out / "customers.parquet"),
+        save_figure(tracking, out / "tracking.png"),
+        save_figure(plot_conditional_expectations(result.conditional), out / "conditional.png"),
+    ]
 
 
 def _occasions(orders: pd.DataFrame, end: Any) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from clvmodels.bgnbd import expected_purchases_new_customer
 from clvmodels.errors import ClvError
 from clvmodels.units import DAYS_PER_UNIT
 
@@ -430,3 +431,445 @@ def _lifetimes_file(name: str) -> Path:
     if not path.is_file():
         raise ClvError(f"{path} is missing from the installed lifetimes package: {install}")
     return path
+
+
+# --------------------------------------------------------------------------------------
+# marketing: visits, orders and costs of several acquisition sources
+# --------------------------------------------------------------------------------------
+VISIT_COLUMNS = ("uid", "device", "start_ts", "end_ts", "source_id")
+COST_COLUMNS = ("source_id", "dt", "costs")
+MARKETING_SOURCE_COLUMNS = (
+    "source_id",
+    "share",
+    "n_buyers",
+    "cac",
+    "r",
+    "alpha",
+    "a",
+    "b",
+    "p",
+    "q",
+    "v",
+    "mean_spend",
+    "value_12m",
+    "romi_12m",
+)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """An acquisition source of :func:`simulate_marketing`: its size, price and customers.
+
+    Attributes
+    ----------
+    share : float
+        Share of the buyers that the source acquires (shares are normalised to sum to 1).
+    cac : float
+        True cost per acquired buyer: the source's daily costs are ``cac`` times the buyers
+        it acquired that day, times noise with mean 1.
+    bgnbd : mapping
+        BG/NBD parameters of its customers (weeks); keys left out take
+        :data:`DEFAULT_BGNBD`'s values.
+    gamma_gamma : mapping
+        Gamma-Gamma parameters of its customers; keys left out take
+        :data:`DEFAULT_GAMMA_GAMMA`'s values.
+    """
+
+    share: float
+    cac: float
+    bgnbd: Mapping[str, float] = MappingProxyType({})
+    gamma_gamma: Mapping[str, float] = MappingProxyType({})
+
+
+#: Four sources that differ in price and in customer quality. True revenue of a new customer
+#: in the 12 months after acquisition (first purchase included) and 12-month ROMI:
+#: email 131.0 (ROMI 2.02), search 77.7 (1.55), social 47.9 (1.41), display 69.0 (0.63).
+DEFAULT_SOURCES: Mapping[str, SourceSpec] = MappingProxyType(
+    {
+        "search": SourceSpec(share=0.4, cac=50.0),
+        "social": SourceSpec(share=0.3, cac=34.0, bgnbd={"r": 0.15}, gamma_gamma={"v": 12.0}),
+        "email": SourceSpec(share=0.1, cac=65.0, bgnbd={"r": 0.45}, gamma_gamma={"v": 18.0}),
+        "display": SourceSpec(share=0.2, cac=110.0, bgnbd={"r": 0.2}),
+    }
+)
+
+
+@dataclass(frozen=True)
+class MarketingTruth:
+    """What generated :func:`simulate_marketing`'s tables.
+
+    Attributes
+    ----------
+    time_unit : str
+        ``"W"``: the BG/NBD parameters are in weeks.
+    start, end : pandas.Timestamp
+        The observation is ``[start, end)``; :attr:`last_day` is its last day.
+    sources : pandas.DataFrame
+        One row per source: ``source_id``, ``share``, ``n_buyers``, true ``cac``, the
+        BG/NBD (``r, alpha, a, b``) and Gamma-Gamma (``p, q, v``) parameters of its
+        customers, ``mean_spend`` = p v / (q - 1), and the true expected revenue of a new
+        customer in the 12 months after acquisition, first purchase included
+        (``value_12m``, see :meth:`value`) and ``romi_12m`` = ``value_12m / cac``.
+    customers : pandas.DataFrame
+        One row per buyer: ``customer_id``, ``source_id`` (the acquisition source, which is
+        the source of the buyer's first visit), and the latent state of
+        :class:`SimulationTruth` (``first_purchase, lam, p_dropout, nu, alive_at_end,
+        dropout_time``).
+    """
+
+    time_unit: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    sources: pd.DataFrame
+    customers: pd.DataFrame
+
+    @property
+    def last_day(self) -> pd.Timestamp:
+        """The last calendar day with observed time (the inclusive observation end day)."""
+        return (self.end - pd.Timedelta(1, "ns")).normalize()
+
+    def value(self, months: float) -> pd.Series:
+        """True expected revenue per new customer within ``months`` of acquisition, by source.
+
+        ``mean_spend * (1 + E[X(t)])``: the first purchase plus the expected repeat
+        purchases of a new customer, [FHL05]_ eq. (9), each worth the Gamma-Gamma mean spend
+        p v / (q - 1) ([FH13GG]_; spend is independent of the purchase process). Undiscounted.
+        """
+        weeks = float(months) * DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[self.time_unit]
+        s = self.sources
+        repeat = expected_purchases_new_customer(s["r"], s["alpha"], s["a"], s["b"], weeks)
+        return pd.Series(
+            (s["mean_spend"] * (1.0 + repeat)).to_numpy(),
+            index=pd.Index(s["source_id"], name="source_id"),
+            name=f"value_{months:g}m",
+        )
+
+    def romi(self, months: float) -> pd.Series:
+        """True ROMI of a new customer ``months`` after acquisition: :meth:`value` / CAC."""
+        cac = self.sources.set_index("source_id")["cac"]
+        return (self.value(months) / cac).rename(f"romi_{months:g}m")
+
+
+def simulate_marketing(
+    n_buyers: int = 20_000,
+    *,
+    seed: int = 0,
+    start: str | dt.date | pd.Timestamp = "2024-01-01",
+    acquisition_days: int = 365,
+    observation_days: int = 730,
+    sources: Mapping[str, SourceSpec] | None = None,
+    nonbuyers_per_buyer: float = 1.0,
+    cross_source_share: float = 0.2,
+    extra_visits_per_user: float = 1.5,
+    cost_noise: float = 0.2,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, MarketingTruth]:
+    """Simulate visits, orders and daily marketing costs of several sources, with the truth.
+
+    Each source acquires its share of ``n_buyers`` buyers, whose orders are simulated by
+    :func:`simulate_orders` with the source's BG/NBD and Gamma-Gamma parameters (so the
+    sources differ in customer quality); customer ids ``1..n_buyers`` follow the order of
+    acquisition across sources. Then:
+
+    * **Visits** (the classic schema ``uid, device, start_ts, end_ts, source_id``). A
+      buyer's first visit comes from their source, a little before the first order (an
+      exponential lead with a mean of 6 hours). With probability ``cross_source_share``
+      another source brings a visit between the first visit and the first order, so
+      first-touch and last-touch attribution differ for those buyers. Every user has
+      Poisson(``extra_visits_per_user``) further visits at uniform times between the first
+      visit and the end, from their own source (70%) or a random one. Visitors who never
+      buy (``nonbuyers_per_buyer`` per buyer, ids after the buyers') make 1 + Poisson(0.5)
+      visits from a source drawn by share. Sessions last 1 minute plus an exponential
+      with a mean of 10 minutes; devices are ``desktop`` (70%) or ``touch``.
+    * **Costs** (``source_id, dt, costs``): for every source and every day of the
+      acquisition period, ``cac`` times the buyers the source acquired that day (by their
+      first order's day), times Gamma noise with mean 1 and coefficient of variation
+      ``cost_noise``; rounded to cents. So CAC(cohort, source) is ``cac`` up to noise.
+
+    Parameters
+    ----------
+    n_buyers : int
+        Buyers over all sources (at least one per source).
+    seed : int
+        Seed of ``numpy.random.default_rng``; the same seed gives identical tables.
+    start, acquisition_days, observation_days
+        As for :func:`simulate_orders`.
+    sources : mapping of str to SourceSpec, optional
+        The sources by name; :data:`DEFAULT_SOURCES` when omitted.
+    nonbuyers_per_buyer : float
+        Visitors who never buy, per buyer (non-negative).
+    cross_source_share : float
+        Share of buyers with a visit from another source before their first order, in [0, 1].
+    extra_visits_per_user : float
+        Mean number of further visits per user (non-negative).
+    cost_noise : float
+        Coefficient of variation of the daily cost noise (0: costs are exactly ``cac`` per
+        buyer).
+
+    Returns
+    -------
+    visits : pandas.DataFrame
+        ``uid`` (int64), ``device``, ``start_ts``, ``end_ts`` (datetime64[ns]), ``source_id``
+        (str), sorted by ``start_ts``.
+    orders : pandas.DataFrame
+        ``customer_id`` (int64), ``timestamp``, ``revenue``, sorted by customer and time.
+    costs : pandas.DataFrame
+        ``source_id`` (str), ``dt`` (datetime64[ns], a day), ``costs`` (float64).
+    truth : MarketingTruth
+        True parameters, CAC and 12-month value and ROMI per source, and each buyer's
+        source and latent state.
+
+    Raises
+    ------
+    ValueError
+        For an invalid count, share, CAC, parameter or probability.
+
+    Examples
+    --------
+    >>> visits, orders, costs, truth = simulate_marketing(2_000, seed=1)
+    >>> sorted(truth.sources["source_id"])
+    ['display', 'email', 'search', 'social']
+    """
+    n = _check_count(n_buyers, "n_buyers", minimum=1)
+    specs = dict(DEFAULT_SOURCES if sources is None else sources)
+    names = _check_sources(specs, n)
+    for value, name in (
+        (nonbuyers_per_buyer, "nonbuyers_per_buyer"),
+        (extra_visits_per_user, "extra_visits_per_user"),
+        (cost_noise, "cost_noise"),
+    ):
+        if not (math.isfinite(float(value)) and float(value) >= 0):
+            raise ValueError(f"{name} must be a non-negative number; got {value!r}")
+    if not 0.0 <= float(cross_source_share) <= 1.0:
+        raise ValueError(f"cross_source_share must be within [0, 1]; got {cross_source_share!r}")
+    start_ts = _check_start(start)
+    end_ts = start_ts + pd.Timedelta(
+        days=_check_count(observation_days, "observation_days", minimum=1)
+    )
+    shares = np.array([float(specs[s].share) for s in names])
+    shares = shares / shares.sum()
+    counts = _largest_remainder(shares, n)
+
+    rng = np.random.default_rng(seed)
+    child_seeds = rng.integers(0, 2**62, size=len(names))
+    parts, rows = [], []
+    for code, (name, n_source, child) in enumerate(zip(names, counts, child_seeds, strict=True)):
+        spec = specs[name]
+        orders_s, truth_s = simulate_orders(
+            int(n_source),
+            seed=int(child),
+            start=start_ts,
+            acquisition_days=acquisition_days,
+            observation_days=observation_days,
+            bgnbd=spec.bgnbd,
+            gamma_gamma=spec.gamma_gamma,
+        )
+        parts.append((code, orders_s, truth_s.customers))
+        gg = truth_s.gamma_gamma
+        rows.append(
+            {
+                "source_id": name,
+                "share": float(shares[code]),
+                "n_buyers": int(n_source),
+                "cac": float(spec.cac),
+                **truth_s.bgnbd,
+                **gg,
+                "mean_spend": gg["p"] * gg["v"] / (gg["q"] - 1) if gg["q"] > 1 else math.inf,
+            }
+        )
+
+    # one customer table over all sources, ids renumbered in the order of acquisition
+    customers = pd.concat([c.assign(source_code=code) for code, _, c in parts], ignore_index=True)
+    order = np.lexsort(
+        (customers["source_code"].to_numpy(), customers["first_purchase"].to_numpy())
+    )
+    new_id = np.empty(len(customers), dtype=np.int64)
+    new_id[order] = np.arange(1, len(customers) + 1)
+    offsets = np.cumsum([0, *counts[:-1]])
+    orders_parts = []
+    for (_code, orders_s, _), offset in zip(parts, offsets, strict=True):
+        local = orders_s["customer_id"].to_numpy() - 1 + offset
+        orders_parts.append(orders_s.assign(customer_id=new_id[local]))
+    orders = pd.concat(orders_parts, ignore_index=True)
+    orders = orders.sort_values(["customer_id", "timestamp"], kind="stable", ignore_index=True)
+    customers["customer_id"] = new_id
+    customers = customers.sort_values("customer_id", ignore_index=True)
+    source_code = customers["source_code"].to_numpy()
+
+    visits = _simulate_visits(
+        rng,
+        customers["first_purchase"].to_numpy().astype(np.int64),
+        source_code,
+        shares,
+        start_ns=start_ts.value,
+        end_ns=end_ts.value,
+        nonbuyers_per_buyer=float(nonbuyers_per_buyer),
+        cross_source_share=float(cross_source_share),
+        extra_visits_per_user=float(extra_visits_per_user),
+    )
+    visits["source_id"] = np.asarray(names, dtype=object)[visits.pop("source_code").to_numpy()]
+
+    costs = _simulate_costs(
+        rng,
+        customers["first_purchase"],
+        source_code,
+        names,
+        np.array([float(specs[s].cac) for s in names]),
+        start=start_ts,
+        acquisition_days=max(int(acquisition_days), 1),
+        cost_noise=float(cost_noise),
+    )
+
+    table = pd.DataFrame(rows)
+    truth = MarketingTruth(
+        time_unit=SIMULATION_TIME_UNIT,
+        start=start_ts,
+        end=end_ts,
+        sources=table,
+        customers=pd.DataFrame(
+            {
+                "customer_id": customers["customer_id"].to_numpy(),
+                "source_id": np.asarray(names, dtype=object)[source_code],
+                **{c: customers[c].to_numpy() for c in CUSTOMER_COLUMNS[1:]},
+            }
+        ),
+    )
+    value = truth.value(12).to_numpy()
+    table["value_12m"] = value
+    table["romi_12m"] = value / table["cac"].to_numpy()
+    return visits, orders, costs, truth
+
+
+def _check_sources(specs: dict[str, SourceSpec], n_buyers: int) -> list[str]:
+    if not specs:
+        raise ValueError("sources must name at least one source")
+    if n_buyers < len(specs):
+        raise ValueError(f"n_buyers ({n_buyers}) must be at least the number of sources")
+    for name, spec in specs.items():
+        if not isinstance(spec, SourceSpec):
+            raise ValueError(f"source {name!r} must be a SourceSpec; got {spec!r}")
+        for field_name in ("share", "cac"):
+            value = float(getattr(spec, field_name))
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"source {name!r}: {field_name} must be positive; got {value!r}")
+        _check_params(spec.bgnbd, DEFAULT_BGNBD, f"source {name!r} bgnbd")
+        _check_params(spec.gamma_gamma, DEFAULT_GAMMA_GAMMA, f"source {name!r} gamma_gamma")
+    return [str(name) for name in specs]
+
+
+def _largest_remainder(shares: np.ndarray, total: int) -> np.ndarray:
+    """Whole counts summing to ``total``, proportional to ``shares``, each at least 1."""
+    raw = shares * total
+    counts = np.floor(raw).astype(np.int64)
+    short = total - int(counts.sum())
+    counts[np.argsort(-(raw - counts), kind="stable")[:short]] += 1
+    for i in np.flatnonzero(counts == 0):
+        counts[i] = 1
+        counts[int(np.argmax(counts))] -= 1
+    return counts
+
+
+def _simulate_visits(
+    rng: np.random.Generator,
+    first_purchase_ns: np.ndarray,
+    source_code: np.ndarray,
+    shares: np.ndarray,
+    *,
+    start_ns: int,
+    end_ns: int,
+    nonbuyers_per_buyer: float,
+    cross_source_share: float,
+    extra_visits_per_user: float,
+) -> pd.DataFrame:
+    """Visits of buyers (first visit from their source before the first order) and others."""
+    n_sources = len(shares)
+    n_buyers = len(first_purchase_ns)
+    hour_ns = 3_600 * 10**9
+
+    def other_source(own: np.ndarray) -> np.ndarray:
+        if n_sources == 1:
+            return own
+        return (own + rng.integers(1, n_sources, size=len(own))) % n_sources
+
+    # buyers: the first visit, a little before the first order
+    lead = np.floor(rng.exponential(6.0 * hour_ns, size=n_buyers)).astype(np.int64) + 1
+    first_visit = first_purchase_ns - lead
+    uid = [np.arange(1, n_buyers + 1)]
+    when = [first_visit]
+    source = [source_code]
+    # a visit from another source between the first visit and the first order
+    cross = np.flatnonzero(rng.random(n_buyers) < cross_source_share)
+    uid.append(cross + 1)
+    when.append(
+        first_visit[cross] + np.floor(rng.random(len(cross)) * lead[cross]).astype(np.int64)
+    )
+    source.append(other_source(source_code[cross]))
+
+    # visitors who never buy
+    n_others = round(nonbuyers_per_buyer * n_buyers)
+    other_code = rng.choice(n_sources, size=n_others, p=shares)
+    other_first = start_ns + np.floor(rng.random(n_others) * (end_ns - start_ns)).astype(np.int64)
+    extra_others = rng.poisson(0.5, size=n_others)
+    other_uid = np.arange(n_buyers + 1, n_buyers + n_others + 1)
+    uid.append(other_uid)
+    when.append(other_first)
+    source.append(other_code)
+
+    # further visits of everyone, after their first visit
+    all_uid = np.concatenate([np.arange(1, n_buyers + 1), other_uid])
+    all_first = np.concatenate([first_visit, other_first])
+    all_code = np.concatenate([source_code, other_code])
+    n_extra = rng.poisson(extra_visits_per_user, size=len(all_uid))
+    n_extra[n_buyers:] += extra_others
+    rep_first = np.repeat(all_first, n_extra)
+    rep_code = np.repeat(all_code, n_extra)
+    uid.append(np.repeat(all_uid, n_extra))
+    when.append(
+        rep_first + np.floor(rng.random(len(rep_first)) * (end_ns - rep_first)).astype(np.int64)
+    )
+    own = rng.random(len(rep_code)) < 0.7
+    source.append(np.where(own, rep_code, rng.integers(0, n_sources, size=len(rep_code))))
+
+    start_at = np.concatenate(when)
+    duration = 60 * 10**9 + np.floor(rng.exponential(600.0 * 10**9, size=len(start_at)))
+    visits = pd.DataFrame(
+        {
+            "uid": np.concatenate(uid).astype(np.int64),
+            "device": np.where(rng.random(len(start_at)) < 0.7, "desktop", "touch").astype(object),
+            "start_ts": start_at.view("datetime64[ns]"),
+            "end_ts": (start_at + duration.astype(np.int64)).view("datetime64[ns]"),
+            "source_code": np.concatenate(source).astype(np.int64),
+        }
+    )
+    return visits.sort_values(["start_ts", "uid"], kind="stable", ignore_index=True)
+
+
+def _simulate_costs(
+    rng: np.random.Generator,
+    first_purchase: pd.Series,
+    source_code: np.ndarray,
+    names: list[str],
+    cac: np.ndarray,
+    *,
+    start: pd.Timestamp,
+    acquisition_days: int,
+    cost_noise: float,
+) -> pd.DataFrame:
+    """Daily costs: CAC times the buyers acquired that day, times Gamma noise with mean 1."""
+    day = ((first_purchase.dt.normalize() - start.normalize()) // pd.Timedelta(days=1)).to_numpy()
+    n_days = max(acquisition_days, int(day.max()) + 1)
+    buyers = np.zeros((len(names), n_days))
+    np.add.at(buyers, (source_code, day), 1.0)
+    if cost_noise > 0:
+        shape = 1.0 / cost_noise**2
+        noise = rng.gamma(shape, 1.0 / shape, size=buyers.shape)
+    else:
+        noise = np.ones(buyers.shape)
+    costs = np.round(cac[:, None] * buyers * noise, 2)
+    days = pd.date_range(start.normalize(), periods=n_days, freq="D").as_unit("ns")
+    return pd.DataFrame(
+        {
+            "source_id": np.repeat(np.asarray(names, dtype=object), n_days),
+            "dt": np.tile(days.to_numpy(), len(names)),
+            "costs": costs.reshape(-1),
+        }
+    )

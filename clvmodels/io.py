@@ -295,8 +295,8 @@ def validate_orders(
     if len(raw) == 0:
         raise DataError("the orders table has no rows")
 
-    customer = _clean_customer_ids(raw[customer_col], customer_col)
-    timestamp = _parse_dates(raw[date_col], date_col, date_format)
+    customer = clean_customer_ids(raw[customer_col], customer_col)
+    timestamp = parse_dates(raw[date_col], date_col, date_format)
     revenue = _parse_revenue(raw[revenue_col], revenue_col)
     orders = pd.DataFrame(
         {
@@ -337,7 +337,8 @@ def validate_orders(
     return orders
 
 
-def _clean_customer_ids(column: pd.Series, name: str) -> pd.Series:
+def clean_customer_ids(column: pd.Series, name: str) -> pd.Series:
+    """Strip text ids and reject empty or missing ones (DataError naming ``name``)."""
     values = column
     bad = values.isna()
     if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
@@ -363,7 +364,8 @@ def _clean_customer_ids(column: pd.Series, name: str) -> pd.Series:
     return values
 
 
-def _parse_dates(column: pd.Series, name: str, date_format: str | None) -> pd.Series:
+def parse_dates(column: pd.Series, name: str, date_format: str | None) -> pd.Series:
+    """Parse a date column (text, YYYYMMDD integers or datetimes) to naive datetime64[ns]."""
     missing = column.isna()
     if missing.any():
         rows = np.flatnonzero(missing.to_numpy())

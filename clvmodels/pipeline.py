@@ -10,10 +10,14 @@ from typing import Any
 
 import pandas as pd
 
+from clvmodels.acquisition_demo import run_acquisition_demo
+from clvmodels.backtest import backtest, write_backtest
 from clvmodels.io import fingerprint, write_json, write_table
 from clvmodels.model import CLVModel
-from clvmodels.persistence import save_model
+from clvmodels.persistence import load_model, read_metadata, save_model
+from clvmodels.report import write_report
 from clvmodels.rfm import rfm_summary
+from clvmodels.segments import segment_customers, segment_summary
 from clvmodels.units import UNIT_NAMES
 
 
@@ -169,6 +173,58 @@ def run_demo(
     ):
         pairs = ", ".join(f"{k} {fitted[k]:.3g} (true {true[k]:.3g})" for k in true)
         echo(f"  {label}: {pairs}")
+
+    segmented = segment_customers(result.scores)
+    summary = segment_summary(segmented)
+    result.paths["segments"] = write_table(segmented, out / "segments.parquet")
+    echo(
+        "segments: "
+        + ", ".join(
+            f"{row.segment} {row.customers:,}" for row in summary.itertuples() if row.customers
+        )
+    )
+
+    echo("acquisition sources, payback and budget (a second simulated shop, 4 ad sources):")
+    marketing = out / "marketing"
+    result.paths.update(
+        run_acquisition_demo(
+            marketing,
+            n_buyers=n_customers // 2,
+            seed=seed,
+            method="map",
+            progress=progress,
+            echo=echo,
+        )
+    )
+    started = time.perf_counter()
+    shop_orders = pd.read_parquet(result.paths["mkt_orders"])
+    last_day = shop_orders["timestamp"].max().normalize()
+    tested = backtest(
+        shop_orders,
+        calibration_end=(last_day - pd.DateOffset(months=3)).date(),
+        models=("bgnbd",),
+        priors=priors,
+        seed=seed,
+    )
+    write_backtest(tested, marketing / "backtest")
+    row = tested.totals.set_index("model").loc["bgnbd"]
+    echo(
+        f"backtest (last 3 months held out): BG/NBD predicted {row.predicted_purchases:,.0f} "
+        f"holdout purchases, actual {row.actual_purchases:,.0f} "
+        f"({row.purchases_error_pct:+.1f}%) [{time.perf_counter() - started:.1f} s]"
+    )
+    started = time.perf_counter()
+    write_report(
+        out / "report.html",
+        shop_orders,
+        model=load_model(marketing / "model"),
+        model_metadata=read_metadata(marketing / "model"),
+        backtest=marketing / "backtest",
+        visits=marketing / "visits.parquet",
+        costs=marketing / "costs.parquet",
+    )
+    result.paths["report"] = out / "report.html"
+    echo(f"report [{time.perf_counter() - started:.1f} s]")
     return result
 
 

@@ -120,3 +120,16 @@ def test_prediction_invariants(rows, t, extra):
     far = model.expected_purchases(frame, t + extra)
     assert np.all(near >= 0)
     assert np.all(far >= near - 1e-9)
+
+
+def test_laplace_with_flat_priors_is_centred_on_the_map(cdnow_rfm, cdnow_flat_model):
+    """Regression: pymc_extras' own optimiser, left to its start, stopped far from the mode."""
+    model = BetaGeoModel(method="laplace", priors="flat", draws=1000, chains=2, seed=3).fit(
+        cdnow_rfm
+    )
+    table = model.summary()
+    for name, mode in cdnow_flat_model.transaction_model_.params_.items():
+        assert abs(table.loc[name, "mean"] - mode) < 0.5 * table.loc[name, "sd"], name
+        assert table.loc[name, "sd"] > 0
+    assert model.fit_report_["converged"]
+    assert model.posterior_.sizes == {"chain": 2, "draw": 1000}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from clvmodels._version import __version__
+from clvmodels.cli.acquisition import budget, payback
 from clvmodels.cli.backtest import backtest
 from clvmodels.cli.cohorts import cohorts
 from clvmodels.cli.common import run_cli
@@ -32,6 +33,9 @@ def cli() -> None:
       clv segment scores.parquet -o segments.parquet
       clv cohorts orders.csv -o cohorts.parquet
       clv backtest orders.csv --calibration-end 2024-06-30 -o backtest/
+      clv payback --orders orders.csv --visits visits.csv --costs costs.csv --model model/ \\
+          -o payback.parquet
+      clv budget --model model/ --payback payback.parquet --target-payback-months 6 -o budget.csv
       clv report --orders orders.csv --model model/ --backtest backtest/ -o report.html
 
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
@@ -39,7 +43,7 @@ def cli() -> None:
     """
 
 
-for command in (rfm, fit, show, score, segment, cohorts, backtest, report, demo):
+for command in (rfm, fit, show, score, segment, cohorts, backtest, payback, budget, report, demo):
     cli.add_command(command)
 
 

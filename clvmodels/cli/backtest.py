@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from clvmodels.cli.common import guarded, load_orders, orders_options, pop_orders_options, say
-from clvmodels.io import write_json, write_table
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -64,7 +62,7 @@ def backtest(
       clv backtest orders.csv --calibration-end 1997-09-30 --models bgnbd,pareto -o backtest/
     """
     from clvmodels.backtest import backtest as run_backtest
-    from clvmodels.plotting import plot_conditional_expectations, plot_tracking, save_figure
+    from clvmodels.backtest import write_backtest
 
     table = load_orders(orders, pop_orders_options(kwargs))
     names = [m.strip() for m in models.split(",") if m.strip()]
@@ -77,19 +75,7 @@ def backtest(
         method=method,
         priors=priors,
     )
-    out = Path(output_dir)
-    written = [
-        write_json(result.metrics(), out / "metrics.json"),
-        write_table(result.totals, out / "totals.csv"),
-        write_table(result.conditional, out / "conditional.csv"),
-        write_table(result.tracking, out / "tracking.csv"),
-        write_table(result.customers, out / "customers.parquet"),
-        save_figure(
-            plot_tracking(result.tracking, calibration_end=result.settings["calibration_end"]),
-            out / "tracking.png",
-        ),
-        save_figure(plot_conditional_expectations(result.conditional), out / "conditional.png"),
-    ]
+    written = write_backtest(result, output_dir)
     settings = result.settings
     say(
         f"backtest of {settings['n_customers']:,} customers: calibration to "

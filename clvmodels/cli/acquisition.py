@@ -1,0 +1,377 @@
+"""The acquisition commands: payback (CAC, ROMI, payback per cohort and source) and budget."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from clvmodels.acquisition import PaybackResult, payback_analysis
+from clvmodels.budget import budget_recommendation, recommendation_lines, revenue_forecast
+from clvmodels.cli.common import (
+    UserError,
+    guarded,
+    load_orders,
+    orders_options,
+    output_path,
+    pop_orders_options,
+    say,
+)
+from clvmodels.marketing_io import (
+    budget_files,
+    payback_files,
+    read_costs,
+    read_payback,
+    read_visits,
+    write_budget,
+    write_payback,
+)
+from clvmodels.persistence import load_model
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _horizons(value: str) -> tuple[int, ...]:
+    try:
+        ages = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        ages = ()
+    if not ages or min(ages) < 1:
+        raise UserError(f"--horizons takes positive whole numbers such as 6,12,24; got {value!r}")
+    return ages
+
+
+def _distinct(paths: list[Path]) -> None:
+    if len({path.resolve() for path in paths}) < len(paths):
+        raise UserError("the output files must have different names")
+
+
+# ------------------------------------------------------------------------------- payback
+@click.command()
+@click.option(
+    "--orders", "orders_path", required=True, type=click.Path(dir_okay=False), help="Orders."
+)
+@orders_options
+@click.option(
+    "--visits", "visits_path", required=True, type=click.Path(dir_okay=False), help="Visits."
+)
+@click.option("--visits-uid-col", default="uid", show_default=True, help="User id (= customer).")
+@click.option("--visits-start-col", default="start_ts", show_default=True, help="Session start.")
+@click.option("--visits-end-col", default="end_ts", show_default=True, help="Session end.")
+@click.option("--visits-source-col", default="source_id", show_default=True, help="Ad source.")
+@click.option("--visits-device-col", default="device", show_default=True, help="Device (optional).")
+@click.option(
+    "--costs", "costs_path", required=True, type=click.Path(dir_okay=False), help="Daily costs."
+)
+@click.option("--costs-source-col", default="source_id", show_default=True, help="Ad source.")
+@click.option("--costs-date-col", default="dt", show_default=True, help="Day of the costs.")
+@click.option("--costs-col", default="costs", show_default=True, help="Amount spent.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(),
+    help="A fitted model directory (clv fit): adds predicted LTV, ROMI and payback.",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Share of revenue that is margin, in (0, 1].",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["month", "week"]),
+    default="month",
+    show_default=True,
+    help="Cohort and age unit: calendar month or ISO week.",
+)
+@click.option(
+    "--attribution",
+    type=click.Choice(["first-touch", "last-touch"]),
+    default="first-touch",
+    show_default=True,
+    help="A buyer's source: first visit, or last visit before the first order.",
+)
+@click.option("--observation-end", type=DATE, help="Last day used (default: last order's day).")
+@click.option(
+    "--horizons",
+    default="6,12,24",
+    show_default=True,
+    help="Ages (periods) at which ROMI and predicted LTV are reported.",
+)
+@click.option(
+    "--draws",
+    "n_draws",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Posterior draws for the predicted intervals.",
+)
+@click.option(
+    "--no-source-adjustment",
+    is_flag=True,
+    help="Predict with the pooled model only (no per-source parameters).",
+)
+@click.option(
+    "-o", "--output", required=True, help="Per (cohort, source) table: .parquet, .csv or .json."
+)
+@click.option(
+    "--plots",
+    "plots_dir",
+    type=click.Path(file_okay=False),
+    help="Folder for the PNG plots (default: beside OUTPUT).",
+)
+@click.option("--no-plots", is_flag=True, help="Write no PNG plots.")
+@guarded
+def payback(
+    orders_path: str,
+    visits_path: str,
+    costs_path: str,
+    model_dir: str | None,
+    margin: float,
+    period: str,
+    attribution: str,
+    observation_end: Any,
+    horizons: str,
+    n_draws: int,
+    no_source_adjustment: bool,
+    output: str,
+    plots_dir: str | None,
+    no_plots: bool,
+    **kwargs: Any,
+) -> None:
+    """CAC, ROMI and payback per acquisition cohort and ad source, realised and predicted.
+
+    Each buyer belongs to the source of their first visit (or, with --attribution
+    last-touch, of their last visit before the first order); buyers without a visit are
+    source 'unknown'. A cohort is the month (or week) of the first order. Per (cohort,
+    source) OUTPUT holds new_buyers, costs (that source's costs in that period), cac,
+    ltv_to_date, romi_to_date, payback_age and payback_status ('paid back', 'not yet',
+    'no costs', 'no buyers'), romi_<h> at each horizon, and with --model predicted_ltv_<h>,
+    predicted_romi_<h> (+ _low, _high: 94% interval), predicted_payback_age and
+    predicted_payback_status. Predicted LTV = margin realised so far + the model's expected
+    margin for the cohort's customers, with each source's parameters fitted on its own
+    customers and shrunk toward the model (--no-source-adjustment turns this off). ROMI and
+    payback are not discounted.
+
+    Also writes, beside OUTPUT: _by_age (curves by age), _by_source and _by_cohort
+    (totals), _buyers (each buyer's source and RFM in days; `clv budget` reads it),
+    _summary.json, and the plots _romi.png (ROMI curves by source) and _cac.png (CAC over
+    time by source).
+
+    Example:
+
+    \b
+      clv payback --orders orders.csv --visits visits.csv --costs costs.csv \\
+          --model model/ --margin 0.4 -o payback.parquet
+    """
+    target = output_path(output)
+    files = payback_files(target, plots_dir=plots_dir)
+    _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])
+    ages = _horizons(horizons)
+    model = load_model(model_dir) if model_dir else None
+
+    orders = load_orders(orders_path, pop_orders_options(kwargs))
+    visits = read_visits(
+        visits_path,
+        uid_col=kwargs["visits_uid_col"],
+        start_col=kwargs["visits_start_col"],
+        end_col=kwargs["visits_end_col"],
+        source_col=kwargs["visits_source_col"],
+        device_col=kwargs["visits_device_col"],
+    )
+    costs = read_costs(
+        costs_path,
+        source_col=kwargs["costs_source_col"],
+        date_col=kwargs["costs_date_col"],
+        costs_col=kwargs["costs_col"],
+    )
+    end = observation_end.date().isoformat() if observation_end is not None else None
+    result = payback_analysis(
+        orders,
+        visits,
+        costs,
+        model=model,
+        attribution=attribution,  # type: ignore[arg-type]
+        margin=margin,
+        period=period,  # type: ignore[arg-type]
+        observation_end=end,
+        horizons=ages,
+        n_draws=n_draws,
+        source_adjustment=not no_source_adjustment,
+    )
+    report = _payback_lines(result, predicted=model is not None)
+    inputs = {
+        "orders": str(orders_path),
+        "visits": str(visits_path),
+        "costs": str(costs_path),
+        "model_dir": str(model_dir) if model_dir else None,
+    }
+    written = write_payback(result, target, plots=not no_plots, plots_dir=plots_dir, extra=inputs)
+    for line in report:
+        say(line)
+    for path in written:
+        say(f"wrote {path}")
+
+
+def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
+    info = result.summary
+    lines: list[str] = []
+    say = lines.append
+    cohorts = result.by_cohort["cohort"]
+    fmt = "%Y-%m" if info["period"] == "month" else "%Y-%m-%d"
+    say(
+        f"payback of {info['n_buyers']:,} buyers from {len(info['sources'])} sources "
+        f"({info['attribution']}), {info['period']}ly cohorts {cohorts.min():{fmt}} to "
+        f"{cohorts.max():{fmt}}, observed up to {info['observation_end']}, margin "
+        f"{info['margin']:g}; total costs {info['total_costs']:,.2f}"
+    )
+    if info.get("n_unknown"):
+        say(f"  {info['n_unknown']:,} buyers have no visit: source 'unknown'")
+    horizon = 12 if 12 in info["horizons"] else max(info["horizons"])
+    for row in result.by_source.itertuples(index=False):
+        parts = [f"  {row.source_id}: {row.new_buyers:,} buyers"]
+        if math.isfinite(row.cac):
+            parts.append(f"CAC {row.cac:,.2f}")
+        if math.isfinite(row.romi_to_date):
+            parts.append(f"ROMI to date {row.romi_to_date:.2f}")
+        status = row.payback_status
+        if status == "paid back":
+            status = f"pays back at age {row.payback_age}"
+        parts.append(status)
+        if predicted:
+            value = getattr(row, f"predicted_romi_{horizon}")
+            if math.isfinite(value):
+                parts.append(f"predicted ROMI at age {horizon} {value:.2f}")
+            if not pd.isna(row.predicted_payback_age):
+                parts.append(f"predicted payback age {row.predicted_payback_age}")
+        say(", ".join(parts))
+    if predicted:
+        young = result.cells.loc[result.cells["predicted_payback_status"] == "predicted"]
+        say(f"  {len(young):,} (cohort, source) cells have not paid back yet but are predicted to")
+    else:
+        say("  add --model MODEL_DIR for predicted LTV, ROMI and payback of young cohorts")
+    return lines
+
+
+# ------------------------------------------------------------------------------- budget
+@click.command()
+@click.option("--model", "model_dir", required=True, type=click.Path(), help="Model directory.")
+@click.option(
+    "--payback",
+    "payback_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The OUTPUT of `clv payback` (its _buyers and _summary.json files are read too).",
+)
+@click.option(
+    "--target-payback-months",
+    type=click.IntRange(1),
+    default=6,
+    show_default=True,
+    help="A new customer should pay back their CAC within this many months.",
+)
+@click.option(
+    "--horizon-months",
+    type=click.IntRange(1),
+    default=12,
+    show_default=True,
+    help="Months of the revenue forecast and of the longer-term value.",
+)
+@click.option(
+    "--annual-discount-rate",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Yearly discount rate of future margin (0.1 = 10%).",
+)
+@click.option(
+    "--recent-periods",
+    type=click.IntRange(1),
+    default=3,
+    show_default=True,
+    help="Latest cohort periods whose costs and buyers give the current CAC.",
+)
+@click.option(
+    "--draws",
+    "n_draws",
+    type=click.IntRange(1),
+    default=200,
+    show_default=True,
+    help="Posterior draws for the intervals.",
+)
+@click.option(
+    "--no-source-adjustment",
+    is_flag=True,
+    help="Value every source's new customers with the pooled model.",
+)
+@click.option("-o", "--output", required=True, help="Per-source table: .parquet, .csv or .json.")
+@click.option("--no-plots", is_flag=True, help="Write no PNG plot of the forecast.")
+@guarded
+def budget(
+    model_dir: str,
+    payback_path: str,
+    target_payback_months: int,
+    horizon_months: int,
+    annual_discount_rate: float,
+    recent_periods: int,
+    n_draws: int,
+    no_source_adjustment: bool,
+    output: str,
+    no_plots: bool,
+) -> None:
+    """How much a new customer from each source is worth, and where to move the budget.
+
+    Per source OUTPUT holds the predicted value of a newly acquired customer within the
+    target payback months and within the horizon (margin and discounting applied, with
+    the source's own model parameters; + _low, _high: 94% interval), max_affordable_cac
+    (the value within the target: a higher CAC does not pay back in time), current_cac
+    (costs / new buyers over the latest --recent-periods cohorts), headroom,
+    headroom_share, romi_at_horizon, payback_months at the current CAC, and a direction
+    (increase, hold, decrease). Also writes OUTPUT's name + _forecast: the existing
+    customers' expected purchases and revenue month by month with 94% intervals (and
+    _forecast.png), and prints a short recommendation.
+
+    Example:
+
+    \b
+      clv budget --model model/ --payback payback.parquet --target-payback-months 6 \\
+          -o budget.csv
+    """
+    target = output_path(output)
+    files = budget_files(target)
+    _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])
+    model = load_model(model_dir)
+    cells, buyers, info = read_payback(payback_path)
+
+    table = budget_recommendation(
+        model,
+        cells,
+        buyers,
+        target_payback_months=target_payback_months,
+        horizon_months=horizon_months,
+        annual_discount_rate=annual_discount_rate,
+        margin=float(info.get("margin", 1.0)),
+        period=info.get("period", "month"),
+        recent_periods=recent_periods,
+        n_draws=n_draws,
+        source_adjustment=not no_source_adjustment,
+    )
+    forecast = revenue_forecast(
+        model,
+        buyers,
+        observation_end=info["observation_end"],
+        horizon_months=horizon_months,
+        n_draws=n_draws,
+        source_adjustment=not no_source_adjustment,
+    )
+    advice = recommendation_lines(table, forecast)
+    written = write_budget(table, forecast, target, plots=not no_plots)
+    for line in advice:
+        say(line)
+    for path in written:
+        say(f"wrote {path}")
