@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	@echo "Installing clvmodels and its dependencies into $(VENV) (about a minute)..."
-	$(BIN)/python -m pip install --quiet -e ".[dev]" 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(BIN)/python -m pip install --quiet -e ".[dev,spark]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@$(BIN)/python -c "import clvmodels, pymc_marketing; print('installed clvmodels', clvmodels.__version__, 'with pymc-marketing', pymc_marketing.__version__)"
 	@touch $(STAMP)
 

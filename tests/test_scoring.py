@@ -122,8 +122,9 @@ def test_clv_and_purchases_never_decrease_with_horizon(x, share, T, spend, h1, e
     assert far["clv"].iloc[0] >= near["clv"].iloc[0] - 1e-9
 
 
-def test_streamed_parquet_equals_whole_and_survives_interruption(cdnow_rfm, posterior_models,
-                                                                 tmp_path):
+def test_streamed_parquet_equals_whole_and_survives_interruption(
+    cdnow_rfm, posterior_models, tmp_path
+):
     from clvmodels.io import write_table_chunks
     from clvmodels.scoring import iter_scores
 

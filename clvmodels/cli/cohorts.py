@@ -17,6 +17,7 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
 from clvmodels.cohorts import (
     average_ltv_curve,
     check_period,
@@ -31,8 +32,9 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command()
-@click.argument("orders", type=click.Path(dir_okay=False))
+@click.argument("orders", type=click.Path())
 @orders_options
+@engine_options
 @click.option(
     "-o", "--output", required=True, help="Long cohort table to write: .parquet, .csv or .json."
 )
@@ -83,7 +85,8 @@ def cohorts(
     (margin per cohort customer) and complete (False for the period that holds the
     observation end when that period is only partly observed). Also draws a cumulative-LTV
     heatmap and retention curves (OUTPUT's name + _heatmap.png, _retention.png). The
-    average curve uses, at each age, only the cohorts that have fully reached it.
+    average curve uses, at each age, only the cohorts that have fully reached it. With
+    --engine spark the orders are aggregated in Apache Spark.
 
     Example:
 
@@ -101,9 +104,19 @@ def cohorts(
     if len({path.resolve() for path in outputs}) < len(outputs):
         raise UserError("the output files must have different names")
 
-    table = load_orders(orders, pop_orders_options(kwargs))
+    engine, spark_master = pop_engine_options(kwargs)
+    opts = pop_orders_options(kwargs)
     end = observation_end.date().isoformat() if observation_end is not None else None
-    result = cohort_table(table, period=check_period(period), margin=margin, observation_end=end)
+    if engine == "spark":
+        result, n_orders = spark_cohort_table(
+            orders, opts, period=period, margin=margin, observation_end=end, master=spark_master
+        )
+    else:
+        table = load_orders(orders, opts)
+        n_orders = len(table)
+        result = cohort_table(
+            table, period=check_period(period), margin=margin, observation_end=end
+        )
     curve = average_ltv_curve(result)
     wide = cohort_ltv_wide(result) if wide_target else None
     axes = (
@@ -119,7 +132,7 @@ def cohorts(
         written.append(wide_target)
     for name, ax in axes.items():
         written.append(save_figure(ax, plot_paths[name]))
-    _print_summary(result, curve, n_orders=len(table))
+    _print_summary(result, curve, n_orders=n_orders)
     for path in written:
         say(f"wrote {path}")
 

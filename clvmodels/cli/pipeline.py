@@ -20,6 +20,7 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
+from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
 from clvmodels.io import fingerprint, write_table, write_table_chunks
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
@@ -36,8 +37,9 @@ def _day(value: Any) -> str | None:
 
 # ------------------------------------------------------------------------------- rfm
 @click.command()
-@click.argument("orders", type=click.Path(dir_okay=False))
+@click.argument("orders", type=click.Path())
 @orders_options
+@engine_options
 @click.option(
     "--time-unit",
     type=TIME_UNIT,
@@ -65,25 +67,40 @@ def rfm(
 
     Same-day orders are one purchase occasion. Writes customer_id, frequency, recency, T,
     monetary_value, and with --calibration-end also frequency_holdout,
-    monetary_value_holdout, duration_holdout. The aggregation runs in DuckDB.
+    monetary_value_holdout, duration_holdout. The aggregation runs in DuckDB, or with
+    --engine spark in Apache Spark (ORDERS: any path Spark reads, or a catalog table).
 
     Example:
 
     \b
       clv rfm orders.csv --time-unit W --calibration-end 1997-09-30 -o rfm.parquet
+      clv rfm orders_parquet_dir/ --engine spark --spark-master 'local[4]' -o rfm.parquet
     """
     target = output_path(output)
-    table = load_orders(orders, pop_orders_options(kwargs))
-    summary = rfm_summary(
-        table,
-        time_unit=time_unit.upper(),
-        observation_end=_day(observation_end),
-        calibration_end=_day(calibration_end),
-    )
+    engine, spark_master = pop_engine_options(kwargs)
+    opts = pop_orders_options(kwargs)
+    if engine == "spark":
+        summary, n_orders = spark_rfm(
+            orders,
+            opts,
+            time_unit=time_unit.upper(),
+            observation_end=_day(observation_end),
+            calibration_end=_day(calibration_end),
+            master=spark_master,
+        )
+    else:
+        table = load_orders(orders, opts)
+        n_orders = len(table)
+        summary = rfm_summary(
+            table,
+            time_unit=time_unit.upper(),
+            observation_end=_day(observation_end),
+            calibration_end=_day(calibration_end),
+        )
     write_table(summary, target)
     attrs = summary.attrs
     say(
-        f"RFM of {len(table):,} orders: {len(summary):,} customers, "
+        f"RFM of {n_orders:,} orders: {len(summary):,} customers, "
         f"{int((summary['frequency'] > 0).sum()):,} with repeat purchases"
     )
     say(
@@ -287,8 +304,9 @@ def _diagnostics_line(report: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------- score
 @click.command()
 @click.argument("model_dir", type=click.Path())
-@click.argument("orders", type=click.Path(dir_okay=False))
+@click.argument("orders", type=click.Path())
 @orders_options
+@engine_options
 @click.option("-o", "--output", required=True, help="Output file: .parquet, .csv or .json.")
 @click.option(
     "--horizon",
@@ -339,7 +357,8 @@ def score(
 
     Writes one row per customer with customer_id, frequency, recency, T, monetary_value,
     p_alive, expected_purchases (+ _low, _high), expected_spend, clv (+ _low, _high);
-    low/high bound the 94% posterior interval.
+    low/high bound the 94% posterior interval. With --engine spark the RFM and the scores
+    run in Apache Spark, the posterior draws broadcast to the executors.
 
     Example:
 
@@ -347,13 +366,40 @@ def score(
       clv score model/ orders.csv --horizon 12M --annual-discount-rate 0.1 -o scores.parquet
     """
     target = output_path(output)
+    engine, spark_master = pop_engine_options(kwargs)
     model = load_model(model_dir)
     end = _day(observation_end) or model.data_info_.get("observation_end")
     source = "given with --observation-end" if observation_end else "the model's observation end"
-    table = load_orders(orders, pop_orders_options(kwargs))
-    summary = rfm_summary(table, time_unit=model.time_unit, observation_end=end)
+    opts = pop_orders_options(kwargs)
+    if engine == "spark":
+        scored = spark_scores(
+            model,
+            orders,
+            opts,
+            observation_end=end,
+            horizon=horizon,
+            annual_discount_rate=annual_discount_rate,
+            margin=margin,
+            n_draws=n_draws,
+            master=spark_master,
+        )
+        n_customers, up_to = len(scored), scored.attrs["calibration_end"]
+        chunks: Iterator[pd.DataFrame] = iter([scored])
+    else:
+        summary = rfm_summary(
+            load_orders(orders, opts), time_unit=model.time_unit, observation_end=end
+        )
+        n_customers, up_to = len(summary), summary.attrs["calibration_end"]
+        chunks = model.iter_score(
+            summary,
+            horizon=horizon,
+            annual_discount_rate=annual_discount_rate,
+            margin=margin,
+            n_draws=n_draws,
+            progress=show_progress(),
+        )
     say(
-        f"scoring {len(summary):,} customers with orders up to {summary.attrs['calibration_end']} "
+        f"scoring {n_customers:,} customers with orders up to {up_to} "
         f"({source}); horizon {horizon}, annual discount rate {annual_discount_rate:g}, "
         f"margin {margin:g}"
     )
@@ -368,19 +414,7 @@ def score(
             totals["draws"] = chunk.attrs.get("n_draws", 1)
             yield chunk
 
-    write_table_chunks(
-        tallied(
-            model.iter_score(
-                summary,
-                horizon=horizon,
-                annual_discount_rate=annual_discount_rate,
-                margin=margin,
-                n_draws=n_draws,
-                progress=show_progress(),
-            )
-        ),
-        target,
-    )
+    write_table_chunks(tallied(chunks), target)
     _print_score_summary(totals)
     say(f"wrote {target}")
 
