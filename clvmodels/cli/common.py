@@ -44,18 +44,27 @@ def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: A
 
 
 def guarded[F: Callable[..., Any]](func: F) -> F:
-    """Turn library errors about the user's data into a clean message and exit code 2."""
+    """Run a command with our warnings shown on stderr and user errors as exit code 2.
+
+    Data-quality and convergence warnings are printed as they happen (whoever invokes the
+    command: the console script, ``python -m clvmodels`` or a test runner); library errors
+    about the user's data become a one-line message and exit code 2.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ClvError as exc:
-            raise UserError(str(exc)) from None
-        except (ValueError, OSError) as exc:
-            if isinstance(exc, OSError) and exc.filename:
-                raise UserError(f"{exc.strerror}: {exc.filename}") from None
-            raise UserError(str(exc)) from None
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            warnings.simplefilter("always", DataQualityWarning)
+            warnings.simplefilter("always", ConvergenceWarning)
+            try:
+                return func(*args, **kwargs)
+            except ClvError as exc:
+                raise UserError(str(exc)) from None
+            except (ValueError, OSError) as exc:
+                if isinstance(exc, OSError) and exc.filename:
+                    raise UserError(f"{exc.strerror}: {exc.filename}") from None
+                raise UserError(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
