@@ -45,7 +45,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-JOBS = ("rfm", "rfm_file", "fit_map", "score")
+JOBS = ("rfm", "rfm_file", "fit_map", "score", "cohorts")
 SIDES = ("ours", "pymc")
 SIDE_NAMES = {"ours": "clvmodels", "pymc": "pymc-marketing"}
 
@@ -61,6 +61,8 @@ TIME_UNIT = "W"
 HORIZON = "12M"
 HORIZON_MONTHS = 12
 ANNUAL_DISCOUNT_RATE = 0.1
+#: Margin rate of the cohort LTV job (any value works; both sides use the same).
+COHORT_MARGIN = 0.3
 SCORE_DRAWS = 100
 #: Relative sd of the multiplicative jitter of the fixed scoring posterior around the MAP.
 POSTERIOR_JITTER = 0.02
@@ -74,6 +76,7 @@ TARGETS = {
     "rfm": "≥ 8× faster, clvmodels peak ≤ 1000 MB",
     "rfm_file": "≥ 8× faster, clvmodels peak ≤ 1000 MB",
     "fit_map": "≥ 2× faster",
+    "cohorts": "≥ 5× faster than the pandas notebook way, clvmodels peak ≤ 1000 MB",
     "score": "none set (DESIGN anchor: pymc-marketing 46 s, 5.4 GB)",
 }
 
@@ -101,6 +104,9 @@ def child_main(args: argparse.Namespace) -> None:
         ("posterior", "data"): child_posterior,
         ("check", "rfm"): child_check_rfm,
         ("check", "score"): child_check_score,
+        ("check", "cohorts"): child_check_cohorts,
+        ("cohorts", "ours"): child_cohorts_ours,
+        ("cohorts", "pymc"): child_cohorts_pandas,
         ("rfm", "ours"): child_rfm_ours,
         ("rfm", "pymc"): child_rfm_pymc,
         ("rfm_file", "ours"): child_rfm_file_ours,
@@ -156,6 +162,64 @@ def child_rfm_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     rfm.to_parquet(out / "rfm_ours.parquet")
     return {"call_seconds": seconds, "n_orders": len(orders), "n_customers": len(rfm)}
+
+
+def child_cohorts_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """clvmodels.cohorts.cohort_table on the orders DataFrame (DuckDB SQL)."""
+    from clvmodels.cohorts import cohort_ltv_wide, cohort_table
+
+    orders = read_orders_frame(_input(args, out, "orders.parquet"))
+    started = time.perf_counter()
+    table = cohort_table(orders, period="month", margin=COHORT_MARGIN)
+    wide = cohort_ltv_wide(table)
+    seconds = time.perf_counter() - started
+    table.to_parquet(out / "cohorts_ours.parquet")
+    return {"call_seconds": seconds, "n_cohorts": int(wide.shape[0]), "n_rows": len(table)}
+
+
+def child_cohorts_pandas(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """The analyst's notebook way: group by cohort and order month, nunique, pivot, cumsum."""
+    orders = read_orders_frame(_input(args, out, "orders.parquet"))
+    started = time.perf_counter()
+    month = orders["timestamp"].dt.to_period("M")
+    first = month.groupby(orders["customer_id"]).min().rename("cohort")
+    frame = orders.assign(order_month=month).join(first, on="customer_id")
+    sizes = first.value_counts()
+    report = (
+        frame.groupby(["cohort", "order_month"])
+        .agg(revenue=("revenue", "sum"), buyers=("customer_id", "nunique"))
+        .reset_index()
+    )
+    report["age"] = (report["order_month"] - report["cohort"]).apply(lambda d: d.n)
+    report["cohort_size"] = report["cohort"].map(sizes)
+    report["ltv"] = report["revenue"] * COHORT_MARGIN / report["cohort_size"]
+    pivot = report.pivot_table(index="cohort", columns="age", values="ltv", aggfunc="sum")
+    cumulative = pivot.fillna(0).cumsum(axis=1).where(pivot.notna().cumsum(axis=1) > 0)
+    seconds = time.perf_counter() - started
+    cumulative.columns = [str(c) for c in cumulative.columns]
+    cumulative.index = cumulative.index.to_timestamp()
+    cumulative.to_parquet(out / "cohorts_pandas.parquet")
+    return {"call_seconds": seconds, "n_cohorts": int(cumulative.shape[0])}
+
+
+def child_check_cohorts(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """Cumulative LTV by cohort and age: clvmodels' table against the pandas pivot."""
+    import numpy as np
+    import pandas as pd
+
+    from clvmodels.cohorts import cohort_ltv_wide
+
+    ours = cohort_ltv_wide(pd.read_parquet(out / "cohorts_ours.parquet"))
+    theirs = pd.read_parquet(out / "cohorts_pandas.parquet")
+    ours.columns = [str(c) for c in ours.columns]
+    common = [c for c in theirs.columns if c in ours.columns]
+    a = ours.loc[theirs.index, common].to_numpy(dtype=float)
+    b = theirs[common].to_numpy(dtype=float)
+    both = np.isfinite(a) & np.isfinite(b)
+    rel = np.abs(a[both] - b[both]) / np.maximum(np.abs(b[both]), 1e-12)
+    result = {"cells_compared": int(both.sum()), "max_rel_diff": float(rel.max())}
+    result["agree"] = bool(result["max_rel_diff"] < 1e-9)
+    return {"agreement": result}
 
 
 def child_rfm_file_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
@@ -712,6 +776,8 @@ def summarise(job: str, ours: dict | None, pymc: dict | None) -> dict[str, Any]:
         row["met"] = bool(row["ratio_call"] >= 8 and ours["peak_rss_mb"] <= 1000)  # type: ignore[index]
     elif job == "fit_map" and have_both:
         row["met"] = bool(row["ratio_call"] >= 2)
+    elif job == "cohorts" and have_both:
+        row["met"] = bool(row["ratio_call"] >= 5 and ours["peak_rss_mb"] <= 1000)  # type: ignore[index]
     else:
         row["met"] = None
     return row
@@ -891,6 +957,12 @@ def parent_main(args: argparse.Namespace) -> int:
         if job == "fit_map" and entry.get("ours", {}).get("ok"):
             map_params = entry["ours"]["params"]
         both = all(entry.get(s, {}).get("ok") for s in SIDES)
+        if job == "cohorts":
+            entry["notes"].append(
+                "the comparison side of this job is not pymc-marketing (it has no cohort tables) "
+                "but the pandas group-by / nunique / pivot_table / cumsum of the analyst's "
+                "notebook, on the same DataFrame"
+            )
         if job == "rfm_file":
             entry["notes"].append(
                 "clvmodels' call includes reading the Parquet file (DuckDB reads it itself); "
@@ -941,7 +1013,7 @@ def _agreement_digest(job: str, agreement: dict[str, Any]) -> dict[str, Any]:
                 "frequency_equal_share"
             ],
         }
-    if job == "fit_map":
+    if job in {"fit_map", "cohorts"}:
         return {"max_rel_diff": agreement["max_rel_diff"]}
     return {k: agreement[k]["max_rel_diff"] for k in ("p_alive", "expected_purchases", "clv")}
 
