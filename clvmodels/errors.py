@@ -45,7 +45,7 @@ class DataError(ClvError, ValueError):
         elif self.examples:
             parts.append(" (e.g. " + ", ".join(_show(v) for v in self.examples[:5]) + ")")
         if self.hint:
-            parts.append(". " + self.hint)
+            parts.append(". " + self.hint[:1].upper() + self.hint[1:])
         return "".join(parts)
 
 
