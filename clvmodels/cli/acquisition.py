@@ -13,10 +13,15 @@ from clvmodels.acquisition import PaybackResult, payback_analysis
 from clvmodels.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.cli.common import (
     UserError,
+    discount_option,
+    draws_option,
     guarded,
     load_orders,
+    margin_option,
+    observation_end_option,
     orders_options,
     output_path,
+    period_option,
     pop_orders_options,
     say,
 )
@@ -30,8 +35,6 @@ from clvmodels.marketing_io import (
     write_payback,
 )
 from clvmodels.persistence import load_model
-
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _horizons(value: str) -> tuple[int, ...]:
@@ -75,20 +78,8 @@ def _distinct(paths: list[Path]) -> None:
     type=click.Path(),
     help="A fitted model directory (clv fit): adds predicted LTV, ROMI and payback.",
 )
-@click.option(
-    "--margin",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Share of revenue that is margin, in (0, 1].",
-)
-@click.option(
-    "--period",
-    type=click.Choice(["month", "week"]),
-    default="month",
-    show_default=True,
-    help="Cohort and age unit: calendar month or ISO week.",
-)
+@margin_option
+@period_option("Cohort and age unit: calendar month or ISO week.")
 @click.option(
     "--attribution",
     type=click.Choice(["first-touch", "last-touch"]),
@@ -96,21 +87,14 @@ def _distinct(paths: list[Path]) -> None:
     show_default=True,
     help="A buyer's source: first visit, or last visit before the first order.",
 )
-@click.option("--observation-end", type=DATE, help="Last day used (default: last order's day).")
+@observation_end_option()
 @click.option(
     "--horizons",
     default="6,12,24",
     show_default=True,
     help="Ages (periods) at which ROMI and predicted LTV are reported.",
 )
-@click.option(
-    "--draws",
-    "n_draws",
-    type=click.IntRange(1),
-    default=200,
-    show_default=True,
-    help="Posterior draws for the predicted intervals.",
-)
+@draws_option("Posterior draws for the predicted intervals.")
 @click.option(
     "--no-source-adjustment",
     is_flag=True,
@@ -282,13 +266,7 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
     show_default=True,
     help="Months of the revenue forecast and of the longer-term value.",
 )
-@click.option(
-    "--annual-discount-rate",
-    type=float,
-    default=0.1,
-    show_default=True,
-    help="Yearly discount rate of future margin (0.1 = 10%).",
-)
+@discount_option
 @click.option(
     "--recent-periods",
     type=click.IntRange(1),
@@ -296,14 +274,7 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
     show_default=True,
     help="Latest cohort periods whose costs and buyers give the current CAC.",
 )
-@click.option(
-    "--draws",
-    "n_draws",
-    type=click.IntRange(1),
-    default=200,
-    show_default=True,
-    help="Posterior draws for the intervals.",
-)
+@draws_option("Posterior draws for the intervals.")
 @click.option(
     "--no-source-adjustment",
     is_flag=True,

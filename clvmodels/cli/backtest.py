@@ -6,9 +6,14 @@ from typing import Any
 
 import click
 
-from clvmodels.cli.common import guarded, load_orders, orders_options, pop_orders_options, say
-
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+from clvmodels.cli.common import (
+    DATE,
+    guarded,
+    load_orders,
+    orders_options,
+    pop_orders_options,
+    say,
+)
 
 
 @click.command()

@@ -12,8 +12,11 @@ from clvmodels.cli.common import (
     UserError,
     guarded,
     load_orders,
+    margin_option,
+    observation_end_option,
     orders_options,
     output_path,
+    period_option,
     pop_orders_options,
     say,
 )
@@ -28,8 +31,6 @@ from clvmodels.cohorts import (
 from clvmodels.io import write_table
 from clvmodels.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
 
-DATE = click.DateTime(formats=["%Y-%m-%d"])
-
 
 @click.command()
 @click.argument("orders", type=click.Path())
@@ -38,21 +39,9 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 @click.option(
     "-o", "--output", required=True, help="Long cohort table to write: .parquet, .csv or .json."
 )
-@click.option(
-    "--period",
-    type=click.Choice(["month", "week"]),
-    default="month",
-    show_default=True,
-    help="Cohort and age unit: calendar month, or ISO week (Monday to Sunday).",
-)
-@click.option(
-    "--margin",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Share of revenue that is margin, in (0, 1].",
-)
-@click.option("--observation-end", type=DATE, help="Last day used (default: last order's day).")
+@period_option("Cohort and age unit: calendar month, or ISO week (Monday to Sunday).")
+@margin_option
+@observation_end_option()
 @click.option(
     "--wide",
     "wide_output",

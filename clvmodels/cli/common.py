@@ -173,3 +173,65 @@ def say(text: str = "") -> None:
 def show_progress() -> bool:
     """Progress bars only where a person watches (standard error is a terminal)."""
     return sys.stderr.isatty()
+
+
+# ---------------------------------------------------------------- options several commands share
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+TIME_UNIT = click.Choice(["D", "W", "M"], case_sensitive=False)
+
+
+def margin_option[F: Callable[..., Any]](func: F) -> F:
+    """``--margin``: the share of revenue that is margin, in (0, 1]."""
+    return click.option(
+        "--margin",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="Share of revenue that is margin, in (0, 1].",
+    )(func)
+
+
+def discount_option[F: Callable[..., Any]](func: F) -> F:
+    """``--annual-discount-rate``: the yearly rate at which future margin is discounted."""
+    return click.option(
+        "--annual-discount-rate",
+        type=click.FloatRange(0),
+        default=0.1,
+        show_default=True,
+        help="Yearly discount rate of future margin (0.1 = 10%).",
+    )(func)
+
+
+def horizon_option(help_text: str) -> Callable[[Any], Any]:
+    """``--horizon``: a duration such as 90D, 39W or 12M (default 12M)."""
+    return click.option("--horizon", default="12M", show_default=True, help=help_text)
+
+
+def draws_option(help_text: str, default: int = 200) -> Callable[[Any], Any]:
+    """``--draws`` (stored as ``n_draws``): posterior draws used, thinned evenly."""
+    return click.option(
+        "--draws",
+        "n_draws",
+        type=click.IntRange(1),
+        default=default,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def period_option(help_text: str) -> Callable[[Any], Any]:
+    """``--period``: cohort and age unit, calendar month or ISO week."""
+    return click.option(
+        "--period",
+        type=click.Choice(["month", "week"]),
+        default="month",
+        show_default=True,
+        help=help_text,
+    )
+
+
+def observation_end_option(
+    help_text: str = "Last day used (default: last order's day).",
+) -> Callable[[Any], Any]:
+    """``--observation-end``: a YYYY-MM-DD date."""
+    return click.option("--observation-end", type=DATE, help=help_text)

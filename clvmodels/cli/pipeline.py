@@ -12,8 +12,15 @@ import click
 import pandas as pd
 
 from clvmodels.cli.common import (
+    DATE,
+    TIME_UNIT,
+    discount_option,
+    draws_option,
     guarded,
+    horizon_option,
     load_orders,
+    margin_option,
+    observation_end_option,
     orders_options,
     output_path,
     pop_orders_options,
@@ -26,9 +33,6 @@ from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES
-
-TIME_UNIT = click.Choice(["D", "W", "M"], case_sensitive=False)
-DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 def _day(value: Any) -> str | None:
@@ -47,7 +51,7 @@ def _day(value: Any) -> str | None:
     show_default=True,
     help="Unit of recency, T and durations: D (day), W (7 days), M (365.25/12 days).",
 )
-@click.option("--observation-end", type=DATE, help="Last day used (default: last order's day).")
+@observation_end_option()
 @click.option(
     "--calibration-end",
     type=DATE,
@@ -308,39 +312,11 @@ def _diagnostics_line(report: dict[str, Any]) -> str:
 @orders_options
 @engine_options
 @click.option("-o", "--output", required=True, help="Output file: .parquet, .csv or .json.")
-@click.option(
-    "--horizon",
-    default="12M",
-    show_default=True,
-    help="How far ahead: a number and D, W or M (90D, 39W, 12M).",
-)
-@click.option(
-    "--annual-discount-rate",
-    type=float,
-    default=0.1,
-    show_default=True,
-    help="Yearly discount rate of future margin (0.1 = 10%).",
-)
-@click.option(
-    "--margin",
-    type=click.FloatRange(0, 1),
-    default=1.0,
-    show_default=True,
-    help="Share of revenue that is margin.",
-)
-@click.option(
-    "--observation-end",
-    type=DATE,
-    help="Score with orders up to this day (default: the model's observation end).",
-)
-@click.option(
-    "--draws",
-    "n_draws",
-    type=click.IntRange(1),
-    default=200,
-    show_default=True,
-    help="Posterior draws used for the intervals (thinned evenly).",
-)
+@horizon_option("How far ahead: a number and D, W or M (90D, 39W, 12M).")
+@discount_option
+@margin_option
+@observation_end_option("Score with orders up to this day (default: the model's observation end).")
+@draws_option("Posterior draws used for the intervals (thinned evenly).")
 @guarded
 def score(
     model_dir: str,

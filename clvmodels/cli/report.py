@@ -10,10 +10,14 @@ import click
 
 from clvmodels.cli.common import (
     UserError,
+    discount_option,
     guarded,
+    horizon_option,
     load_orders,
+    margin_option,
     orders_options,
     output_path,
+    period_option,
     pop_orders_options,
     say,
 )
@@ -61,33 +65,10 @@ from clvmodels.units import parse_duration
     type=click.Path(dir_okay=False),
     help="Marketing costs (source_id, dt, costs), with --visits.",
 )
-@click.option(
-    "--margin",
-    type=click.FloatRange(0, 1, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="Share of revenue that is margin, in (0, 1].",
-)
-@click.option(
-    "--horizon",
-    default="12M",
-    show_default=True,
-    help="CLV horizon of the segment table: a number and D, W or M.",
-)
-@click.option(
-    "--annual-discount-rate",
-    type=click.FloatRange(0),
-    default=0.1,
-    show_default=True,
-    help="Yearly discount rate of future margin (0.1 = 10%).",
-)
-@click.option(
-    "--period",
-    type=click.Choice(["month", "week"]),
-    default="month",
-    show_default=True,
-    help="Cohort and age unit of the cohort section.",
-)
+@margin_option
+@horizon_option("CLV horizon of the segment table: a number and D, W or M.")
+@discount_option
+@period_option("Cohort and age unit of the cohort section.")
 @guarded
 def report(
     output: str,
