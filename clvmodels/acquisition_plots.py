@@ -3,26 +3,18 @@
 Drawn with matplotlib's object-oriented API, like :mod:`clvmodels.plotting`: every function
 takes ``ax=None`` and returns the Axes it drew on (a new
 :class:`matplotlib.figure.Figure` when omitted); nothing touches pyplot's global state.
-Save with :func:`save_png`, which writes atomically.
+Save with :func:`clvmodels.plotting.save_figure`, which writes atomically.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from clvmodels.acquisition import source_romi_curves
-from clvmodels.io import atomic_path
-
-
-def _new_axes(figsize: tuple[float, float] = (8.0, 5.0)) -> Axes:
-    return Figure(figsize=figsize, layout="constrained").add_subplot()
+from clvmodels.plotting import new_axes
 
 
 def _colours(names: list[str]) -> dict[str, tuple[float, float, float, float]]:
@@ -48,7 +40,7 @@ def plot_romi_curves(by_age: pd.DataFrame, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
         The Axes drawn on.
     """
-    ax = ax if ax is not None else _new_axes()
+    ax = ax if ax is not None else new_axes((8.0, 5.0))
     curves = source_romi_curves(by_age)
     names = sorted(curves["source_id"].astype(str).unique())
     colours = _colours(names)
@@ -92,7 +84,7 @@ def plot_cac_by_source(cells: pd.DataFrame, ax: Axes | None = None) -> Axes:
     matplotlib.axes.Axes
         The Axes drawn on.
     """
-    ax = ax if ax is not None else _new_axes()
+    ax = ax if ax is not None else new_axes((8.0, 5.0))
     rows = cells.loc[(cells["new_buyers"] > 0) & (cells["costs"] > 0)]
     names = sorted(cells["source_id"].astype(str).unique())
     colours = _colours(names)
@@ -133,7 +125,7 @@ def plot_revenue_forecast(forecast: pd.DataFrame, ax: Axes | None = None) -> Axe
     matplotlib.axes.Axes
         The Axes drawn on.
     """
-    ax = ax if ax is not None else _new_axes()
+    ax = ax if ax is not None else new_axes((8.0, 5.0))
     months = forecast["month"]
     ax.fill_between(
         months,
@@ -151,14 +143,3 @@ def plot_revenue_forecast(forecast: pd.DataFrame, ax: Axes | None = None) -> Axe
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax
-
-
-def save_png(ax: Axes, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
-    """Save the figure holding ``ax`` as a PNG atomically (temporary file, then rename)."""
-    figure = ax.get_figure(root=True)
-    if figure is None:
-        raise ValueError("the Axes belongs to no figure")
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format="png", dpi=dpi)
-    return target

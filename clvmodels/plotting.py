@@ -40,7 +40,8 @@ MAX_ANNOTATED = 24
 MAX_LEGEND_COHORTS = 12
 
 
-def _new_axes(figsize: tuple[float, float]) -> Axes:
+def new_axes(figsize: tuple[float, float]) -> Axes:
+    """A new Axes on its own :class:`matplotlib.figure.Figure` (no pyplot state)."""
     figure = Figure(figsize=figsize, layout="constrained")
     return figure.add_subplot()
 
@@ -91,7 +92,7 @@ def plot_cohort_heatmap(cohort_table: pd.DataFrame, ax: Axes | None = None) -> A
     n_cohorts, n_ages = wide.shape
     if ax is None:
         width = min(14.0, max(6.0, 1.5 + 0.55 * n_ages))
-        ax = _new_axes((width, min(10.0, max(4.0, 1.2 + 0.35 * n_cohorts))))
+        ax = new_axes((width, min(10.0, max(4.0, 1.2 + 0.35 * n_cohorts))))
     values = wide.to_numpy(dtype="float64")
     masked = np.ma.masked_invalid(values)
     cmap = colormaps["viridis"].with_extremes(bad="#f2f2f2")
@@ -170,7 +171,7 @@ def plot_retention_curves(cohort_table: pd.DataFrame, ax: Axes | None = None) ->
         The Axes drawn on.
     """
     if ax is None:
-        ax = _new_axes((8.0, 5.0))
+        ax = new_axes((8.0, 5.0))
     period = _period_of(cohort_table)
     cohorts = sorted(cohort_table["cohort"].unique())
     cmap = colormaps["viridis"]
@@ -234,7 +235,7 @@ def plot_tracking(
     calibration_end : str, optional
         Draws a vertical line where the holdout begins.
     """
-    ax = ax if ax is not None else _new_axes((8, 4.5))
+    ax = ax if ax is not None else new_axes((8, 4.5))
     dates = pd.to_datetime(tracking["period_end"])
     ax.plot(dates, tracking["actual"], color="black", linewidth=2.2, label="actual")
     skip = {"period", "period_end", "holdout", "actual"}
@@ -268,7 +269,7 @@ def plot_conditional_expectations(conditional: pd.DataFrame, ax: Axes | None = N
         :func:`clvmodels.backtest.conditional_expectations`: ``frequency`` (0..6, "7+"),
         ``customers``, ``actual`` and one column per model or baseline.
     """
-    ax = ax if ax is not None else _new_axes((7, 4.5))
+    ax = ax if ax is not None else new_axes((7, 4.5))
     positions = np.arange(len(conditional))
     ax.plot(
         positions, conditional["actual"], color="black", linewidth=2.2, marker="o", label="actual"
@@ -374,7 +375,7 @@ def _draw_matrix(
     title: str,
 ) -> Axes:
     if ax is None:
-        ax = _new_axes((8.0, 6.0))
+        ax = new_axes((8.0, 6.0))
     half_row = (recencies[1] - recencies[0]) / 2 if len(recencies) > 1 else 0.5
     extent = (
         frequencies[0] - 0.5,

@@ -29,7 +29,7 @@ from clvmodels.acquisition import (
     source_cohort_table,
     source_romi_curves,
 )
-from clvmodels.acquisition_plots import plot_cac_by_source, plot_romi_curves, save_png
+from clvmodels.acquisition_plots import plot_cac_by_source, plot_romi_curves
 from clvmodels.bgnbd import BetaGeoModel
 from clvmodels.cli.acquisition import payback
 from clvmodels.cohorts import cohort_table
@@ -38,6 +38,7 @@ from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.marketing_io import read_costs, read_visits
 from clvmodels.model import CLVModel
+from clvmodels.plotting import save_figure
 from clvmodels.rfm import rfm_summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -800,7 +801,7 @@ def test_plots_draw_into_a_given_axes_and_save_valid_pngs(hand, tmp_path):
         ("cac", plot_cac_by_source(result.cells)),
     ):
         assert isinstance(ax, Axes)
-        path = save_png(ax, tmp_path / f"{name}.png")
+        path = save_figure(ax, tmp_path / f"{name}.png")
         assert path.read_bytes().startswith(PNG_SIGNATURE)
         assert matplotlib.image.imread(path).shape[2] in (3, 4)
     assert not list(tmp_path.glob(".*.tmp"))
