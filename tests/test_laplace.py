@@ -1,0 +1,27 @@
+"""The Laplace approximation against NUTS on a large base (slow; `make test` and CI run it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.datasets import simulate_orders
+from clvmodels.rfm import rfm_summary
+
+pytestmark = pytest.mark.slow
+
+
+def test_laplace_agrees_with_nuts_on_50k_customers():
+    """Issue 6: posterior means within 0.1 sd and sds within 10% of NUTS on >= 50k customers."""
+    orders, truth = simulate_orders(n_customers=50_000, seed=8)
+    rfm = rfm_summary(orders, time_unit="W", observation_end=truth.last_day.date())
+    nuts = BetaGeoModel(method="mcmc", priors="flat", chains=4, draws=1000, tune=1000, seed=1).fit(
+        rfm
+    )
+    assert nuts.fit_report_["converged"], nuts.fit_report_
+    laplace = BetaGeoModel(method="laplace", priors="flat", chains=4, draws=1000, seed=1).fit(rfm)
+    reference, approx = nuts.summary(), laplace.summary()
+    for name in ("r", "alpha", "a", "b"):
+        shift = (approx.loc[name, "mean"] - reference.loc[name, "mean"]) / reference.loc[name, "sd"]
+        assert abs(shift) < 0.1, (name, shift)
+        assert approx.loc[name, "sd"] == pytest.approx(reference.loc[name, "sd"], rel=0.10), name
