@@ -16,6 +16,14 @@ import xarray as xr
 
 from clvmodels.errors import ConvergenceWarning, NotFittedError
 
+#: Each model's name as the papers write it, by the name saved models and the CLI use.
+MODEL_LABELS = {
+    "bgnbd": "BG/NBD",
+    "pareto": "Pareto/NBD",
+    "mbgnbd": "MBG/NBD",
+    "gamma_gamma": "Gamma-Gamma",
+}
+
 #: Posterior intervals are equal-tailed and hold 94% of the mass (pymc-marketing's default).
 INTERVAL_PROB = 0.94
 
@@ -48,6 +56,11 @@ class PosteriorModel:
         self.tune = tune
         self.seed = seed
         self.progressbar = progressbar
+
+    @property
+    def label(self) -> str:
+        """The model's name as the papers write it (:data:`MODEL_LABELS`)."""
+        return MODEL_LABELS.get(self.name, self.name)
 
     # ----------------------------------------------------------------- state
     @property

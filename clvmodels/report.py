@@ -62,6 +62,7 @@ from clvmodels.plotting import (
     plot_retention_curves,
     plot_tracking,
 )
+from clvmodels.posterior import MODEL_LABELS
 from clvmodels.rfm import rfm_summary
 from clvmodels.segments import load_rules, segment_customers, segment_summary
 from clvmodels.units import UNIT_NAMES, parse_duration
@@ -503,7 +504,6 @@ def _fitted_on_these_orders(
     return bool(len(used)) and fingerprint(used) == stored
 
 
-_TITLES = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
 _SUBTITLES = {
     "transaction_model": "purchases",
     "spend_model": "spend per purchase",
@@ -519,7 +519,7 @@ def _fit_block(part: Mapping[str, Any], subtitle: str) -> str:
         if converged
         else "<span class='flag bad'>converged: NO</span>"
     )
-    title = _TITLES.get(name, "Gamma-Gamma" if name == "gamma_gamma" else name)
+    title = MODEL_LABELS.get(name, name)
     heading = (
         f"<h3>{_esc(title)}: {_esc(subtitle)} "
         f"<small>({_esc(part.get('method'))}, {_esc(part.get('priors'))} priors)</small> "

@@ -154,13 +154,6 @@ class TransactionModel(PosteriorModel):
         t_row = np.atleast_1d(np.asarray(t, dtype="float64"))[None, :]
         return self.new_customer_fn(self.draws_as_columns(n_draws), t_row)
 
-    @property
-    def label(self) -> str:
-        """The model's name as papers write it."""
-        return {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}.get(
-            self.name, self.name
-        )
-
 
 def _xtT(rfm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return (

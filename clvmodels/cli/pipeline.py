@@ -31,6 +31,7 @@ from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, s
 from clvmodels.io import fingerprint, write_table, write_table_chunks
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
+from clvmodels.posterior import MODEL_LABELS
 from clvmodels.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES
 
@@ -272,15 +273,9 @@ def _print_description(description: dict[str, Any]) -> None:
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
         f"observation end: {description.get('observation_end')}"
     )
-    titles = {
-        "bgnbd": "BG/NBD",
-        "pareto": "Pareto/NBD",
-        "mbgnbd": "MBG/NBD",
-        "gamma_gamma": "Gamma-Gamma",
-    }
     for key in ("transaction_model", "spend_model"):
         part = description[key]
-        title = titles.get(part["name"], part["name"])
+        title = MODEL_LABELS.get(part["name"], part["name"])
         report = part.get("fit_report", {})
         say(
             f"{title} ({part['method']}, {part['priors']} priors; "
