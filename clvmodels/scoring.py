@@ -140,19 +140,22 @@ def iter_scores(
     T = rfm["T"].to_numpy(dtype="float64")
     pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
 
-    # numerators N(x, T, t) per (x, T) pair: at the horizon, and discounted monthly sums
+    # numerators N(x, T, t) per (x, T) pair: discounted monthly sums, and at the horizon,
+    # which is the grid's last step (t_m = min(m, H)), so its value is that step's
+    step_units = steps.months * months_to_units
+    step_units[-1] = horizon_units
     num_horizon = np.empty((n_draws_used, len(pair_x)))
     num_discounted = np.zeros((n_draws_used, len(pair_x)))
     pair_chunk = max(1, CHUNK_ELEMENTS // max(n_draws_used * len(steps.months), 1))
     for start in range(0, len(pair_x), pair_chunk):
         sl = slice(start, start + pair_chunk)
         px, pT = pair_x[None, sl], pair_T[None, sl]
-        num_horizon[:, sl] = model.numerator_fn(bg, px, pT, horizon_units)
         previous = np.zeros((n_draws_used, px.shape[1]))
-        for month, factor in zip(steps.months, steps.discount, strict=True):
-            current = model.numerator_fn(bg, px, pT, month * months_to_units)
+        for t, factor in zip(step_units, steps.discount, strict=True):
+            current = model.numerator_fn(bg, px, pT, t)
             num_discounted[:, sl] += (current - previous) * factor
             previous = current
+        num_horizon[:, sl] = previous
 
     lo, hi = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
     size = chunk_size or max(1_000, CHUNK_ELEMENTS // n_draws_used)
