@@ -63,7 +63,7 @@ from clvmodels.marketing_io import (
 )
 from clvmodels.model import CLVModel
 from clvmodels.posterior import INTERVAL_PROB
-from clvmodels.rfm import DateLike, order_period, rfm_summary
+from clvmodels.rfm import DateLike, Period, order_period, rfm_summary, to_day
 from clvmodels.source_model import expected_by_group, rfm_in_units, source_scales
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
@@ -74,13 +74,16 @@ __all__ = [
     "DEFAULT_HORIZONS",
     "UNKNOWN_SOURCE",
     "VISIT_COLUMNS",
+    "PaybackOrders",
     "PaybackResult",
     "attribute_buyers",
+    "buyer_table",
     "check_attribution",
     "check_date_ranges",
     "costs_by_cohort",
     "payback_age",
     "payback_analysis",
+    "payback_orders",
     "period_index",
     "period_start",
     "read_costs",
@@ -120,6 +123,116 @@ def payback_age(romi: Sequence[float] | np.ndarray) -> int | None:
 
 
 # --------------------------------------------------------------------------------------
+# what payback takes from the orders
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PaybackOrders:
+    """What a payback analysis takes from the orders (with the visits, for attribution).
+
+    :func:`payback_orders` builds it with DuckDB and pandas,
+    :func:`clvmodels.spark_engine.payback_orders_spark` with Spark; :func:`payback_analysis`
+    accepts it in place of the orders, so every later step is the same code for both.
+
+    Attributes
+    ----------
+    dates : clvmodels.rfm.Period
+        First and last order day and the observation end.
+    n_orders : int
+        Order rows up to the observation end.
+    buyers : pandas.DataFrame
+        One row per buyer (:func:`buyer_table`).
+    stacked : pandas.DataFrame
+        :func:`source_cohort_table` of the orders and buyers.
+    attribution_report : dict
+        The counts :func:`attribute_buyers` puts in ``attrs``.
+    attribution, period, margin
+        The settings they were computed with.
+    """
+
+    dates: Period
+    n_orders: int
+    buyers: pd.DataFrame
+    stacked: pd.DataFrame
+    attribution_report: dict[str, Any]
+    attribution: AttributionRule
+    period: CohortPeriod
+    margin: float
+
+
+def buyer_table(attributed: pd.DataFrame, rfm_days: pd.DataFrame) -> pd.DataFrame:
+    """One row per buyer: :func:`attribute_buyers`' columns and RFM in days.
+
+    ``rfm_days`` is :func:`clvmodels.rfm.rfm_summary` with ``time_unit="D"`` at the same
+    observation end. Returns :data:`BUYER_COLUMNS` in the order of ``attributed``.
+    """
+    rfm = rfm_days.rename(columns={"recency": "recency_days", "T": "T_days"})
+    buyers = attributed.merge(rfm, on="customer_id", how="left", validate="one_to_one")
+    buyers = buyers.loc[:, list(BUYER_COLUMNS)]
+    buyers.attrs = {}
+    return buyers
+
+
+def payback_orders(
+    orders: pd.DataFrame,
+    visits: pd.DataFrame,
+    *,
+    attribution: AttributionRule = "first-touch",
+    period: CohortPeriod = "month",
+    margin: float = 1.0,
+    observation_end: DateLike = None,
+) -> PaybackOrders:
+    """The orders' part of :func:`payback_analysis`: buyers, their sources and cohort tables.
+
+    Parameters are those of :func:`payback_analysis`.
+    """
+    rule = check_attribution(attribution)
+    unit = check_period(period)
+    rate = check_margin(margin)
+    dates = order_period(orders, observation_end=observation_end)
+    end = dates.observation_end
+    attributed = attribute_buyers(
+        orders, visits, attribution=rule, period=unit, observation_end=end
+    )
+    buyers = buyer_table(attributed, rfm_summary(orders, time_unit="D", observation_end=end))
+    stacked = source_cohort_table(orders, buyers, period=unit, margin=rate, observation_end=end)
+    return PaybackOrders(
+        dates=dates,
+        n_orders=int((orders["timestamp"].dt.normalize() <= pd.Timestamp(end)).sum()),
+        buyers=buyers,
+        stacked=stacked,
+        attribution_report=dict(attributed.attrs),
+        attribution=rule,
+        period=unit,
+        margin=rate,
+    )
+
+
+def _check_same_settings(
+    side: PaybackOrders,
+    *,
+    attribution: AttributionRule,
+    period: CohortPeriod,
+    margin: float,
+    observation_end: DateLike,
+) -> None:
+    end = to_day(observation_end)
+    asked: dict[str, object] = {"attribution": attribution, "period": period, "margin": margin}
+    used: dict[str, object] = {
+        "attribution": side.attribution,
+        "period": side.period,
+        "margin": side.margin,
+    }
+    if end is not None:
+        asked["observation_end"], used["observation_end"] = end, side.dates.observation_end
+    differ = [name for name in asked if asked[name] != used[name]]
+    if differ:
+        raise ValueError(
+            "the PaybackOrders were computed with other settings: "
+            + ", ".join(f"{name} {used[name]!r}, not {asked[name]!r}" for name in differ)
+        )
+
+
+# --------------------------------------------------------------------------------------
 # the payback analysis
 # --------------------------------------------------------------------------------------
 @dataclass
@@ -149,7 +262,7 @@ class PaybackResult:
 
 
 def payback_analysis(
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | PaybackOrders,
     visits: pd.DataFrame,
     costs: pd.DataFrame,
     *,
@@ -166,8 +279,11 @@ def payback_analysis(
 
     Parameters
     ----------
-    orders : pandas.DataFrame
-        Validated orders (:func:`clvmodels.io.read_orders`).
+    orders : pandas.DataFrame or PaybackOrders
+        Validated orders (:func:`clvmodels.io.read_orders`), or what the analysis takes
+        from them, computed already (:func:`payback_orders`,
+        :func:`clvmodels.spark_engine.payback_orders_spark`) with the same attribution,
+        margin, period and observation end.
     visits : pandas.DataFrame
         Validated visits (:func:`read_visits`).
     costs : pandas.DataFrame
@@ -216,36 +332,52 @@ def payback_analysis(
     DataError
         When a table lacks a column or no buyer is left.
     ValueError
-        For an unknown period or attribution rule, a margin outside (0, 1], or horizons
-        that are not positive whole numbers.
+        For an unknown period or attribution rule, a margin outside (0, 1], horizons
+        that are not positive whole numbers, or PaybackOrders computed with other settings.
     """
     unit = check_period(period)
     rate = check_margin(margin)
     rule = check_attribution(attribution)
     ages_wanted = _check_horizons(horizons)
-    for frame, columns, what in (
-        (orders, ("customer_id", "timestamp", "revenue"), "orders table"),
+    tables = [
         (visits, ("uid", "start_ts", "source_id"), "visits table"),
         (costs, COST_COLUMNS, "costs table"),
-    ):
+    ]
+    if not isinstance(orders, PaybackOrders):
+        tables.insert(0, (orders, ("customer_id", "timestamp", "revenue"), "orders table"))
+    for frame, columns, what in tables:
         absent = [c for c in columns if c not in frame.columns]
         if absent:
             raise DataError(f"the {what} has no column {', '.join(map(repr, absent))}")
-    if len(orders) == 0:
-        raise DataError("the orders table has no rows")
-    dates = order_period(orders, observation_end=observation_end)
+    if isinstance(orders, PaybackOrders):
+        _check_same_settings(
+            orders, attribution=rule, period=unit, margin=rate, observation_end=observation_end
+        )
+        dates = orders.dates
+        # the first and last order: all check_date_ranges reads of the orders
+        extent = pd.DataFrame({"timestamp": pd.to_datetime([dates.first_order, dates.last_order])})
+        range_notes = check_date_ranges(
+            extent, visits, costs, observation_end=dates.observation_end
+        )
+        side = orders
+    else:
+        if len(orders) == 0:
+            raise DataError("the orders table has no rows")
+        dates = order_period(orders, observation_end=observation_end)
+        range_notes = check_date_ranges(
+            orders, visits, costs, observation_end=dates.observation_end
+        )
+        side = payback_orders(
+            orders,
+            visits,
+            attribution=rule,
+            period=unit,
+            margin=rate,
+            observation_end=dates.observation_end,
+        )
     end = pd.Timestamp(dates.observation_end)
-    range_notes = check_date_ranges(orders, visits, costs, observation_end=end.date())
-
-    buyers = attribute_buyers(
-        orders, visits, attribution=rule, period=unit, observation_end=end.date()
-    )
-    attribution_report = dict(buyers.attrs)
-    rfm = rfm_summary(orders, time_unit="D", observation_end=end.date())
-    rfm_days = rfm.rename(columns={"recency": "recency_days", "T": "T_days"})
-    buyers = buyers.merge(rfm_days, on="customer_id", how="left", validate="one_to_one")
-    buyers = buyers.loc[:, list(BUYER_COLUMNS)]
-    buyers.attrs = {}
+    buyers = side.buyers
+    attribution_report = dict(side.attribution_report)
 
     cost_cells = costs_by_cohort(costs, period=unit, observation_end=end)
     visit_sources = set(visits["source_id"].astype(str))
@@ -259,10 +391,7 @@ def payback_analysis(
             DataQualityWarning,
             stacklevel=2,
         )
-    stacked = source_cohort_table(
-        orders, buyers, period=unit, margin=rate, observation_end=end.date()
-    )
-    grid = _Grid.build(buyers, cost_cells, stacked, period=unit, end=end)
+    grid = _Grid.build(buyers, cost_cells, side.stacked, period=unit, end=end)
     uncosted = _cohorts_without_costs(grid)
     if uncosted:
         warnings.warn(
@@ -363,7 +492,7 @@ def payback_analysis(
         "observation_end": end.date().isoformat(),
         "first_order": dates.first_order.isoformat(),
         "horizons": list(ages_wanted),
-        "n_orders": int((orders["timestamp"].dt.normalize() <= end).sum()),
+        "n_orders": side.n_orders,
         "n_visits": len(visits),
         "n_cost_rows": len(costs),
         "visits_range": _range(visits["start_ts"]),
