@@ -11,6 +11,7 @@ Spark engine                     DuckDB / pandas engine
 :func:`order_period_spark`       :func:`clvmodels.rfm.order_period`
 :func:`rfm_summary_spark`        :func:`clvmodels.rfm.rfm_summary`
 :func:`cohort_table_spark`       :func:`clvmodels.cohorts.cohort_table`
+:func:`payback_orders_spark`     :func:`clvmodels.acquisition.payback_orders`
 :func:`score_spark`              :func:`clvmodels.scoring.score_customers`
 ===============================  ==============================================
 
@@ -19,9 +20,10 @@ occasions, per-customer RFM and per-cohort cells) runs in Spark and scales with 
 Results that are small by construction (the cohort table: cohorts x ages rows) come back as
 pandas DataFrames, so everything built on them (:func:`clvmodels.cohorts.average_ltv_curve`,
 plots, payback) is the same code for both engines. Per-customer results (RFM, scores) stay
-Spark DataFrames. Scoring ships the fitted posterior draws (a few small numpy arrays) to the
-executors as a broadcast variable and runs :func:`clvmodels.scoring.score_customers` on each
-partition with ``mapInPandas``: the math is the same code, not a port.
+Spark DataFrames, except payback's buyers table, which payback needs on the driver.
+Scoring ships the fitted posterior draws (a few small numpy arrays) to the executors as a
+broadcast variable and runs :func:`clvmodels.scoring.score_customers` on each partition with
+``mapInPandas``: the math is the same code, not a port.
 
 pyspark is an optional dependency (``pip install 'clvmodels[spark]'``; Spark 4 needs Java
 17). It is imported inside the functions, so ``import clvmodels`` never needs it.
@@ -59,6 +61,7 @@ from clvmodels.units import DAYS_PER_UNIT, check_time_unit, parse_duration
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
+    from clvmodels.acquisition import PaybackOrders
     from clvmodels.model import CLVModel
 
 INSTALL_HINT = (
@@ -775,6 +778,7 @@ def rfm_summary_spark(
     observation_end: DateLike = None,
     calibration_end: DateLike = None,
     extent: OrdersExtent | None = None,
+    order_columns: bool = False,
 ) -> DataFrame:
     """:func:`clvmodels.rfm.rfm_summary` in Spark: one RFM row per customer.
 
@@ -798,6 +802,9 @@ def rfm_summary_spark(
         As in :func:`clvmodels.rfm.rfm_summary`.
     extent : OrdersExtent, optional
         The orders' extent if already known (:func:`orders_extent_spark`): saves a pass.
+    order_columns : bool
+        Also ``first_order`` (time of the customer's first order) and ``n_orders`` (their
+        order rows up to the observation end), in the same pass.
 
     Returns
     -------
@@ -817,13 +824,23 @@ def rfm_summary_spark(
     day, revenue = F.col("day"), F.col("revenue")
     in_calibration = day <= cal
 
+    per_day = [F.sum("revenue").alias("revenue")]
+    per_customer_extra = []
+    if order_columns:
+        per_day += [F.min("timestamp").alias("first_ts"), F.count(F.lit(1)).alias("rows")]
+        per_customer_extra = [
+            F.min("first_ts").alias("first_order"),
+            F.sum("rows").alias("n_orders"),
+        ]
     # Partitioning by customer serves both aggregations below: one shuffle in all.
     occasions = (
-        orders.select("customer_id", F.col("timestamp").cast("date").alias("day"), "revenue")
+        orders.select(
+            "customer_id", F.col("timestamp").cast("date").alias("day"), "timestamp", "revenue"
+        )
         .filter(day <= obs)
         .repartition("customer_id")
         .groupBy("customer_id", "day")
-        .agg(F.sum("revenue").alias("revenue"))
+        .agg(*per_day)
     )
     per_customer = (
         occasions.groupBy("customer_id")
@@ -836,6 +853,7 @@ def rfm_summary_spark(
             ),
             F.count(F.when(~in_calibration, 1)).alias("n_holdout"),
             F.avg(F.when(~in_calibration, revenue)).alias("mean_holdout"),
+            *per_customer_extra,
         )
         .filter(F.col("first_day") <= cal)
     )
@@ -855,6 +873,8 @@ def rfm_summary_spark(
             F.coalesce(F.col("mean_holdout"), F.lit(0.0)).alias("monetary_value_holdout"),
             (F.datediff(obs, cal) / per_unit).alias("duration_holdout"),
         ]
+    if order_columns:
+        columns += [F.col("first_order"), F.col("n_orders")]
     return per_customer.select(*columns)
 
 
@@ -1006,6 +1026,138 @@ def _fill_cohort_grid(
         out[column] = out[column].astype("float64")
     out["complete"] = out["complete"].astype(bool)
     return out.loc[:, list(COHORT_COLUMNS)]
+
+
+# --------------------------------------------------------------------------------------
+# payback
+# --------------------------------------------------------------------------------------
+def payback_orders_spark(
+    orders: DataFrame,
+    visits: pd.DataFrame,
+    *,
+    attribution: str = "first-touch",
+    period: CohortPeriod = "month",
+    margin: float = 1.0,
+    observation_end: DateLike = None,
+    extent: OrdersExtent | None = None,
+) -> PaybackOrders:
+    """:func:`clvmodels.acquisition.payback_orders` with the per-order work in Spark.
+
+    1. One pass over the orders (one shuffle, by customer) gives each customer's RFM in
+       days, first order and order count (:func:`rfm_summary_spark`); it comes to the
+       driver, one row per buyer, as payback's buyers table does anyway.
+    2. On the driver, :func:`clvmodels.attribution.attribute_buyers` finds each buyer's
+       source from the visits and the buyer's first order (all the rules read of the
+       orders), so attribution is the same code for both engines.
+    3. The buyers' sources and cohorts go to Spark (one row per buyer); a second pass
+       aggregates the orders into (source, cohort, age) cells, which come back (at most
+       sources x cohorts x ages rows) and are filled into per-source cohort tables as
+       :func:`cohort_table_spark` fills its table.
+
+    Parameters
+    ----------
+    orders : pyspark.sql.DataFrame
+        Validated orders (see :func:`read_orders_spark`).
+    visits : pandas.DataFrame
+        Validated visits (:func:`clvmodels.marketing_io.read_visits`).
+    attribution, period, margin, observation_end
+        As in :func:`clvmodels.acquisition.payback_analysis`.
+    extent : OrdersExtent, optional
+        The orders' extent if already known: saves a pass.
+
+    Returns
+    -------
+    clvmodels.acquisition.PaybackOrders
+        Equal to what :func:`clvmodels.acquisition.payback_orders` returns for the same
+        orders (ids and counts exactly, values to rounding); pass it to
+        :func:`clvmodels.acquisition.payback_analysis` in place of the orders.
+    """
+    from clvmodels.acquisition import PaybackOrders, buyer_table
+    from clvmodels.attribution import attribute_buyers, check_attribution
+
+    rule = check_attribution(attribution)
+    unit = check_period(period)
+    rate = check_margin(margin)
+    extent = extent or orders_extent_spark(orders)
+    dates = order_period_spark(extent, observation_end=observation_end)
+    end = dates.observation_end
+
+    per_customer: pd.DataFrame = rfm_summary_spark(
+        orders, time_unit="D", observation_end=end, extent=extent, order_columns=True
+    ).toPandas()
+    first_orders = pd.DataFrame(
+        {
+            "customer_id": per_customer["customer_id"],
+            "timestamp": per_customer["first_order"].astype("datetime64[ns]"),
+        }
+    )
+    attributed = attribute_buyers(
+        first_orders, visits, attribution=rule, period=unit, observation_end=end
+    )
+    buyers = buyer_table(attributed, per_customer.loc[:, list(RFM_COLUMNS)])
+    stacked = _source_cohort_cells_spark(orders, buyers, period=unit, margin=rate, end=end)
+    return PaybackOrders(
+        dates=dates,
+        n_orders=int(per_customer["n_orders"].sum()),
+        buyers=buyers,
+        stacked=stacked,
+        attribution_report=dict(attributed.attrs),
+        attribution=rule,
+        period=unit,
+        margin=rate,
+    )
+
+
+def _source_cohort_cells_spark(
+    orders: DataFrame, buyers: pd.DataFrame, *, period: CohortPeriod, margin: float, end: dt.date
+) -> pd.DataFrame:
+    """:func:`clvmodels.attribution.source_cohort_table`, aggregated in Spark."""
+    from pyspark.sql import functions as F
+
+    from clvmodels.attribution import period_index
+
+    spark = orders.sparkSession
+    sources = spark.createDataFrame(
+        pd.DataFrame(
+            {
+                "customer_id": buyers["customer_id"].to_numpy(),
+                "source_id": buyers["source_id"].astype(str).to_numpy(dtype=object),
+                "cohort_p": period_index(buyers["cohort"], period),
+            }
+        )
+    )
+    day = F.col("timestamp").cast("date")
+    cells: pd.DataFrame = (
+        orders.filter(day <= F.lit(end))
+        .select("customer_id", _period_index_column(day, period).alias("p"), "revenue")
+        .repartition("customer_id")  # serves the aggregation and the join: one shuffle
+        .groupBy("customer_id", "p")
+        .agg(F.count(F.lit(1)).alias("n_orders"), F.sum("revenue").alias("revenue"))
+        .join(sources, on="customer_id", how="inner")
+        .groupBy("source_id", "cohort_p", (F.col("p") - F.col("cohort_p")).alias("age"))
+        .agg(
+            F.count(F.lit(1)).alias("active_customers"),
+            F.sum("n_orders").alias("orders"),
+            F.sum("revenue").alias("revenue"),
+        )
+        .toPandas()
+    )
+    end_p = _period_index(end, period)
+    first_open_p = _period_index(end + dt.timedelta(days=1), period)
+    parts = [
+        _fill_cohort_grid(
+            rows.drop(columns="source_id"),
+            end_p=end_p,
+            first_open_p=first_open_p,
+            unit=period,
+            rate=margin,
+        ).assign(source_id=source_id)
+        for source_id, rows in cells.groupby("source_id", sort=True)
+    ]
+    if not parts:
+        raise DataError("no buyer has an order up to the observation end")
+    stacked = pd.concat(parts, ignore_index=True)
+    return stacked.loc[:, ["source_id", *COHORT_COLUMNS]]
 
 
 # --------------------------------------------------------------------------------------

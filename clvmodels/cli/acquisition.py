@@ -9,7 +9,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from clvmodels.acquisition import PaybackResult, payback_analysis
+from clvmodels.acquisition import PaybackOrders, PaybackResult, payback_analysis
 from clvmodels.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.cli.common import (
     UserError,
@@ -25,6 +25,7 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
 from clvmodels.marketing_io import (
     budget_files,
     payback_files,
@@ -55,9 +56,13 @@ def _distinct(paths: list[Path]) -> None:
 # ------------------------------------------------------------------------------- payback
 @click.command()
 @click.option(
-    "--orders", "orders_path", required=True, type=click.Path(dir_okay=False), help="Orders."
+    "--orders",
+    "orders_path",
+    required=True,
+    help="Orders file (with --engine spark: any path Spark reads, or a catalog table).",
 )
 @orders_options
+@engine_options
 @click.option(
     "--visits", "visits_path", required=True, type=click.Path(dir_okay=False), help="Visits."
 )
@@ -147,11 +152,19 @@ def payback(
     _summary.json, and the plots _romi.png (ROMI curves by source) and _cac.png (CAC over
     time by source).
 
+    With --engine spark the orders are read and aggregated in Apache Spark: --orders is any
+    path Spark reads (a Parquet or CSV file or folder, hdfs://, s3a://) or a Spark catalog
+    table. Each buyer's first order and RFM and the per-source cohort tables come back to
+    this machine, which reads the visits and costs and does the rest as with DuckDB: the
+    outputs are the same.
+
     Example:
 
     \b
       clv payback --orders orders.csv --visits visits.csv --costs costs.csv \\
           --model model/ --margin 0.4 -o payback.parquet
+      clv payback --orders s3a://shop/orders/ --engine spark --spark-master yarn \\
+          --visits visits.csv --costs costs.csv -o payback.parquet
     """
     target = output_path(output)
     files = payback_files(target, plots_dir=plots_dir)
@@ -159,7 +172,11 @@ def payback(
     ages = _horizons(horizons)
     model = load_model(model_dir) if model_dir else None
 
-    orders = load_orders(orders_path, pop_orders_options(kwargs))
+    engine, spark_master = pop_engine_options(kwargs)
+    opts = pop_orders_options(kwargs)
+    orders: pd.DataFrame | PaybackOrders | None = None
+    if engine == "duckdb":
+        orders = load_orders(orders_path, opts)
     visits = read_visits(
         visits_path,
         uid_col=kwargs["visits_uid_col"],
@@ -175,6 +192,17 @@ def payback(
         costs_col=kwargs["costs_col"],
     )
     end = observation_end.date().isoformat() if observation_end is not None else None
+    if orders is None:  # --engine spark, after the visits and costs: their errors need no JVM
+        orders = spark_payback_orders(
+            orders_path,
+            opts,
+            visits,
+            attribution=attribution,
+            period=period,
+            margin=margin,
+            observation_end=end,
+            master=spark_master,
+        )
     result = payback_analysis(
         orders,
         visits,

@@ -1,4 +1,4 @@
-"""``--engine spark`` for the rfm, cohorts and score commands.
+"""``--engine spark`` for the rfm, cohorts, payback and score commands.
 
 Each function here does what its command does between reading the orders and writing the
 output, on Spark (:mod:`clvmodels.spark_engine`), and returns the same pandas table with the
@@ -29,6 +29,7 @@ from clvmodels.cli.common import UserError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from clvmodels.acquisition import PaybackOrders
     from clvmodels.model import CLVModel
 
 ENGINES = ("duckdb", "spark")
@@ -196,6 +197,40 @@ def spark_cohort_table(
             extent=extent,
         )
     return result, extent.n_orders
+
+
+def spark_payback_orders(
+    orders: str,
+    opts: dict[str, Any],
+    visits: pd.DataFrame,
+    *,
+    attribution: str,
+    period: str,
+    margin: float,
+    observation_end: str | None,
+    master: str = DEFAULT_MASTER,
+) -> PaybackOrders:
+    """The payback command's work on the orders, on Spark.
+
+    Returns
+    -------
+    clvmodels.acquisition.PaybackOrders
+        What :func:`clvmodels.acquisition.payback_orders` returns for the orders and
+        visits; :func:`clvmodels.acquisition.payback_analysis` does the rest.
+    """
+    from clvmodels.cohorts import check_period
+    from clvmodels.spark_engine import payback_orders_spark
+
+    with spark_for_command(master) as spark:
+        table = read_orders_for_command(spark, orders, opts)
+        return payback_orders_spark(
+            table,
+            visits,
+            attribution=attribution,
+            period=check_period(period),
+            margin=margin,
+            observation_end=observation_end,
+        )
 
 
 def spark_scores(
