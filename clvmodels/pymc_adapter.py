@@ -19,6 +19,9 @@ several times smaller (DESIGN.md: 1M customers -> ~171k tuples in weeks).
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
+import inspect
 import io
 import logging
 import os
@@ -34,6 +37,9 @@ import pandas as pd
 import xarray as xr
 
 Method = Literal["map", "laplace", "mcmc"]
+#: Which BG/NBD log-likelihood the samplers see: the compiled one of
+#: :mod:`clvmodels.bgnbd_likelihood` or pymc-marketing's ``BetaGeoNBD`` graph (the oracle).
+Likelihood = Literal["compiled", "pymc-marketing"]
 Priors = Literal["default", "flat"]
 
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
@@ -85,14 +91,29 @@ def _transaction_graph(
     T: np.ndarray,
     weights: np.ndarray,
     priors: Priors,
+    likelihood: Likelihood = "compiled",
 ) -> Any:
-    """BG/NBD, MBG/NBD or Pareto/NBD with each tuple's log-likelihood weighted by its count."""
+    """BG/NBD, MBG/NBD or Pareto/NBD with each tuple's log-likelihood weighted by its count.
+
+    The priors and parameterisation are pymc-marketing's. BG/NBD's weighted log-likelihood is
+    :func:`weighted_bgnbd_loglike_op` unless ``likelihood="pymc-marketing"``; the other models
+    (and Laplace fits, which need second derivatives) use pymc-marketing's distributions.
+    """
     import pymc as pm
     import pytensor.tensor as pt
     from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
     from pymc_marketing.clv.distributions import BetaGeoNBD, ModifiedBetaGeoNBD, ParetoNBD
 
+    from clvmodels.bgnbd_likelihood import BGNBDTuples
+
     T = np.asarray(T, dtype="float64")
+    if kind == "bgnbd" and likelihood == "compiled":
+        tuples = BGNBDTuples.from_arrays(frequency, recency, T, weights)
+        with pm.Model() as model:
+            a, b, r, alpha = _dropout_priors(priors, BetaGeoModel)
+            loglike, _ = weighted_bgnbd_loglike_op()()(r, alpha, a, b, *tuples.arrays())
+            pm.Potential("weighted_loglike", loglike)
+        return model
     value = np.stack([recency, frequency], axis=1).astype("float64")
     with pm.Model() as model:
         if kind == "pareto":
@@ -111,6 +132,80 @@ def _transaction_graph(
         loglike = pm.logp(dist, value)
         pm.Potential("weighted_loglike", pt.sum(np.asarray(weights, dtype="float64") * loglike))
     return model
+
+
+@functools.cache
+def weighted_bgnbd_loglike_op() -> Any:
+    """The PyTensor Op of the weighted BG/NBD log-likelihood (built on first use).
+
+    ``op()(r, alpha, a, b, *BGNBDTuples.arrays())`` returns the weighted sum of FHL05 eq. (6)
+    over the tuples and its gradient in (r, alpha, a, b), both from one pass of
+    :func:`clvmodels.bgnbd_likelihood.loglike_and_grad`. The pullback reuses that gradient,
+    so a sampler's log-density-and-gradient call evaluates the kernel once. The Op runs in
+    Python mode (``find_MAP``) and is compiled into nutpie's numba graph. It has no second
+    derivatives: Laplace fits use pymc-marketing's graph.
+    """
+    import pytensor.tensor as pt
+    from pytensor.gradient import disconnected_type
+    from pytensor.graph.basic import Apply
+    from pytensor.graph.op import Op
+    from pytensor.link.numba.dispatch.basic import (
+        numba_njit,
+        register_funcify_default_op_cache_key,
+    )
+
+    from clvmodels import bgnbd_likelihood
+    from clvmodels.bgnbd_likelihood import loglike_and_grad
+
+    class WeightedBGNBDLogLike(Op):
+        __props__ = ()
+
+        def make_node(self, *inputs: Any) -> Any:
+            # inputs: r, alpha, a, b, then the arrays of BGNBDTuples.arrays()
+            params = [pt.as_tensor_variable(v).astype("float64") for v in inputs[:4]]
+            arrays = [pt.as_tensor_variable(d) for d in inputs[4:]]
+            return Apply(self, [*params, *arrays], [pt.dscalar(), pt.dvector()])
+
+        def perform(self, node: Any, inputs: Any, outputs: Any) -> None:
+            r, alpha, a, b = (float(v) for v in inputs[:4])
+            loglike, grad = loglike_and_grad(r, alpha, a, b, *inputs[4:])
+            outputs[0][0] = np.asarray(loglike, dtype="float64")
+            outputs[1][0] = grad
+
+        def pullback(self, inputs: Any, outputs: Any, cotangents: Any) -> list[Any]:
+            from pytensor.gradient import DisconnectedType
+
+            if not isinstance(cotangents[1].type, DisconnectedType):
+                raise NotImplementedError("the gradient output is not differentiable")
+            grad = outputs[1]
+            return [cotangents[0] * grad[k] for k in range(4)] + [
+                disconnected_type() for _ in inputs[4:]
+            ]
+
+        def connection_pattern(self, node: Any) -> list[list[bool]]:
+            return [[True, False]] * 4 + [[False, False]] * (len(node.inputs) - 4)
+
+    # numba's on-disk cache of the compiled graph is keyed on this Op's name and props; the
+    # hash of the kernel's source module keeps a changed kernel from reusing a stale entry.
+    source = inspect.getsource(bgnbd_likelihood).encode()
+    kernel_version = int(hashlib.sha256(source).hexdigest()[:12], 16)
+
+    @register_funcify_default_op_cache_key(WeightedBGNBDLogLike)
+    def _numba_funcify(op: Any, node: Any = None, **kwargs: Any) -> tuple[Any, int]:
+        kernel = loglike_and_grad
+
+        @numba_njit
+        def loglike(r, alpha, a, b, xv, xi, tv, ti, rv, ri, w, xw):  # type: ignore[no-untyped-def]
+            total, grad = kernel(
+                r.item(), alpha.item(), a.item(), b.item(), xv, xi, tv, ti, rv, ri, w, xw
+            )
+            out = np.empty((), dtype=np.float64)
+            out[()] = total
+            return out, grad
+
+        return loglike, kernel_version
+
+    return WeightedBGNBDLogLike
 
 
 def _dropout_priors(priors: Priors, model_class: Any) -> tuple[Any, Any, Any, Any]:
@@ -170,13 +265,20 @@ def fit_transaction_model(
     tune: int = 1000,
     seed: int | None = None,
     progressbar: bool = False,
+    likelihood: Likelihood = "compiled",
 ) -> FitResult:
-    """Fit ``kind`` (bgnbd, mbgnbd, pareto) on (x, t_x, T) tuples weighted by their counts."""
+    """Fit ``kind`` (bgnbd, mbgnbd, pareto) on (x, t_x, T) tuples weighted by their counts.
+
+    ``likelihood`` picks BG/NBD's log-likelihood for MAP and NUTS (see
+    :func:`_transaction_graph`); Laplace always differentiates pymc-marketing's graph twice.
+    """
     if kind not in TRANSACTION_PARAMS:
         raise ValueError(
             f"unknown transaction model {kind!r}; use one of {sorted(TRANSACTION_PARAMS)}"
         )
-    model = _transaction_graph(kind, frequency, recency, T, weights, priors)
+    if method == "laplace":
+        likelihood = "pymc-marketing"
+    model = _transaction_graph(kind, frequency, recency, T, weights, priors, likelihood)
     return _fit(model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar)
 
 
