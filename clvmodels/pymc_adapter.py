@@ -229,23 +229,58 @@ def _dropout_priors(priors: Priors, model_class: Any) -> tuple[Any, Any, Any, An
     return a, b, r, alpha
 
 
-def _gamma_gamma_graph(frequency: np.ndarray, monetary_value: np.ndarray, priors: Priors) -> Any:
+def _gamma_gamma_graph(
+    frequency: np.ndarray,
+    monetary_value: np.ndarray,
+    priors: Priors,
+    likelihood: Likelihood = "compiled",
+) -> Any:
+    """pymc-marketing's Gamma-Gamma model (Fader & Hardie 2013, note 025, eq. 1a).
+
+    With ``likelihood="pymc-marketing"`` this is ``GammaGammaModel.build_model``: one
+    ``gammaln`` pair per customer. The default builds the same sum grouped by frequency::
+
+        sum_i ll_i = sum_x n_x [lgamma(p x + q) - lgamma(p x)] - N lgamma(q) + N q log(v)
+                     + p sum_i x_i (log z_i + log x_i) - sum_i log z_i
+                     - sum_i (p x_i + q) log(x_i z_i + v)
+
+    so the gamma functions are evaluated once per distinct x and only the last sum runs over
+    customers. Priors are pymc-marketing's either way.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
     from pymc_extras.prior import Prior
     from pymc_marketing.clv import GammaGammaModel
 
     config = None
     if priors == "flat":
         config = {name: Prior("HalfFlat") for name in GAMMA_GAMMA_PARAMS}
-    data = pd.DataFrame(
-        {
-            "customer_id": np.arange(len(frequency)),
-            "frequency": np.asarray(frequency, dtype="float64"),
-            "monetary_value": np.asarray(monetary_value, dtype="float64"),
-        }
-    )
+    x = np.asarray(frequency, dtype="float64")
+    z = np.asarray(monetary_value, dtype="float64")
     gg = GammaGammaModel(model_config=config)
-    gg.build_model(data)
-    return gg.model
+    if likelihood == "pymc-marketing":
+        data = pd.DataFrame({"customer_id": np.arange(len(x)), "frequency": x, "monetary_value": z})
+        gg.build_model(data)
+        return gg.model
+    x_values, x_counts = np.unique(x, return_counts=True)
+    n = float(len(x))
+    log_z_sum = float(np.log(z).sum())
+    x_log_xz_sum = float((x * (np.log(z) + np.log(x))).sum())
+    with pm.Model() as model:
+        p, q, v = (gg.model_config[name].create_variable(name) for name in GAMMA_GAMMA_PARAMS)
+        px = p * x_values
+        per_x = pt.sum(x_counts.astype("float64") * (pt.gammaln(px + q) - pt.gammaln(px)))
+        per_customer = pt.sum((p * x + q) * pt.log(x * z + v))
+        pm.Potential(
+            "likelihood",
+            per_x
+            - n * pt.gammaln(q)
+            + n * q * pt.log(v)
+            + p * x_log_xz_sum
+            - log_z_sum
+            - per_customer,
+        )
+    return model
 
 
 # --------------------------------------------------------------------------------------
@@ -293,9 +328,14 @@ def fit_gamma_gamma(
     tune: int = 1000,
     seed: int | None = None,
     progressbar: bool = False,
+    likelihood: Likelihood = "compiled",
 ) -> FitResult:
-    """Fit pymc-marketing's Gamma-Gamma model on repeat customers (x > 0)."""
-    model = _gamma_gamma_graph(frequency, monetary_value, priors)
+    """Fit pymc-marketing's Gamma-Gamma model on repeat customers (x > 0).
+
+    ``likelihood`` picks the graph: grouped by frequency (default) or pymc-marketing's own
+    (see :func:`_gamma_gamma_graph`); both are the same function of (p, q, v).
+    """
+    model = _gamma_gamma_graph(frequency, monetary_value, priors, likelihood)
     return _fit(model, GAMMA_GAMMA_PARAMS, method, chains, draws, tune, seed, progressbar)
 
 
