@@ -7,13 +7,15 @@ model's conditional expectation factors the same way::
     E[X(T, T + t) | x, t_x, T] = P(alive | x, t_x, T) * N(x, T, t)
 
 where the numerator N depends on the customer only through (x, T). Scoring relies on this to
-evaluate the expensive part once per distinct (x, T) pair. A subclass supplies the closed
-forms as static methods taking a dict of (broadcastable) parameter arrays.
+evaluate the expensive part once per distinct (x, T) pair, on a grid of horizons
+(:meth:`TransactionModel.numerator_grid_fn`). A subclass supplies the closed forms as static
+methods taking a dict of (broadcastable) parameter arrays, and may replace the grid's generic
+step-by-step evaluation with a faster one (BG/NBD does).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Self
 
 import numpy as np
@@ -27,7 +29,11 @@ from clvmodels.rfm import collapse_rfm, validate_rfm
 
 MIN_CUSTOMERS = 20
 
+#: Elements (draws x pairs) per array when the numerator grid is evaluated step by step.
+GRID_CHUNK_ELEMENTS = 4_000_000
+
 Params = Mapping[str, np.ndarray]
+NumeratorFn = Callable[[Params, ArrayLike, ArrayLike, ArrayLike], np.ndarray]
 
 
 class TransactionModel(PosteriorModel):
@@ -83,6 +89,41 @@ class TransactionModel(PosteriorModel):
     def new_customer_fn(p: Params, t: ArrayLike) -> np.ndarray:
         """E[X(t)]: expected repeat purchases of a new customer within ``t``."""
         raise NotImplementedError
+
+    @classmethod
+    def numerator_grid_fn(
+        cls, p: Params, x: np.ndarray, T: np.ndarray, t: np.ndarray, discount: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """N(x, T, t) on a grid of horizons, per (x, T) pair and draw.
+
+        Parameters
+        ----------
+        p : dict of str to numpy.ndarray
+            Parameter draws, 1-D, one value per draw.
+        x, T : numpy.ndarray
+            The (x, T) pairs, 1-D.
+        t : numpy.ndarray
+            Increasing horizons t_1 < ... < t_K.
+        discount : numpy.ndarray
+            A weight per horizon.
+
+        Returns
+        -------
+        horizon, discounted : numpy.ndarray
+            Shape ``(pairs, draws)``: N(x, T, t_K), and
+            ``sum_k discount_k (N(x, T, t_k) - N(x, T, t_{k-1}))`` with N(x, T, t_0) = 0.
+        """
+        n_draws = len(next(iter(p.values())))
+        columns = {k: np.asarray(v, dtype="float64")[:, None] for k, v in p.items()}
+        horizon = np.empty((len(x), n_draws))
+        discounted = np.empty((len(x), n_draws))
+        step = max(1, GRID_CHUNK_ELEMENTS // max(n_draws, 1))
+        for start in range(0, len(x), step):
+            sl = slice(start, start + step)
+            h, d = numerator_steps(cls.numerator_fn, columns, x[None, sl], T[None, sl], t, discount)
+            horizon[sl] = h.T
+            discounted[sl] = d.T
+        return horizon, discounted
 
     # ------------------------------------------------------------ fitting
     def fit(self, rfm: pd.DataFrame) -> Self:
@@ -153,6 +194,28 @@ class TransactionModel(PosteriorModel):
         """Expected repeat purchases of a new customer within ``t`` of the first, per draw."""
         t_row = np.atleast_1d(np.asarray(t, dtype="float64"))[None, :]
         return self.new_customer_fn(self.draws_as_columns(n_draws), t_row)
+
+
+def numerator_steps(
+    numerator_fn: NumeratorFn,
+    p: Params,
+    x: ArrayLike,
+    T: ArrayLike,
+    t: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """N at the last horizon and the discounted sum of its increments, one horizon at a time.
+
+    ``numerator_fn(p, x, T, t_k)`` for each of the increasing horizons ``t``; the arguments
+    broadcast as ``numerator_fn``'s do.
+    """
+    previous: np.ndarray = np.zeros(1)
+    total: np.ndarray = np.zeros(1)
+    for t_k, weight in zip(t, discount, strict=True):
+        current = numerator_fn(p, x, T, t_k)
+        total = total + (current - previous) * weight
+        previous = current
+    return previous, total
 
 
 def _xtT(rfm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
