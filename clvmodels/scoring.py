@@ -11,8 +11,12 @@ posterior mean with a 94% equal-tailed interval (``_low``, ``_high``).
 
 How it stays fast and bounded in memory: every transaction model's expectation factors as
 P(alive | x, t_x, T) * N(x, T, t) (:mod:`clvmodels.transaction`), and N, which holds the
-hypergeometric function, is evaluated once per distinct (x, T) pair and draw; the rest is
-elementwise arithmetic over chunks of customers, each chunk ``draws x chunk`` in size.
+hypergeometric function, is evaluated once per distinct (x, T) pair and draw, for all months
+of the horizon at once (for BG/NBD by a compiled series, :mod:`clvmodels.hypergeometric`).
+Then, chunk by chunk, customers with equal (x, t_x, T, monetary value) are scored once:
+P(alive) and the expected spend are ``customers x draws`` arrays, and a compiled kernel
+(:mod:`clvmodels.draw_summary`) multiplies them out and reduces each customer's draws to a
+mean and an interval without building the purchases or values of all draws.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from tqdm.auto import tqdm
 
 from clvmodels import gamma_gamma
 from clvmodels.gamma_gamma import GammaGammaModel
+from clvmodels.parallel import run_blocks
 from clvmodels.posterior import INTERVAL_PROB
 from clvmodels.rfm import RFM_COLUMNS, validate_rfm
 from clvmodels.transaction import TransactionModel
@@ -46,6 +51,10 @@ SCORE_COLUMNS = (
 
 #: Elements (draws x customers) one chunk may hold per array: 4M float64 = 32 MB.
 CHUNK_ELEMENTS = 4_000_000
+#: Fewest elements (draws x customers) worth a thread of their own.
+MIN_BLOCK_ELEMENTS = 20_000
+#: Elements (draws x customers) of the arrays NumPy computes at a time: 64k float64 = 512 kB.
+BLOCK_ELEMENTS = 65_536
 
 
 @dataclass(frozen=True)
@@ -127,39 +136,36 @@ def iter_scores(
     months_to_units = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
     horizon_units = duration.in_units(unit)
 
-    model = transaction_model
-    bg = model.draws_as_columns(n_draws)
-    n_draws_used = next(iter(bg.values())).shape[0]
-    gg = None
+    draws = transaction_model.param_draws(n_draws)
+    n_draws_used = len(next(iter(draws.values())))
+    spend_draws = None
     if spend_model is not None:
-        gg_draws = spend_model.param_draws(n_draws)
-        gg = {k: _match_length(v, n_draws_used)[:, None] for k, v in gg_draws.items()}
+        spend_draws = {
+            k: _match_length(v, n_draws_used) for k, v in spend_model.param_draws(n_draws).items()
+        }
 
     x = rfm["frequency"].to_numpy(dtype="float64")
-    t_x = rfm["recency"].to_numpy(dtype="float64")
     T = rfm["T"].to_numpy(dtype="float64")
     pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
-
-    # numerators N(x, T, t) per (x, T) pair: discounted monthly sums, and at the horizon,
-    # which is the grid's last step (t_m = min(m, H)), so its value is that step's
+    # numerators N(x, T, t) per (x, T) pair and draw: at the horizon, which is the monthly
+    # grid's last step (t_m = min(m, H)), and summed over the grid with discounting
     step_units = steps.months * months_to_units
     step_units[-1] = horizon_units
-    num_horizon = np.empty((n_draws_used, len(pair_x)))
-    num_discounted = np.zeros((n_draws_used, len(pair_x)))
-    pair_chunk = max(1, CHUNK_ELEMENTS // max(n_draws_used * len(steps.months), 1))
-    for start in range(0, len(pair_x), pair_chunk):
-        sl = slice(start, start + pair_chunk)
-        px, pT = pair_x[None, sl], pair_T[None, sl]
-        previous = np.zeros((n_draws_used, px.shape[1]))
-        for t, factor in zip(step_units, steps.discount, strict=True):
-            current = model.numerator_fn(bg, px, pT, t)
-            num_discounted[:, sl] += (current - previous) * factor
-            previous = current
-        num_horizon[:, sl] = previous
+    num_horizon, num_discounted = transaction_model.numerator_grid_fn(
+        draws, pair_x, pair_T, step_units, steps.discount
+    )
+    scorer = _ChunkScorer(
+        transaction_model,
+        draws,
+        spend_draws,
+        rfm,
+        pair_codes,
+        num_horizon,
+        num_discounted,
+        margin,
+    )
 
-    lo, hi = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
     size = chunk_size or max(1_000, CHUNK_ELEMENTS // n_draws_used)
-    monetary = rfm["monetary_value"].to_numpy(dtype="float64") if gg is not None else None
     base = rfm[list(RFM_COLUMNS)].reset_index(drop=True)
     attrs = {
         "time_unit": unit,
@@ -169,31 +175,101 @@ def iter_scores(
         "n_draws": n_draws_used,
     }
     for sl in _chunks(len(rfm), size, progress):
-        out: dict[str, np.ndarray] = {}
-        alive = model.probability_alive_fn(bg, x[None, sl], t_x[None, sl], T[None, sl])
-        codes = pair_codes[sl]
-        purchases = num_horizon[:, codes] * alive
-        out["p_alive"] = alive.mean(axis=0)
-        out["expected_purchases"] = purchases.mean(axis=0)
-        out["expected_purchases_low"], out["expected_purchases_high"] = np.quantile(
-            purchases, [lo, hi], axis=0
-        )
-        if gg is None or monetary is None:
-            for name in ("expected_spend", "clv", "clv_low", "clv_high"):
-                out[name] = np.full(purchases.shape[1], np.nan)
-        else:
-            spend = gamma_gamma.expected_spend(
-                gg["p"], gg["q"], gg["v"], x[None, sl], monetary[None, sl]
-            )
-            value = margin * spend * (num_discounted[:, codes] * alive)
-            out["expected_spend"] = spend.mean(axis=0)
-            out["clv"] = value.mean(axis=0)
-            out["clv_low"], out["clv_high"] = np.quantile(value, [lo, hi], axis=0)
         chunk = base.iloc[sl].copy()
-        for name in SCORE_COLUMNS[len(RFM_COLUMNS) :]:
-            chunk[name] = out[name]
+        for name, values in scorer.score(sl).items():
+            chunk[name] = values
         chunk.attrs = dict(attrs)
         yield chunk
+
+
+class _ChunkScorer:
+    """Scores chunks of customers from the numerators of their (x, T) pairs.
+
+    Customers with equal (x, t_x, T, monetary value) get equal scores, so each is scored
+    once; P(alive) and the expected spend are computed as ``customers x draws`` arrays in
+    blocks that stay in the CPU's cache, and :func:`clvmodels.draw_summary.summarize` reduces
+    them. Blocks run in threads: NumPy and the kernel release the GIL.
+    """
+
+    def __init__(
+        self,
+        model: TransactionModel,
+        draws: dict[str, np.ndarray],
+        spend_draws: dict[str, np.ndarray] | None,
+        rfm: pd.DataFrame,
+        pair_codes: np.ndarray,
+        num_horizon: np.ndarray,
+        num_discounted: np.ndarray,
+        margin: float,
+    ) -> None:
+        # numba is imported on first use: importing it costs ~0.3 s that `import clvmodels`
+        # avoids
+        from clvmodels.draw_summary import summarize
+
+        self._summarize = summarize
+        self.model = model
+        self.draws = {k: v[None, :] for k, v in draws.items()}
+        self.spend_draws = (
+            None if spend_draws is None else {k: v[None, :] for k, v in spend_draws.items()}
+        )
+        self.n_draws = len(next(iter(draws.values())))
+        self.x = rfm["frequency"].to_numpy(dtype="float64")
+        self.t_x = rfm["recency"].to_numpy(dtype="float64")
+        self.T = rfm["T"].to_numpy(dtype="float64")
+        self.monetary = None
+        if spend_draws is not None:
+            # the expected spend ignores the monetary value of customers without repeat purchases
+            monetary = rfm["monetary_value"].to_numpy(dtype="float64")
+            self.monetary = np.where(self.x > 0, monetary, 0.0)
+        self.pair_codes = pair_codes
+        self.num_horizon = num_horizon
+        self.num_discounted = num_discounted
+        self.margin = margin
+        self.low = (1 - INTERVAL_PROB) / 2
+        self.high = 1 - (1 - INTERVAL_PROB) / 2
+
+    def score(self, sl: slice) -> dict[str, np.ndarray]:
+        """The score columns (after the RFM columns of :data:`SCORE_COLUMNS`) of ``rfm[sl]``."""
+        keys = [self.x[sl], self.t_x[sl], self.T[sl]]
+        if self.monetary is not None:
+            keys.append(self.monetary[sl])
+        first, inverse = _distinct_rows(keys)
+        rows = np.arange(len(self.x))[sl][first]
+        stats = np.empty((len(SCORE_COLUMNS) - len(RFM_COLUMNS), len(rows)))
+
+        def block(start: int, stop: int) -> None:
+            step = max(1, BLOCK_ELEMENTS // self.n_draws)
+            for lo in range(start, stop, step):
+                part = slice(lo, min(lo + step, stop))
+                stats[:, part] = self._summaries(rows[part])
+
+        run_blocks(len(rows), block, min_block=max(1, MIN_BLOCK_ELEMENTS // self.n_draws))
+        return {
+            name: values[inverse]
+            for name, values in zip(SCORE_COLUMNS[len(RFM_COLUMNS) :], stats, strict=True)
+        }
+
+    def _summaries(self, rows: np.ndarray) -> np.ndarray:
+        """Means and intervals of the customers ``rows``: ``(score columns, len(rows))``."""
+        x, t_x, T = (v[rows][:, None] for v in (self.x, self.t_x, self.T))
+        # (customers, draws) arrays: each customer's draws are contiguous
+        alive = self.model.probability_alive_fn(self.draws, x, t_x, T)
+        spend = None
+        if self.spend_draws is not None and self.monetary is not None:
+            g = self.spend_draws
+            spend = gamma_gamma.expected_spend(
+                g["p"], g["q"], g["v"], x, self.monetary[rows][:, None]
+            )
+        return self._summarize(
+            self.pair_codes[rows],
+            self.num_horizon,
+            self.num_discounted,
+            alive,
+            spend,
+            margin=self.margin,
+            low=self.low,
+            high=self.high,
+        )
 
 
 def score_customers(
@@ -243,6 +319,22 @@ def _distinct_pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarra
         (unique_keys // len(t_values)).astype("float64"),
         t_values[unique_keys % len(t_values)],
     )
+
+
+def _distinct_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of each distinct combination of ``columns``, and each row's combination.
+
+    Returns ``first, inverse`` such that ``column[first][inverse]`` equals ``column`` for
+    every column.
+    """
+    codes = np.zeros(len(columns[0]), dtype="int64")
+    for column in columns:
+        column_codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
+    # factorize numbers combinations in order of first appearance
+    seen = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.r_[True, seen[1:] > seen[:-1]]) if len(codes) else codes
+    return first, codes
 
 
 def _match_length(values: np.ndarray, n: int) -> np.ndarray:

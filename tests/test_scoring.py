@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from clvmodels.bgnbd import BetaGeoModel
 from clvmodels.gamma_gamma import GammaGammaModel
+from clvmodels.mbgnbd import ModifiedBetaGeoModel
+from clvmodels.pareto_nbd import ParetoNBDModel
+from clvmodels.posterior import INTERVAL_PROB
 from clvmodels.scoring import SCORE_COLUMNS, monthly_steps, score_customers
+from clvmodels.units import DAYS_PER_UNIT
+
+PARETO_PUBLISHED = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+MBGNBD_NEAR_CDNOW = {"r": 0.25, "alpha": 4.4, "a": 0.9, "b": 3.5}
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +58,95 @@ def test_clv_equals_independent_lifetimes_computation(cdnow_flat_model, cdnow_rf
     assert (scores["clv_low"] == scores["clv"]).all()  # one MAP draw: no interval
 
 
+def numpy_scores(rfm, model, spend_model, *, horizon_months, rate, margin, time_unit="W"):
+    """Scores computed the plain NumPy way: every draw of every customer, step by step."""
+    steps = monthly_steps(horizon_months, rate)
+    t = steps.months * DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[time_unit]
+    p = model.draws_as_columns()
+    x, T = rfm["frequency"].to_numpy(float), rfm["T"].to_numpy(float)
+    alive = model.probability_alive(rfm)
+    previous, discounted = 0.0, 0.0
+    for t_m, factor in zip(t, steps.discount, strict=True):
+        current = model.numerator_fn(p, x, T, t_m)
+        discounted = discounted + (current - previous) * factor
+        previous = current
+    purchases = previous * alive
+    spend = spend_model.expected_spend(rfm)
+    value = margin * spend * (discounted * alive)
+    lo, hi = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
+    out = {"p_alive": alive.mean(axis=0), "expected_purchases": purchases.mean(axis=0)}
+    out["expected_purchases_low"], out["expected_purchases_high"] = np.quantile(
+        purchases, [lo, hi], axis=0
+    )
+    out["expected_spend"] = spend.mean(axis=0)
+    out["clv"] = value.mean(axis=0)
+    out["clv_low"], out["clv_high"] = np.quantile(value, [lo, hi], axis=0)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("model_class", "params", "rtol"),
+    [
+        # the grid's series against scipy's hyp2f1, which is good to ~1e-12 here
+        (BetaGeoModel, BGNBD_PUBLISHED, 1e-11),
+        # the same step-by-step numerators as the NumPy way
+        (ParetoNBDModel, PARETO_PUBLISHED, 1e-14),
+        (ModifiedBetaGeoModel, MBGNBD_NEAR_CDNOW, 1e-14),
+    ],
+)
+def test_scores_equal_the_numpy_way(cdnow_rfm, model_class, params, rtol):
+    rfm = cdnow_rfm.iloc[::4]  # 590 customers, duplicates among them
+    model = model_class.from_posterior(fixed_posterior(params, n_draws=700, seed=3))
+    gg = GammaGammaModel.from_posterior(fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=700, seed=4))
+    scores = score_customers(
+        rfm,
+        model,
+        gg,
+        time_unit="W",
+        horizon="7.5M",
+        annual_discount_rate=0.2,
+        margin=0.4,
+        n_draws=None,
+    )
+    expected = numpy_scores(rfm, model, gg, horizon_months=7.5, rate=0.2, margin=0.4)
+    for name, values in expected.items():
+        np.testing.assert_allclose(scores[name], values, rtol=rtol, atol=1e-300, err_msg=name)
+
+
+def test_equal_customers_get_equal_scores(cdnow_rfm, posterior_models):
+    bg, gg = posterior_models
+    rfm = cdnow_rfm.head(300)
+    twice = pd.concat([rfm, rfm.iloc[::-1]], ignore_index=True)
+    twice["customer_id"] = np.arange(len(twice))
+    once = score_customers(rfm, bg, gg, time_unit="W", horizon="12M")
+    both = score_customers(twice, bg, gg, time_unit="W", horizon="12M", chunk_size=250)
+    columns = list(SCORE_COLUMNS[5:])
+    np.testing.assert_array_equal(both[columns].head(300), once[columns])
+    np.testing.assert_array_equal(both[columns].tail(300).iloc[::-1], once[columns])
+
+
 def test_partial_month_horizon():
     steps = monthly_steps(2.5, 0.1)
     np.testing.assert_allclose(steps.months, [1, 2, 2.5])
     np.testing.assert_allclose(steps.discount, 1.1 ** (-np.array([1, 2, 2.5]) / 12))
 
 
-def test_chunked_equals_unchunked(cdnow_rfm, posterior_models):
-    bg, gg = posterior_models
+@pytest.mark.parametrize("n_draws", [60, 1000])
+def test_chunked_equals_unchunked(cdnow_rfm, n_draws):
+    bg = BetaGeoModel.from_posterior(fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=1))
+    gg = GammaGammaModel.from_posterior(
+        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=2)
+    )
     whole = score_customers(
         cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None, chunk_size=10_000_000
     )
-    chunked = score_customers(
-        cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None, chunk_size=97
-    )
-    pd.testing.assert_frame_equal(whole, chunked)
+    for chunk_size in (97, 1000):
+        chunked = score_customers(
+            cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None, chunk_size=chunk_size
+        )
+        pd.testing.assert_frame_equal(whole, chunked, check_exact=True)
+    default = score_customers(cdnow_rfm, bg, gg, time_unit="W", horizon="26W", n_draws=None)
+    pd.testing.assert_frame_equal(whole, default, check_exact=True)
 
 
 def test_intervals_bracket_the_mean(cdnow_rfm, posterior_models):
