@@ -74,12 +74,14 @@ class BGNBDTuples:
         x = np.asarray(frequency, dtype="float64")
         if x.size and (np.any(x < 0) or np.any(x != np.round(x))):
             raise ValueError("frequency must hold whole numbers >= 0")
+        order = np.argsort(x, kind="stable")  # x = 0 first: the kernel's loops rely on it
+        x = x[order]
         x_values, x_index = np.unique(x, return_inverse=True)
-        T_values, T_index = np.unique(np.asarray(T, dtype="float64"), return_inverse=True)
+        T_values, T_index = np.unique(np.asarray(T, dtype="float64")[order], return_inverse=True)
         recency_values, recency_index = np.unique(
-            np.asarray(recency, dtype="float64"), return_inverse=True
+            np.asarray(recency, dtype="float64")[order], return_inverse=True
         )
-        w = np.ascontiguousarray(weights, dtype="float64")
+        w = np.ascontiguousarray(np.asarray(weights, dtype="float64")[order])
         return cls(
             x_values=x_values,
             x_index=x_index.astype("int64"),
@@ -105,7 +107,9 @@ class BGNBDTuples:
         )
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(
+    cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp", "reassoc", "nsz"}
+)
 def loglike_and_grad(
     r: float,
     alpha: float,
@@ -192,31 +196,30 @@ def loglike_and_grad(
         n_customers += x_weights[j]
     g_alpha = n_customers * r / alpha
 
-    # per tuple: log(exp(A3) + exp(A4)) and the shares s3, s4
+    # per tuple; the tuples are sorted by x, so those with x = 0 (no A4 term) come first
+    n_tuples = weights.shape[0]
+    first = 0
+    while first < n_tuples and x_values[x_index[first]] == 0.0:
+        t = T_index[first]
+        total -= weights[first] * r * log_T[t]
+        g_r -= weights[first] * log_T[t]
+        g_alpha -= weights[first] * r * inv_T[t]
+        first += 1
+    # x > 0: log(exp(A3) + exp(A4)) = max + log(1 + exp(-|A3 - A4|)), shares s3 + s4 = 1
     sum_s4 = 0.0
-    for i in range(weights.shape[0]):
+    for i in range(first, n_tuples):
         j = x_index[i]
         w = weights[i]
         rx = r + x_values[j]
         t = T_index[i]
-        a3 = -rx * log_T[t]
-        if log_c[j] == -np.inf:  # x = 0: A4 is absent
-            total += w * a3
-            g_r -= w * log_T[t]
-            g_alpha -= w * rx * inv_T[t]
-            continue
         q = recency_index[i]
+        a3 = -rx * log_T[t]
         a4 = log_c[j] - rx * log_R[q]
-        if a3 >= a4:
-            e = math.exp(a4 - a3)
-            ll = a3 + math.log1p(e)
-            s4 = e / (1.0 + e)
-        else:
-            e = math.exp(a3 - a4)
-            ll = a4 + math.log1p(e)
-            s4 = 1.0 / (1.0 + e)
+        e = math.exp(-abs(a4 - a3))
+        share_max = 1.0 / (1.0 + e)
+        s4 = share_max if a4 > a3 else e * share_max
         s3 = 1.0 - s4
-        total += w * ll
+        total += w * (max(a3, a4) + math.log(1.0 + e))
         g_r -= w * (s3 * log_T[t] + s4 * log_R[q])
         g_alpha -= w * rx * (s3 * inv_T[t] + s4 * inv_R[q])
         sum_s4 += w * s4
