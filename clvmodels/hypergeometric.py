@@ -20,8 +20,9 @@ Which series: Euler's transformation (Abramowitz & Stegun 15.3.3) turns the BG/N
 
 This form has no 0/0 at a = 1, and its terms fall fast for large x (the ratio of
 consecutive terms is about z n / (x + n)), where the direct series' rise first (ratio about
-z (x + n) / n). Where the series is slow (z near 1) or ill-conditioned (terms of mixed sign
-that cancel), the kernel returns NaN and the caller falls back to ``scipy.special.hyp2f1``.
+z (x + n) / n). Where the series is slow (z near 1: short T, long horizons) or
+ill-conditioned (terms of mixed sign that cancel), the kernel returns NaN for those pairs
+only, and the caller falls back to ``scipy.special.hyp2f1``.
 
 Discounting: with N_0 = 0 and d_{K+1} = 0, ``sum_k D_k (N_k - N_{k-1}) = sum_k d_k N_k`` where
 ``d_k = D_k - D_{k+1}`` (summation by parts), and N_k is linear in S(z_k), hence the moments.
@@ -92,6 +93,43 @@ def series_coefficients(a: float, b: float, c: float, z_max: float, out: np.ndar
     return -1
 
 
+@njit(cache=True, nogil=True)
+def _group_coefficients(
+    a: float, b: float, c: float, z: np.ndarray, T_index: np.ndarray, out: np.ndarray
+) -> tuple[int, int]:
+    """Series coefficients for the pairs ``z[T_index]`` (z decreasing) of one x.
+
+    Returns the number of terms and the first pair the series serves: 0 when it converges at
+    the largest z; otherwise the pairs with the largest z's, where it does not, are skipped
+    (found by doubling, then bisection), and ``len(T_index)`` when it serves none.
+    """
+    n = series_coefficients(a, b, c, z[T_index[0]], out)
+    if n >= 0:
+        return n, 0
+    last = T_index.shape[0] - 1
+    failed, step, ok = 0, 1, -1
+    while ok < 0 and failed < last:
+        trial = min(failed + step, last)
+        n = series_coefficients(a, b, c, z[T_index[trial]], out)
+        if n >= 0:
+            ok = trial
+        else:
+            failed, step = trial, 2 * step
+    if ok < 0:
+        return -1, last + 1
+    good = n
+    while ok - failed > 1:
+        middle = (ok + failed) // 2
+        n = series_coefficients(a, b, c, z[T_index[middle]], out)
+        if n >= 0:
+            ok, good = middle, n
+        else:
+            failed = middle
+    if n < 0:  # the last trial failed: recompute the coefficients of the first good pair
+        good = series_coefficients(a, b, c, z[T_index[ok]], out)
+    return good, ok
+
+
 @njit(cache=True, nogil=True, fastmath={"contract"})
 def evaluate_series(coef: np.ndarray, n_terms: int, z: np.ndarray, out: np.ndarray) -> None:
     """``out[i] = sum_{n=1..n_terms} coef[n - 1] z[i]**n`` by Horner's rule, for all i at once."""
@@ -149,6 +187,7 @@ def _bgnbd_draw(
     cc_base: float,
     coef: np.ndarray,
     n_terms: np.ndarray,
+    series_start: np.ndarray,
     most: int,
     group_x: np.ndarray,
     group_start: np.ndarray,
@@ -188,15 +227,13 @@ def _bgnbd_draw(
             moments[i, n] = moments_by_n[n, i]
             powers[i, n] = powers_by_n[n, i]
     for g in range(group_x.shape[0]):
-        first, stop = group_start[g], group_start[g + 1]
+        # pairs before series_start are the series' too slow to converge: the caller's
+        for p in range(group_start[g], series_start[g]):
+            out_horizon[pair_row[p], d] = np.nan
+            out_discounted[pair_row[p], d] = np.nan
         n = n_terms[g]
-        if n < 0:
-            for p in range(first, stop):
-                out_horizon[pair_row[p], d] = np.nan
-                out_discounted[pair_row[p], d] = np.nan
-            continue
         cc = cc_base + group_x[g]
-        for p in range(first, stop):
+        for p in range(series_start[g], group_start[g + 1]):
             i = pair_T_index[p]
             s_disc, s_last = _two_dots(coef[g], moments[i], powers[i], n)
             out_horizon[pair_row[p], d] = cc * (e_last[i] - w_last[i] * s_last)
@@ -227,6 +264,7 @@ def _bgnbd_block(
     last = n_steps - 1
     coef = np.empty((n_groups, MAX_TERMS))
     n_terms = np.empty(n_groups, dtype=np.int64)
+    series_start = np.empty(n_groups, dtype=np.int64)
     e_sum = np.empty(n_T)
     e_last = np.empty(n_T)
     w_last = np.empty(n_T)
@@ -254,17 +292,18 @@ def _bgnbd_block(
                 if k == last:
                     e_last[i] = e_k
                     w_last[i] = 1.0 + em
-        # the series' coefficients, per x; pairs are sorted by T within a group of equal x,
-        # so the first has the largest z
+        # the series' coefficients, per x
         most = 0
         for g in range(n_groups):
-            n = series_coefficients(
+            n, series_start[g] = _group_coefficients(
                 a[d] + b[d] - 1.0 - r[d],
                 am1,
                 a[d] + b[d] + group_x[g] - 1.0,
-                z[last, pair_T_index[group_start[g]]],
+                z[last],
+                pair_T_index[group_start[g] : group_start[g + 1]],
                 coef[g],
             )
+            series_start[g] += group_start[g]
             n_terms[g] = n
             most = max(most, n)
         if most > room:
@@ -278,6 +317,7 @@ def _bgnbd_block(
             a[d] + b[d] - 1.0,
             coef,
             n_terms,
+            series_start,
             most,
             group_x,
             group_start,

@@ -244,3 +244,21 @@ def test_reference_agrees_with_fhl05_form():
             printed = big_c / (Decimal(a) - 1) * (1 - (big_a * w.ln()).exp() * hyp)
         ours = reference_numerator(r, alpha, a, b, x, T, t)
         np.testing.assert_allclose(ours, float(printed), rtol=1e-13)
+
+
+def test_one_slow_pair_does_not_send_its_whole_x_to_scipy():
+    # for x = 0 the series is slow at T = 0 (z near 1 at 36 months) but fast at larger T
+    t, discount = monthly(36)
+    T = np.array([0.0, 0.5, 2.0, 10.0, 30.0, 60.0, 100.0])
+    x = np.zeros_like(T)
+    one = np.ones(1)
+    horizon, _ = bgnbd_numerator_grid(
+        one * 0.243, one * 4.414, one * 0.793, one * 2.426, x, T, t, discount
+    )
+    slow = np.isnan(horizon[:, 0])
+    assert slow[0] and not slow[-4:].any()
+    grid = conditional_numerator_grid(
+        one * 0.243, one * 4.414, one * 0.793, one * 2.426, x, T, t, discount
+    )
+    exact = [reference_numerator(0.243, 4.414, 0.793, 2.426, 0, T_i, t[-1]) for T_i in T]
+    np.testing.assert_allclose(grid[0][:, 0], exact, rtol=1e-12)
