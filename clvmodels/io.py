@@ -477,6 +477,21 @@ def duckdb_connection(
         shutil.rmtree(spill, ignore_errors=True)
 
 
+def _microsecond_timestamps(orders: pd.DataFrame) -> pd.DataFrame:
+    """Floor nanosecond timestamps to the microsecond (a copy only when some have nanoseconds).
+
+    DuckDB rounds TIMESTAMP_NS to the nearest microsecond when it casts to DATE, so an order
+    at 23:59:59.9999995 would count on the next day; Spark and pandas truncate.
+    """
+    ts = orders["timestamp"]
+    if ts.dtype.kind != "M" or np.datetime_data(ts.dtype)[0] != "ns":
+        return orders
+    nanos = ts.to_numpy().view("int64") % 1000
+    if not nanos.any():
+        return orders
+    return orders.assign(timestamp=ts.dt.floor("us"))
+
+
 def register_orders(
     con: duckdb.DuckDBPyConnection,
     orders: pd.DataFrame | str | os.PathLike[str],
@@ -489,7 +504,7 @@ def register_orders(
     first; its missing values and negative revenue are checked in SQL.
     """
     if isinstance(orders, pd.DataFrame):
-        con.register(name, orders[list(ORDER_COLUMNS)])
+        con.register(name, _microsecond_timestamps(orders[list(ORDER_COLUMNS)]))
         return
     path = Path(orders)
     if not path.exists():

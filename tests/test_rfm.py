@@ -145,3 +145,20 @@ def test_file_route_checks_columns_and_values(cdnow_orders, tmp_path):
     cdnow_orders.assign(revenue=cdnow_orders["revenue"] - 20).to_parquet(negative)
     with pytest.raises(DataError, match=r"column 'revenue': negative revenue \(refunds\)"):
         rfm_summary(negative)
+
+
+def test_nanosecond_timestamps_count_on_their_own_day():
+    """DuckDB rounds TIMESTAMP_NS to microseconds when casting to DATE; we floor, as pandas does."""
+    stamps = ["2024-01-01 10:00:00", "2024-01-01 23:59:59.9999996", "2024-01-03 00:00:00"]
+    orders = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "timestamp": pd.to_datetime(stamps, format="ISO8601"),
+            "revenue": [1.0, 2.0, 3.0],
+        }
+    )
+    rfm = rfm_summary(orders, time_unit="D").set_index("customer_id")
+    days = orders["timestamp"].dt.floor("D")  # pandas' own day of each order: the oracle
+    assert days.iloc[0] == days.iloc[1]
+    assert rfm.loc[1, "frequency"] == 0  # both orders on 2024-01-01
+    assert rfm.loc[1, "T"] == (days.max() - days.iloc[0]).days
