@@ -142,9 +142,9 @@ def conditional_numerator_grid(
     T = np.asarray(T, dtype="float64")
     horizon, discounted = bgnbd_numerator_grid(r, alpha, a, b, x, T, t, discount)
     pair, draw = np.nonzero(np.isnan(horizon) | np.isnan(discounted))
-    step = max(1, FALLBACK_CHUNK_ELEMENTS)
-    for start in range(0, len(pair), step):
-        i, d = pair[start : start + step], draw[start : start + step]
+    for start in range(0, len(pair), FALLBACK_CHUNK_ELEMENTS):
+        i = pair[start : start + FALLBACK_CHUNK_ELEMENTS]
+        d = draw[start : start + FALLBACK_CHUNK_ELEMENTS]
         params = {"r": r[d], "alpha": alpha[d], "a": a[d], "b": b[d]}
         horizon[i, d], discounted[i, d] = numerator_steps(
             BetaGeoModel.numerator_fn, params, x[i], T[i], t, discount

@@ -49,7 +49,7 @@ SCORE_COLUMNS = (
     "clv_high",
 )
 
-#: Elements (draws x customers) one chunk may hold per array: 4M float64 = 32 MB.
+#: Customers per chunk by default: this many elements (draws x customers), at least 1,000.
 CHUNK_ELEMENTS = 4_000_000
 #: Fewest elements (draws x customers) worth a thread of their own.
 MIN_BLOCK_ELEMENTS = 20_000
@@ -119,7 +119,8 @@ def iter_scores(
     n_draws : int or None
         Posterior draws used, thinned evenly (None: all).
     chunk_size : int, optional
-        Customers per chunk; by default as many as keep each array near 32 MB.
+        Customers per chunk; by default ``CHUNK_ELEMENTS // draws`` (at least 1,000).
+        Chunking does not change any score.
     progress : bool
         Show a progress bar.
 
@@ -234,7 +235,7 @@ class _ChunkScorer:
         if self.monetary is not None:
             keys.append(self.monetary[sl])
         first, inverse = _distinct_rows(keys)
-        rows = np.arange(len(self.x))[sl][first]
+        rows = np.arange(*sl.indices(len(self.x)))[first]
         stats = np.empty((len(SCORE_COLUMNS) - len(RFM_COLUMNS), len(rows)))
 
         def block(start: int, stop: int) -> None:
