@@ -92,6 +92,7 @@ def _transaction_graph(
     weights: np.ndarray,
     priors: Priors,
     likelihood: Likelihood = "compiled",
+    shared_data: bool = False,
 ) -> Any:
     """BG/NBD, MBG/NBD or Pareto/NBD with each tuple's log-likelihood weighted by its count.
 
@@ -100,6 +101,7 @@ def _transaction_graph(
     (and Laplace fits, which need second derivatives) use pymc-marketing's distributions.
     """
     import pymc as pm
+    import pytensor
     import pytensor.tensor as pt
     from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
     from pymc_marketing.clv.distributions import BetaGeoNBD, ModifiedBetaGeoNBD, ParetoNBD
@@ -111,7 +113,14 @@ def _transaction_graph(
         tuples = BGNBDTuples.from_arrays(frequency, recency, T, weights)
         with pm.Model() as model:
             a, b, r, alpha = _dropout_priors(priors, BetaGeoModel)
-            loglike, _ = weighted_bgnbd_loglike_op()()(r, alpha, a, b, *tuples.arrays())
+            # find_MAP compiles faster when the data are shared variables (inputs of the
+            # compiled function), nutpie when they are constants (measured: 1M customers'
+            # MAP 3.2 s -> 1.9 s; nutpie's compile 4.8 s -> 9 s the other way round)
+            data = [
+                pytensor.shared(array, borrow=True) if shared_data else array
+                for array in tuples.arrays()
+            ]
+            loglike, _ = weighted_bgnbd_loglike_op()()(r, alpha, a, b, *data)
             pm.Potential("weighted_loglike", loglike)
         return model
     value = np.stack([recency, frequency], axis=1).astype("float64")
@@ -313,7 +322,9 @@ def fit_transaction_model(
         )
     if method == "laplace":
         likelihood = "pymc-marketing"
-    model = _transaction_graph(kind, frequency, recency, T, weights, priors, likelihood)
+    model = _transaction_graph(
+        kind, frequency, recency, T, weights, priors, likelihood, shared_data=method == "map"
+    )
     return _fit(model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar)
 
 
