@@ -477,19 +477,21 @@ def duckdb_connection(
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _microsecond_timestamps(orders: pd.DataFrame) -> pd.DataFrame:
-    """Floor nanosecond timestamps to the microsecond (a copy only when some have nanoseconds).
-
-    DuckDB rounds TIMESTAMP_NS to the nearest microsecond when it casts to DATE, so an order
-    at 23:59:59.9999995 would count on the next day; Spark and pandas truncate.
-    """
+def _has_nanoseconds(orders: pd.DataFrame) -> bool:
+    """Whether ``orders.timestamp`` holds nanosecond timestamps with a sub-microsecond part."""
     ts = orders["timestamp"]
     if ts.dtype.kind != "M" or np.datetime_data(ts.dtype)[0] != "ns":
-        return orders
-    nanos = ts.to_numpy().view("int64") % 1000
-    if not nanos.any():
-        return orders
-    return orders.assign(timestamp=ts.dt.floor("us"))
+        return False
+    ticks = ts.to_numpy().view("int64")
+    step = 1 << 20  # in blocks, so the check holds no second copy of a large column
+    return any(bool((ticks[i : i + step] % 1000).any()) for i in range(0, len(ticks), step))
+
+
+#: ``"timestamp"`` (TIMESTAMP_NS) floored to the microsecond, in integer arithmetic.
+_FLOOR_TO_MICROSECONDS = (
+    'make_timestamp((epoch_ns("timestamp") - ((epoch_ns("timestamp") % 1000) + 1000) % 1000)'
+    " // 1000)"
+)
 
 
 def register_orders(
@@ -504,7 +506,18 @@ def register_orders(
     first; its missing values and negative revenue are checked in SQL.
     """
     if isinstance(orders, pd.DataFrame):
-        con.register(name, _microsecond_timestamps(orders[list(ORDER_COLUMNS)]))
+        frame = orders[list(ORDER_COLUMNS)]
+        if not _has_nanoseconds(frame):
+            con.register(name, frame)
+            return
+        # DuckDB rounds TIMESTAMP_NS to the nearest microsecond when it casts to DATE, so an
+        # order at 23:59:59.9999995 would count on the next day; pandas and Spark truncate.
+        # A view floors the timestamps as DuckDB scans them (no copy of the column).
+        con.register(f"{name}__nanoseconds", frame)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT customer_id, "
+            f'{_FLOOR_TO_MICROSECONDS} AS "timestamp", revenue FROM {name}__nanoseconds'
+        )
         return
     path = Path(orders)
     if not path.exists():
