@@ -28,6 +28,7 @@ import pandas as pd
 
 from clvmodels.cohorts import CohortPeriod, check_period, cohort_table
 from clvmodels.errors import DataError, DataQualityWarning
+from clvmodels.io import floor_to_microseconds
 from clvmodels.rfm import DateLike, order_period
 
 AttributionRule = Literal["first-touch", "last-touch"]
@@ -194,7 +195,7 @@ def attribute_buyers(
                 {
                     "customer_id": order_ids.to_numpy(),
                     "key": order_keys.to_numpy(),
-                    "timestamp": orders["timestamp"].to_numpy(),
+                    "timestamp": floor_to_microseconds(orders["timestamp"]).to_numpy(),
                 }
             ),
         )

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import DataError
-from clvmodels.io import duckdb_connection
+from clvmodels.io import duckdb_connection, register_orders
 from clvmodels.rfm import DateLike, order_period
 
 CohortPeriod = Literal["month", "week"]
@@ -212,7 +212,7 @@ def cohort_table(
     )
     with duckdb_connection() as con:
         # Registering the frame copies nothing; the query reads only the three columns.
-        con.register("orders", orders)
+        register_orders(con, orders)
         table = con.execute(sql, {"observation_end": end, "margin": rate}).df()
     table = _with_dtypes(table)
     last_complete = bool(table["complete"].iloc[-1]) if len(table) else True

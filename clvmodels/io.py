@@ -487,6 +487,17 @@ def _has_nanoseconds(orders: pd.DataFrame) -> bool:
     return any(bool((ticks[i : i + step] % 1000).any()) for i in range(0, len(ticks), step))
 
 
+def floor_to_microseconds(timestamps: pd.Series) -> pd.Series:
+    """``timestamps`` floored to the microsecond when some have a sub-microsecond part.
+
+    DuckDB rounds TIMESTAMP_NS to the nearest microsecond when it casts to DATE; flooring
+    first keeps an order at 23:59:59.9999995 on its own day, as pandas and Spark count it.
+    """
+    if _has_nanoseconds(pd.DataFrame({"timestamp": timestamps}, copy=False)):
+        return timestamps.dt.floor("us")
+    return timestamps
+
+
 #: ``"timestamp"`` (TIMESTAMP_NS) floored to the microsecond, in integer arithmetic.
 _FLOOR_TO_MICROSECONDS = (
     'make_timestamp((epoch_ns("timestamp") - ((epoch_ns("timestamp") % 1000) + 1000) % 1000)'

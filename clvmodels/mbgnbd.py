@@ -121,3 +121,18 @@ class ModifiedBetaGeoModel(TransactionModel):
     def new_customer_fn(p: Params, t: ArrayLike) -> np.ndarray:
         """See :func:`expected_purchases_new_customer`."""
         return expected_purchases_new_customer(p["r"], p["alpha"], p["a"], p["b"], t)
+
+    @classmethod
+    def numerator_grid_fn(
+        cls, p: Params, x: np.ndarray, T: np.ndarray, t: np.ndarray, discount: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """[BDF07]_'s numerator on a grid: FHL05 eq. (10)'s with b + 1 in place of b.
+
+        (a + b + x) / (a - 1) [1 - (...)**(r + x) 2F1(r + x, b + x + 1; a + b + x; z)] is the
+        BG/NBD numerator at b' = b + 1, so the compiled series of
+        :func:`clvmodels.bgnbd.conditional_numerator_grid` (and its scipy fallback) applies.
+        """
+        from clvmodels.bgnbd import conditional_numerator_grid
+
+        b_plus_one = np.asarray(p["b"], dtype="float64") + 1.0
+        return conditional_numerator_grid(p["r"], p["alpha"], p["a"], b_plus_one, x, T, t, discount)

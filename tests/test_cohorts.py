@@ -510,3 +510,22 @@ def test_plots_do_not_touch_pyplot():
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_nanosecond_order_at_month_end_stays_in_its_month():
+    """DuckDB would round 23:59:59.9999996 up to the next day (and month); pandas floors."""
+    from clvmodels.cohorts import cohort_table
+
+    stamps = ["2024-01-05 09:00:00", "2024-01-31 23:59:59.9999996", "2024-03-01 00:00:00"]
+    orders = pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2],
+            "timestamp": pd.to_datetime(stamps, format="ISO8601"),
+            "revenue": [10.0, 20.0, 5.0],
+        }
+    )
+    table = cohort_table(orders, period="month", observation_end="2024-03-31")
+    first = table[(table["cohort"] == table["cohort"].min()) & (table["age"] == 0)]
+    month_of_each = orders["timestamp"].dt.to_period("M")  # pandas' own months: the oracle
+    expected = orders.loc[month_of_each == month_of_each.iloc[0], "revenue"].sum()
+    assert float(first["revenue"].iloc[0]) == pytest.approx(expected)
