@@ -26,17 +26,10 @@ import math
 import numpy as np
 from numba import njit
 
-#: The rows of :func:`summarize`'s result, in order.
-SUMMARY_ROWS = (
-    "p_alive",
-    "expected_purchases",
-    "expected_purchases_low",
-    "expected_purchases_high",
-    "expected_spend",
-    "clv",
-    "clv_low",
-    "clv_high",
-)
+from clvmodels.scoring import SCORE_STATISTICS
+
+#: The rows of :func:`summarize`'s result, in order: the score's statistics.
+SUMMARY_ROWS = SCORE_STATISTICS
 
 
 #: Values sampled to pick a threshold that cuts off a tail of the draws.

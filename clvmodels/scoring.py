@@ -37,8 +37,8 @@ from clvmodels.rfm import RFM_COLUMNS, validate_rfm
 from clvmodels.transaction import TransactionModel
 from clvmodels.units import DAYS_PER_UNIT, Duration, check_time_unit, parse_duration
 
-SCORE_COLUMNS = (
-    *RFM_COLUMNS,
+#: The per-customer statistics a score holds, in order (after the RFM columns).
+SCORE_STATISTICS = (
     "p_alive",
     "expected_purchases",
     "expected_purchases_low",
@@ -48,6 +48,7 @@ SCORE_COLUMNS = (
     "clv_low",
     "clv_high",
 )
+SCORE_COLUMNS = (*RFM_COLUMNS, *SCORE_STATISTICS)
 
 #: Customers per chunk by default: this many elements (draws x customers), at least 1,000.
 CHUNK_ELEMENTS = 4_000_000

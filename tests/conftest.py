@@ -83,3 +83,18 @@ def fixed_posterior(
 # published maximum-likelihood values (DESIGN.md)
 BGNBD_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 GAMMA_GAMMA_PUBLISHED = {"p": 6.25, "q": 3.74, "v": 15.44}
+
+
+def assert_same_posterior(fits: dict, names: tuple[str, ...]) -> None:
+    """Two converged fits, ``compiled`` and ``pymc-marketing``, with the same posterior.
+
+    Issue 6's bar: posterior means within 0.1 sd and sds within 10% (the reference's sd).
+    """
+    for fit in fits.values():
+        assert fit.report["converged"], fit.report
+    for name in names:
+        ours = fits["compiled"].posterior[name]
+        theirs = fits["pymc-marketing"].posterior[name]
+        sd = float(theirs.std())
+        assert abs(float(ours.mean()) - float(theirs.mean())) < 0.1 * sd, name
+        assert float(ours.std()) == pytest.approx(sd, rel=0.10), name
