@@ -375,10 +375,8 @@ def recommendation_lines(budget: pd.DataFrame, forecast: pd.DataFrame | None = N
         ["_o", "headroom_share"], ascending=[True, False]
     )
     for row in ranked.itertuples(index=False):
-        worth = (
-            f"a new customer is worth {row.value_at_target:,.2f} "
-            f"[{row.value_at_target_low:,.2f}, {row.value_at_target_high:,.2f}] by month {target}"
-        )
+        interval = _interval_text(row.value_at_target_low, row.value_at_target_high, ",.2f")
+        worth = f"a new customer is worth {row.value_at_target:,.2f}{interval} by month {target}"
         if row.direction == "no costs":
             lines.append(f"  {row.source_id}: {worth}; no recent costs, so no CAC to judge")
             continue
@@ -402,11 +400,13 @@ def recommendation_lines(budget: pd.DataFrame, forecast: pd.DataFrame | None = N
     if forecast is not None and len(forecast):
         last = forecast.iloc[-1]
         first = forecast.iloc[0]
+        revenue_interval = _interval_text(
+            last["cumulative_revenue_low"], last["cumulative_revenue_high"], ",.0f"
+        )
         lines.append(
             f"Existing customers: {last['cumulative_revenue']:,.0f} revenue expected over the "
-            f"next {len(forecast)} months [{last['cumulative_revenue_low']:,.0f}, "
-            f"{last['cumulative_revenue_high']:,.0f}], {first['expected_revenue']:,.0f} in the "
-            "first."
+            f"next {len(forecast)} months{revenue_interval}, "
+            f"{first['expected_revenue']:,.0f} in the first."
         )
     lines.append(
         "CAC usually rises as a source's budget grows: change budgets in steps and re-run "
@@ -438,3 +438,10 @@ __all__ = [
     "recommendation_lines",
     "revenue_forecast",
 ]
+
+
+def _interval_text(low: float, high: float, spec: str) -> str:
+    """`` [low, high]`` for the 94% interval, or nothing when a one-draw (MAP) fit collapses it."""
+    if not (np.isfinite(low) and np.isfinite(high)) or f"{low:{spec}}" == f"{high:{spec}}":
+        return ""
+    return f" [{low:{spec}}, {high:{spec}}]"

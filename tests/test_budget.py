@@ -350,3 +350,12 @@ def test_acquisition_demo_writes_what_the_commands_write(tmp_path):
     assert any(line.startswith("Next period's budget") for line in lines)
     orders = pd.read_parquet(paths["mkt_orders"])
     assert orders["timestamp"].max() < pd.Timestamp("2024-10-01")
+
+
+def test_collapsed_interval_is_not_printed():
+    """A one-draw (MAP) fit has low == high: the printout leaves the interval out."""
+    from clvmodels.budget import _interval_text
+
+    assert _interval_text(97.84, 97.84, ",.2f") == ""
+    assert _interval_text(float("nan"), 1.0, ",.2f") == ""
+    assert _interval_text(90.0, 105.5, ",.2f") == " [90.00, 105.50]"
