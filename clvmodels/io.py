@@ -477,9 +477,8 @@ def duckdb_connection(
         shutil.rmtree(spill, ignore_errors=True)
 
 
-def _has_nanoseconds(orders: pd.DataFrame) -> bool:
-    """Whether ``orders.timestamp`` holds nanosecond timestamps with a sub-microsecond part."""
-    ts = orders["timestamp"]
+def _has_nanoseconds(ts: pd.Series) -> bool:
+    """Whether ``ts`` holds nanosecond timestamps with a sub-microsecond part."""
     if ts.dtype.kind != "M" or np.datetime_data(ts.dtype)[0] != "ns":
         return False
     ticks = ts.to_numpy().view("int64")
@@ -493,7 +492,7 @@ def floor_to_microseconds(timestamps: pd.Series) -> pd.Series:
     DuckDB rounds TIMESTAMP_NS to the nearest microsecond when it casts to DATE; flooring
     first keeps an order at 23:59:59.9999995 on its own day, as pandas and Spark count it.
     """
-    if _has_nanoseconds(pd.DataFrame({"timestamp": timestamps}, copy=False)):
+    if _has_nanoseconds(timestamps):
         return timestamps.dt.floor("us")
     return timestamps
 
@@ -518,7 +517,7 @@ def register_orders(
     """
     if isinstance(orders, pd.DataFrame):
         frame = orders[list(ORDER_COLUMNS)]
-        if not _has_nanoseconds(frame):
+        if not _has_nanoseconds(frame["timestamp"]):
             con.register(name, frame)
             return
         # DuckDB rounds TIMESTAMP_NS to the nearest microsecond when it casts to DATE, so an

@@ -14,6 +14,12 @@ pymc-marketing fits one row per customer and has no weights. BG/NBD's likelihood
 customer only through (x, t_x, T), so the adapter builds the same model on the distinct tuples
 and weights each tuple's log-likelihood by its count: the posterior is the same, the graph is
 several times smaller (DESIGN.md: 1M customers -> ~171k tuples in weeks).
+
+For speed, MAP and NUTS fits of BG/NBD evaluate that weighted likelihood and its gradient in
+one compiled pass (:func:`weighted_bgnbd_loglike_op`, :mod:`clvmodels.bgnbd_likelihood`), and
+Gamma-Gamma's likelihood is pymc-marketing's expression grouped by frequency. Both keep
+pymc-marketing's priors and parameterisation, and ``likelihood="pymc-marketing"`` selects
+pymc-marketing's own graphs, which the tests use as the oracle.
 """
 
 from __future__ import annotations
