@@ -27,7 +27,8 @@ see :func:`average_ltv_curve`.
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -215,15 +216,21 @@ def cohort_table(
         register_orders(con, orders)
         table = con.execute(sql, {"observation_end": end, "margin": rate}).df()
     table = _with_dtypes(table)
-    last_complete = bool(table["complete"].iloc[-1]) if len(table) else True
-    table.attrs = {
-        "period": unit,
-        "margin": rate,
-        "first_order": dates.first_order.isoformat(),
-        "observation_end": end.isoformat(),
-        "last_period_complete": last_complete,
-    }
+    table.attrs = cohort_attrs(table, unit, rate, dates.first_order, end)
     return table
+
+
+def cohort_attrs(
+    table: pd.DataFrame, period: str, margin: float, first_order: dt.date, end: dt.date
+) -> dict[str, Any]:
+    """The ``attrs`` of a cohort table (both engines): settings, data span, last period state."""
+    return {
+        "period": period,
+        "margin": margin,
+        "first_order": first_order.isoformat(),
+        "observation_end": end.isoformat(),
+        "last_period_complete": bool(table["complete"].iloc[-1]) if len(table) else True,
+    }
 
 
 def _with_dtypes(table: pd.DataFrame) -> pd.DataFrame:

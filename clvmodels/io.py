@@ -15,7 +15,7 @@ import shutil
 import sqlite3
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -268,6 +268,29 @@ def read_orders(
     )
 
 
+def check_order_columns(
+    columns: Iterable[Any], customer_col: str, date_col: str, revenue_col: str
+) -> None:
+    """Raise a DataError naming the order columns missing from ``columns`` and their flags.
+
+    Shared by the pandas/DuckDB reader and the Spark reader.
+    """
+    present = [str(c) for c in columns]
+    mapping = {customer_col: "customer_id", date_col: "timestamp", revenue_col: "revenue"}
+    missing = [name for name in mapping if name not in present]
+    if missing:
+        flags = {
+            customer_col: "--customer-col",
+            date_col: "--date-col",
+            revenue_col: "--revenue-col",
+        }
+        raise DataError(
+            f"the orders table has no column {', '.join(repr(m) for m in missing)}",
+            hint=f"its columns are: {', '.join(present)}. Name yours with "
+            + ", ".join(flags[m] for m in missing),
+        )
+
+
 def validate_orders(
     raw: pd.DataFrame,
     *,
@@ -279,19 +302,7 @@ def validate_orders(
     dedupe: bool = False,
 ) -> pd.DataFrame:
     """Validate a raw orders DataFrame; see :func:`read_orders` for the rules."""
-    mapping = {customer_col: "customer_id", date_col: "timestamp", revenue_col: "revenue"}
-    missing = [name for name in mapping if name not in raw.columns]
-    if missing:
-        flags = {
-            customer_col: "--customer-col",
-            date_col: "--date-col",
-            revenue_col: "--revenue-col",
-        }
-        raise DataError(
-            f"the orders table has no column {', '.join(repr(m) for m in missing)}",
-            hint=f"its columns are: {', '.join(map(str, raw.columns))}. Name yours with "
-            + ", ".join(flags[m] for m in missing),
-        )
+    check_order_columns(raw.columns, customer_col, date_col, revenue_col)
     if len(raw) == 0:
         raise DataError("the orders table has no rows")
 

@@ -51,9 +51,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.cohorts import COHORT_COLUMNS, CohortPeriod, check_margin, check_period
+from clvmodels.cohorts import (
+    COHORT_COLUMNS,
+    CohortPeriod,
+    check_margin,
+    check_period,
+    cohort_attrs,
+)
 from clvmodels.errors import ClvError, DataError, DataQualityWarning, Label
-from clvmodels.io import Refunds
+from clvmodels.io import Refunds, check_order_columns
 from clvmodels.rfm import RFM_COLUMNS, DateLike, Period, resolve_period
 from clvmodels.scoring import SCORE_COLUMNS, monthly_steps
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit, parse_duration
@@ -415,19 +421,7 @@ def validate_orders_spark(
     """Validate a raw Spark orders table; see :func:`read_orders_spark` for the rules."""
     from pyspark.sql import functions as F
 
-    mapping = {customer_col: "customer_id", date_col: "timestamp", revenue_col: "revenue"}
-    missing = [name for name in mapping if name not in raw.columns]
-    if missing:
-        flags = {
-            customer_col: "--customer-col",
-            date_col: "--date-col",
-            revenue_col: "--revenue-col",
-        }
-        raise DataError(
-            f"the orders table has no column {', '.join(repr(m) for m in missing)}",
-            hint=f"its columns are: {', '.join(raw.columns)}. Name yours with "
-            + ", ".join(flags[m] for m in missing),
-        )
+    check_order_columns(raw.columns, customer_col, date_col, revenue_col)
     types = {field.name: field.dataType for field in raw.schema.fields}
     customer = _CustomerCheck(customer_col, types[customer_col])
     date = _DateCheck(date_col, types[date_col], date_format)
@@ -950,14 +944,7 @@ def cohort_table_spark(
         .toPandas()
     )
     table = _fill_cohort_grid(cells, end_p=end_p, first_open_p=first_open_p, unit=unit, rate=rate)
-    last_complete = bool(table["complete"].iloc[-1]) if len(table) else True
-    table.attrs = {
-        "period": unit,
-        "margin": rate,
-        "first_order": dates.first_order.isoformat(),
-        "observation_end": end.isoformat(),
-        "last_period_complete": last_complete,
-    }
+    table.attrs = cohort_attrs(table, unit, rate, dates.first_order, end)
     return table
 
 
