@@ -243,6 +243,8 @@ def simulate_orders(
     first_row = np.cumsum(n_orders) - n_orders
     is_repeat = np.ones(int(n_orders.sum()), dtype=bool)
     is_repeat[first_row] = False
+    acquired_ns -= acquired_ns % 1000  # microseconds: what DuckDB, Spark and Parquet hold
+    offset_ns -= offset_ns % 1000
     timestamp_ns = np.repeat(acquired_ns + start_ns, n_orders)
     timestamp_ns[is_repeat] += offset_ns
     del offset_ns, is_repeat

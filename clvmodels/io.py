@@ -7,31 +7,26 @@ The orders table that every other module takes has three columns: ``customer_id`
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
-import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import DataError, DataQualityWarning, Label
+from clvmodels.contract import OrdersInfo, Refunds, register_orders_source
+from clvmodels.contract import OrdersSource as OrdersSource
+from clvmodels.contract import check_order_columns as check_order_columns
+from clvmodels.errors import DataError, Label
+from clvmodels.readers import RAW_VIEW, first_line, register_source
 
 ORDER_COLUMNS = ("customer_id", "timestamp", "revenue")
-Refunds = Literal["error", "net"]
-
-_CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-_PARQUET_SUFFIXES = {".parquet", ".pq"}
-_DUCKDB_SUFFIXES = {".duckdb", ".ddb"}
-_SQLITE_SUFFIXES = {".sqlite", ".sqlite3"}
 
 
 # --------------------------------------------------------------------------------------
@@ -52,8 +47,8 @@ def read_table(
         A ``.csv``/``.tsv``/``.txt``, ``.parquet``, DuckDB (``.duckdb``, ``.db``) or SQLite
         (``.sqlite``, ``.db``) file. Database files are told apart by their header.
     table, query : str, optional
-        For database files: the table to read, or a SQL query to run. A database with a
-        single table needs neither.
+        For database files: the table to read, or a single read-only SELECT to run. A
+        database with a single table needs neither.
     encoding : str
         Text encoding of a CSV file (``utf-8``, ``utf-16`` or ``latin-1``).
 
@@ -62,145 +57,12 @@ def read_table(
     DataError
         When the file is missing, is not a table, or is not in the stated encoding.
     """
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"file not found: {path}")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder, not a table file")
-    kind = _file_kind(path)
-    try:
-        if kind == "csv":
-            return _read_csv(path, encoding)
-        if kind == "parquet":
-            return duckdb.execute("SELECT * FROM read_parquet(?)", [str(path)]).df()
-        if kind == "duckdb":
-            return _read_duckdb(path, table, query)
-        if kind == "sqlite":
-            return _read_sqlite(path, table, query)
-    except DataError:
-        raise
-    except (duckdb.Error, sqlite3.Error, pd.errors.DatabaseError) as exc:
-        raise DataError(f"{path} could not be read as a {kind} table: {_first_line(exc)}") from exc
-    raise DataError(f"{path} is not a table file clvmodels reads (CSV, Parquet, DuckDB or SQLite)")
-
-
-def _file_kind(path: Path) -> str:
-    with open(path, "rb") as handle:
-        head = handle.read(16)
-    if head.startswith(b"SQLite format 3"):
-        return "sqlite"
-    if head[8:12] == b"DUCK":
-        return "duckdb"
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    suffix = path.suffix.lower()
-    if suffix in _PARQUET_SUFFIXES:
-        return "parquet"
-    if suffix in _DUCKDB_SUFFIXES | _SQLITE_SUFFIXES | {".db"}:
-        raise DataError(f"{path} is not a DuckDB or SQLite database (its header is neither)")
-    if suffix in _CSV_SUFFIXES or suffix == "":
-        return "csv"
-    if b"\0" in head:
-        raise DataError(f"{path} is a binary file, not a table clvmodels reads")
-    return "csv"
-
-
-def _read_csv(path: Path, encoding: str) -> pd.DataFrame:
-    try:
-        if encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
-            _check_utf8(path)
-            frame = duckdb.read_csv(str(path), header=True).df()
-        else:
-            # DuckDB reads other encodings only through an extension it downloads; pandas
-            # decodes them itself.
-            frame = pd.read_csv(path, encoding=encoding, sep=_sniff_delimiter(path, encoding))
-    except (duckdb.Error, pd.errors.ParserError, UnicodeDecodeError, LookupError) as exc:
-        raise DataError(f"{path} is not a readable CSV table: {_first_line(exc)}") from exc
-    if frame.shape[1] < 2:
-        raise DataError(
-            f"{path} does not look like a table: it has {frame.shape[1]} column"
-            f" ({', '.join(map(str, frame.columns))}); a CSV orders table needs a header row "
-            "and comma-separated columns"
-        )
-    return frame
-
-
-def _sniff_delimiter(path: Path, encoding: str) -> str:
-    with open(path, encoding=encoding, errors="replace") as handle:
-        sample = handle.read(65536)
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
-
-
-def _check_utf8(path: Path, chunk_bytes: int = 1 << 22) -> None:
-    """Raise a DataError naming the first line that is not valid UTF-8."""
-    line_no = 1
-    carry = b""
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            data = carry + chunk
-            try:
-                data.decode("utf-8")
-                line_no += data.count(b"\n")
-                carry = b""
-            except UnicodeDecodeError as exc:
-                if exc.start >= len(data) - 4 and len(chunk) == chunk_bytes:
-                    # a multi-byte character cut by the chunk boundary: read on
-                    line_no += data[: exc.start].count(b"\n")
-                    carry = data[exc.start :]
-                    continue
-                line = line_no + data[: exc.start].count(b"\n")
-                raise DataError(
-                    f"{path} is not UTF-8 text: line {line} has the byte "
-                    f"{data[exc.start : exc.start + 1]!r}",
-                    hint="Re-save the file as UTF-8, or pass --encoding latin-1 "
-                    "(or utf-16) to read it as it is",
-                ) from None
-
-
-def _read_duckdb(path: Path, table: str | None, query: str | None) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as con:
-        if query is None:
-            tables = [row[0] for row in con.sql("SHOW TABLES").fetchall()]
-            table = _pick_table(path, table, tables)
-            return con.sql(f'SELECT * FROM "{table}"').df()
-        return con.sql(query).df()
-
-
-def _read_sqlite(path: Path, table: str | None, query: str | None) -> pd.DataFrame:
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
-        if query is None:
-            tables = [
-                row[0]
-                for row in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
-                )
-            ]
-            table = _pick_table(path, table, tables)
-            query = f'SELECT * FROM "{table}"'
-        return pd.read_sql_query(query, con)
-
-
-def _pick_table(path: Path, table: str | None, tables: list[str]) -> str:
-    if table is not None:
-        if table not in tables:
-            raise DataError(
-                f"{path} has no table '{table}'",
-                hint=f"its tables are: {', '.join(tables) or '(none)'}",
-            )
-        return table
-    if len(tables) == 1:
-        return tables[0]
-    raise DataError(
-        f"{path} has {len(tables)} tables; say which with --table or --query",
-        hint=f"its tables are: {', '.join(tables) or '(none)'}",
-    )
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    with duckdb_connection() as con:
+        register_source(con, source, table=table, query=query, encoding=encoding)
+        try:
+            return con.execute(f"SELECT * FROM {RAW_VIEW}").df()
+        except duckdb.Error as exc:
+            raise DataError(f"{source} could not be read: {first_line(exc)}") from exc
 
 
 # --------------------------------------------------------------------------------------
@@ -211,84 +73,87 @@ def read_orders(
     *,
     customer_col: str = "customer_id",
     date_col: str = "timestamp",
-    revenue_col: str = "revenue",
+    revenue_col: str | None = "revenue",
     table: str | None = None,
     query: str | None = None,
     date_format: str | None = None,
+    date_unit: str | None = None,
+    time_zone: str = "UTC",
     encoding: str = "utf-8",
     refunds: Refunds = "error",
     dedupe: bool = False,
+    value_per_order: float | None = None,
 ) -> pd.DataFrame:
     """Read and validate an orders table; return ``customer_id, timestamp, revenue``.
+
+    The rules are the orders contract (``docs/orders.md``), checked in DuckDB SQL by
+    :func:`clvmodels.contract.register_orders_source` for files and DataFrames alike.
 
     Parameters
     ----------
     source : path or DataFrame
         A table file (see :func:`read_table`) or a DataFrame already in memory.
-    customer_col, date_col, revenue_col : str
+    customer_col, date_col : str
         The names these columns have in ``source`` (real tables say ``uid``, ``buy_ts``,
         ``client_id``, ``created_at``, ...).
+    revenue_col : str or None
+        The revenue column; ``None`` reads none (a log of customers and dates only).
     table, query, encoding
         Passed to :func:`read_table`.
     date_format : str, optional
-        A ``strftime`` format for the dates (``%Y%m%d`` for 19970101). Integer dates of eight
-        digits are read as ``%Y%m%d`` without it.
+        A ``strftime`` format that every date must match (``%Y%m%d`` for 19970101). Without
+        it: native dates, ISO 8601 text and eight-digit ``YYYYMMDD`` integers.
+    date_unit : {"s", "ms", "us", "excel"}, optional
+        The unit of numeric dates (epoch seconds/milliseconds/microseconds, or spreadsheet
+        serial days since 1899-12-30).
+    time_zone : str
+        IANA zone that values with a UTC offset are converted to, then made naive.
     refunds : {"error", "net"}
         Negative revenue is an error by default. ``"net"`` nets refunds within the customer's
         purchase day and drops days whose net revenue is not positive, saying how many.
     dedupe : bool
         Drop exact duplicate rows (they are only warned about by default).
+    value_per_order : float, optional
+        With ``revenue_col=None``: every order's revenue.
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id``, ``timestamp`` (datetime64[ns]), ``revenue`` (float64); the input is
-        not modified.
+        ``customer_id`` (int64, or text exactly as written), ``timestamp`` (datetime64[ns])
+        and ``revenue`` (float64; absent without revenue); the input is not modified.
 
     Raises
     ------
     DataError
-        Naming the column, how many rows and a few examples, for missing columns, an empty
-        table, empty or missing customer ids, unparsable or missing dates, missing or
-        non-numeric revenue, and negative revenue (unless ``refunds="net"``).
+        Naming the column, how many rows and a few examples (see ``docs/orders.md``).
     """
-    raw = (
-        source
-        if isinstance(source, pd.DataFrame)
-        else read_table(source, table=table, query=query, encoding=encoding)
-    )
-    return validate_orders(
-        raw,
+    spec = OrdersSource(
+        source,
+        table=table,
+        query=query,
         customer_col=customer_col,
         date_col=date_col,
         revenue_col=revenue_col,
         date_format=date_format,
+        date_unit=date_unit,
+        time_zone=time_zone,
+        encoding=encoding,
         refunds=refunds,
         dedupe=dedupe,
+        value_per_order=value_per_order,
     )
+    return orders_frame(spec)
 
 
-def check_order_columns(
-    columns: Iterable[Any], customer_col: str, date_col: str, revenue_col: str
-) -> None:
-    """Raise a DataError naming the order columns missing from ``columns`` and their flags.
-
-    Shared by the pandas/DuckDB reader and the Spark reader.
-    """
-    present = [str(c) for c in columns]
-    mapping = {customer_col: "customer_id", date_col: "timestamp", revenue_col: "revenue"}
-    missing = [name for name in mapping if name not in present]
-    if missing:
-        flags = {
-            customer_col: "--customer-col",
-            date_col: "--date-col",
-            revenue_col: "--revenue-col",
-        }
-        raise DataError(
-            f"the orders table has no column {', '.join(repr(m) for m in missing)}",
-            hint=f"its columns are: {', '.join(present)}. Name yours with "
-            + ", ".join(flags[m] for m in missing),
-        )
+def orders_frame(source: OrdersSource) -> pd.DataFrame:
+    """The validated orders of ``source`` as a DataFrame (see :func:`read_orders`)."""
+    with duckdb_connection() as con:
+        register_orders_source(con, source)
+        frame = con.execute("SELECT * FROM orders").df()
+    frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")
+    if frame["customer_id"].dtype.kind not in "iu":
+        frame["customer_id"] = frame["customer_id"].astype("string")
+    return frame
 
 
 def validate_orders(
@@ -296,58 +161,31 @@ def validate_orders(
     *,
     customer_col: str = "customer_id",
     date_col: str = "timestamp",
-    revenue_col: str = "revenue",
+    revenue_col: str | None = "revenue",
     date_format: str | None = None,
+    date_unit: str | None = None,
+    time_zone: str = "UTC",
     refunds: Refunds = "error",
     dedupe: bool = False,
+    value_per_order: float | None = None,
 ) -> pd.DataFrame:
-    """Validate a raw orders DataFrame; see :func:`read_orders` for the rules."""
-    check_order_columns(raw.columns, customer_col, date_col, revenue_col)
-    if len(raw) == 0:
-        raise DataError("the orders table has no rows")
-
-    customer = clean_customer_ids(raw[customer_col], customer_col)
-    timestamp = parse_dates(raw[date_col], date_col, date_format)
-    revenue = _parse_revenue(raw[revenue_col], revenue_col)
-    orders = pd.DataFrame(
-        {
-            "customer_id": customer.to_numpy(),
-            "timestamp": timestamp.to_numpy(),
-            "revenue": revenue.to_numpy(),
-        }
+    """Validate a raw orders DataFrame: :func:`read_orders` on a frame (the same SQL)."""
+    return read_orders(
+        raw,
+        customer_col=customer_col,
+        date_col=date_col,
+        revenue_col=revenue_col,
+        date_format=date_format,
+        date_unit=date_unit,
+        time_zone=time_zone,
+        refunds=refunds,
+        dedupe=dedupe,
+        value_per_order=value_per_order,
     )
 
-    n_duplicates = int(orders.duplicated().sum())
-    if n_duplicates:
-        if dedupe:
-            orders = orders.drop_duplicates(ignore_index=True)
-            warnings.warn(
-                f"dropped {n_duplicates:,} exact duplicate order rows (--dedupe)",
-                DataQualityWarning,
-                stacklevel=2,
-            )
-        else:
-            warnings.warn(
-                f"{n_duplicates:,} order rows are exact duplicates of another row (same customer, "
-                "time and revenue); they are kept. Pass --dedupe (dedupe=True) to drop them",
-                DataQualityWarning,
-                stacklevel=2,
-            )
 
-    negative = orders["revenue"] < 0
-    if negative.any():
-        if refunds != "net":
-            raise DataError(
-                "negative revenue (refunds)",
-                column=revenue_col,
-                n_rows=int(negative.sum()),
-                examples=orders.loc[negative, "revenue"].head(5).tolist(),
-                hint="Pass --refunds net (refunds='net') to net refunds within the purchase day",
-            )
-        orders = _net_refunds(orders)
-    return orders
-
-
+# Marketing tables (visits, costs: clvmodels.marketing_io) are still cleaned in pandas by the
+# two helpers below; the orders contract does not use them.
 def clean_customer_ids(column: pd.Series, name: str) -> pd.Series:
     """Strip text ids and reject empty or missing ones (DataError naming ``name``)."""
     values = column
@@ -415,53 +253,6 @@ def parse_dates(column: pd.Series, name: str, date_format: str | None) -> pd.Ser
     return parsed.astype("datetime64[ns]")
 
 
-def _parse_revenue(column: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype):
-        numeric = pd.to_numeric(column, errors="coerce")
-        bad = numeric.isna() & column.notna()
-        if bad.any():
-            raise DataError(
-                "revenue that is not a number",
-                column=name,
-                n_rows=int(bad.sum()),
-                examples=column[bad].head(5).tolist(),
-            )
-    else:
-        numeric = column
-    numeric = numeric.astype("float64")
-    missing = ~np.isfinite(numeric.to_numpy())
-    if missing.any():
-        rows = np.flatnonzero(missing)
-        raise DataError(
-            "missing (NaN) or infinite revenue",
-            column=name,
-            n_rows=int(missing.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-            hint="Fill or drop those rows; clvmodels does not count missing revenue as 0",
-        )
-    return numeric
-
-
-def _net_refunds(orders: pd.DataFrame) -> pd.DataFrame:
-    """Net revenue within each customer's purchase day; drop days that are not positive."""
-    day = orders["timestamp"].dt.normalize()
-    netted = (
-        orders.assign(day=day)
-        .groupby(["customer_id", "day"], sort=False, as_index=False)
-        .agg(timestamp=("timestamp", "min"), revenue=("revenue", "sum"))
-    )
-    keep = netted["revenue"] > 0
-    n_dropped = int((~keep).sum())
-    n_refunds = int((orders["revenue"] < 0).sum())
-    warnings.warn(
-        f"netted {n_refunds:,} refund rows within their purchase day; dropped {n_dropped:,} "
-        "customer-days whose net revenue was zero or negative (--refunds net)",
-        DataQualityWarning,
-        stacklevel=3,
-    )
-    return netted.loc[keep, ["customer_id", "timestamp", "revenue"]].reset_index(drop=True)
-
-
 # --------------------------------------------------------------------------------------
 # the embedded engine
 # --------------------------------------------------------------------------------------
@@ -508,82 +299,23 @@ def floor_to_microseconds(timestamps: pd.Series) -> pd.Series:
     return timestamps
 
 
-#: ``"timestamp"`` (TIMESTAMP_NS) floored to the microsecond, in integer arithmetic.
-_FLOOR_TO_MICROSECONDS = (
-    'make_timestamp((epoch_ns("timestamp") - ((epoch_ns("timestamp") % 1000) + 1000) % 1000)'
-    " // 1000)"
-)
-
-
 def register_orders(
     con: duckdb.DuckDBPyConnection,
-    orders: pd.DataFrame | str | os.PathLike[str],
+    orders: pd.DataFrame | str | os.PathLike[str] | OrdersSource,
     name: str = "orders",
-) -> None:
-    """Make ``orders`` queryable as the view ``name`` with the columns of :data:`ORDER_COLUMNS`.
+) -> OrdersInfo:
+    """Make ``orders`` queryable as the view ``name`` (``customer_id, timestamp, revenue``).
 
-    A DataFrame (validated by :func:`read_orders`) is scanned in place. A Parquet or CSV
-    file with those column names is read by DuckDB itself, without loading it into pandas
-    first; its missing values and negative revenue are checked in SQL.
+    Every kind goes through the same SQL contract
+    (:func:`clvmodels.contract.register_orders_source`): an :class:`OrdersSource` with its
+    options; a file path or a DataFrame with the column names of :data:`ORDER_COLUMNS`. A
+    DataFrame is scanned in place and a file is read by DuckDB itself, never into pandas.
     """
-    if isinstance(orders, pd.DataFrame):
-        frame = orders[list(ORDER_COLUMNS)]
-        if not _has_nanoseconds(frame["timestamp"]):
-            con.register(name, frame)
-            return
-        # DuckDB rounds TIMESTAMP_NS to the nearest microsecond when it casts to DATE, so an
-        # order at 23:59:59.9999995 would count on the next day; pandas and Spark truncate.
-        # A view floors the timestamps as DuckDB scans them (no copy of the column).
-        con.register(f"{name}__nanoseconds", frame)
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT customer_id, "
-            f'{_FLOOR_TO_MICROSECONDS} AS "timestamp", revenue FROM {name}__nanoseconds'
-        )
-        return
-    path = Path(orders)
-    if not path.exists():
-        raise DataError(f"file not found: {path}")
-    reader = "read_parquet" if _file_kind(path) == "parquet" else "read_csv"
-    relation = con.sql(f"SELECT * FROM {reader}('{_sql_text(str(path))}')")
-    missing = [c for c in ORDER_COLUMNS if c not in relation.columns]
-    if missing:
-        raise DataError(
-            f"{path} has no column {', '.join(repr(m) for m in missing)}",
-            hint=f"its columns are: {', '.join(relation.columns)}",
-        )
-    source = f"{reader}('{_sql_text(str(path))}')"
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT customer_id, "
-        f'CAST("timestamp" AS TIMESTAMP) AS "timestamp", CAST(revenue AS DOUBLE) AS revenue '
-        f"FROM {source}"
-    )
-    row = con.execute(
-        "SELECT COUNT(*), COUNT(*) FILTER (customer_id IS NULL), "
-        'COUNT(*) FILTER ("timestamp" IS NULL), '
-        "COUNT(*) FILTER (revenue IS NULL OR isnan(revenue)), COUNT(*) FILTER (revenue < 0) "
-        f"FROM {name}"
-    ).fetchone()
-    assert row is not None
-    n_rows, no_id, no_date, no_revenue, negative = (int(v) for v in row)
-    if n_rows == 0:
-        raise DataError("the orders table has no rows")
-    for count, column, problem in (
-        (no_id, "customer_id", "empty or missing customer ids"),
-        (no_date, "timestamp", "missing dates"),
-        (no_revenue, "revenue", "missing (NaN) revenue"),
-        (negative, "revenue", "negative revenue (refunds)"),
-    ):
-        if count:
-            raise DataError(
-                problem,
-                column=column,
-                n_rows=count,
-                hint="Read the file with read_orders() to clean or net it first",
-            )
-
-
-def _sql_text(text: str) -> str:
-    return text.replace("'", "''")
+    if isinstance(orders, OrdersSource):
+        source = orders
+    else:  # validated orders (as read_orders returns them) were warned about already
+        source = OrdersSource(orders, warn_duplicates=not isinstance(orders, pd.DataFrame))
+    return register_orders_source(con, source, name)
 
 
 # --------------------------------------------------------------------------------------
@@ -684,7 +416,43 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def fingerprint(orders: pd.DataFrame) -> str:
-    """SHA-256 of an orders table's content (row order included), to tie a model to its data."""
-    hashed = pd.util.hash_pandas_object(orders[list(ORDER_COLUMNS)], index=False)
-    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
+def fingerprint(
+    orders: pd.DataFrame | str | os.PathLike[str] | OrdersSource,
+    *,
+    up_to: Any = None,
+) -> str:
+    """SHA-256 of the orders up to the day ``up_to`` (all without it), to tie a model to them.
+
+    Computed in SQL from the validated view (:func:`orders_fingerprint`): the same for
+    every input kind and row order.
+    """
+    with duckdb_connection() as con:
+        register_orders(con, orders)
+        return orders_fingerprint(con, up_to=up_to)
+
+
+def orders_fingerprint(
+    con: duckdb.DuckDBPyConnection, name: str = "orders", *, up_to: Any = None
+) -> str:
+    """SHA-256 of the view ``name``'s rows up to the day ``up_to``, independent of row order.
+
+    Each row's text (id, ISO time to the microsecond, revenue) is hashed with MD5; the
+    fingerprint hashes the row count and the sum of those hashes, so it depends on the
+    rows (duplicates included) and not on their order or on the input's file kind.
+    """
+    columns = [row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()]
+    parts = ["CAST(customer_id AS VARCHAR)", "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"]
+    if "revenue" in columns:
+        parts.append("CAST(revenue AS VARCHAR)")
+    where = ""
+    params: list[Any] = []
+    if up_to is not None:
+        where = 'WHERE CAST("timestamp" AS DATE) <= CAST(? AS DATE)'
+        params = [pd.Timestamp(up_to).date()]
+    row = con.execute(
+        f"SELECT count(*), CAST(coalesce(sum(md5_number_lower(concat_ws('|', {', '.join(parts)})) "
+        f"::HUGEINT), 0) AS VARCHAR) FROM {name} {where}",
+        params,
+    ).fetchone()
+    assert row is not None
+    return hashlib.sha256(f"{row[0]}:{row[1]}".encode()).hexdigest()

@@ -20,12 +20,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from clvmodels.contract import OrdersSource
 from clvmodels.errors import DataError, Label
-from clvmodels.io import duckdb_connection, register_orders
+from clvmodels.io import duckdb_connection, orders_fingerprint, register_orders
+from clvmodels.orders_rules import RULES
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
@@ -114,7 +117,7 @@ def resolve_period(
 
 _RFM_SQL = """
 WITH occasions AS (
-    SELECT customer_id, CAST("timestamp" AS DATE) AS day, SUM(revenue) AS revenue
+    SELECT customer_id, CAST("timestamp" AS DATE) AS day, {revenue} AS revenue
     FROM orders
     WHERE CAST("timestamp" AS DATE) <= $observation_end
     GROUP BY customer_id, day
@@ -124,7 +127,8 @@ calibration AS (
            COUNT(*) - 1 AS frequency,
            MIN(day) AS first_day,
            MAX(day) AS last_day,
-           SUM(revenue) - arg_min(revenue, day) AS repeat_revenue
+           SUM(revenue) - arg_min(revenue, day) AS repeat_revenue,
+           bool_or(isinf(revenue)) AS day_overflow
     FROM occasions
     WHERE day <= $calibration_end
     GROUP BY customer_id
@@ -132,43 +136,50 @@ calibration AS (
 SELECT c.customer_id,
        c.frequency,
        date_diff('day', c.first_day, c.last_day) / $days_per_unit AS recency,
-       date_diff('day', c.first_day, $calibration_end) / $days_per_unit AS "T",
-       CASE WHEN c.frequency > 0 THEN c.repeat_revenue / c.frequency ELSE 0.0 END
-           AS monetary_value{holdout_columns}
+       date_diff('day', c.first_day, $calibration_end) / $days_per_unit
+           AS "T"{monetary}{holdout_columns},
+       c.day_overflow{holdout_overflow} AS clv_overflow
 FROM calibration c{holdout_join}
 ORDER BY c.customer_id
 """
 
 _HOLDOUT_CTE = """,
 holdout AS (
-    SELECT customer_id, COUNT(*) AS n, AVG(revenue) AS mean_revenue
+    SELECT customer_id, COUNT(*) AS n, AVG(revenue) AS mean_revenue,
+           bool_or(isinf(revenue)) AS day_overflow
     FROM occasions
     WHERE day > $calibration_end
     GROUP BY customer_id
 )"""
 _HOLDOUT_COLUMNS = """,
-       COALESCE(h.n, 0) AS frequency_holdout,
-       COALESCE(h.mean_revenue, 0.0) AS monetary_value_holdout,
+       COALESCE(h.n, 0) AS frequency_holdout,{holdout_monetary}
        date_diff('day', $calibration_end, $observation_end) / $days_per_unit
            AS duration_holdout"""
 _HOLDOUT_JOIN = "\nLEFT JOIN holdout h USING (customer_id)"
+_MONETARY = """,
+       CASE WHEN c.frequency > 0 THEN c.repeat_revenue / c.frequency ELSE 0.0 END
+           AS monetary_value"""
+_HOLDOUT_MONETARY = """
+       COALESCE(h.mean_revenue, 0.0) AS monetary_value_holdout,"""
 
 
 def rfm_summary(
-    orders: pd.DataFrame | str | os.PathLike[str],
+    orders: pd.DataFrame | str | os.PathLike[str] | OrdersSource,
     *,
     time_unit: str = "W",
     observation_end: DateLike = None,
     calibration_end: DateLike = None,
+    with_fingerprint: bool = False,
 ) -> pd.DataFrame:
     """Summarise an orders table into one RFM row per customer, in DuckDB SQL.
 
     Parameters
     ----------
-    orders : pandas.DataFrame or path
-        Validated orders (``customer_id, timestamp, revenue``; see
-        :func:`clvmodels.io.read_orders`), which are not modified; or a Parquet or CSV file
-        with those columns, which DuckDB reads itself (the lean path for large files).
+    orders : pandas.DataFrame, path or OrdersSource
+        Orders with the columns ``customer_id, timestamp, revenue`` (a DataFrame, which is
+        not modified, or a file), or an :class:`~clvmodels.contract.OrdersSource` that says
+        how to read any table. Every kind goes through the orders contract in DuckDB
+        (``docs/orders.md``); a file is never loaded into pandas.
     time_unit : {"D", "W", "M"}
         Unit of ``recency``, ``T`` and ``duration_holdout``.
     observation_end : date, optional
@@ -176,22 +187,31 @@ def rfm_summary(
     calibration_end : date, optional
         When given, the summary covers customers whose first occasion is on or before it and
         adds the holdout columns for (calibration end, observation end].
+    with_fingerprint : bool
+        Also record ``attrs["fingerprint"]`` and ``attrs["n_orders_used"]``: the SQL
+        fingerprint (:func:`clvmodels.io.orders_fingerprint`) and count of the orders up to
+        the calibration end, which a fitted model records.
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id, frequency, recency, T, monetary_value`` and, with a calibration end,
         ``frequency_holdout, monetary_value_holdout, duration_holdout``; sorted by customer.
+        Without revenue (``revenue_col=None``) the monetary columns are absent.
+        ``attrs`` holds the time unit, the period's days, ``n_orders`` and ``revenue``
+        (``"column"``, ``"none"`` or ``"value_per_order"``, then also ``value_per_order``).
+
+    Raises
+    ------
+    DataError
+        For orders that break the contract, and for revenue whose same-day (or per
+        customer) sum overflows to infinity, naming the revenue column and the customers.
     """
     unit = check_time_unit(time_unit)
     with_holdout = calibration_end is not None
-    sql = _RFM_SQL.format(
-        holdout_cte=_HOLDOUT_CTE if with_holdout else "",
-        holdout_columns=_HOLDOUT_COLUMNS if with_holdout else "",
-        holdout_join=_HOLDOUT_JOIN if with_holdout else "",
-    )
     with duckdb_connection() as con:
-        register_orders(con, orders)
+        info = register_orders(con, orders)
+        has_revenue = info.revenue != "none"
         span = con.execute(
             'SELECT MIN(CAST("timestamp" AS DATE)), MAX(CAST("timestamp" AS DATE)) FROM orders'
         ).fetchone()
@@ -204,7 +224,19 @@ def rfm_summary(
             "calibration_end": period.calibration_end,
             "days_per_unit": DAYS_PER_UNIT[unit],
         }
-        rfm = con.execute(sql, params).df()
+        rfm = con.execute(_rfm_sql(with_holdout, has_revenue), params).df()
+        extra: dict[str, Any] = {}
+        if with_fingerprint:
+            count = con.execute(
+                'SELECT count(*) FROM orders WHERE CAST("timestamp" AS DATE) <= ?',
+                [period.calibration_end],
+            ).fetchone()
+            assert count is not None
+            extra["n_orders_used"] = int(count[0])
+            extra["fingerprint"] = orders_fingerprint(con, up_to=period.calibration_end)
+    if has_revenue:
+        _check_overflow(rfm, info.revenue_col or "revenue")
+    rfm = rfm.drop(columns=[c for c in ("clv_overflow",) if c in rfm.columns])
     rfm["frequency"] = rfm["frequency"].astype("int64")
     if with_holdout:
         rfm["frequency_holdout"] = rfm["frequency_holdout"].astype("int64")
@@ -213,8 +245,42 @@ def rfm_summary(
         "first_order": period.first_order.isoformat(),
         "calibration_end": period.calibration_end.isoformat(),
         "observation_end": period.observation_end.isoformat(),
+        "n_orders": info.n_rows,
+        "revenue": info.revenue,
+        **({"value_per_order": info.value_per_order} if info.value_per_order else {}),
+        **extra,
     }
     return rfm
+
+
+def _rfm_sql(with_holdout: bool, has_revenue: bool) -> str:
+    holdout_columns = (
+        _HOLDOUT_COLUMNS.format(holdout_monetary=_HOLDOUT_MONETARY if has_revenue else "")
+        if with_holdout
+        else ""
+    )
+    return _RFM_SQL.format(
+        revenue="SUM(revenue)" if has_revenue else "0.0",
+        monetary=_MONETARY if has_revenue else "",
+        holdout_cte=_HOLDOUT_CTE if with_holdout else "",
+        holdout_columns=holdout_columns,
+        holdout_join=_HOLDOUT_JOIN if with_holdout else "",
+        holdout_overflow=" OR coalesce(h.day_overflow, false)" if with_holdout else "",
+    )
+
+
+def _check_overflow(rfm: pd.DataFrame, revenue_col: str) -> None:
+    """Revenue sums that overflow to inf (same day, or per customer) are a DataError."""
+    monetary = [c for c in ("monetary_value", "monetary_value_holdout") if c in rfm.columns]
+    bad = np.array(rfm["clv_overflow"].fillna(False), dtype=bool)
+    for column in monetary:
+        bad |= ~np.isfinite(rfm[column].to_numpy(dtype="float64"))
+    if bad.any():
+        raise RULES["revenue_overflow"].error(
+            revenue_col,
+            n_rows=int(bad.sum()),
+            examples=[Label(f"customer {v}") for v in rfm.loc[bad, "customer_id"].head(5)],
+        )
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Any
 import click
 import pandas as pd
 
+from clvmodels.contract import DATE_UNITS, OrdersSource
 from clvmodels.errors import ClvError, ConvergenceWarning, DataQualityWarning
-from clvmodels.io import read_orders
 
 EXIT_DATA_ERROR = 2
 
@@ -72,8 +72,14 @@ def guarded[F: Callable[..., Any]](func: F) -> F:
 def orders_options[F: Callable[..., Any]](func: F) -> F:
     """The options that say how to read an orders table."""
     options = [
-        click.option("--table", help="Table to read from a DuckDB or SQLite file."),
-        click.option("--query", help="SQL query to run on a DuckDB or SQLite file."),
+        click.option(
+            "--table", help="Table to read from a DuckDB or SQLite file, e.g. --table orders."
+        ),
+        click.option(
+            "--query",
+            help="One read-only SELECT to run on a DuckDB or SQLite file, e.g. "
+            "--query 'SELECT * FROM orders WHERE revenue >= 0'.",
+        ),
         click.option(
             "--customer-col",
             default="customer_id",
@@ -90,30 +96,58 @@ def orders_options[F: Callable[..., Any]](func: F) -> F:
             "--revenue-col",
             default="revenue",
             show_default=True,
-            help="Column with the order's revenue.",
+            help="Column with the order's revenue, e.g. --revenue-col amount.",
+        ),
+        click.option(
+            "--no-revenue",
+            is_flag=True,
+            help="The log has no revenue (customer and date only): purchase models only, "
+            "e.g. clv rfm visits.csv --no-revenue -o rfm.parquet.",
+        ),
+        click.option(
+            "--value-per-order",
+            type=float,
+            default=None,
+            help="With --no-revenue: revenue given to every order, e.g. --value-per-order 25.",
         ),
         click.option(
             "--date-format",
             default=None,
-            help="strftime format of the dates, e.g. %Y%m%d (detected if omitted).",
+            help="strftime format every date must match, e.g. %Y%m%d or %d/%m/%Y "
+            "(without it: ISO 8601, native dates, YYYYMMDD numbers).",
+        ),
+        click.option(
+            "--date-unit",
+            type=click.Choice(DATE_UNITS),
+            default=None,
+            help="Unit of numeric dates: s, ms, us since 1970-01-01 UTC, or excel (days "
+            "since 1899-12-30), e.g. --date-unit ms.",
+        ),
+        click.option(
+            "--time-zone",
+            default="UTC",
+            show_default=True,
+            help="IANA zone that dates with a UTC offset are converted to, e.g. "
+            "--time-zone Europe/Berlin (naive dates are kept as written).",
         ),
         click.option(
             "--encoding",
             default="utf-8",
             show_default=True,
-            help="Text encoding of a CSV file (utf-8, utf-16, latin-1).",
+            help="Text encoding of a CSV file (utf-8, utf-16, latin-1), e.g. --encoding latin-1.",
         ),
         click.option(
             "--refunds",
             type=click.Choice(["error", "net"]),
             default="error",
             show_default=True,
-            help="Negative revenue: an error, or net it within the purchase day.",
+            help="Negative revenue: an error, or net it within the purchase day, "
+            "e.g. --refunds net.",
         ),
         click.option(
             "--dedupe",
             is_flag=True,
-            help="Drop exact duplicate order rows (otherwise only warned about).",
+            help="Drop exact duplicate order rows (otherwise only warned about), e.g. --dedupe.",
         ),
     ]
     for option in reversed(options):
@@ -121,20 +155,35 @@ def orders_options[F: Callable[..., Any]](func: F) -> F:
     return func
 
 
-def load_orders(path: str, opts: dict[str, Any]) -> pd.DataFrame:
-    """Read and validate orders with the options of :func:`orders_options`."""
-    return read_orders(
+def orders_source(path: str, opts: dict[str, Any]) -> OrdersSource:
+    """The orders source that the options of :func:`orders_options` describe.
+
+    It is what the lean path (file -> DuckDB view -> RFM, no pandas) reads.
+    """
+    if opts.get("value_per_order") is not None and not opts.get("no_revenue"):
+        raise UserError("--value-per-order goes with --no-revenue")
+    return OrdersSource(
         path,
-        customer_col=opts["customer_col"],
-        date_col=opts["date_col"],
-        revenue_col=opts["revenue_col"],
         table=opts["table"],
         query=opts["query"],
+        customer_col=opts["customer_col"],
+        date_col=opts["date_col"],
+        revenue_col=None if opts.get("no_revenue") else opts["revenue_col"],
         date_format=opts["date_format"],
+        date_unit=opts.get("date_unit"),
+        time_zone=opts.get("time_zone") or "UTC",
         encoding=opts["encoding"],
         refunds=opts["refunds"],
         dedupe=opts["dedupe"],
+        value_per_order=opts.get("value_per_order"),
     )
+
+
+def load_orders(path: str, opts: dict[str, Any]) -> pd.DataFrame:
+    """Read and validate orders into pandas, for commands that need them in memory."""
+    from clvmodels.io import orders_frame
+
+    return orders_frame(orders_source(path, opts))
 
 
 ORDERS_OPTION_NAMES = (
@@ -143,7 +192,11 @@ ORDERS_OPTION_NAMES = (
     "customer_col",
     "date_col",
     "revenue_col",
+    "no_revenue",
+    "value_per_order",
     "date_format",
+    "date_unit",
+    "time_zone",
     "encoding",
     "refunds",
     "dedupe",

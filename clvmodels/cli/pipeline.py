@@ -18,17 +18,17 @@ from clvmodels.cli.common import (
     draws_option,
     guarded,
     horizon_option,
-    load_orders,
     margin_option,
     observation_end_option,
     orders_options,
+    orders_source,
     output_path,
     pop_orders_options,
     say,
     show_progress,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
-from clvmodels.io import fingerprint, write_table, write_table_chunks
+from clvmodels.io import write_table, write_table_chunks
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.posterior import MODEL_LABELS
@@ -94,14 +94,13 @@ def rfm(
             master=spark_master,
         )
     else:
-        table = load_orders(orders, opts)
-        n_orders = len(table)
         summary = rfm_summary(
-            table,
+            orders_source(orders, opts),
             time_unit=time_unit.upper(),
             observation_end=_day(observation_end),
             calibration_end=_day(calibration_end),
         )
+        n_orders = summary.attrs["n_orders"]
     write_table(summary, target)
     attrs = summary.attrs
     say(
@@ -197,8 +196,12 @@ def fit(
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
     """
-    table = load_orders(orders, pop_orders_options(kwargs))
-    summary = rfm_summary(table, time_unit=time_unit.upper(), observation_end=_day(observation_end))
+    summary = rfm_summary(
+        orders_source(orders, pop_orders_options(kwargs)),
+        time_unit=time_unit.upper(),
+        observation_end=_day(observation_end),
+        with_fingerprint=True,
+    )
     say(
         f"fitting on {len(summary):,} customers "
         f"({int((summary['frequency'] > 0).sum()):,} repeat) with orders up to "
@@ -217,14 +220,11 @@ def fit(
         seed=seed,
         progressbar=show_progress(),
     ).fit(summary)
-    used = table[
-        table["timestamp"].dt.normalize() <= pd.Timestamp(summary.attrs["calibration_end"])
-    ]
     extra = {
         "input": {
             "path": str(Path(orders).resolve()),
-            "n_orders": len(used),
-            "fingerprint": fingerprint(used),
+            "n_orders": summary.attrs["n_orders_used"],
+            "fingerprint": summary.attrs["fingerprint"],
         },
     }
     save_model(model, model_dir, extra=extra)
@@ -358,7 +358,7 @@ def score(
         chunks: Iterator[pd.DataFrame] = iter([scored])
     else:
         summary = rfm_summary(
-            load_orders(orders, opts), time_unit=model.time_unit, observation_end=end
+            orders_source(orders, opts), time_unit=model.time_unit, observation_end=end
         )
         n_customers, up_to = len(summary), summary.attrs["calibration_end"]
         chunks = model.iter_score(
