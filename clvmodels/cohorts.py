@@ -33,9 +33,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from clvmodels.contract import OrdersSource
 from clvmodels.errors import DataError
 from clvmodels.io import duckdb_connection, register_orders
-from clvmodels.rfm import DateLike, order_period
+from clvmodels.rfm import DateLike, resolve_period
 
 CohortPeriod = Literal["month", "week"]
 
@@ -158,7 +159,7 @@ def check_margin(margin: float) -> float:
 
 
 def cohort_table(
-    orders: pd.DataFrame,
+    orders: pd.DataFrame | OrdersSource,
     *,
     period: CohortPeriod = "month",
     margin: float = 1.0,
@@ -168,9 +169,10 @@ def cohort_table(
 
     Parameters
     ----------
-    orders : pandas.DataFrame
+    orders : pandas.DataFrame or OrdersSource
         Validated orders (``customer_id, timestamp, revenue``; see
-        :func:`clvmodels.io.read_orders`). It is not modified.
+        :func:`clvmodels.io.read_orders`), which are not modified, or an
+        :class:`~clvmodels.contract.OrdersSource` that DuckDB reads itself.
     period : {"month", "week"}
         Length of a cohort and of one unit of age: a calendar month, or an ISO week
         starting on Monday.
@@ -200,11 +202,10 @@ def cohort_table(
     """
     unit = check_period(period)
     rate = check_margin(margin)
-    _require_columns(orders, ORDER_COLUMNS, "orders table")
-    if len(orders) == 0:
-        raise DataError("the orders table has no rows")
-    dates = order_period(orders, observation_end=observation_end)
-    end = dates.observation_end
+    if isinstance(orders, pd.DataFrame):
+        _require_columns(orders, ORDER_COLUMNS, "orders table")
+        if len(orders) == 0:
+            raise DataError("the orders table has no rows")
     sql = _COHORT_SQL.format(
         end_index=_period_index_sql("CAST($observation_end AS DATE)", unit),
         open_index=_period_index_sql("CAST($observation_end AS DATE) + 1", unit),
@@ -212,8 +213,19 @@ def cohort_table(
         cohort_start=_period_start_sql("cohort_p", unit),
     )
     with duckdb_connection() as con:
-        # Registering the frame copies nothing; the query reads only the three columns.
-        register_orders(con, orders)
+        # A frame is scanned in place and a file read by DuckDB: the orders contract's view
+        info = register_orders(con, orders)
+        if info.revenue == "none":
+            raise DataError(
+                "cohort LTV needs revenue: read a revenue column, or give every order a "
+                "value with --value-per-order (value_per_order)"
+            )
+        span = con.execute(
+            'SELECT MIN(CAST("timestamp" AS DATE)), MAX(CAST("timestamp" AS DATE)) FROM orders'
+        ).fetchone()
+        assert span is not None
+        dates = resolve_period(span[0], span[1], observation_end=observation_end)
+        end = dates.observation_end
         table = con.execute(sql, {"observation_end": end, "margin": rate}).df()
     table = _with_dtypes(table)
     table.attrs = cohort_attrs(table, unit, rate, dates.first_order, end)

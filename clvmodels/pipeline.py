@@ -74,7 +74,12 @@ def run_pipeline(
     paths["model"] = save_model(
         model,
         out / "model",
-        extra={"input": {"n_orders": len(orders), "fingerprint": fingerprint(orders)}},
+        extra={
+            "input": {
+                "n_orders": len(orders),
+                "fingerprint": fingerprint(orders, up_to=rfm.attrs["calibration_end"]),
+            }
+        },
     )
     echo(
         f"fit ({method}, {priors} priors) [{time.perf_counter() - started:.1f} s]: "

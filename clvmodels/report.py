@@ -500,8 +500,7 @@ def _fitted_on_these_orders(
     stored = (metadata.get("input") or {}).get("fingerprint")
     if not stored or observation_end is None:
         return None
-    used = orders[orders["timestamp"].dt.normalize() <= pd.Timestamp(observation_end)]
-    return bool(len(used)) and fingerprint(used) == stored
+    return fingerprint(orders, up_to=observation_end) == stored
 
 
 _SUBTITLES = {
