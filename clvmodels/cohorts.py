@@ -214,7 +214,7 @@ def cohort_table(
     )
     with duckdb_connection() as con:
         # A frame is scanned in place and a file read by DuckDB: the orders contract's view
-        info = register_orders(con, orders)
+        info = register_orders(con, orders, "orders")
         if info.revenue == "none":
             raise DataError(
                 "cohort LTV needs revenue: read a revenue column, or give every order a "

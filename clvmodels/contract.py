@@ -32,6 +32,8 @@ from clvmodels.readers import RAW_VIEW, register_source
 
 Refunds = Literal["error", "net"]
 DATE_UNITS = ("s", "ms", "us", "excel")
+#: The validated view: ``clv_orders`` so that it never shadows a table named ``orders``.
+ORDERS_VIEW = "clv_orders"
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def check_order_columns(
 
 
 def register_orders_source(
-    con: duckdb.DuckDBPyConnection, source: OrdersSource, name: str = "orders"
+    con: duckdb.DuckDBPyConnection, source: OrdersSource, name: str = ORDERS_VIEW
 ) -> OrdersInfo:
     """Check ``source`` against the orders contract and make it the view ``name`` on ``con``.
 

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from clvmodels.contract import OrdersInfo, Refunds, register_orders_source
+from clvmodels.contract import ORDERS_VIEW, OrdersInfo, Refunds, register_orders_source
 from clvmodels.contract import OrdersSource as OrdersSource
 from clvmodels.contract import check_order_columns as check_order_columns
 from clvmodels.errors import DataError, Label
@@ -149,7 +149,7 @@ def orders_frame(source: OrdersSource) -> pd.DataFrame:
     """The validated orders of ``source`` as a DataFrame (see :func:`read_orders`)."""
     with duckdb_connection() as con:
         register_orders_source(con, source)
-        frame = con.execute("SELECT * FROM orders").df()
+        frame = con.execute(f"SELECT * FROM {ORDERS_VIEW}").df()
     frame["timestamp"] = frame["timestamp"].astype("datetime64[ns]")
     if frame["customer_id"].dtype.kind not in "iu":
         frame["customer_id"] = frame["customer_id"].astype("string")
@@ -302,9 +302,11 @@ def floor_to_microseconds(timestamps: pd.Series) -> pd.Series:
 def register_orders(
     con: duckdb.DuckDBPyConnection,
     orders: pd.DataFrame | str | os.PathLike[str] | OrdersSource,
-    name: str = "orders",
+    name: str = ORDERS_VIEW,
 ) -> OrdersInfo:
     """Make ``orders`` queryable as the view ``name`` (``customer_id, timestamp, revenue``).
+
+    The default name, ``clv_orders``, never shadows a table of an attached DuckDB file.
 
     Every kind goes through the same SQL contract
     (:func:`clvmodels.contract.register_orders_source`): an :class:`OrdersSource` with its
@@ -432,7 +434,7 @@ def fingerprint(
 
 
 def orders_fingerprint(
-    con: duckdb.DuckDBPyConnection, name: str = "orders", *, up_to: Any = None
+    con: duckdb.DuckDBPyConnection, name: str = ORDERS_VIEW, *, up_to: Any = None
 ) -> str:
     """SHA-256 of the view ``name``'s rows up to the day ``up_to``, independent of row order.
 

@@ -309,7 +309,7 @@ def _formatted_dates(
     try:
         con.execute(f"SELECT try_strptime('', '{literal}')").fetchall()
     except duckdb.Error as exc:
-        reason = first_line(exc).split(": ", 1)[-1]
+        reason = first_line(exc).split(f"{fmt}: ", 1)[-1].split("Error: ", 1)[-1]
         raise RULES["bad_format"].error(source.date_col, date_format=fmt, reason=reason) from None
     as_text = f"CAST({c} AS BIGINT)" if sql_type in _FLOAT_TYPES else c
     parsed = f"try_strptime(clv_dt, '{literal}')"

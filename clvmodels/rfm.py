@@ -118,7 +118,7 @@ def resolve_period(
 _RFM_SQL = """
 WITH occasions AS (
     SELECT customer_id, CAST("timestamp" AS DATE) AS day, {revenue} AS revenue
-    FROM orders
+    FROM clv_orders
     WHERE CAST("timestamp" AS DATE) <= $observation_end
     GROUP BY customer_id, day
 ),
@@ -213,7 +213,7 @@ def rfm_summary(
         info = register_orders(con, orders)
         has_revenue = info.revenue != "none"
         span = con.execute(
-            'SELECT MIN(CAST("timestamp" AS DATE)), MAX(CAST("timestamp" AS DATE)) FROM orders'
+            'SELECT MIN(CAST("timestamp" AS DATE)), MAX(CAST("timestamp" AS DATE)) FROM clv_orders'
         ).fetchone()
         assert span is not None
         period = resolve_period(
@@ -228,7 +228,7 @@ def rfm_summary(
         extra: dict[str, Any] = {}
         if with_fingerprint:
             count = con.execute(
-                'SELECT count(*) FROM orders WHERE CAST("timestamp" AS DATE) <= ?',
+                'SELECT count(*) FROM clv_orders WHERE CAST("timestamp" AS DATE) <= ?',
                 [period.calibration_end],
             ).fetchone()
             assert count is not None
