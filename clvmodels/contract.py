@@ -272,13 +272,18 @@ def _duplicates(con: duckdb.DuckDBPyConnection, n_rows: int, dedupe: bool) -> in
             stacklevel=3,
         )
         return n_rows - n_duplicates
+    warn_duplicates(n_duplicates)
+    return n_rows
+
+
+def warn_duplicates(n_duplicates: int) -> None:
+    """The warning about kept exact duplicate rows (one message for every reader)."""
     warnings.warn(
         f"{n_duplicates:,} order rows are exact duplicates of another row (same customer, "
         "time and revenue); they are kept. Pass --dedupe (dedupe=True) to drop them",
         DataQualityWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
-    return n_rows
 
 
 def _net_refunds(con: duckdb.DuckDBPyConnection, relation: str, n_refunds: int) -> int:
