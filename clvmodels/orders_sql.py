@@ -301,16 +301,22 @@ def _numeric_dates(source: OrdersSource, sql_type: str, c: str) -> ColumnChecks:
     return _finish(source.date_col, [("clv_ts", value)], counts, checks)
 
 
+def check_date_format(con: duckdb.DuckDBPyConnection, date_format: str, column: str) -> None:
+    """Raise the ``bad_format`` rule's error unless ``date_format`` is a valid strftime format."""
+    literal = date_format.replace("'", "''")
+    try:
+        con.execute(f"SELECT try_strptime('', '{literal}')").fetchall()
+    except duckdb.Error as exc:
+        reason = first_line(exc).split(f"{date_format}: ", 1)[-1].split("Error: ", 1)[-1]
+        raise RULES["bad_format"].error(column, date_format=date_format, reason=reason) from None
+
+
 def _formatted_dates(
     con: duckdb.DuckDBPyConnection, source: OrdersSource, sql_type: str, c: str, tz: str
 ) -> ColumnChecks:
     fmt = source.date_format or ""
     literal = fmt.replace("'", "''")
-    try:
-        con.execute(f"SELECT try_strptime('', '{literal}')").fetchall()
-    except duckdb.Error as exc:
-        reason = first_line(exc).split(f"{fmt}: ", 1)[-1].split("Error: ", 1)[-1]
-        raise RULES["bad_format"].error(source.date_col, date_format=fmt, reason=reason) from None
+    check_date_format(con, fmt, source.date_col)
     as_text = f"CAST({c} AS BIGINT)" if sql_type in _FLOAT_TYPES else c
     parsed = f"try_strptime(clv_dt, '{literal}')"
     if re.search(r"%[zZ]", fmt):

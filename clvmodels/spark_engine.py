@@ -58,8 +58,9 @@ from clvmodels.cohorts import (
     check_period,
     cohort_attrs,
 )
-from clvmodels.errors import ClvError, DataError, DataQualityWarning, Label
+from clvmodels.errors import ClvError, DataError, DataQualityWarning
 from clvmodels.io import Refunds, check_order_columns
+from clvmodels.orders_rules import RULES
 from clvmodels.rfm import RFM_COLUMNS, DateLike, Period, resolve_period
 from clvmodels.scoring import SCORE_COLUMNS, monthly_steps
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit, parse_duration
@@ -241,6 +242,7 @@ def read_table_spark(
     *,
     fmt: str | None = None,
     encoding: str = "utf-8",
+    infer_schema: bool = True,
 ) -> DataFrame:
     """Read a table as it is: a Parquet/CSV file or folder at any path Spark reads, or a table.
 
@@ -256,6 +258,8 @@ def read_table_spark(
         the files in a local folder, or the catalog; otherwise Parquet.
     encoding : str
         Text encoding of CSV files.
+    infer_schema : bool
+        Let Spark type CSV columns (otherwise every column is text).
 
     Raises
     ------
@@ -270,7 +274,9 @@ def read_table_spark(
             return spark.table(source)
         if kind == "csv":
             sep = "\t" if source.rstrip("/").lower().endswith(".tsv") else ","
-            return spark.read.csv(source, header=True, inferSchema=True, sep=sep, encoding=encoding)
+            return spark.read.csv(
+                source, header=True, inferSchema=infer_schema, sep=sep, encoding=encoding
+            )
         if kind == "parquet":
             return _read_parquet(spark, source)
         return spark.read.format(kind).load(source)
@@ -344,33 +350,41 @@ def read_orders_spark(
     *,
     customer_col: str = "customer_id",
     date_col: str = "timestamp",
-    revenue_col: str = "revenue",
+    revenue_col: str | None = "revenue",
     fmt: str | None = None,
     date_format: str | None = None,
+    date_unit: str | None = None,
+    time_zone: str = "UTC",
     encoding: str = "utf-8",
     refunds: Refunds = "error",
     dedupe: bool = False,
     query: str | None = None,
+    value_per_order: float | None = None,
 ) -> DataFrame:
     """Read and validate an orders table in Spark; return ``customer_id, timestamp, revenue``.
 
-    The rules and messages are those of :func:`clvmodels.io.read_orders`.
+    The rules and messages are those of the orders contract (``docs/orders.md``,
+    :data:`clvmodels.orders_rules.RULES`), written in Spark SQL by
+    :mod:`clvmodels.spark_orders`.
 
     Parameters
     ----------
     spark : SparkSession
     path_or_table : str
         What :func:`read_table_spark` reads: a path or URI, or a catalog table.
-    customer_col, date_col, revenue_col : str
+    customer_col, date_col : str
         The names of these columns in the table.
+    revenue_col : str or None
+        The revenue column; ``None`` needs ``value_per_order`` on Spark (the Spark RFM
+        always has a monetary value).
     fmt, encoding
-        Passed to :func:`read_table_spark`.
-    date_format : str, optional
-        A ``strftime`` format (``%Y%m%d``, ``%d.%m.%Y``), translated to Spark's pattern.
-        Without it: ISO dates and times (``2024-03-01``, ``2024-03-01 10:15:00``,
-        ``2024-03-01T10:15:00+02:00``, read as wall-clock time), eight-digit
-        ``20240301`` strings or integers, dates and timestamps; other integers are
-        nanoseconds since 1970 (as pandas reads them).
+        Passed to :func:`read_table_spark`. CSV columns are read as text (no schema
+        inference), so ids and dates follow the contract's rules.
+    date_format, date_unit, time_zone
+        As :func:`clvmodels.io.read_orders`; a ``strftime`` format is translated to
+        Spark's pattern (a directive without a Spark equivalent is refused). Integer
+        columns of a local Parquet file that pandas wrote as nanosecond timestamps
+        (which Spark reads as integers) are read as such.
     refunds : {"error", "net"}
         Negative revenue is an error, or is netted within the customer's purchase day.
     dedupe : bool
@@ -379,13 +393,15 @@ def read_orders_spark(
         (about as long as the RFM itself).
     query : str, optional
         Spark SQL run on the table, which it sees as the view ``orders``.
+    value_per_order : float, optional
+        With ``revenue_col=None``: every order's revenue.
 
     Returns
     -------
     pyspark.sql.DataFrame
-        ``customer_id`` (string, or long for integral ids), ``timestamp``
-        (``TIMESTAMP_NTZ``), ``revenue`` (double). Validation runs now, in one pass over
-        the table (more only to find examples for an error, or with ``dedupe`` or
+        ``customer_id`` (string, or long when every id is a canonical integer),
+        ``timestamp`` (``TIMESTAMP_NTZ``), ``revenue`` (double). Validation runs now, in one
+        pass over the table (more only to find examples for an error, or with ``dedupe`` or
         ``refunds="net"``); the result is lazy.
 
     Raises
@@ -393,7 +409,12 @@ def read_orders_spark(
     DataError
         As :func:`clvmodels.io.read_orders`: the column, how many rows, a few examples.
     """
-    raw = read_table_spark(spark, path_or_table, fmt=fmt, encoding=encoding)
+    if revenue_col is None and value_per_order is None:
+        raise DataError(
+            "Spark cannot read orders without revenue yet: give every order a value with "
+            "--value-per-order (value_per_order), or use the DuckDB engine for --no-revenue"
+        )
+    raw = read_table_spark(spark, path_or_table, fmt=fmt, encoding=encoding, infer_schema=False)
     if query is not None:
         raw.createOrReplaceTempView("orders")
         raw = spark.sql(query)
@@ -403,9 +424,31 @@ def read_orders_spark(
         date_col=date_col,
         revenue_col=revenue_col,
         date_format=date_format,
+        date_unit=date_unit,
+        time_zone=time_zone,
         refunds=refunds,
         dedupe=dedupe,
+        value_per_order=value_per_order,
+        nanoseconds=_nanosecond_column(path_or_table, date_col),
     )
+
+
+def _nanosecond_column(source: str, column: str) -> bool:
+    """Whether ``column`` of a local Parquet file is a nanosecond timestamp (read as long)."""
+    local = _local_path(source)
+    if local is None or not local.exists():
+        return False
+    import pyarrow.parquet as pq
+
+    files = [local] if local.is_file() else sorted(local.rglob("*.parquet"))
+    try:
+        schema = pq.read_schema(files[0]) if files else None
+    except Exception:  # not Parquet
+        return False
+    if schema is None or column not in schema.names:
+        return False
+    kind = schema.field(column).type
+    return str(kind).startswith("timestamp[ns")
 
 
 def validate_orders_spark(
@@ -413,185 +456,65 @@ def validate_orders_spark(
     *,
     customer_col: str = "customer_id",
     date_col: str = "timestamp",
-    revenue_col: str = "revenue",
+    revenue_col: str | None = "revenue",
     date_format: str | None = None,
+    date_unit: str | None = None,
+    time_zone: str = "UTC",
     refunds: Refunds = "error",
     dedupe: bool = False,
+    value_per_order: float | None = None,
+    nanoseconds: bool = False,
 ) -> DataFrame:
     """Validate a raw Spark orders table; see :func:`read_orders_spark` for the rules."""
     from pyspark.sql import functions as F
 
+    from clvmodels.contract import OrdersSource
+    from clvmodels.spark_orders import validate
+
+    # the same option checks as the DuckDB reader (date unit, value per order)
+    OrdersSource(
+        "",
+        revenue_col=revenue_col,
+        date_unit=date_unit,
+        refunds=refunds,
+        value_per_order=value_per_order,
+    )
+    _check_zone(raw, time_zone)
     check_order_columns(raw.columns, customer_col, date_col, revenue_col)
-    types = {field.name: field.dataType for field in raw.schema.fields}
-    customer = _CustomerCheck(customer_col, types[customer_col])
-    date = _DateCheck(date_col, types[date_col], date_format)
-    revenue = _RevenueCheck(revenue_col, types[revenue_col])
-
-    def n(condition: Column) -> Column:
-        return F.sum(F.when(condition, 1).otherwise(0))
-
-    counts = raw.agg(
-        F.count(F.lit(1)).alias("rows"),
-        n(customer.bad).alias("bad_id"),
-        n(customer.fractional).alias("fractional_id"),
-        n(date.missing).alias("missing_date"),
-        n(date.bad).alias("bad_date"),
-        n(revenue.not_number).alias("not_number"),
-        n(revenue.missing).alias("missing_revenue"),
-        n(revenue.negative).alias("negative"),
-    ).first()
-    assert counts is not None
-    if counts["rows"] == 0:
-        raise DataError("the orders table has no rows")
-    if counts["bad_id"]:
-        raise DataError(
-            "empty or missing customer ids",
-            column=customer_col,
-            n_rows=counts["bad_id"],
-            examples=[Label(f"row {i}") for i in _first_rows(raw, customer.bad)],
-        )
-    if counts["missing_date"]:
-        raise DataError(
-            "missing dates",
-            column=date_col,
-            n_rows=counts["missing_date"],
-            examples=[Label(f"row {i}") for i in _first_rows(raw, date.missing)],
-        )
-    if counts["bad_date"]:
-        raise DataError(
-            "dates that cannot be parsed",
-            column=date_col,
-            n_rows=counts["bad_date"],
-            examples=_first_values(raw, date.bad, date_col),
-            hint="Pass --date-format (such as %Y-%m-%d or %d.%m.%Y) if the format is unusual",
-        )
-    if counts["not_number"]:
-        raise DataError(
-            "revenue that is not a number",
-            column=revenue_col,
-            n_rows=counts["not_number"],
-            examples=_first_values(raw, revenue.not_number, revenue_col),
-        )
-    if counts["missing_revenue"]:
-        raise DataError(
-            "missing (NaN) or infinite revenue",
-            column=revenue_col,
-            n_rows=counts["missing_revenue"],
-            examples=[Label(f"row {i}") for i in _first_rows(raw, revenue.missing)],
-            hint="Fill or drop those rows; clvmodels does not count missing revenue as 0",
-        )
-    customer_id = customer.value
-    if counts["fractional_id"] == 0 and customer.is_float:
-        customer_id = customer_id.cast("long")
-    orders = raw.select(
-        customer_id.alias("customer_id"),
-        date.value.alias("timestamp"),
-        revenue.value.alias("revenue"),
+    orders, counts = validate(
+        raw,
+        customer_col=customer_col,
+        date_col=date_col,
+        revenue_col=revenue_col,
+        date_format=date_format,
+        date_unit=date_unit,
+        time_zone=time_zone,
+        value_per_order=value_per_order,
+        nanoseconds=nanoseconds,
     )
     if dedupe:
-        orders = _drop_duplicates(orders, n_orders=counts["rows"])
-    if counts["negative"]:
+        orders = _drop_duplicates(orders, n_orders=counts["n_rows"])
+    if counts.get("revenue_negative"):
         if refunds != "net":
-            raise DataError(
-                "negative revenue (refunds)",
-                column=revenue_col,
-                n_rows=counts["negative"],
+            raise RULES["negative_revenue"].error(
+                revenue_col,
+                n_rows=counts["revenue_negative"],
                 examples=_first_values(orders, F.col("revenue") < 0, "revenue"),
-                hint="Pass --refunds net (refunds='net') to net refunds within the purchase day",
             )
-        orders = _net_refunds(orders, n_refunds=counts["negative"])
+        orders = _net_refunds(orders, n_refunds=counts["revenue_negative"])
     return orders
 
 
-class _CustomerCheck:
-    """Customer ids: trimmed text, or numbers; empty, missing and 'nan'/'none'/'null' are bad."""
+def _check_zone(raw: DataFrame, time_zone: str) -> None:
+    import zoneinfo
 
-    def __init__(self, name: str, data_type: Any) -> None:
-        from pyspark.sql import functions as F
-        from pyspark.sql import types as T
-
-        column = F.col(_quote(name))
-        self.is_float = isinstance(data_type, T.FloatType | T.DoubleType | T.DecimalType)
-        self.fractional = F.lit(False)
-        if isinstance(data_type, T.StringType):
-            trimmed = F.trim(column)
-            self.value = trimmed
-            self.bad = (
-                column.isNull() | (trimmed == "") | F.lower(trimmed).isin("nan", "none", "null")
-            )
-        elif self.is_float:
-            as_double = column.cast("double")
-            self.value = as_double
-            self.bad = column.isNull() | F.isnan(as_double)
-            self.fractional = ~self.bad & (as_double != F.floor(as_double))
-        else:
-            self.value = column
-            self.bad = column.isNull()
-
-
-class _DateCheck:
-    """Order times as TIMESTAMP_NTZ; ``missing`` and ``bad`` (unparsable) rows."""
-
-    def __init__(self, name: str, data_type: Any, date_format: str | None) -> None:
-        from pyspark.sql import functions as F
-        from pyspark.sql import types as T
-
-        q = _quote(name)
-        column = F.col(q)
-        floating = isinstance(data_type, T.FloatType | T.DoubleType | T.DecimalType)
-        self.missing = column.isNull()
-        if isinstance(data_type, T.FloatType | T.DoubleType):
-            self.missing = self.missing | F.isnan(column)
-        if date_format is not None:
-            text = f"CAST(CAST({q} AS BIGINT) AS STRING)" if floating else f"CAST({q} AS STRING)"
-            pattern = F.lit(strftime_to_spark(date_format))
-            parsed = F.try_to_timestamp(F.expr(text), pattern).cast("timestamp_ntz")
-        elif isinstance(data_type, T.TimestampNTZType):
-            parsed = column
-        elif isinstance(data_type, T.TimestampType | T.DateType):
-            parsed = column.cast("timestamp_ntz")
-        elif isinstance(data_type, T.NumericType):
-            # eight digits are yyyyMMdd; other numbers nanoseconds since 1970, as in pandas
-            whole = f"CAST({q} AS BIGINT)"
-            parsed = F.expr(
-                f"CASE WHEN {whole} BETWEEN 10000101 AND 99991231 "
-                f"THEN CAST(try_to_timestamp(CAST({whole} AS STRING), 'yyyyMMdd') "
-                "AS TIMESTAMP_NTZ) "
-                f"ELSE timestampadd(MICROSECOND, ({whole} - pmod({whole}, 1000)) div 1000, "
-                "TIMESTAMP_NTZ'1970-01-01 00:00:00') END"
-            )
-        elif isinstance(data_type, T.StringType):
-            parsed = F.expr(
-                f"coalesce(try_cast({q} AS TIMESTAMP_NTZ), "
-                f"CASE WHEN trim({q}) RLIKE '^[0-9]{{8}}$' "
-                f"THEN CAST(try_to_timestamp(trim({q}), 'yyyyMMdd') AS TIMESTAMP_NTZ) END)"
-            )
-        else:
-            parsed = F.lit(None).cast("timestamp_ntz")
-        self.value = parsed
-        self.bad = ~self.missing & parsed.isNull()
-
-
-class _RevenueCheck:
-    """Revenue as double; text that is not a number, missing/NaN/infinite, and negative rows."""
-
-    def __init__(self, name: str, data_type: Any) -> None:
-        from pyspark.sql import functions as F
-        from pyspark.sql import types as T
-
-        q = _quote(name)
-        column = F.col(q)
-        if isinstance(data_type, T.NumericType | T.BooleanType):
-            value = column.cast("double")
-            self.not_number = F.lit(False)
-        else:
-            value = F.expr(f"try_cast(CAST({q} AS STRING) AS DOUBLE)")
-            self.not_number = column.isNotNull() & value.isNull()
-        self.value = value
-        self.missing = ~self.not_number & (
-            value.isNull() | F.isnan(value) | value.isin(float("inf"), float("-inf"))
-        )
-        self.negative = ~self.missing & ~self.not_number & (value < 0)
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise DataError(
+            f"--time-zone (time_zone) {time_zone!r} is not an IANA time zone name",
+            hint="Use names such as UTC, Europe/Berlin or America/New_York",
+        ) from None
 
 
 def _quote(name: str) -> str:
@@ -648,8 +571,8 @@ def strftime_to_spark(date_format: str) -> str:
                 out.append(_STRFTIME[code])
             else:
                 raise DataError(
-                    f"the date format {date_format!r} uses %{code}, which the Spark engine "
-                    f"does not translate; use {', '.join('%' + k for k in _STRFTIME)}"
+                    f"Spark cannot read %{code} of the date format {date_format!r}: the Spark "
+                    f"engine translates {', '.join('%' + k for k in _STRFTIME)}"
                 )
             i += 2
             continue

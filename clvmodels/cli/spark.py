@@ -116,12 +116,15 @@ def read_orders_for_command(spark: SparkSession, orders: str, opts: dict[str, An
         orders,
         customer_col=opts["customer_col"],
         date_col=opts["date_col"],
-        revenue_col=opts["revenue_col"],
+        revenue_col=None if opts.get("no_revenue") else opts["revenue_col"],
         date_format=opts["date_format"],
+        date_unit=opts.get("date_unit"),
+        time_zone=opts.get("time_zone") or "UTC",
         encoding=opts["encoding"],
         refunds=opts["refunds"],
         dedupe=opts["dedupe"],
         query=opts["query"],
+        value_per_order=opts.get("value_per_order"),
     )
 
 
