@@ -112,6 +112,10 @@ def rfm(
         f"first order {attrs['first_order']}; calibration end {attrs['calibration_end']}; "
         f"observation end {attrs['observation_end']}"
     )
+    if attrs.get("revenue") == "none":
+        say("  revenue: none (--no-revenue): no monetary_value columns")
+    elif attrs.get("revenue") == "value_per_order":
+        say(f"  revenue: {attrs['value_per_order']:g} per order (--value-per-order)")
     say(f"wrote {target}")
 
 
