@@ -1,7 +1,9 @@
 """Reading orders tables and writing outputs without ever leaving a half-written file.
 
 The orders table that every other module takes has three columns: ``customer_id``,
-``timestamp`` (datetime64) and ``revenue`` (float64, one row an order).
+``timestamp`` (datetime64) and ``revenue`` (float64, one row an order). Reading goes through
+the orders contract, checked once in DuckDB SQL for every input kind
+(:mod:`clvmodels.contract`, ``docs/orders.md``); :func:`read_orders` is the pandas face of it.
 """
 
 from __future__ import annotations
