@@ -108,7 +108,7 @@ def source_scales(
         every parameter of both models.
     """
     model._check_fitted()
-    tm, sm = model.transaction_model_, model.spend_model_
+    tm, sm = model.transaction_model_, model.require_spend_model()
     bg = {k: float(v) for k, v in tm.params_.items()}
     gg = {k: float(v) for k, v in sm.params_.items()}
     labels = np.asarray(source).astype(str)
@@ -198,7 +198,7 @@ def scaled_draws(
     n_used = next(iter(bg.values())).shape[0]
     gg = {
         k: _match_length(v, n_used)[:, None]
-        for k, v in model.spend_model_.param_draws(n_draws).items()
+        for k, v in model.require_spend_model().param_draws(n_draws).items()
     }
     if factors:
         bg = {k: v * float(factors.get(k, 1.0)) for k, v in bg.items()}
