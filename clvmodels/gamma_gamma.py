@@ -204,10 +204,15 @@ class GammaGammaModel(PosteriorModel):
             problems.append(problem)
         return problems
 
-    def _unusable_hint(self) -> str:
+    def _unusable_hint(self, problems: list[str]) -> str:
+        if any(problem.startswith("q = ") for problem in problems):
+            return (
+                "Check those customers' orders (refunds, test orders, a wrong currency or "
+                "decimal point), or leave them out and refit"
+            )
         return (
-            "Check those customers' orders (refunds, test orders, a wrong currency or "
-            "decimal point), or leave them out and refit"
+            "Spend may vary too little within or between customers for Gamma-Gamma (the same "
+            "value for every order?): fit with the default priors"
         )
 
     def expected_spend(self, rfm: pd.DataFrame, *, n_draws: int | None = None) -> np.ndarray:

@@ -158,9 +158,9 @@ class PosteriorModel:
             if scoring
             else "the fit is not usable and scoring will refuse it"
         )
-        return f"{self.label}: {'; '.join(problems)}; {what}. {self._unusable_hint()}"
+        return f"{self.label}: {'; '.join(problems)}; {what}. {self._unusable_hint(problems)}"
 
-    def _unusable_hint(self) -> str:
+    def _unusable_hint(self, problems: list[str]) -> str:
         return (
             "The data may not support this model (too few customers, no dropout or no "
             "variation): check it, or fit with the default priors"

@@ -7,8 +7,9 @@ conditions, so every customer gets exactly one segment. The default rules (high_
 promising_new, at_risk, occasional, hibernating, lost) are documented in
 ``clvmodels/segment_rules.toml``; a TOML file of the same form replaces them.
 
-Scores without CLV (a model fitted on orders without revenue: no ``monetary_value``,
-``expected_spend`` or ``clv`` columns) get the no-CLV rules of
+Scores without CLV (a model fitted on orders without revenue: no ``expected_spend`` or
+``clv`` columns, and no ``monetary_value`` when the orders have no revenue) get the no-CLV
+rules of
 ``clvmodels/segment_rules_no_clv.toml`` by default, which use only P(alive), expected
 purchases, frequency, recency and tenure; such tables have no ``clv_percentile``,
 ``m_score`` or ``rfm_score``, and rules that need them are refused.
@@ -633,11 +634,10 @@ def derived_fields(scores: pd.DataFrame) -> pd.DataFrame:
 def has_clv(scores: pd.DataFrame) -> bool:
     """Whether a scores table is one with CLV.
 
-    Scores without revenue have none of ``monetary_value``, ``expected_spend`` and the
-    ``clv`` columns; a table with any of them is taken to be a CLV table (and then needs
-    ``clv``).
+    Scores of a model without a spend model have none of ``expected_spend`` and the ``clv``
+    columns; a table with any of them is taken to be a CLV table (and then needs ``clv``).
     """
-    return any(c in scores.columns for c in ("monetary_value", *_SPEND_COLUMNS))
+    return any(c in scores.columns for c in _SPEND_COLUMNS)
 
 
 def _percentile_rank(values: np.ndarray) -> np.ndarray:
