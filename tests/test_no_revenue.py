@@ -215,3 +215,13 @@ def test_cli_score_show_and_segment_without_a_spend_model(fits, orders, tmp_path
         "P(alive), expected purchases, frequency, recency and tenure"
     ) in segmented.output
     assert "total CLV" not in segmented.output
+
+
+def test_the_report_shows_a_model_without_spend(fits, orders):
+    from clvmodels.report import build_report
+
+    _, (_, model) = fits
+    text = build_report(orders, model=model)
+    assert f"No spend model: {NO_SPEND_REASON}" in text
+    assert "no CLV (the model was fitted without revenue)" in text
+    assert "clvmodels/segment_rules_no_clv.toml" in text
