@@ -102,6 +102,8 @@ class GammaGammaModel(PosteriorModel):
 
     name = "gamma_gamma"
     param_names = pymc_adapter.GAMMA_GAMMA_PARAMS
+    #: v is in currency units (the population mean spend is p v / (q - 1)).
+    scale_params = ("v",)
 
     n_customers_: int
     frequency_spend_correlation_: float
@@ -130,9 +132,10 @@ class GammaGammaModel(PosteriorModel):
                 column="frequency",
             )
         x, z = x_all[used], z_all[used]
+        scale = spend_scale(z) if self.priors == "flat" else 1.0
         result = pymc_adapter.fit_gamma_gamma(
             x,
-            z,
+            z / scale,
             priors=self.priors,  # type: ignore[arg-type]
             method=self.method,  # type: ignore[arg-type]
             chains=self.chains,
@@ -141,6 +144,8 @@ class GammaGammaModel(PosteriorModel):
             seed=self.seed,
             progressbar=self.progressbar,
         )
+        if scale != 1.0:
+            _unscale(result, scale, len(z))
         self.n_customers_ = int(used.sum())
         self.frequency_spend_correlation_ = (
             float(np.corrcoef(x, z)[0, 1]) if len(x) > 2 and x.std() > 0 else float("nan")
@@ -230,6 +235,34 @@ class GammaGammaModel(PosteriorModel):
         """Population mean spend per transaction ``p v / (q - 1)``, per draw."""
         d = self.param_draws(n_draws)
         return d["p"] * d["v"] / (d["q"] - 1)
+
+
+def spend_scale(mean_spend: np.ndarray) -> float:
+    """The unit the spend is fitted in under flat priors: 1, or a power of 10 near its median.
+
+    The optimiser starts near 1 on every parameter; with spend in a small currency unit
+    (CDNOW's dollars times 10,000) the flat-prior MAP then stops on a ridge far from the
+    maximum (p in the thousands), reported as converged. Under flat priors Gamma-Gamma is
+    scale-equivariant (spend / c gives the same p and q and v / c, and the log-likelihood
+    shifts by -N log c), so spend whose median is outside [0.1, 1000] is fitted in units of
+    ``10 ** floor(log10(median))`` and v and the log-likelihood are put back. The default
+    priors are in the data's units, so they are fitted as given.
+    """
+    median = float(np.median(mean_spend))
+    if 0.1 <= median <= 1000:
+        return 1.0
+    return float(10.0 ** np.floor(np.log10(median)))
+
+
+def _unscale(result: pymc_adapter.FitResult, scale: float, n_customers: int) -> None:
+    """Put a fit on spend / ``scale`` back in the spend's units (see :func:`spend_scale`)."""
+    result.posterior["v"] = result.posterior["v"] * scale
+    report = result.report
+    if "log_posterior" in report:
+        report["log_posterior"] = report["log_posterior"] - n_customers * float(np.log(scale))
+    if isinstance(report.get("map"), dict) and "v" in report["map"]:
+        report["map"] = {**report["map"], "v": report["map"]["v"] * scale}
+    report["spend_unit"] = scale
 
 
 def _ids(rfm: pd.DataFrame) -> np.ndarray:

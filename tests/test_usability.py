@@ -195,3 +195,24 @@ def test_clv_score_refuses_an_rfm_table_given_as_the_orders(cdnow_flat_model, cd
         "'timestamp' column), not orders: clv score summarises the orders itself in the "
         "model's time unit, so pass the orders file (customer, date, revenue)"
     )
+
+
+@pytest.mark.parametrize("factor", [1e4, 1e6, 1e-3])
+def test_the_fit_does_not_depend_on_the_currency(cdnow_rfm, cdnow_flat_model, factor):
+    # Gamma-Gamma under flat priors is scale-equivariant: spend in a currency unit 10,000
+    # times smaller (dollars in rupiah, say) gives the same p and q, v 10,000 times larger and
+    # the log-likelihood shifted by -N log c. Fitted as given, the optimiser stopped at
+    # p = 2,189, q = 2.67, "converged"; the spend is now fitted in units near its median.
+    from clvmodels import gamma_gamma
+
+    scaled = cdnow_rfm.assign(monetary_value=cdnow_rfm["monetary_value"] * factor)
+    model = GammaGammaModel(priors="flat").fit(scaled)
+    reference = cdnow_flat_model.require_spend_model()
+    assert model.is_usable and model.fit_report_["converged"]
+    assert model.params_["p"] == pytest.approx(reference.params_["p"], rel=1e-3)
+    assert model.params_["q"] == pytest.approx(reference.params_["q"], rel=1e-3)
+    assert model.params_["v"] == pytest.approx(reference.params_["v"] * factor, rel=1e-3)
+    repeat = scaled[scaled["frequency"] > 0]
+    p, q, v = (model.params_[k] for k in ("p", "q", "v"))
+    total = gamma_gamma.log_likelihood(p, q, v, repeat["frequency"], repeat["monetary_value"])
+    assert model.fit_report_["log_posterior"] == pytest.approx(float(total.sum()), abs=1e-6)
