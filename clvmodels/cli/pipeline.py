@@ -192,7 +192,10 @@ def fit(
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
     observation end, a fingerprint of the input, and the optimiser's status or the
-    sampler's diagnostics (r-hat, ESS, divergences).
+    sampler's diagnostics (r-hat, ESS, divergences). Gamma-Gamma leaves out repeat customers
+    whose repeat orders are worth 0 (counted; scored at the population mean spend); a fit
+    with a parameter at a bound or Gamma-Gamma q <= 1 is marked not usable and `clv score`
+    refuses it. See docs/models.md.
 
     Example:
 
@@ -351,8 +354,10 @@ def score(
 
     Writes one row per customer with customer_id, frequency, recency, T, monetary_value,
     p_alive, expected_purchases (+ _low, _high), expected_spend, clv (+ _low, _high);
-    low/high bound the 94% posterior interval. With --engine spark the RFM and the scores
-    run in Apache Spark, the posterior draws broadcast to the executors.
+    low/high bound the 94% posterior interval. A model fitted without revenue has no spend
+    model: then no expected_spend and clv columns. With --engine spark the RFM and the
+    scores run in Apache Spark, the posterior draws broadcast to the executors. ORDERS is
+    the orders file, not an RFM table.
 
     Example:
 
