@@ -120,7 +120,7 @@ class GammaGammaModel(PosteriorModel):
         x_all = rfm["frequency"].to_numpy(dtype="float64")
         z_all = rfm["monetary_value"].to_numpy(dtype="float64")
         ids = _ids(rfm)
-        used = (x_all > 0) & (z_all > 0)
+        used = fitted_customers(rfm)
         zero = (x_all > 0) & ~used
         if int(used.sum()) < MIN_REPEAT_CUSTOMERS:
             left_out = (
@@ -235,6 +235,12 @@ class GammaGammaModel(PosteriorModel):
         """Population mean spend per transaction ``p v / (q - 1)``, per draw."""
         d = self.param_draws(n_draws)
         return d["p"] * d["v"] / (d["q"] - 1)
+
+
+def fitted_customers(rfm: pd.DataFrame) -> np.ndarray:
+    """Which customers Gamma-Gamma is fitted on: repeat customers with a positive mean value."""
+    x = rfm["frequency"].to_numpy(dtype="float64")
+    return (x > 0) & (rfm["monetary_value"].to_numpy(dtype="float64") > 0)
 
 
 def spend_scale(mean_spend: np.ndarray) -> float:

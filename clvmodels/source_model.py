@@ -115,7 +115,7 @@ def source_scales(
     rows = []
     for name in sorted(set(labels.tolist())):
         sub = rfm.loc[labels == name]
-        repeat = sub.loc[sub["frequency"] > 0]
+        repeat = sub.loc[gamma_gamma.fitted_customers(sub)]
         f_bg = _transaction_factors(model, bg, sub, prior_sd)
         f_gg = _spend_factors(gg, repeat, prior_sd) if len(repeat) else dict.fromkeys(gg, 1.0)
         spend = gg["p"] * gg["v"] / (gg["q"] - 1)
@@ -124,7 +124,7 @@ def source_scales(
             {
                 "source_id": name,
                 "n_customers": len(sub),
-                "n_repeat_customers": len(repeat),
+                "n_repeat_customers": int((sub["frequency"] > 0).sum()),
                 "rate_ratio": f_bg["r"] / f_bg["alpha"],
                 "spend_ratio": spend_s / spend,
                 **{f"factor_{k}": v for k, v in {**f_bg, **f_gg}.items()},
