@@ -202,3 +202,11 @@ def test_clv_fit_and_show_report_the_exclusion(master_orders, master_model, tmp_
     assert [str(e) for e in excluded["examples"]] == ["10244"]
     assert excluded["spend_used"] == "the population mean spend p v / (q - 1), per draw"
     assert excluded["population_mean_spend"] == pytest.approx(mean, rel=1e-9)
+    scored = runner.invoke(
+        cli, ["score", str(model_dir), str(orders), "-o", str(tmp_path / "scores.parquet")]
+    )
+    assert scored.exit_code == 0, scored.output
+    assert (
+        "  1 repeat customers whose mean repeat value is 0 got the population mean spend "
+        "p v / (q - 1), per draw as expected spend\n"
+    ) in scored.output
