@@ -18,6 +18,9 @@ What it measures (Fader, Hardie & Lee 2005, section 5):
 * conditional expectations: mean holdout purchases by calibration frequency (0..6, 7+);
 * the tracking table: cumulative repeat purchases per period over calibration and holdout,
   actual vs the models' unconditional expectation for the calibration cohort (FHL05 fig. 2).
+
+Orders without revenue (an RFM table without ``monetary_value``) give the purchase metrics
+only: no revenue columns, no revenue totals, no spend model.
 """
 
 from __future__ import annotations
@@ -114,7 +117,8 @@ def backtest(
     ------
     DataError
         For a calibration end before the first or after the last order, an observation end
-        before the calibration end, a holdout with no orders, or an unknown model name.
+        before the calibration end, a holdout with no orders, an unknown model name, or a
+        fit that is not usable (a parameter at a bound, Gamma-Gamma q <= 1).
     """
     unit = check_time_unit(time_unit)
     unknown = [m for m in models if m not in TRANSACTION_MODELS]
@@ -139,10 +143,15 @@ def backtest(
         raise DataError(f"the holdout ({cal_end} to {obs_end}] has no orders")
 
     rfm = rfm_summary(orders, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
+    has_revenue = "monetary_value" in rfm.columns
+    if not has_revenue or "revenue" not in orders.columns:
+        has_revenue = False
+        orders = orders.assign(revenue=0.0)  # occasions are counted; their value is unknown
     customers = rfm.copy()
-    customers["revenue_holdout"] = (
-        customers["frequency_holdout"] * customers["monetary_value_holdout"]
-    )
+    if has_revenue:
+        customers["revenue_holdout"] = (
+            customers["frequency_holdout"] * customers["monetary_value_holdout"]
+        )
     holdout_length = float(customers["duration_holdout"].iloc[0])
 
     fitted: dict[str, CLVModel] = {}
@@ -151,10 +160,12 @@ def backtest(
             time_unit=unit, transaction_model=name, method=method, priors=priors, seed=seed
         ).fit(rfm)
         fitted[name] = model
+        model.check_usable()
         purchases = model.transaction_model_.expected_purchases(rfm, holdout_length).mean(axis=0)
-        spend = model.spend_model_.expected_spend(rfm).mean(axis=0)
         customers[f"purchases_{name}"] = purchases
-        customers[f"revenue_{name}"] = purchases * spend
+        if model.spend_model_ is not None:
+            spend = model.spend_model_.expected_spend(rfm).mean(axis=0)
+            customers[f"revenue_{name}"] = purchases * spend
 
     naive_rate = np.where(
         customers["T"] > 0,
@@ -163,17 +174,19 @@ def backtest(
     )
     customers["purchases_naive"] = naive_rate * holdout_length
     occasions = _occasions(orders, cal_end)
-    mean_revenue = occasions.groupby("customer_id")["revenue"].mean()
-    customers["revenue_naive"] = (
-        customers["purchases_naive"] * customers["customer_id"].map(mean_revenue).to_numpy()
-    )
+    if has_revenue:
+        mean_revenue = occasions.groupby("customer_id")["revenue"].mean()
+        customers["revenue_naive"] = (
+            customers["purchases_naive"] * customers["customer_id"].map(mean_revenue).to_numpy()
+        )
 
     cohort = _cohort_baseline(occasions, customers, cal_end, obs_end)
     customers["purchases_cohort"] = cohort["purchases"].to_numpy()
-    customers["revenue_cohort"] = cohort["revenue"].to_numpy()
+    if has_revenue:
+        customers["revenue_cohort"] = cohort["revenue"].to_numpy()
 
     names = [*models, *BASELINES]
-    totals = _totals(customers, names)
+    totals = _totals(customers, names, revenue=has_revenue)
     best = str(totals.sort_values("rmse_purchases").iloc[0]["model"])
     return BacktestResult(
         customers=customers,
@@ -192,6 +205,8 @@ def backtest(
             "baselines": list(BASELINES),
             "method": method,
             "priors": priors,
+            "revenue": has_revenue,
+            "measured": "purchases and revenue" if has_revenue else "purchases only (no revenue)",
         },
     )
 
@@ -230,28 +245,33 @@ def _occasions(orders: pd.DataFrame, end: Any) -> pd.DataFrame:
     )
 
 
-def _totals(customers: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+def _totals(customers: pd.DataFrame, names: Sequence[str], *, revenue: bool) -> pd.DataFrame:
+    """Totals and errors per model and baseline; revenue columns only ``revenue`` is known."""
     actual_purchases = customers["frequency_holdout"].to_numpy(dtype="float64")
-    actual_revenue = customers["revenue_holdout"].to_numpy(dtype="float64")
     rows = []
     for name in names:
         purchases = customers[f"purchases_{name}"].to_numpy(dtype="float64")
-        revenue = customers[f"revenue_{name}"].to_numpy(dtype="float64")
         error = purchases - actual_purchases
-        rows.append(
-            {
-                "model": name,
-                "kind": "baseline" if name in BASELINES else "model",
-                "predicted_purchases": float(purchases.sum()),
-                "actual_purchases": float(actual_purchases.sum()),
-                "purchases_error_pct": _pct(purchases.sum(), actual_purchases.sum()),
-                "predicted_revenue": float(revenue.sum()),
-                "actual_revenue": float(actual_revenue.sum()),
-                "revenue_error_pct": _pct(revenue.sum(), actual_revenue.sum()),
-                "mae_purchases": float(np.abs(error).mean()),
-                "rmse_purchases": float(np.sqrt((error**2).mean())),
-            }
+        row: dict[str, Any] = {
+            "model": name,
+            "kind": "baseline" if name in BASELINES else "model",
+            "predicted_purchases": float(purchases.sum()),
+            "actual_purchases": float(actual_purchases.sum()),
+            "purchases_error_pct": _pct(purchases.sum(), actual_purchases.sum()),
+        }
+        if revenue:
+            predicted = customers[f"revenue_{name}"].to_numpy(dtype="float64").sum()
+            actual = customers["revenue_holdout"].to_numpy(dtype="float64").sum()
+            row.update(
+                predicted_revenue=float(predicted),
+                actual_revenue=float(actual),
+                revenue_error_pct=_pct(predicted, actual),
+            )
+        row.update(
+            mae_purchases=float(np.abs(error).mean()),
+            rmse_purchases=float(np.sqrt((error**2).mean())),
         )
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

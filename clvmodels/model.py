@@ -1,4 +1,9 @@
-"""CLVModel: a transaction model and Gamma-Gamma spend, fitted and scored together."""
+"""CLVModel: a transaction model and Gamma-Gamma spend, fitted and scored together.
+
+An RFM table without ``monetary_value`` (orders without revenue) fits the transaction model
+only: ``spend_model_`` is None, and scores hold P(alive) and expected purchases, no spend or
+CLV (``docs/models.md``).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,15 @@ from clvmodels.errors import DataError, NotFittedError
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.pareto_nbd import ParetoNBDModel
-from clvmodels.scoring import iter_scores, score_customers
+from clvmodels.scoring import check_rfm_time_unit, iter_scores, score_customers
 from clvmodels.transaction import TransactionModel
-from clvmodels.units import UNIT_NAMES, Duration, check_time_unit
+from clvmodels.units import Duration, check_time_unit
+
+#: Why a model has no spend model (in ``describe()``, ``model.json`` and ``clv show``).
+NO_SPEND_REASON = (
+    "the RFM table has no monetary_value (orders without revenue): only the transaction "
+    "model is fitted, and scores hold P(alive) and expected purchases, no spend or CLV"
+)
 
 #: The transaction models by the name the CLI and saved models use.
 TRANSACTION_MODELS: dict[str, type[TransactionModel]] = {
@@ -47,7 +58,8 @@ class CLVModel:
     Attributes
     ----------
     transaction_model_ : TransactionModel
-    spend_model_ : GammaGammaModel
+    spend_model_ : GammaGammaModel or None
+        None when the RFM table had no ``monetary_value`` column.
     data_info_ : dict
         The data period the models were fitted on (``observation_end`` and, when the RFM
         table came from :func:`clvmodels.rfm.rfm_summary`, its dates), and customer counts.
@@ -60,7 +72,7 @@ class CLVModel:
     """
 
     transaction_model_: TransactionModel
-    spend_model_: GammaGammaModel
+    spend_model_: GammaGammaModel | None
     data_info_: dict[str, Any]
 
     def __init__(
@@ -98,14 +110,14 @@ class CLVModel:
         }
 
     def fit(self, rfm: pd.DataFrame) -> Self:
-        """Fit BG/NBD on all customers and Gamma-Gamma on the repeat customers of ``rfm``."""
+        """Fit the transaction model on all customers and Gamma-Gamma on the repeat customers.
+
+        Gamma-Gamma is fitted on the repeat customers with a positive mean repeat value (see
+        :class:`~clvmodels.gamma_gamma.GammaGammaModel`), and not at all when ``rfm`` has no
+        ``monetary_value`` column (``spend_model_`` is then None).
+        """
         unit = check_time_unit(self.time_unit)
-        data_unit = rfm.attrs.get("time_unit")
-        if data_unit is not None and data_unit != unit:
-            raise DataError(
-                f"the RFM table is in {UNIT_NAMES[data_unit]} ({data_unit}) but the model's "
-                f"time unit is {UNIT_NAMES[unit]} ({unit})"
-            )
+        check_rfm_time_unit(rfm, unit, action="fit")
         if self.transaction_model not in TRANSACTION_MODELS:
             raise ValueError(
                 f"transaction_model must be one of {', '.join(TRANSACTION_MODELS)}; "
@@ -113,12 +125,14 @@ class CLVModel:
             )
         model_class = TRANSACTION_MODELS[self.transaction_model]
         self.transaction_model_ = model_class(**self._settings()).fit(rfm)
-        self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm)
+        has_revenue = "monetary_value" in rfm.columns
+        self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm) if has_revenue else None
         self.data_info_ = {
             "observation_end": rfm.attrs.get("calibration_end"),
             "first_order": rfm.attrs.get("first_order"),
             "n_customers": len(rfm),
             "n_repeat_customers": int((rfm["frequency"] > 0).sum()),
+            "revenue": rfm.attrs.get("revenue", "revenue" if has_revenue else "none"),
         }
         return self
 
@@ -133,12 +147,43 @@ class CLVModel:
 
     @property
     def converged_(self) -> bool:
-        """Whether both fits report convergence."""
+        """Whether both fits (or the transaction fit alone) report convergence."""
         self._check_fitted()
-        return bool(
-            self.transaction_model_.fit_report_.get("converged", True)
-            and self.spend_model_.fit_report_.get("converged", True)
-        )
+        return all(sub.fit_report_.get("converged", True) for sub in self._submodels().values())
+
+    def _submodels(self) -> dict[str, TransactionModel | GammaGammaModel]:
+        subs: dict[str, TransactionModel | GammaGammaModel] = {
+            "transaction_model": self.transaction_model_
+        }
+        if self.spend_model_ is not None:
+            subs["spend_model"] = self.spend_model_
+        return subs
+
+    def require_spend_model(self) -> GammaGammaModel:
+        """The spend model; a DataError for a model fitted without revenue."""
+        self._check_fitted()
+        if self.spend_model_ is None:
+            raise DataError(
+                "this model has no spend model: it was fitted on orders without revenue, "
+                "so it predicts purchases only (no spend or CLV)"
+            )
+        return self.spend_model_
+
+    def check_usable(self) -> None:
+        """Raise a DataError when a fit cannot be used for scoring.
+
+        A parameter at a bound, or Gamma-Gamma q <= 1: see
+        :meth:`clvmodels.posterior.PosteriorModel.check_usable`.
+        """
+        self._check_fitted()
+        for sub in self._submodels().values():
+            sub.check_usable()
+
+    def _check_scorable(self, rfm: pd.DataFrame) -> None:
+        """Refuse an RFM table in another time unit, and fits that are not usable."""
+        self._check_fitted()
+        check_rfm_time_unit(rfm, self.time_unit, action="score")
+        self.check_usable()
 
     def score(
         self,
@@ -151,8 +196,17 @@ class CLVModel:
         chunk_size: int | None = None,
         progress: bool = False,
     ) -> pd.DataFrame:
-        """Per-customer scores; see :func:`clvmodels.scoring.score_customers`."""
-        self._check_fitted()
+        """Per-customer scores; see :func:`clvmodels.scoring.score_customers`.
+
+        Without a spend model the scores have no ``expected_spend`` and ``clv`` columns.
+
+        Raises
+        ------
+        DataError
+            When ``rfm`` is in another time unit than the model, or a fit is not usable
+            (a parameter at a bound, Gamma-Gamma q <= 1: :meth:`PosteriorModel.check_usable`).
+        """
+        self._check_scorable(rfm)
         return score_customers(
             rfm,
             self.transaction_model_,
@@ -177,8 +231,11 @@ class CLVModel:
         chunk_size: int | None = None,
         progress: bool = False,
     ) -> Iterator[pd.DataFrame]:
-        """Per-customer scores chunk by chunk; see :func:`clvmodels.scoring.iter_scores`."""
-        self._check_fitted()
+        """Per-customer scores chunk by chunk; see :func:`clvmodels.scoring.iter_scores`.
+
+        Checks the time unit and the fits as :meth:`score` does, before the first chunk.
+        """
+        self._check_scorable(rfm)
         return iter_scores(
             rfm,
             self.transaction_model_,
@@ -193,13 +250,15 @@ class CLVModel:
         )
 
     def describe(self) -> dict[str, Any]:
-        """Parameters (mean, sd, 94% interval) and fit diagnostics, ready for JSON."""
+        """Parameters (mean, sd, 94% interval) and fit diagnostics, ready for JSON.
+
+        ``spend_model`` is None for a model without one, with the reason under
+        ``no_spend_model``; a spend model's fit report holds ``zero_value_exclusions``.
+        """
         self._check_fitted()
         out: dict[str, Any] = {"time_unit": self.time_unit, **self.data_info_}
-        for key, sub in (
-            ("transaction_model", self.transaction_model_),
-            ("spend_model", self.spend_model_),
-        ):
+        out["spend_model"] = None
+        for key, sub in self._submodels().items():
             table = sub.summary()
             out[key] = {
                 "name": sub.name,
@@ -210,7 +269,10 @@ class CLVModel:
                     p: {k: float(v) for k, v in row.items()} for p, row in table.iterrows()
                 },
                 "fit_report": sub.fit_report_,
+                "usable": sub.is_usable,
             }
+        if self.spend_model_ is None:
+            out["no_spend_model"] = NO_SPEND_REASON
         return out
 
     def __repr__(self) -> str:

@@ -6,7 +6,8 @@ A model directory holds::
                                 period, input fingerprint, parameters, fit reports, and the
                                 SHA-256 of every other file and of itself (minus that field)
     transaction_posterior.nc    BG/NBD draws, dims (chain, draw)
-    spend_posterior.nc          Gamma-Gamma draws, dims (chain, draw)
+    spend_posterior.nc          Gamma-Gamma draws, dims (chain, draw); absent for a model
+                                fitted without revenue (``"spend_model": null`` in model.json)
 
 The directory is written beside its target and renamed into place, so a failed save leaves
 the previous model untouched.
@@ -61,10 +62,7 @@ def save_model(
     try:
         description = model.describe()
         files = {}
-        for key, sub in (
-            ("transaction_model", model.transaction_model_),
-            ("spend_model", model.spend_model_),
-        ):
+        for key, sub in model._submodels().items():
             file_name = POSTERIOR_FILES[key]
             sub.posterior_.to_netcdf(staging / file_name, engine="h5netcdf")
             files[file_name] = _sha256(staging / file_name)
@@ -132,9 +130,11 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
     if name not in TRANSACTION_MODELS:
         raise ModelFileError(f"{directory} holds an unknown transaction model {name!r}")
     model = CLVModel(time_unit=metadata["time_unit"], transaction_model=name, **settings)
-    subs: dict[str, Any] = {}
+    subs: dict[str, Any] = {"spend_model": None}
     classes = (("transaction_model", TRANSACTION_MODELS[name]), ("spend_model", GammaGammaModel))
     for key, cls in classes:
+        if key == "spend_model" and metadata.get(key) is None:
+            continue  # fitted without revenue
         file_name = metadata[key]["posterior_file"]
         with xr.open_dataset(directory / file_name, engine="h5netcdf") as handle:
             posterior = handle.load()
@@ -150,6 +150,9 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
         key: metadata.get(key)
         for key in ("observation_end", "first_order", "n_customers", "n_repeat_customers")
     }
+    model.data_info_["revenue"] = metadata.get(
+        "revenue", "none" if subs["spend_model"] is None else "revenue"
+    )
     return model
 
 

@@ -84,7 +84,7 @@ def run_pipeline(
     echo(
         f"fit ({method}, {priors} priors) [{time.perf_counter() - started:.1f} s]: "
         f"BG/NBD {_params(model.transaction_model_.params_)}; "
-        f"Gamma-Gamma {_params(model.spend_model_.params_)}"
+        f"Gamma-Gamma {_params(model.require_spend_model().params_)}"
     )
     if not model.converged_:
         echo("WARNING: a fit did not converge; see `clv show` on the model directory")
@@ -116,7 +116,7 @@ def run_pipeline(
         "method": method,
         "priors": priors,
         "bgnbd": model.transaction_model_.params_,
-        "gamma_gamma": model.spend_model_.params_,
+        "gamma_gamma": model.require_spend_model().params_,
         "total_expected_purchases": float(scores["expected_purchases"].sum()),
         "total_clv": float(scores["clv"].sum()),
         "total_clv_interval_of_means": [
@@ -174,7 +174,7 @@ def run_demo(
     echo("fitted vs true parameters:")
     for label, fitted, true in (
         ("BG/NBD", result.model.transaction_model_.params_, truth.bgnbd),
-        ("Gamma-Gamma", result.model.spend_model_.params_, truth.gamma_gamma),
+        ("Gamma-Gamma", result.model.require_spend_model().params_, truth.gamma_gamma),
     ):
         pairs = ", ".join(f"{k} {fitted[k]:.3g} (true {true[k]:.3g})" for k in true)
         echo(f"  {label}: {pairs}")

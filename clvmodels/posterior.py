@@ -3,6 +3,13 @@
 Models follow scikit-learn's estimator contract: ``__init__`` stores settings, ``fit(data)``
 returns ``self``, learned state ends in ``_``, and an unfitted model fails with a clear
 message. A MAP fit is a posterior with one chain and one draw.
+
+A fit is *usable* when its parameters lie inside their support, away from its edges
+(:meth:`PosteriorModel.usability_problems`; ``docs/models.md``): a shape parameter below
+:data:`SHAPE_FLOOR` or above :data:`SHAPE_CEILING`, a scale parameter that is not positive, or
+a non-finite value means the optimiser ran to a bound and the likelihood has no interior
+maximum there. Such a fit warns (:class:`~clvmodels.errors.ConvergenceWarning`), is reported
+with ``converged`` false and ``usable`` false and the reason, and scoring refuses it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from clvmodels.errors import ConvergenceWarning, NotFittedError
+from clvmodels.errors import ConvergenceWarning, DataError, NotFittedError
 
 #: Each model's name as the papers write it, by the name saved models and the CLI use.
 MODEL_LABELS = {
@@ -27,12 +34,20 @@ MODEL_LABELS = {
 #: Posterior intervals are equal-tailed and hold 94% of the mass (pymc-marketing's default).
 INTERVAL_PROB = 0.94
 
+#: A shape parameter (unit-free) below this is at the lower edge of its support (0).
+SHAPE_FLOOR = 1e-6
+#: A shape parameter above this is absurdly large: the optimiser ran off towards infinity.
+SHAPE_CEILING = 1e6
+
 
 class PosteriorModel:
     """Base of the fitted models: holds ``posterior_``, ``fit_report_`` and ``params_``."""
 
     name: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
+    #: Parameters with a unit (time or money): only checked to be positive and finite,
+    #: since any fixed bound on them would depend on the data's units.
+    scale_params: ClassVar[tuple[str, ...]] = ()
 
     posterior_: xr.Dataset
     fit_report_: dict[str, Any]
@@ -78,10 +93,78 @@ class PosteriorModel:
         self.posterior_ = posterior
         self.fit_report_ = report
         self.params_ = {name: float(posterior[name].mean().item()) for name in self.param_names}
-        if not report.get("converged", True):
+        problems = self.usability_problems()
+        report["usable"] = not problems
+        if problems:
+            report["converged"] = False
+            report["not_usable_reason"] = "; ".join(problems)
+            warnings.warn(self._unusable_message(problems), ConvergenceWarning, stacklevel=3)
+        elif not report.get("converged", True):
             warnings.warn(
                 _convergence_message(type(self).__name__, report), ConvergenceWarning, stacklevel=3
             )
+
+    # ----------------------------------------------------------------- usability
+    def usability_problems(self) -> list[str]:
+        """Why the fitted parameters cannot be used for predictions (empty: they can).
+
+        Every parameter of these models lives on (0, inf). A non-finite draw, a scale
+        parameter (:attr:`scale_params`) that is not positive, or a shape parameter whose
+        posterior mean is below :data:`SHAPE_FLOOR` or above :data:`SHAPE_CEILING` sits at an
+        edge of the support: the likelihood has no maximum inside it and the predictions are
+        a limit, not a fit. Subclasses add model-specific conditions (Gamma-Gamma: q > 1).
+        """
+        self._check_fitted()
+        problems = []
+        for name in self.param_names:
+            values = np.asarray(self.posterior_[name].values, dtype="float64").reshape(-1)
+            mean = self.params_[name]
+            if not np.isfinite(values).all():
+                problems.append(f"{name} is not finite")
+            elif name in self.scale_params:
+                if mean <= 0:
+                    problems.append(f"{name} = {mean:.4g} is not positive")
+            elif mean < SHAPE_FLOOR:
+                problems.append(
+                    f"{name} = {mean:.3g} is at the lower bound of its support "
+                    f"(below {SHAPE_FLOOR:g})"
+                )
+            elif mean > SHAPE_CEILING:
+                problems.append(
+                    f"{name} = {mean:.3g} is absurdly large (above {SHAPE_CEILING:g}): "
+                    "the optimiser ran towards infinity"
+                )
+        return problems
+
+    @property
+    def is_usable(self) -> bool:
+        """Whether the parameters are inside their support (:meth:`usability_problems`)."""
+        return not self.usability_problems()
+
+    def check_usable(self) -> None:
+        """Raise a :class:`~clvmodels.errors.DataError` when the fit cannot be used.
+
+        The message names the parameters at a bound (and, for Gamma-Gamma, the customers
+        that drive q <= 1).
+        """
+        problems = self.usability_problems()
+        if problems:
+            raise DataError(self._unusable_message(problems, scoring=True))
+
+    def _unusable_message(self, problems: list[str], *, scoring: bool = False) -> str:
+        """The warning at fit time, or the refusal at scoring time."""
+        what = (
+            "refusing to score with this fit"
+            if scoring
+            else "the fit is not usable and scoring will refuse it"
+        )
+        return f"{self.label}: {'; '.join(problems)}; {what}. {self._unusable_hint(problems)}"
+
+    def _unusable_hint(self, problems: list[str]) -> str:
+        return (
+            "The data may not support this model (too few customers, no dropout or no "
+            "variation): check it, or fit with the default priors"
+        )
 
     @classmethod
     def from_posterior(

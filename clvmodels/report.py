@@ -64,7 +64,7 @@ from clvmodels.plotting import (
 )
 from clvmodels.posterior import MODEL_LABELS
 from clvmodels.rfm import rfm_summary
-from clvmodels.segments import load_rules, segment_customers, segment_summary
+from clvmodels.segments import default_rules, segment_customers, segment_summary
 from clvmodels.units import UNIT_NAMES, parse_duration
 
 SECTION_IDS = ("data", "model", "matrices", "backtest", "cohorts", "acquisition", "segments")
@@ -490,6 +490,9 @@ def _model_section(
         )
     parts = [_key_values(rows)]
     for key in ("transaction_model", "spend_model"):
+        if description.get(key) is None:
+            parts.append(f"<p>No spend model: {_esc(description.get('no_spend_model', ''))}</p>")
+            continue
         parts.append(_fit_block(description[key], _SUBTITLES[key]))
     return "".join(parts)
 
@@ -907,40 +910,48 @@ def _segments_section(
         margin=margin,
         n_draws=SEGMENT_DRAWS,
     )
-    rules = load_rules()
+    clv = model.spend_model_ is not None
+    rules = default_rules(clv=clv)
     summary = segment_summary(segment_customers(scores, rules=rules), rules=rules)
     meaning = {rule.name: rule.description for rule in rules}
     rows = [
         [
-            str(r.segment),
-            f"{int(r.customers):,}",
-            f"{r.share:.1%}",
-            _num(r.total_clv, ",.2f"),
-            _num(r.mean_clv, ",.2f"),
-            _num(r.mean_p_alive, ".3f"),
-            _num(r.mean_expected_purchases, ".2f"),
-            meaning.get(str(r.segment), ""),
+            str(r["segment"]),
+            f"{int(r['customers']):,}",
+            f"{r['share']:.1%}",
+            *([_num(r["total_clv"], ",.2f"), _num(r["mean_clv"], ",.2f")] if clv else []),
+            _num(r["mean_p_alive"], ".3f"),
+            _num(r["mean_expected_purchases"], ".2f"),
+            meaning.get(str(r["segment"]), ""),
         ]
-        for r in summary.itertuples()
+        for r in summary.to_dict(orient="records")
     ]
     header = [
         "segment",
         "customers",
         "share",
-        "total CLV",
-        "mean CLV",
+        *(["total CLV", "mean CLV"] if clv else []),
         "mean P(alive)",
         "mean purchases",
         "meaning",
     ]
-    caption = (
-        f"{len(scores):,} customers scored with orders up to {rfm.attrs['calibration_end']}: "
-        f"CLV over {horizon} at an annual discount rate of {annual_discount_rate:.1%} and a "
-        f"margin of {margin:.0%} of revenue; purchases over the same horizon. Segments by the "
-        "default rules (clvmodels/segment_rules.toml), first match wins. Total CLV: "
-        f"{float(scores['clv'].sum()):,.2f}."
+    scored = f"{len(scores):,} customers scored with orders up to {rfm.attrs['calibration_end']}: "
+    if clv:
+        caption = (
+            f"{scored}CLV over {horizon} at an annual discount rate of "
+            f"{annual_discount_rate:.1%} and a margin of {margin:.0%} of revenue; purchases over "
+            "the same horizon. Segments by the default rules (clvmodels/segment_rules.toml), "
+            f"first match wins. Total CLV: {float(scores['clv'].sum()):,.2f}."
+        )
+    else:
+        caption = (
+            f"{scored}purchases over {horizon}; no CLV (the model was fitted without revenue). "
+            "Segments by the no-CLV rules (clvmodels/segment_rules_no_clv.toml), first match "
+            "wins."
+        )
+    return f"<p class='caption'>{_esc(caption)}</p>" + _table(
+        header, rows, numeric=range(1, len(header) - 1)
     )
-    return f"<p class='caption'>{_esc(caption)}</p>" + _table(header, rows, numeric=range(1, 7))
 
 
 # --------------------------------------------------------------------------------------

@@ -331,7 +331,7 @@ def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
 
     Rules: no missing values; ``frequency`` a non-negative integer; ``0 <= recency <= T``;
     ``recency == 0`` when ``frequency == 0``; with ``require_monetary``, a finite
-    ``monetary_value`` that is positive for repeat customers.
+    ``monetary_value`` that is not negative (0 is kept: zero-value orders exist).
     """
     columns = [*TUPLE_COLUMNS, "monetary_value"] if require_monetary else list(TUPLE_COLUMNS)
     _require_columns(rfm, columns, "RFM table")
@@ -362,6 +362,4 @@ def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
     check((x == 0) & (t_x != 0), "recency", "recency must be 0 for customers with frequency 0")
     if require_monetary:
         m = rfm["monetary_value"].to_numpy(dtype="float64")
-        check(
-            (x > 0) & (m <= 0), "monetary_value", "repeat customers need a positive monetary_value"
-        )
+        check(m < 0, "monetary_value", "negative monetary_value")

@@ -17,6 +17,11 @@ Then, chunk by chunk, customers with equal (x, t_x, T, monetary value) are score
 P(alive) and the expected spend are ``customers x draws`` arrays, and a compiled kernel
 (:mod:`clvmodels.draw_summary`) multiplies them out and reduces each customer's draws to a
 mean and an interval without building the purchases or values of all draws.
+
+Without a spend model (orders without revenue) the scores hold P(alive) and expected
+purchases only: :data:`SPEND_STATISTICS` are left out. Repeat customers whose mean repeat
+value is 0 (left out of the Gamma-Gamma fit) get the population mean spend ``p v / (q - 1)``
+per draw; ``attrs["n_population_mean_spend"]`` counts them.
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from clvmodels import gamma_gamma
+from clvmodels.errors import DataError
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.parallel import run_blocks
 from clvmodels.posterior import INTERVAL_PROB
 from clvmodels.rfm import RFM_COLUMNS, validate_rfm
 from clvmodels.transaction import TransactionModel
-from clvmodels.units import DAYS_PER_UNIT, Duration, check_time_unit, parse_duration
+from clvmodels.units import DAYS_PER_UNIT, UNIT_NAMES, Duration, check_time_unit, parse_duration
 
 #: The per-customer statistics a score holds, in order (after the RFM columns).
 SCORE_STATISTICS = (
@@ -49,6 +55,8 @@ SCORE_STATISTICS = (
     "clv_high",
 )
 SCORE_COLUMNS = (*RFM_COLUMNS, *SCORE_STATISTICS)
+#: The statistics that need a spend model: absent from scores without one.
+SPEND_STATISTICS = ("expected_spend", "clv", "clv_low", "clv_high")
 
 #: Customers per chunk by default: this many elements (draws x customers), at least 1,000.
 CHUNK_ELEMENTS = 4_000_000
@@ -86,6 +94,27 @@ def monthly_steps(horizon_months: float, annual_discount_rate: float) -> Monthly
     return MonthlySteps(months=months, discount=discount)
 
 
+def check_rfm_time_unit(rfm: pd.DataFrame, time_unit: str, *, action: str = "score") -> None:
+    """Refuse an RFM table whose ``attrs["time_unit"]`` is not the model's ``time_unit``.
+
+    A table without the attribute (built by hand) is taken to be in ``time_unit``.
+    """
+    data_unit = rfm.attrs.get("time_unit")
+    if data_unit is None or data_unit == time_unit:
+        return
+    data_name = UNIT_NAMES.get(str(data_unit), str(data_unit))
+    if action == "fit":
+        raise DataError(
+            f"the RFM table is in {data_name} ({data_unit}) but the model's "
+            f"time unit is {UNIT_NAMES[time_unit]} ({time_unit})"
+        )
+    raise DataError(
+        f"the RFM table is in {data_name} ({data_unit}) but the model was fitted in "
+        f"{UNIT_NAMES[time_unit]} ({time_unit}): recency and T would be read in the wrong unit",
+        hint=f"summarise the orders with time_unit='{time_unit}' (clv score does this itself)",
+    )
+
+
 def iter_scores(
     rfm: pd.DataFrame,
     transaction_model: TransactionModel,
@@ -108,7 +137,8 @@ def iter_scores(
     transaction_model : TransactionModel
         A fitted BG/NBD, MBG/NBD or Pareto/NBD model.
     spend_model : GammaGammaModel or None
-        A fitted Gamma-Gamma model; without one the spend and CLV columns are NaN.
+        A fitted Gamma-Gamma model; without one the scores have no spend and CLV columns
+        (:data:`SPEND_STATISTICS`) and ``rfm`` needs no ``monetary_value``.
     time_unit : {"D", "W", "M"}
         The unit of ``recency`` and ``T`` (the unit the models were fitted in).
     horizon : str or Duration
@@ -128,10 +158,17 @@ def iter_scores(
     Yields
     ------
     pandas.DataFrame
-        Consecutive chunks of customers, in the order of ``rfm``, with :data:`SCORE_COLUMNS`;
-        the expensive per-(x, T) part is computed once, before the first chunk.
+        Consecutive chunks of customers, in the order of ``rfm``, with :data:`SCORE_COLUMNS`
+        (less :data:`SPEND_STATISTICS`, and ``monetary_value`` when ``rfm`` has none, without
+        a spend model); the expensive per-(x, T) part is computed once, before the first
+        chunk. ``attrs`` holds the settings, ``spend`` (``"gamma_gamma"`` or ``"none"``) and
+        ``n_population_mean_spend``.
     """
     unit = check_time_unit(time_unit)
+    check_rfm_time_unit(rfm, unit)
+    transaction_model.check_usable()
+    if spend_model is not None:
+        spend_model.check_usable()
     duration = parse_duration(horizon)
     validate_rfm(rfm, require_monetary=spend_model is not None)
     steps = monthly_steps(duration.months, annual_discount_rate)
@@ -168,17 +205,24 @@ def iter_scores(
     )
 
     size = chunk_size or max(1_000, CHUNK_ELEMENTS // n_draws_used)
-    base = rfm[list(RFM_COLUMNS)].reset_index(drop=True)
+    base = rfm[[c for c in RFM_COLUMNS if c in rfm.columns]].reset_index(drop=True)
     attrs = {
         "time_unit": unit,
         "horizon": str(duration),
         "annual_discount_rate": annual_discount_rate,
         "margin": margin,
         "n_draws": n_draws_used,
+        "spend": "none" if spend_model is None else "gamma_gamma",
+        "n_population_mean_spend": 0,
     }
+    if spend_model is not None:
+        zero = (x > 0) & (rfm["monetary_value"].to_numpy(dtype="float64") == 0)
+        attrs["n_population_mean_spend"] = int(zero.sum())
     for sl in _chunks(len(rfm), size, progress):
         chunk = base.iloc[sl].copy()
         for name, values in scorer.score(sl).items():
+            if spend_model is None and name in SPEND_STATISTICS:
+                continue
             chunk[name] = values
         chunk.attrs = dict(attrs)
         yield chunk
@@ -290,7 +334,8 @@ def score_customers(
     """Score every customer of an RFM table; the chunks of :func:`iter_scores` in one table.
 
     Takes the arguments of :func:`iter_scores` and returns one row per customer with
-    :data:`SCORE_COLUMNS`, in the order of ``rfm``, with the settings in ``attrs``.
+    :data:`SCORE_COLUMNS` (without a spend model, less :data:`SPEND_STATISTICS`), in the
+    order of ``rfm``, with the settings in ``attrs``.
     """
     chunks = list(
         iter_scores(

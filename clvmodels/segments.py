@@ -7,12 +7,20 @@ conditions, so every customer gets exactly one segment. The default rules (high_
 promising_new, at_risk, occasional, hibernating, lost) are documented in
 ``clvmodels/segment_rules.toml``; a TOML file of the same form replaces them.
 
+Scores without CLV (a model fitted on orders without revenue: no ``expected_spend`` or
+``clv`` columns, and no ``monetary_value`` when the orders have no revenue) get the no-CLV
+rules of
+``clvmodels/segment_rules_no_clv.toml`` by default, which use only P(alive), expected
+purchases, frequency, recency and tenure; such tables have no ``clv_percentile``,
+``m_score`` or ``rfm_score``, and rules that need them are refused.
+
 Derived fields (computed for every customer; ties share a value, independent of row order):
 
 * ``since_last = T - recency``: time since the last purchase, in the table's time unit.
 * ``is_repeat = frequency > 0``.
-* ``clv_percentile``, ``T_percentile``: percent of customers with a strictly smaller value,
-  0 to <100 (``clv_percentile >= 90`` is the top CLV decile; a missing clv has none).
+* ``clv_percentile``, ``T_percentile``, ``purchases_percentile`` (of ``expected_purchases``):
+  percent of customers with a strictly smaller value, 0 to <100 (``clv_percentile >= 90`` is
+  the top CLV decile; a missing clv has none).
 * ``r_score``, ``f_score``, ``m_score``: the classic RFM quartile scores 1-4, 4 best, of
   ``since_last`` (smaller is better), ``frequency`` and ``monetary_value``. A score is
   ``1 + floor(4 * share of customers with a strictly worse value)``; with heavy ties the
@@ -66,6 +74,8 @@ from clvmodels.scoring import SCORE_COLUMNS
 
 #: Where the default rules live, as shown to users.
 DEFAULT_RULES_NAME = "clvmodels/segment_rules.toml"
+#: The default rules for scores without CLV (a model fitted without revenue).
+NO_CLV_RULES_NAME = "clvmodels/segment_rules_no_clv.toml"
 
 #: Columns every scores table needs (rules may need more of :data:`SCORE_COLUMNS`).
 REQUIRED_COLUMNS = (
@@ -83,6 +93,7 @@ DERIVED_COLUMNS = (
     "since_last",
     "is_repeat",
     "T_percentile",
+    "purchases_percentile",
     "clv_percentile",
     "r_score",
     "f_score",
@@ -109,6 +120,10 @@ FIELDS: dict[str, str] = {
 }
 OPERATORS = ("min", "max", "above", "below", "equals", "in")
 _SPEND_COLUMNS = ("expected_spend", "clv", "clv_low", "clv_high")
+#: Fields that need revenue: absent from (or not derivable for) scores without CLV.
+CLV_FIELDS = ("monetary_value", *_SPEND_COLUMNS, "clv_percentile", "m_score", "rfm_score")
+#: Columns every scores table without CLV needs.
+NO_CLV_REQUIRED_COLUMNS = tuple(c for c in REQUIRED_COLUMNS if c not in CLV_FIELDS)
 
 type Value = float | bool | str
 
@@ -285,8 +300,7 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> list[SegmentRule]:
         line.
     """
     if path is None:
-        text = resources.files("clvmodels").joinpath("segment_rules.toml").read_text("utf-8")
-        return parse_rules(text, source=DEFAULT_RULES_NAME)
+        return default_rules()
     target = Path(path)
     if not target.is_file():
         raise DataError(f"rules file not found: {target}")
@@ -296,6 +310,17 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> list[SegmentRule]:
         line = target.read_bytes()[: exc.start].count(b"\n") + 1
         raise DataError(f"segment rules {target}, line {line}: not UTF-8 text") from None
     return parse_rules(text, source=str(target))
+
+
+def default_rules(*, clv: bool = True) -> list[SegmentRule]:
+    """The rules shipped with clvmodels, for scores with CLV or without.
+
+    :data:`DEFAULT_RULES_NAME`, or :data:`NO_CLV_RULES_NAME` (P(alive), expected purchases,
+    frequency, recency, tenure) for scores without CLV.
+    """
+    name = DEFAULT_RULES_NAME if clv else NO_CLV_RULES_NAME
+    text = resources.files("clvmodels").joinpath(Path(name).name).read_text("utf-8")
+    return parse_rules(text, source=name)
 
 
 def parse_rules(text: str, *, source: str = "<rules>") -> list[SegmentRule]:
@@ -576,6 +601,8 @@ def derived_fields(scores: pd.DataFrame) -> pd.DataFrame:
 
     See the module docstring for definitions. ``scores`` needs finite ``frequency``,
     ``recency``, ``T`` and ``monetary_value``; a missing ``clv`` gets no ``clv_percentile``.
+    Scores without a ``clv`` column (no revenue) get neither ``clv_percentile`` nor
+    ``m_score`` nor ``rfm_score``.
     """
     frequency = scores["frequency"].to_numpy(dtype="float64")
     T = scores["T"].to_numpy(dtype="float64")
@@ -583,21 +610,34 @@ def derived_fields(scores: pd.DataFrame) -> pd.DataFrame:
     since_last = np.round(T - scores["recency"].to_numpy(dtype="float64"), 9)
     r_score = _quartile_score(-since_last)
     f_score = _quartile_score(frequency)
-    m_score = _quartile_score(scores["monetary_value"].to_numpy(dtype="float64"))
-    out = pd.DataFrame(
-        {
-            "since_last": since_last,
-            "is_repeat": frequency > 0,
-            "T_percentile": _percentile_rank(T),
-            "clv_percentile": _percentile_rank(scores["clv"].to_numpy(dtype="float64")),
-            "r_score": r_score,
-            "f_score": f_score,
-            "m_score": m_score,
-            "rfm_score": (100 * r_score + 10 * f_score + m_score).astype(str),
-        },
-        index=scores.index,
-    )
-    return out
+    columns: dict[str, Any] = {
+        "since_last": since_last,
+        "is_repeat": frequency > 0,
+        "T_percentile": _percentile_rank(T),
+        "purchases_percentile": _percentile_rank(
+            scores["expected_purchases"].to_numpy(dtype="float64")
+            if "expected_purchases" in scores.columns
+            else np.full(len(scores), np.nan)
+        ),
+        "r_score": r_score,
+        "f_score": f_score,
+    }
+    if has_clv(scores):
+        m_score = _quartile_score(scores["monetary_value"].to_numpy(dtype="float64"))
+        columns["clv_percentile"] = _percentile_rank(scores["clv"].to_numpy(dtype="float64"))
+        columns["m_score"] = m_score
+        columns["rfm_score"] = (100 * r_score + 10 * f_score + m_score).astype(str)
+    order = [c for c in DERIVED_COLUMNS if c in columns]
+    return pd.DataFrame({c: columns[c] for c in order}, index=scores.index)
+
+
+def has_clv(scores: pd.DataFrame) -> bool:
+    """Whether a scores table is one with CLV.
+
+    Scores of a model without a spend model have none of ``expected_spend`` and the ``clv``
+    columns; a table with any of them is taken to be a CLV table (and then needs ``clv``).
+    """
+    return any(c in scores.columns for c in _SPEND_COLUMNS)
 
 
 def _percentile_rank(values: np.ndarray) -> np.ndarray:
@@ -653,15 +693,16 @@ def segment_customers(
         When a column the rules use has missing values (those customers meet no condition
         on it), e.g. ``clv`` scored without a spend model.
     """
-    rule_list = _resolve_rules(rules)
+    clv = has_clv(scores)
+    rule_list = default_rules(clv=clv) if rules is None else _resolve_rules(rules)
     used = {c.field for rule in rule_list for c in rule.conditions}
-    needed = [
-        *REQUIRED_COLUMNS,
-        *(c for c in SCORE_COLUMNS if c in used and c not in REQUIRED_COLUMNS),
-    ]
+    if not clv:
+        _refuse_clv_fields(used)
+    required = REQUIRED_COLUMNS if clv else NO_CLV_REQUIRED_COLUMNS
+    needed = [*required, *(c for c in SCORE_COLUMNS if c in used and c not in required)]
     frame = _validated(scores, needed, used)
     derived = derived_fields(frame)
-    for column in DERIVED_COLUMNS:
+    for column in derived.columns:
         frame[column] = derived[column].to_numpy()
     names = [rule.name for rule in rule_list]
     codes = np.full(len(frame), len(rule_list) - 1, dtype="int64")
@@ -671,8 +712,19 @@ def segment_customers(
         codes[hit] = code
         unassigned &= ~hit
     frame[SEGMENT_COLUMN] = pd.Categorical.from_codes(codes, categories=names)
-    frame.attrs = {**scores.attrs}
+    frame.attrs = {**scores.attrs, "segment_rules_need_clv": clv}
     return frame
+
+
+def _refuse_clv_fields(used: set[str]) -> None:
+    """Refuse rules on fields that need revenue, for scores without CLV."""
+    needs = sorted(used & set(CLV_FIELDS))
+    if needs:
+        raise DataError(
+            f"the scores have no CLV (the model was fitted without revenue), but the rules use "
+            f"{', '.join(needs)}",
+            hint=f"use rules without them, such as the default no-CLV rules ({NO_CLV_RULES_NAME})",
+        )
 
 
 def _resolve_rules(
@@ -715,7 +767,8 @@ def _validated(scores: pd.DataFrame, needed: list[str], used: set[str]) -> pd.Da
                 )
             frame[column] = numeric.astype("float64")
     validate_rfm(frame)
-    _require_finite(frame, "monetary_value", ids)
+    if "monetary_value" in needed:
+        _require_finite(frame, "monetary_value", ids)
     p_alive = frame["p_alive"].to_numpy(dtype="float64")
     outside = (p_alive < 0) | (p_alive > 1)
     if outside.any():
@@ -770,11 +823,13 @@ def segment_summary(
     -------
     pandas.DataFrame
         :data:`SUMMARY_COLUMNS`, one row a segment. ``share`` is a fraction of all customers
-        (0 to 1); an empty segment has 0 customers and total CLV, and NaN means.
+        (0 to 1); an empty segment has 0 customers and total CLV, and NaN means. Without a
+        ``clv`` column (scores without revenue) there are no ``total_clv`` and ``mean_clv``.
     """
+    clv = has_clv(segmented)
     missing = [
         c
-        for c in (SEGMENT_COLUMN, "clv", "p_alive", "expected_purchases")
+        for c in (SEGMENT_COLUMN, "p_alive", "expected_purchases", *(["clv"] if clv else []))
         if c not in segmented.columns
     ]
     if missing:
@@ -801,25 +856,23 @@ def segment_summary(
     if unknown:
         raise DataError(f"segments not among the rules: {', '.join(unknown)}")
     key = pd.Categorical(labels, categories=order)
-    grouped = (
-        segmented[["clv", "p_alive", "expected_purchases"]]
-        .astype("float64")
-        .groupby(key, observed=False)
-    )
+    values = ["clv", "p_alive", "expected_purchases"] if clv else ["p_alive", "expected_purchases"]
+    grouped = segmented[values].astype("float64").groupby(key, observed=False)
     customers = grouped.size().to_numpy(dtype="int64")
-    total_clv = np.array(grouped["clv"].sum(min_count=1), dtype="float64")
-    total_clv[customers == 0] = 0.0
     summary = pd.DataFrame(
         {
             "segment": order,
             "customers": customers,
             "share": customers / max(len(segmented), 1),
-            "total_clv": total_clv,
-            "mean_clv": grouped["clv"].mean().to_numpy(dtype="float64"),
             "mean_p_alive": grouped["p_alive"].mean().to_numpy(dtype="float64"),
             "mean_expected_purchases": grouped["expected_purchases"]
             .mean()
             .to_numpy(dtype="float64"),
         }
     )
+    if clv:
+        total_clv = np.array(grouped["clv"].sum(min_count=1), dtype="float64")
+        total_clv[customers == 0] = 0.0
+        summary.insert(3, "total_clv", total_clv)
+        summary.insert(4, "mean_clv", grouped["clv"].mean().to_numpy(dtype="float64"))
     return summary

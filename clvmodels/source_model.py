@@ -108,14 +108,14 @@ def source_scales(
         every parameter of both models.
     """
     model._check_fitted()
-    tm, sm = model.transaction_model_, model.spend_model_
+    tm, sm = model.transaction_model_, model.require_spend_model()
     bg = {k: float(v) for k, v in tm.params_.items()}
     gg = {k: float(v) for k, v in sm.params_.items()}
     labels = np.asarray(source).astype(str)
     rows = []
     for name in sorted(set(labels.tolist())):
         sub = rfm.loc[labels == name]
-        repeat = sub.loc[sub["frequency"] > 0]
+        repeat = sub.loc[gamma_gamma.fitted_customers(sub)]
         f_bg = _transaction_factors(model, bg, sub, prior_sd)
         f_gg = _spend_factors(gg, repeat, prior_sd) if len(repeat) else dict.fromkeys(gg, 1.0)
         spend = gg["p"] * gg["v"] / (gg["q"] - 1)
@@ -124,7 +124,7 @@ def source_scales(
             {
                 "source_id": name,
                 "n_customers": len(sub),
-                "n_repeat_customers": len(repeat),
+                "n_repeat_customers": int((sub["frequency"] > 0).sum()),
                 "rate_ratio": f_bg["r"] / f_bg["alpha"],
                 "spend_ratio": spend_s / spend,
                 **{f"factor_{k}": v for k, v in {**f_bg, **f_gg}.items()},
@@ -198,7 +198,7 @@ def scaled_draws(
     n_used = next(iter(bg.values())).shape[0]
     gg = {
         k: _match_length(v, n_used)[:, None]
-        for k, v in model.spend_model_.param_draws(n_draws).items()
+        for k, v in model.require_spend_model().param_draws(n_draws).items()
     }
     if factors:
         bg = {k: v * float(factors.get(k, 1.0)) for k, v in bg.items()}

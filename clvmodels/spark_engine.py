@@ -1119,7 +1119,7 @@ def score_spark(
         "time_unit": check_time_unit(model.time_unit),
         "transaction_name": transaction.name,
         "transaction_draws": transaction.param_draws(n_draws),
-        "spend_draws": model.spend_model_.param_draws(n_draws),
+        "spend_draws": model.require_spend_model().param_draws(n_draws),
         "horizon": str(duration),
         "annual_discount_rate": float(annual_discount_rate),
         "margin": float(margin),

@@ -65,6 +65,9 @@ class TransactionModel(PosteriorModel):
         Customers fitted, and the distinct (x, t_x, T) tuples they collapse to.
     """
 
+    #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
+    scale_params = ("alpha", "beta")
+
     log_likelihood_: float
     n_customers_: int
     n_tuples_: int

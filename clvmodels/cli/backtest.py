@@ -60,6 +60,7 @@ def backtest(
     metrics.json (with the best model by per-customer RMSE), totals.csv, conditional.csv
     (mean holdout purchases by calibration frequency 0..7+), tracking.csv (cumulative
     repeat purchases per period), customers.parquet, and tracking.png, conditional.png.
+    Orders without revenue give the purchase metrics only.
 
     Example:
 
@@ -94,5 +95,7 @@ def backtest(
             f"{row.purchases_error_pct:>10.1f}{row.mae_purchases:>8.3f}{row.rmse_purchases:>8.3f}"
         )
     say(f"best by per-customer RMSE of holdout purchases: {result.best}")
+    if not settings.get("revenue", True):
+        say("the orders have no revenue: purchase metrics only (no spend model, no revenue totals)")
     for path in written:
         say(f"wrote {path}")

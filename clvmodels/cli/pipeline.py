@@ -14,6 +14,7 @@ import pandas as pd
 from clvmodels.cli.common import (
     DATE,
     TIME_UNIT,
+    UserError,
     discount_option,
     draws_option,
     guarded,
@@ -28,6 +29,7 @@ from clvmodels.cli.common import (
     show_progress,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
+from clvmodels.gamma_gamma import POPULATION_MEAN_RULE
 from clvmodels.io import write_table, write_table_chunks
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
@@ -193,7 +195,10 @@ def fit(
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
     observation end, a fingerprint of the input, and the optimiser's status or the
-    sampler's diagnostics (r-hat, ESS, divergences).
+    sampler's diagnostics (r-hat, ESS, divergences). Gamma-Gamma leaves out repeat customers
+    whose repeat orders are worth 0 (counted; scored at the population mean spend); a fit
+    with a parameter at a bound or Gamma-Gamma q <= 1 is marked not usable and `clv score`
+    refuses it. See docs/models.md.
 
     Example:
 
@@ -257,8 +262,10 @@ def show(model_dir: str, as_json: bool) -> None:
             "observation_end",
             "n_customers",
             "n_repeat_customers",
+            "revenue",
             "transaction_model",
             "spend_model",
+            "no_spend_model",
             "input",
             "library_versions",
             "clvmodels_version",
@@ -278,7 +285,10 @@ def _print_description(description: dict[str, Any]) -> None:
         f"observation end: {description.get('observation_end')}"
     )
     for key in ("transaction_model", "spend_model"):
-        part = description[key]
+        part = description.get(key)
+        if part is None:
+            say(f"no spend model: {description.get('no_spend_model', 'none was fitted')}")
+            continue
         title = MODEL_LABELS.get(part["name"], part["name"])
         report = part.get("fit_report", {})
         say(
@@ -290,6 +300,22 @@ def _print_description(description: dict[str, Any]) -> None:
             interval = f"[{row['low_94']:.4g}, {row['high_94']:.4g}]"
             say(f"  {name:<10}{row['mean']:>12.4g}{row['sd']:>12.3g}{interval:>28}")
         say("  " + _diagnostics_line(report))
+        if report.get("usable") is False:
+            say(f"  NOT USABLE (scoring refuses it): {report.get('not_usable_reason')}")
+        excluded = report.get("zero_value_exclusions")
+        if excluded and excluded.get("n_customers"):
+            say("  " + _exclusions_line(excluded))
+
+
+def _exclusions_line(excluded: dict[str, Any]) -> str:
+    """The Gamma-Gamma exclusions of customers whose mean repeat value is 0, as one line."""
+    mean = excluded.get("population_mean_spend")
+    shown = f" (posterior mean {mean:,.2f})" if mean is not None else ""
+    examples = ", ".join(str(e) for e in excluded.get("examples", []))
+    return (
+        f"left out of the fit: {excluded['n_customers']:,} repeat customers whose mean repeat "
+        f"value is 0 (e.g. {examples}); scoring gives them {excluded.get('spend_used')}{shown}"
+    )
 
 
 def _diagnostics_line(report: dict[str, Any]) -> str:
@@ -332,8 +358,10 @@ def score(
 
     Writes one row per customer with customer_id, frequency, recency, T, monetary_value,
     p_alive, expected_purchases (+ _low, _high), expected_spend, clv (+ _low, _high);
-    low/high bound the 94% posterior interval. With --engine spark the RFM and the scores
-    run in Apache Spark, the posterior draws broadcast to the executors.
+    low/high bound the 94% posterior interval. A model fitted without revenue has no spend
+    model: then no expected_spend and clv columns. With --engine spark the RFM and the
+    scores run in Apache Spark, the posterior draws broadcast to the executors. ORDERS is
+    the orders file, not an RFM table.
 
     Example:
 
@@ -346,6 +374,8 @@ def score(
     end = _day(observation_end) or model.data_info_.get("observation_end")
     source = "given with --observation-end" if observation_end else "the model's observation end"
     opts = pop_orders_options(kwargs)
+    _refuse_rfm_table(orders, opts)
+    model.check_usable()  # before reading the orders: a fit that is not usable is refused
     if engine == "spark":
         scored = spark_scores(
             model,
@@ -379,28 +409,75 @@ def score(
         f"margin {margin:g}"
     )
     totals = {"customers": 0.0, "purchases": 0.0, "p_alive": 0.0, "clv": 0.0, "draws": 0.0}
+    columns: list[str] = []
 
     def tallied(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for chunk in chunks:
             totals["customers"] += len(chunk)
             totals["purchases"] += float(chunk["expected_purchases"].sum())
             totals["p_alive"] += float(chunk["p_alive"].sum())
-            totals["clv"] += float(chunk["clv"].sum())
+            if "clv" in chunk.columns:
+                totals["clv"] += float(chunk["clv"].sum())
             totals["draws"] = chunk.attrs.get("n_draws", 1)
+            totals["population_mean_spend"] = chunk.attrs.get("n_population_mean_spend", 0)
+            columns[:] = [str(c) for c in chunk.columns]
             yield chunk
 
     write_table_chunks(tallied(chunks), target)
-    _print_score_summary(totals)
+    _print_score_summary(totals, has_spend=model.spend_model_ is not None)
+    say(f"  columns: {', '.join(columns)}")
+    if model.spend_model_ is None:
+        say(
+            "  no expected_spend or clv columns: the model was fitted without revenue "
+            "(no spend model), so it predicts purchases only"
+        )
+    elif totals.get("population_mean_spend"):
+        say(
+            f"  {int(totals['population_mean_spend']):,} repeat customers whose mean repeat value "
+            f"is 0 got {POPULATION_MEAN_RULE} as expected spend"
+        )
     say(f"wrote {target}")
 
 
-def _print_score_summary(totals: dict[str, float]) -> None:
+#: DuckDB's readers by file suffix, to look at a file's columns without reading it.
+_READERS = {
+    ".csv": "read_csv_auto",
+    ".tsv": "read_csv_auto",
+    ".txt": "read_csv_auto",
+    ".parquet": "read_parquet",
+    ".json": "read_json_auto",
+}
+
+
+def _refuse_rfm_table(path: str, opts: dict[str, Any]) -> None:
+    """Refuse an RFM table (frequency, recency, T; no order dates) given as the orders."""
+    reader = _READERS.get(Path(path).suffix.lower())
+    if reader is None or opts.get("table") or opts.get("query") or not Path(path).is_file():
+        return
+    import duckdb
+
+    try:
+        with duckdb.connect() as con:
+            described = con.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [path]).fetchall()
+    except duckdb.Error:
+        return  # the orders reader says what is wrong with the file
+    names = {str(row[0]) for row in described}
+    if {"frequency", "recency", "T"} <= names and opts["date_col"] not in names:
+        raise UserError(
+            f"{path} is an RFM table (columns frequency, recency, T; no order dates in a "
+            f"'{opts['date_col']}' column), not orders: clv score summarises the orders itself "
+            "in the model's time unit, so pass the orders file (customer, date, revenue)"
+        )
+
+
+def _print_score_summary(totals: dict[str, float], *, has_spend: bool = True) -> None:
     n = max(totals["customers"], 1.0)
     say(
         f"  expected purchases over the horizon: {totals['purchases']:,.1f}; "
         f"mean P(alive) {totals['p_alive'] / n:.3f}"
     )
-    say(f"  total CLV {totals['clv']:,.2f} (mean {totals['clv'] / n:,.2f} per customer)")
+    if has_spend:
+        say(f"  total CLV {totals['clv']:,.2f} (mean {totals['clv'] / n:,.2f} per customer)")
     if totals["draws"] == 1:
         say(
             "  note: a MAP fit has one draw, so _low/_high equal the estimate; "

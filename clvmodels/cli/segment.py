@@ -11,6 +11,9 @@ from clvmodels.cli.common import UserError, guarded, output_path, say
 from clvmodels.io import read_table, write_table
 from clvmodels.segments import (
     DEFAULT_RULES_NAME,
+    NO_CLV_RULES_NAME,
+    default_rules,
+    has_clv,
     load_rules,
     segment_customers,
     segment_summary,
@@ -49,7 +52,9 @@ def segment(
     T_percentile and segment, and writes a summary per segment: customers, share, total and
     mean CLV, mean P(alive), mean expected purchases. The default rules (high_value, loyal,
     promising_new, at_risk, occasional, hibernating, lost) are explained in
-    clvmodels/segment_rules.toml; copy and edit it to define your own.
+    clvmodels/segment_rules.toml; copy and edit it to define your own. Scores without CLV
+    (a model fitted without revenue) get the no-CLV rules of
+    clvmodels/segment_rules_no_clv.toml (P(alive), expected purchases, frequency, recency).
 
     Example:
 
@@ -65,13 +70,20 @@ def segment(
     )
     if summary_target.resolve() == target.resolve():
         raise UserError(f"--summary {summary_target} is the same file as the output")
-    rules = load_rules(rules_file)
     table_in = read_table(scores, table=table, query=query)
+    clv = has_clv(table_in)
+    rules = load_rules(rules_file) if rules_file else default_rules(clv=clv)
     segmented = segment_customers(table_in, rules=rules)
     summary = segment_summary(segmented, rules=rules)
     write_table(segmented, target)
     write_table(summary, summary_target)
-    say(f"rules: {Path(rules_file) if rules_file else f'default rules: {DEFAULT_RULES_NAME}'}")
+    default = DEFAULT_RULES_NAME if clv else NO_CLV_RULES_NAME
+    say(f"rules: {Path(rules_file) if rules_file else f'default rules: {default}'}")
+    if not clv:
+        say(
+            "the scores have no CLV (the model was fitted without revenue): the rules use only "
+            "P(alive), expected purchases, frequency, recency and tenure"
+        )
     say(f"segmented {len(segmented):,} customers into {len(rules)} segments (first match wins)")
     _print_summary(summary)
     say(f"wrote {target}")
@@ -80,14 +92,16 @@ def segment(
 
 def _print_summary(summary: pd.DataFrame) -> None:
     width = max(7, *(len(name) for name in summary["segment"]))
+    clv = "total_clv" in summary.columns
+    clv_header = f"{'total CLV':>15}{'mean CLV':>11}" if clv else ""
     say(
-        f"  {'segment':<{width}}{'customers':>11}{'share':>8}{'total CLV':>15}"
-        f"{'mean CLV':>11}{'P(alive)':>10}{'purchases':>11}"
+        f"  {'segment':<{width}}{'customers':>11}{'share':>8}{clv_header}"
+        f"{'P(alive)':>10}{'purchases':>11}"
     )
-    for row in summary.itertuples(index=False):
+    for row in summary.to_dict(orient="records"):
+        clv_cells = f"{row['total_clv']:>15,.2f}{row['mean_clv']:>11,.2f}" if clv else ""
         say(
-            f"  {row.segment:<{width}}{row.customers:>11,}{row.share:>8.1%}"
-            f"{row.total_clv:>15,.2f}{row.mean_clv:>11,.2f}{row.mean_p_alive:>10.3f}"
-            f"{row.mean_expected_purchases:>11.2f}"
+            f"  {row['segment']:<{width}}{row['customers']:>11,}{row['share']:>8.1%}"
+            f"{clv_cells}{row['mean_p_alive']:>10.3f}{row['mean_expected_purchases']:>11.2f}"
         )
     say("  (P(alive) and purchases are segment means; purchases over the scoring horizon)")
