@@ -106,6 +106,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     directory = Path(path)
     meta_path = directory / METADATA_FILE
+    if directory.exists() and not directory.is_dir():
+        raise ModelFileError(f"{directory} is not a model directory: it is a file")
     if not directory.is_dir():
         raise ModelFileError(f"{directory} is not a model directory (it does not exist)")
     if not meta_path.is_file():
