@@ -1,0 +1,231 @@
+"""The command line never loses a file, range-checks every option, and has no tracebacks.
+
+Output checks run before any work: the model folders here hold a bare ``model.json`` that
+no command could load, so a refusal with the output message proves nothing was read first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from clvmodels.cli import cli
+from clvmodels.cli.common import UserError, check_outputs
+
+ORDERS = "customer_id,timestamp,revenue\n1,2024-01-01,5\n1,2024-02-01,7\n2,2024-01-03,3\n"
+
+
+def run(*args: str, cwd: Path):
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args))
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture
+def work(tmp_path) -> Path:
+    (tmp_path / "orders.csv").write_text(ORDERS)
+    (tmp_path / "visits.csv").write_text("uid,start_ts,end_ts,source_id\n")
+    (tmp_path / "costs.csv").write_text("source_id,dt,costs\n")
+    (tmp_path / "scores.csv").write_text("customer_id,clv\n1,2.0\n")
+    (tmp_path / "rules.toml").write_text('[[segment]]\nname = "all"\n')
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.json").write_text("{}")
+    pay = tmp_path / "pay"
+    pay.mkdir()
+    for name in ("payback.csv", "payback_buyers.csv", "payback_summary.json"):
+        (pay / name).write_text("x\n")
+    return tmp_path
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def assert_refused(result, message: str, work: Path, before: dict[str, bytes]) -> None:
+    assert result.exit_code == 2, result.output
+    assert result.output == f"Error: {message}; nothing was written: choose another path\n"
+    assert snapshot(work) == before  # every input byte-identical, nothing new written
+
+
+M = "/MODEL"  # replaced by the model folder's resolved path in the messages
+PAYBACK_INPUTS = ["--visits", "visits.csv", "--costs", "costs.csv"]
+
+REFUSED = {
+    "rfm onto its input": (
+        ["rfm", "orders.csv", "-o", "orders.csv"],
+        "--output orders.csv is the input ORDERS",
+    ),
+    "rfm through ..": (
+        ["rfm", "orders.csv", "-o", "model/../orders.csv"],
+        "--output model/../orders.csv is the input ORDERS",
+    ),
+    "rfm through a symlink": (
+        ["rfm", "orders.csv", "-o", "link.csv"],
+        "--output link.csv is the input ORDERS",
+    ),
+    "rfm onto a hard link": (
+        ["rfm", "orders.csv", "-o", "hard.csv"],
+        "--output hard.csv is the input ORDERS",
+    ),
+    "fit onto its input": (
+        ["fit", "orders.csv", "-o", "orders.csv"],
+        "--output orders.csv is the input ORDERS",
+    ),
+    "fit replacing the folder of its input": (
+        ["fit", "orders.csv", "-o", "."],
+        "--output . holds the input ORDERS (orders.csv)",
+    ),
+    "fit into a model folder": (
+        ["fit", "orders.csv", "-o", "model/inner"],
+        f"--output model/inner is inside the model folder {M}",
+    ),
+    "fit onto model.json": (
+        ["fit", "orders.csv", "-o", "model/model.json"],
+        f"--output model/model.json is inside the model folder {M}",
+    ),
+    "score onto its orders": (
+        ["score", "model", "orders.csv", "-o", "orders.csv"],
+        "--output orders.csv is the input ORDERS",
+    ),
+    "score onto model.json": (
+        ["score", "model", "orders.csv", "-o", "model/model.json"],
+        f"--output model/model.json is inside the model folder {M}",
+    ),
+    "score into the model folder": (
+        ["score", "model", "orders.csv", "-o", "model/scores.csv"],
+        f"--output model/scores.csv is inside the model folder {M}",
+    ),
+    "cohorts --wide onto its input": (
+        ["cohorts", "orders.csv", "-o", "c.csv", "--wide", "orders.csv"],
+        "--wide orders.csv is the input ORDERS",
+    ),
+    "cohorts onto its input": (
+        ["cohorts", "orders.csv", "-o", "orders.csv", "--no-plots"],
+        "--output orders.csv is the input ORDERS",
+    ),
+    "cohorts plots into a model folder": (
+        ["cohorts", "orders.csv", "-o", "c.csv", "--plots", "model"],
+        f"--plots model/c_heatmap.png is inside the model folder {M}",
+    ),
+    "backtest over its input": (
+        ["backtest", "totals.csv", "--calibration-end", "2024-01-15", "-o", "."],
+        "--output-dir writes totals.csv, which is the input ORDERS",
+    ),
+    "backtest into a model folder": (
+        ["backtest", "orders.csv", "--calibration-end", "2024-01-15", "-o", "model"],
+        f"--output-dir model/metrics.json is inside the model folder {M}",
+    ),
+    "segment onto its input": (
+        ["segment", "scores.csv", "-o", "scores.csv"],
+        "--output scores.csv is the input SCORES",
+    ),
+    "segment --summary onto its input": (
+        ["segment", "scores.csv", "-o", "seg.csv", "--summary", "scores.csv"],
+        "--summary scores.csv is the input SCORES",
+    ),
+    "segment's default summary onto its input": (
+        ["segment", "s_summary.csv", "-o", "s.csv"],
+        "--output writes s_summary.csv, which is the input SCORES",
+    ),
+    "segment onto its rules": (
+        ["segment", "scores.csv", "-o", "rules.csv", "--rules", "rules.csv"],
+        "--output rules.csv is the input --rules",
+    ),
+    "payback onto --visits": (
+        ["payback", "--orders", "orders.csv", *PAYBACK_INPUTS, "-o", "visits.csv"],
+        "--output visits.csv is the input --visits",
+    ),
+    "payback's _buyers onto --orders": (
+        ["payback", "--orders", "p_buyers.csv", *PAYBACK_INPUTS, "-o", "p.csv"],
+        "--output writes p_buyers.csv, which is the input --orders",
+    ),
+    "payback plots into a model folder": (
+        ["payback", "--orders", "orders.csv", *PAYBACK_INPUTS, "-o", "p.csv", "--plots", "model"],
+        f"--plots model/p_romi.png is inside the model folder {M}",
+    ),
+    "budget onto the payback's buyers": (
+        [
+            "budget",
+            "--model",
+            "model",
+            "--payback",
+            "pay/payback.csv",
+            "-o",
+            "pay/payback_buyers.csv",
+        ],
+        "--output pay/payback_buyers.csv is the input --payback",
+    ),
+    "budget into the model folder": (
+        ["budget", "--model", "model", "--payback", "pay/payback.csv", "-o", "model/b.csv"],
+        f"--output model/b.csv is inside the model folder {M}",
+    ),
+    "report into the model folder": (
+        ["report", "--orders", "orders.csv", "--model", "model", "-o", "model/report.html"],
+        f"--output model/report.html is inside the model folder {M}",
+    ),
+    "report onto --visits": (
+        [
+            "report",
+            "--orders",
+            "orders.csv",
+            "--visits",
+            "r.html",
+            "--costs",
+            "costs.csv",
+            "-o",
+            "r.html",
+        ],
+        "--output r.html is the input --visits",
+    ),
+    "demo into a model folder": (
+        ["demo", "--output-dir", "model"],
+        "--output-dir model is a model folder",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_an_output_that_could_lose_a_file_is_refused_before_any_work(case, work):
+    for name in ("totals.csv", "p_buyers.csv", "s_summary.csv", "r.html"):
+        (work / name).write_text(ORDERS)
+    (work / "rules.csv").write_text('[[segment]]\nname = "all"\n')
+    (work / "link.csv").symlink_to("orders.csv")
+    os.link(work / "orders.csv", work / "hard.csv")
+    args, message = REFUSED[case]
+    before = snapshot(work)
+    result = run(*args, cwd=work)
+    assert_refused(result, message.replace(M, str((work / "model").resolve())), work, before)
+
+
+def test_fit_may_replace_a_model_folder_but_nothing_else(work):
+    orders = work / "orders.csv"
+    check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": work / "model"})
+    check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": work / "new"})
+    (work / "empty").mkdir()
+    check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": work / "empty"})
+    with pytest.raises(UserError) as info:
+        check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": work / "pay"})
+    assert str(info.value) == (
+        f"--output {work / 'pay'} is a folder that is not a model folder (it has no model.json) "
+        "and is not empty; nothing was written: choose another path"
+    )
+    with pytest.raises(UserError, match="is a file, not a model folder"):
+        check_outputs(inputs={}, outputs={}, model_dirs={"--output": work / "scores.csv"})
+
+
+def test_outputs_elsewhere_and_urls_pass(work):
+    check_outputs(
+        inputs={"ORDERS": work / "orders.csv", "--orders": "s3a://bucket/orders/", "--x": None},
+        outputs={"--output": [work / "out.csv", work / "out_summary.csv"], "--wide": None},
+    )
