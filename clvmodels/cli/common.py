@@ -288,19 +288,36 @@ class DateType(click.DateTime):
         return day
 
 
+class WholeNumberType(click.IntRange):
+    """A whole-number option from ``low`` to ``high``; outside is a one-line error."""
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__(low, high)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The value as an int, or a :class:`UserError` naming the flag and the range."""
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            raise UserError(
+                f"{_flag(param)} must be a whole number from {self.min:,} to {self.max:,}; "
+                f"got {value!r}"
+            ) from None
+
+
 DATE = DateType()
 DURATION = DurationType()
 MARGIN_TYPE = NumberType(MARGIN)
 DISCOUNT_RATE_TYPE = NumberType(ANNUAL_DISCOUNT_RATE)
 TIME_UNIT = click.Choice(["D", "W", "M"], case_sensitive=False)
 #: Whole-number options: ranges wide enough for any real use, finite for every one.
-CHAINS = click.IntRange(1, 64)
-DRAWS = click.IntRange(1, 100_000)
-TUNE = click.IntRange(0, 100_000)
-SEED = click.IntRange(0, 2**32 - 1)
-CUSTOMERS = click.IntRange(100, 10_000_000)
-MONTHS = click.IntRange(1, 1200)  # 100 years
-PERIODS = click.IntRange(1, 1200)
+CHAINS = WholeNumberType(1, 64)
+DRAWS = WholeNumberType(1, 100_000)
+TUNE = WholeNumberType(0, 100_000)
+SEED = WholeNumberType(0, 2**32 - 1)
+CUSTOMERS = WholeNumberType(100, 10_000_000)
+MONTHS = WholeNumberType(1, 1200)  # 100 years
+PERIODS = WholeNumberType(1, 1200)
 
 
 def margin_option[F: Callable[..., Any]](func: F) -> F:
