@@ -7,6 +7,7 @@ always stated, never implied.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -61,11 +62,9 @@ class Duration:
     def __post_init__(self) -> None:
         """Check the value: finite, positive, at most :data:`MAX_DURATION_YEARS` years."""
         unit = check_time_unit(self.unit)
-        try:
-            value = float(self.value)
-        except (TypeError, ValueError):
-            value = math.nan
-        if isinstance(self.value, bool) or not value > 0:
+        number = isinstance(self.value, numbers.Real) and not isinstance(self.value, bool)
+        value = float(self.value) if number else math.nan
+        if not value > 0:
             raise ValueError(
                 f"a duration must be a positive number of {UNIT_NAMES[unit]}; got {self.value!r}"
             )
@@ -75,6 +74,7 @@ class Duration:
                 f"a duration must be at most {MAX_DURATION_YEARS} years "
                 f"({math.floor(most + 1e-9)}{unit}); got {_number(value)}{unit}"
             )
+        object.__setattr__(self, "value", value)
         object.__setattr__(self, "unit", unit)
 
     @property

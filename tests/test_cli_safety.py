@@ -299,3 +299,53 @@ def test_the_ends_of_each_range_are_accepted(work, flag, value):
     result = run(*SCORE, flag, value, cwd=work)
     assert result.exit_code == 2  # refused later, for the bare model folder: not the option
     assert result.output == "Error: model/model.json is not a clvmodels model file\n"
+
+
+# ------------------------------------------------------------------ tracebacks turned into messages
+SCORES = "customer_id,frequency,recency,T,monetary_value,p_alive,expected_purchases,clv\na,1,2,3,4,0.5,1,9\n"
+RULE = '[[segment]]\nname = "a"\n{body}\n[[segment]]\nname = "rest"\n'
+BAD_RULES = {
+    "deeply nested arrays": (
+        "x = " + "[" * 5000 + "]" * 5000,
+        "segment rules R: not valid rules: arrays or tables nested too deeply",
+    ),
+    "deeply nested tables": (
+        "x = " + "{y = " * 2000 + "1" + "}" * 2000,
+        "segment rules R: not valid rules: arrays or tables nested too deeply",
+    ),
+    "an integer too large for a float": (
+        RULE.format(body="frequency = { min = 1" + "0" * 400 + " }"),
+        "segment rules R, line 3: rule 'a': 'frequency' min must be a finite number, not 100000000000... (401 digits)",
+    ),
+    "an integer past tomllib's limit": (
+        RULE.format(body="frequency = 1" + "0" * 5000),
+        "segment rules R: not valid TOML: Exceeds the limit (4300 digits) for integer string conversion: value has 5001 digits; use sys.set_int_max_str_digits() to increase the limit",
+    ),
+    "inf bound": (
+        RULE.format(body="p_alive = { below = inf }"),
+        "segment rules R, line 3: rule 'a': 'p_alive' below must be a finite number, not inf",
+    ),
+    "nan value": (
+        RULE.format(body="frequency = [1, nan]"),
+        "segment rules R, line 3: rule 'a': 'frequency' takes finite numbers, not nan",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_RULES)
+def test_malformed_rules_are_one_line_errors(work, case):
+    text, message = BAD_RULES[case]
+    (work / "bad.toml").write_text(text)
+    (work / "scored.csv").write_text(SCORES)
+    result = run("segment", "scored.csv", "-o", "seg.csv", "--rules", "bad.toml", cwd=work)
+    assert result.exit_code == 2, result.output
+    assert result.output == f"Error: {message.replace('R', 'bad.toml', 1)}\n"
+    assert not (work / "seg.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["show", "score"])
+def test_a_file_given_as_the_model_folder(work, command):
+    args = [command, "orders.csv"] + (["orders.csv", "-o", "s.csv"] if command == "score" else [])
+    result = run(*args, cwd=work)
+    assert result.exit_code == 2
+    assert result.output == "Error: orders.csv is not a model directory: it is a file\n"
