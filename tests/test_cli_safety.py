@@ -306,11 +306,11 @@ SCORES = "customer_id,frequency,recency,T,monetary_value,p_alive,expected_purcha
 RULE = '[[segment]]\nname = "a"\n{body}\n[[segment]]\nname = "rest"\n'
 BAD_RULES = {
     "deeply nested arrays": (
-        "x = " + "[" * 5000 + "]" * 5000,
+        "x = " + "[" * 100_000 + "]" * 100_000,
         "segment rules R: not valid rules: arrays or tables nested too deeply",
     ),
     "deeply nested tables": (
-        "x = " + "{y = " * 2000 + "1" + "}" * 2000,
+        "x = " + "{y = " * 100_000 + "1" + "}" * 100_000,
         "segment rules R: not valid rules: arrays or tables nested too deeply",
     ),
     "an integer too large for a float": (
