@@ -214,8 +214,10 @@ def _check_keys(metadata: dict[str, Any], meta_path: Path) -> None:
         check(digest, f"files.{name}", (str,))
     for part in ("transaction_model", "spend_model"):
         require(metadata[part], f"{part}.", PART_KEYS)
-        if "fit_report" in metadata[part]:
-            check(metadata[part]["fit_report"], f"{part}.fit_report", (dict,))
+        report = metadata[part].get("fit_report", {})
+        check(report, f"{part}.fit_report", (dict,))
+        if "n_customers" in report:
+            check(report["n_customers"], f"{part}.fit_report.n_customers", (int,))
         if metadata[part]["posterior_file"] not in metadata["files"]:
             raise ModelFileError(
                 f"{meta_path}: key '{part}.posterior_file' names "
@@ -223,9 +225,7 @@ def _check_keys(metadata: dict[str, Any], meta_path: Path) -> None:
             )
         for param, row in metadata[part]["summary"].items():
             check(row, f"{part}.summary.{param}", (dict,))
-            require(
-                row, f"{part}.summary.{param}.", dict.fromkeys(SUMMARY_KEYS, (float, int, None))
-            )
+            require(row, f"{part}.summary.{param}.", dict.fromkeys(SUMMARY_KEYS, (float, int)))
 
 
 _JSON_NAMES: dict[type, str] = {

@@ -158,7 +158,15 @@ def test_deeply_nested_model_json(model):
         ),
         (
             lambda m: m["spend_model"]["summary"]["p"].update(sd="wide"),
-            "key 'spend_model.summary.p.sd' must be a number or null; it is text",
+            "key 'spend_model.summary.p.sd' must be a number; it is text",
+        ),
+        (
+            lambda m: m["transaction_model"]["summary"]["a"].update(mean=None),
+            "key 'transaction_model.summary.a.mean' must be a number; it is null",
+        ),
+        (
+            lambda m: m["spend_model"]["fit_report"].update(n_customers="ten"),
+            "key 'spend_model.fit_report.n_customers' must be a whole number; it is text",
         ),
         (
             lambda m: m.update(n_customers=True),
