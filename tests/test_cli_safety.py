@@ -9,6 +9,8 @@ The option table keeps one case a line (hence ``noqa: E501``).
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -349,3 +351,25 @@ def test_a_file_given_as_the_model_folder(work, command):
     result = run(*args, cwd=work)
     assert result.exit_code == 2
     assert result.output == "Error: orders.csv is not a model directory: it is a file\n"
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("orders", "is the input --orders"), (".", "holds the input --orders (orders)")],
+)
+def test_the_spark_rfm_script_never_replaces_its_input(work, output, message):
+    script = Path(__file__).resolve().parents[1] / "scripts" / "spark_rfm.py"
+    (work / "orders").mkdir()
+    (work / "orders" / "part-0.csv").write_text(ORDERS)
+    before = snapshot(work)
+    result = subprocess.run(
+        [sys.executable, str(script), "--orders", "orders", "--output", output],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr == f"Error: --output {output} {message}; nothing was written\n"
+    assert snapshot(work) == before
