@@ -142,3 +142,14 @@ def test_date_range(day, ok):
     else:
         with pytest.raises(ValueError, match=r"^observation_end must be a day from 1900-01-01"):
             ranges.check_date(value, "observation_end")
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "1600-01-01"])
+def test_library_date_arguments_use_the_same_range(cdnow_orders, day):
+    from clvmodels.errors import DataError
+    from clvmodels.rfm import rfm_summary
+
+    with pytest.raises(
+        DataError, match=rf"^a date argument must be a day from 1900-01-01 to 2200-12-31; got {day}"
+    ):
+        rfm_summary(cdnow_orders, observation_end=day)
