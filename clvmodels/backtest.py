@@ -211,6 +211,17 @@ def backtest(
     )
 
 
+def backtest_files(output_dir: str | Path) -> dict[str, Path]:
+    """Every file :func:`write_backtest` writes into ``output_dir``, by name."""
+    out = Path(output_dir)
+    names = ("metrics.json", "totals.csv", "conditional.csv", "tracking.csv")
+    files = {name.split(".")[0]: out / name for name in names}
+    files["customers"] = out / "customers.parquet"
+    files["tracking_plot"] = out / "tracking.png"
+    files["conditional_plot"] = out / "conditional.png"
+    return files
+
+
 def write_backtest(result: BacktestResult, output_dir: str | Path) -> list[Path]:
     """Write a backtest's files into ``output_dir`` (each atomically) and return their paths.
 
@@ -220,16 +231,16 @@ def write_backtest(result: BacktestResult, output_dir: str | Path) -> list[Path]
     from clvmodels.io import write_json, write_table
     from clvmodels.plotting import plot_conditional_expectations, plot_tracking, save_figure
 
-    out = Path(output_dir)
+    out = backtest_files(output_dir)
     tracking = plot_tracking(result.tracking, calibration_end=result.settings["calibration_end"])
     return [
-        write_json(result.metrics(), out / "metrics.json"),
-        write_table(result.totals, out / "totals.csv"),
-        write_table(result.conditional, out / "conditional.csv"),
-        write_table(result.tracking, out / "tracking.csv"),
-        write_table(result.customers, out / "customers.parquet"),
-        save_figure(tracking, out / "tracking.png"),
-        save_figure(plot_conditional_expectations(result.conditional), out / "conditional.png"),
+        write_json(result.metrics(), out["metrics"]),
+        write_table(result.totals, out["totals"]),
+        write_table(result.conditional, out["conditional"]),
+        write_table(result.tracking, out["tracking"]),
+        write_table(result.customers, out["customers"]),
+        save_figure(tracking, out["tracking_plot"]),
+        save_figure(plot_conditional_expectations(result.conditional), out["conditional_plot"]),
     ]
 
 

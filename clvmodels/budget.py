@@ -38,6 +38,7 @@ from clvmodels.cohorts import CohortPeriod, check_margin, check_period
 from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
 from clvmodels.posterior import INTERVAL_PROB
+from clvmodels.ranges import check_annual_discount_rate
 from clvmodels.rfm import DateLike, to_day
 from clvmodels.source_model import (
     expected_by_group,
@@ -159,8 +160,7 @@ def budget_recommendation(
     horizon = _check_months(horizon_months, "horizon_months")
     rate = check_margin(margin)
     unit = check_period(period)
-    if not annual_discount_rate > -1:
-        raise ValueError(f"the annual discount rate must exceed -1; got {annual_discount_rate}")
+    check_annual_discount_rate(annual_discount_rate)
     if not (isinstance(recent_periods, int) and recent_periods >= 1):
         raise ValueError(f"recent_periods must be a positive whole number; got {recent_periods!r}")
     if not tolerance >= 0:

@@ -36,6 +36,7 @@ import pandas as pd
 from clvmodels.contract import OrdersSource
 from clvmodels.errors import DataError
 from clvmodels.io import duckdb_connection, register_orders
+from clvmodels.ranges import check_margin
 from clvmodels.rfm import DateLike, resolve_period
 
 CohortPeriod = Literal["month", "week"]
@@ -142,19 +143,6 @@ def check_period(period: str) -> CohortPeriod:
     value = str(period).lower()
     if value not in PERIODS:
         raise ValueError(f"period must be 'month' or 'week'; got {period!r}")
-    return value
-
-
-def check_margin(margin: float) -> float:
-    """Return ``margin`` as a float if it is within (0, 1]; raise ``ValueError`` otherwise."""
-    try:
-        value = float(margin)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"margin must be a number within (0, 1]; got {margin!r}") from exc
-    if not 0.0 < value <= 1.0:
-        raise ValueError(
-            f"margin must be within (0, 1] (the share of revenue that is margin); got {margin!r}"
-        )
     return value
 
 

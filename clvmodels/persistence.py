@@ -16,6 +16,7 @@ the previous model untouched.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -31,10 +32,10 @@ from clvmodels._version import __version__
 from clvmodels.errors import ModelFileError
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.model import TRANSACTION_MODELS, CLVModel
+from clvmodels.paths import METADATA_FILE, inside_folder_problem, model_target_problem
 
 FORMAT = "clvmodels-model"
 FORMAT_VERSION = 1
-METADATA_FILE = "model.json"
 POSTERIOR_FILES = {
     "transaction_model": "transaction_posterior.nc",
     "spend_model": "spend_posterior.nc",
@@ -88,17 +89,41 @@ def save_model(
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and verify ``model.json`` of a model directory."""
+    """Read and verify ``model.json`` of a model directory.
+
+    Checks, in order: the folder and ``model.json`` exist; the file is a JSON object of this
+    format and format version; every key :func:`load_model` and ``clv show`` use is there
+    with the right type (:data:`METADATA_KEYS`); the checksum; every file it names is a
+    plain name inside the folder (no absolute path, no ``..``, no symlink out) with the
+    recorded SHA-256.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the folder, the file or the key.
+    """
     directory = Path(path)
     meta_path = directory / METADATA_FILE
+    if directory.exists() and not directory.is_dir():
+        raise ModelFileError(f"{directory} is not a model directory: it is a file")
     if not directory.is_dir():
         raise ModelFileError(f"{directory} is not a model directory (it does not exist)")
-    if not meta_path.exists():
+    if not meta_path.is_file():
         raise ModelFileError(f"{directory} is not a model directory: it has no {METADATA_FILE}")
+    _model_file(directory, METADATA_FILE, "the metadata file")
     try:
-        metadata = json.loads(meta_path.read_text())
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{meta_path} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ModelFileError(
+            f"{meta_path} is not a clvmodels model file (nested too deeply)"
+        ) from None
+    if not isinstance(metadata, dict):
+        raise ModelFileError(
+            f"{meta_path} is not a clvmodels model file: it holds {_json_kind(metadata)}, "
+            "not a JSON object"
+        )
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{meta_path} is not a clvmodels model file")
     version = metadata.get("format_version")
@@ -107,12 +132,13 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{directory} was saved in model format {version}; this clvmodels "
             f"({__version__}) reads format {FORMAT_VERSION}. Refit the model with `clv fit`"
         )
+    _check_keys(metadata, meta_path)
     stored = metadata.pop("checksum", None)
     if stored != _checksum(metadata):
         raise ModelFileError(f"{meta_path} fails its integrity check: it was changed after saving")
-    for file_name, digest in metadata.get("files", {}).items():
-        file_path = directory / file_name
-        if not file_path.exists():
+    for file_name, digest in metadata["files"].items():
+        file_path = _model_file(directory, file_name, "key 'files'")
+        if not file_path.is_file():
             raise ModelFileError(f"{directory} is incomplete: {file_name} is missing")
         if _sha256(file_path) != digest:
             raise ModelFileError(
@@ -121,29 +147,152 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     return metadata
 
 
+#: The keys of ``model.json`` that are read, with their JSON types (None: may be null).
+METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
+    "format": (str,),
+    "format_version": (int,),
+    "checksum": (str,),
+    "clvmodels_version": (str,),
+    "library_versions": (dict,),
+    "settings": (dict,),
+    "time_unit": (str,),
+    "transaction_model": (dict,),
+    "spend_model": (dict, None),  # null: fitted without revenue
+    "files": (dict,),
+}
+#: Keys that may be absent, with their types.
+OPTIONAL_METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
+    "observation_end": (str, None),
+    "first_order": (str, None),
+    "n_customers": (int, None),
+    "n_repeat_customers": (int, None),
+    "input": (dict,),
+}
+#: The keys of each part (``transaction_model``, ``spend_model``).
+PART_KEYS: dict[str, tuple[type | None, ...]] = {
+    "name": (str,),
+    "method": (str,),
+    "priors": (str,),
+    "posterior_file": (str,),
+    "summary": (dict,),
+}
+SUMMARY_KEYS = ("mean", "sd", "low_94", "high_94")
+
+
+def _check_keys(metadata: dict[str, Any], meta_path: Path) -> None:
+    """Every key that is read is there with its type, else a ModelFileError naming it."""
+
+    def check(value: Any, key: str, types: tuple[type | None, ...]) -> None:
+        allowed = tuple(t for t in types if t is not None)
+        ok = (value is None and None in types) or (
+            isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        )
+        if not ok:
+            shown = [t for t in types if not (t is int and float in types)]  # a number
+            wanted = " or ".join(_JSON_NAMES[t] if t is not None else "null" for t in shown)
+            raise ModelFileError(
+                f"{meta_path}: key '{key}' must be {wanted}; it is {_json_kind(value)}"
+            )
+
+    def require(
+        table: dict[str, Any], prefix: str, keys: dict[str, tuple[type | None, ...]]
+    ) -> None:
+        for key, types in keys.items():
+            if key not in table:
+                raise ModelFileError(f"{meta_path}: key '{prefix}{key}' is missing")
+            check(table[key], prefix + key, types)
+
+    require(metadata, "", METADATA_KEYS)
+    for key, types in OPTIONAL_METADATA_KEYS.items():
+        if key in metadata:
+            check(metadata[key], key, types)
+    if metadata["time_unit"] not in ("D", "W", "M"):
+        raise ModelFileError(f"{meta_path}: key 'time_unit' must be D, W or M")
+    for name, digest in metadata["files"].items():
+        check(digest, f"files.{name}", (str,))
+    for part in ("transaction_model", "spend_model"):
+        if metadata[part] is None:
+            continue  # a model fitted without revenue has no spend part
+        require(metadata[part], f"{part}.", PART_KEYS)
+        report = metadata[part].get("fit_report", {})
+        check(report, f"{part}.fit_report", (dict,))
+        if "n_customers" in report:
+            check(report["n_customers"], f"{part}.fit_report.n_customers", (int,))
+        if metadata[part]["posterior_file"] not in metadata["files"]:
+            raise ModelFileError(
+                f"{meta_path}: key '{part}.posterior_file' names "
+                f"{metadata[part]['posterior_file']!r}, which 'files' does not list"
+            )
+        for param, row in metadata[part]["summary"].items():
+            check(row, f"{part}.summary.{param}", (dict,))
+            require(row, f"{part}.summary.{param}.", dict.fromkeys(SUMMARY_KEYS, (float, int)))
+
+
+_JSON_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "an array",
+    str: "text",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+}
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    for kind in (bool, dict, list, str, int, float):
+        if isinstance(value, kind):
+            return _JSON_NAMES[kind]
+    return type(value).__name__
+
+
+def _model_file(directory: Path, name: str, key: str) -> Path:
+    """``directory / name`` if ``name`` stays inside the model folder, else a ModelFileError."""
+    problem = inside_folder_problem(name, directory)
+    if problem is not None:
+        raise ModelFileError(
+            f"{directory / METADATA_FILE}: {key} names {problem}; a model's files are read "
+            "only from inside its folder"
+        )
+    return directory / name
+
+
 def load_model(path: str | os.PathLike[str]) -> CLVModel:
     """Load a model saved by :func:`save_model`, checking format, version and checksums."""
     directory = Path(path)
     metadata = read_metadata(directory)
-    settings = dict(metadata.get("settings", {}))
+    settings = dict(metadata["settings"])
     name = metadata["transaction_model"]["name"]
     if name not in TRANSACTION_MODELS:
         raise ModelFileError(f"{directory} holds an unknown transaction model {name!r}")
+    known = set(inspect.signature(CLVModel).parameters) - {"time_unit", "transaction_model"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ModelFileError(
+            f"{directory / METADATA_FILE}: key 'settings' has unknown settings {', '.join(unknown)}"
+        )
     model = CLVModel(time_unit=metadata["time_unit"], transaction_model=name, **settings)
     subs: dict[str, Any] = {"spend_model": None}
     classes = (("transaction_model", TRANSACTION_MODELS[name]), ("spend_model", GammaGammaModel))
     for key, cls in classes:
         if key == "spend_model" and metadata.get(key) is None:
             continue  # fitted without revenue
-        file_name = metadata[key]["posterior_file"]
-        with xr.open_dataset(directory / file_name, engine="h5netcdf") as handle:
-            posterior = handle.load()
-        subs[key] = cls.from_posterior(
-            posterior,
-            metadata[key].get("fit_report", {}),
-            method=metadata[key]["method"],
-            priors=metadata[key]["priors"],
-        )
+        file_path = _model_file(directory, metadata[key]["posterior_file"], f"key '{key}'")
+        try:
+            with xr.open_dataset(file_path, engine="h5netcdf") as handle:
+                posterior = handle.load()
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"{file_path} is not a readable posterior: {exc}") from None
+        try:
+            subs[key] = cls.from_posterior(
+                posterior,
+                metadata[key].get("fit_report", {}),
+                method=metadata[key]["method"],
+                priors=metadata[key]["priors"],
+            )
+        except ValueError as exc:
+            raise ModelFileError(f"{file_path}: {exc}") from None
     model.transaction_model_ = subs["transaction_model"]
     model.spend_model_ = subs["spend_model"]
     model.data_info_ = {
@@ -157,10 +306,9 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
-    if target.exists() and not (target / METADATA_FILE).exists() and any(target.iterdir()):
-        raise ModelFileError(
-            f"{target} exists and is not a model directory; refusing to replace it"
-        )
+    problem = model_target_problem(target)
+    if problem is not None:
+        raise ModelFileError(f"{target} {problem}; refusing to replace it")
     backup = None
     if target.exists():
         backup = target.with_name(f".{target.name}.old-{os.getpid()}")

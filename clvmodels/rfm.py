@@ -29,6 +29,7 @@ from clvmodels.contract import OrdersSource
 from clvmodels.errors import DataError, Label
 from clvmodels.io import duckdb_connection, orders_fingerprint, register_orders
 from clvmodels.orders_rules import RULES
+from clvmodels.ranges import date_problem
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
@@ -48,6 +49,9 @@ def to_day(value: DateLike) -> dt.date | None:
         raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)") from exc
     if pd.isna(stamp):
         raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)")
+    problem = date_problem(stamp.date())
+    if problem is not None:
+        raise DataError(f"a date argument {problem}")
     return stamp.date()
 
 

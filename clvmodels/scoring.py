@@ -39,6 +39,7 @@ from clvmodels.errors import DataError
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.parallel import run_blocks
 from clvmodels.posterior import INTERVAL_PROB
+from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.rfm import RFM_COLUMNS, validate_rfm
 from clvmodels.transaction import TransactionModel
 from clvmodels.units import DAYS_PER_UNIT, UNIT_NAMES, Duration, check_time_unit, parse_duration
@@ -84,10 +85,8 @@ class MonthlySteps:
 
 def monthly_steps(horizon_months: float, annual_discount_rate: float) -> MonthlySteps:
     """The month grid and discount factors for a horizon of ``horizon_months``."""
-    if not horizon_months > 0:
-        raise ValueError(f"the horizon must be positive; got {horizon_months} months")
-    if not annual_discount_rate > -1:
-        raise ValueError(f"the annual discount rate must exceed -1; got {annual_discount_rate}")
+    Duration(horizon_months, "M")  # positive, at most 100 years
+    check_annual_discount_rate(annual_discount_rate)
     n_steps = math.ceil(horizon_months - 1e-9)
     months = np.minimum(np.arange(1, n_steps + 1, dtype="float64"), horizon_months)
     discount = (1.0 + annual_discount_rate) ** (-months / 12.0)
@@ -170,6 +169,7 @@ def iter_scores(
     if spend_model is not None:
         spend_model.check_usable()
     duration = parse_duration(horizon)
+    margin = check_margin(margin)
     validate_rfm(rfm, require_monetary=spend_model is not None)
     steps = monthly_steps(duration.months, annual_discount_rate)
     months_to_units = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]

@@ -333,6 +333,10 @@ def parse_rules(text: str, *, source: str = "<rules>") -> list[SegmentRule]:
     """
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise DataError(
+            f"segment rules {source}: not valid rules: arrays or tables nested too deeply"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         where = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
@@ -348,6 +352,8 @@ def parse_rules(text: str, *, source: str = "<rules>") -> list[SegmentRule]:
             if twice
             else None,
         ) from None
+    except ValueError as exc:  # tomllib's own limits, such as integers of 4,300+ digits
+        raise DataError(f"segment rules {source}: not valid TOML: {exc}") from None
     lines = _Lines(text)
     for key in data:
         if key != "segment":
@@ -442,6 +448,8 @@ def _parse_condition(
                 raise fail(
                     f"{label}: '{key}' is a {kind} field; {_show_any(value)} is not a {kind}"
                 )
+            if kind == "number" and not _finite(value):
+                raise fail(f"{label}: '{key}' takes finite numbers, not {_show_huge(value)}")
         condition = Condition(key, values=tuple(values))
     else:
         if kind != "number":
@@ -450,8 +458,12 @@ def _parse_condition(
             )
         bounds = {}
         for op, value in spec.items():
-            if _kind_of(value) != "number" or math.isnan(value):
+            if _kind_of(value) != "number":
                 raise fail(f"{label}: '{key}' {op} must be a number, not {_show_any(value)}")
+            if not _finite(value):
+                raise fail(
+                    f"{label}: '{key}' {op} must be a finite number, not {_show_huge(value)}"
+                )
             bounds[op] = float(value)
         condition = Condition(
             key,
@@ -463,6 +475,20 @@ def _parse_condition(
     if condition.is_empty():
         raise fail(f"{label}: no value can meet {condition.describe()} (check min and max)")
     return condition
+
+
+def _finite(value: float) -> bool:
+    """Whether a TOML number is finite as a float (an integer too large for one is not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _show_huge(value: float) -> str:
+    """A number that is not finite as a float: inf, nan, or an integer with too many digits."""
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)"
 
 
 def _kind_of(value: Any) -> str:

@@ -6,6 +6,8 @@ always stated, never implied.
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -14,6 +16,10 @@ TimeUnit = Literal["D", "W", "M"]
 
 DAYS_PER_UNIT: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
 UNIT_NAMES: dict[str, str] = {"D": "days", "W": "weeks", "M": "months"}
+
+#: The longest duration accepted (a horizon longer than this is not a forecast).
+MAX_DURATION_YEARS = 100
+MAX_DURATION_DAYS = MAX_DURATION_YEARS * 365.25
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([DWM])\s*$", re.IGNORECASE)
 
@@ -53,6 +59,24 @@ class Duration:
     value: float
     unit: TimeUnit
 
+    def __post_init__(self) -> None:
+        """Check the value: finite, positive, at most :data:`MAX_DURATION_YEARS` years."""
+        unit = check_time_unit(self.unit)
+        number = isinstance(self.value, numbers.Real) and not isinstance(self.value, bool)
+        value = float(self.value) if number else math.nan
+        if not value > 0:
+            raise ValueError(
+                f"a duration must be a positive number of {UNIT_NAMES[unit]}; got {self.value!r}"
+            )
+        most = MAX_DURATION_DAYS / DAYS_PER_UNIT[unit]
+        if not value <= most * (1 + 1e-12):
+            raise ValueError(
+                f"a duration must be at most {MAX_DURATION_YEARS} years "
+                f"({math.floor(most + 1e-9)}{unit}); got {_number(value)}{unit}"
+            )
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "unit", unit)
+
     @property
     def days(self) -> float:
         """The duration in days."""
@@ -68,8 +92,11 @@ class Duration:
         return self.in_units("M")
 
     def __str__(self) -> str:
-        value = int(self.value) if float(self.value).is_integer() else self.value
-        return f"{value}{self.unit}"
+        return f"{_number(self.value)}{self.unit}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def parse_duration(text: str | Duration) -> Duration:
@@ -78,7 +105,8 @@ def parse_duration(text: str | Duration) -> Duration:
     Raises
     ------
     ValueError
-        If the text is not a positive number followed by D, W or M.
+        If the text is not a positive number followed by D, W or M, or is longer than
+        :data:`MAX_DURATION_YEARS` years.
     """
     if isinstance(text, Duration):
         return text

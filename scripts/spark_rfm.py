@@ -70,6 +70,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
+    from clvmodels.paths import output_problem
+
+    problem = output_problem(args.output, [("--orders", args.orders)])
+    if problem is not None:  # the output folder is replaced: never onto or around the input
+        print(f"Error: --output {args.output} {problem}; nothing was written", file=sys.stderr)
+        return 2
+
     from clvmodels.errors import ClvError
     from clvmodels.spark_engine import (
         order_period_spark,

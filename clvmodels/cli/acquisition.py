@@ -12,7 +12,10 @@ import pandas as pd
 from clvmodels.acquisition import PaybackOrders, PaybackResult, payback_analysis
 from clvmodels.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.cli.common import (
+    MONTHS,
+    PERIODS,
     UserError,
+    check_outputs,
     discount_option,
     draws_option,
     guarded,
@@ -43,8 +46,11 @@ def _horizons(value: str) -> tuple[int, ...]:
         ages = tuple(int(part) for part in value.split(",") if part.strip())
     except ValueError:
         ages = ()
-    if not ages or min(ages) < 1:
-        raise UserError(f"--horizons takes positive whole numbers such as 6,12,24; got {value!r}")
+    if not ages or min(ages) < PERIODS.min or max(ages) > PERIODS.max:  # type: ignore[operator]
+        raise UserError(
+            f"--horizons takes whole numbers from {PERIODS.min} to {PERIODS.max} such as "
+            f"6,12,24; got {value!r}"
+        )
     return ages
 
 
@@ -169,6 +175,20 @@ def payback(
     target = output_path(output)
     files = payback_files(target, plots_dir=plots_dir)
     _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])
+    plots = [] if no_plots else [path for name, path in files.items() if "plot" in name]
+    tables = [path for name, path in files.items() if "plot" not in name]
+    check_outputs(
+        inputs={
+            "--orders": orders_path,
+            "--visits": visits_path,
+            "--costs": costs_path,
+            "--model": model_dir,
+        },
+        outputs={
+            "--output": tables + ([] if plots_dir else plots),
+            "--plots": plots if plots_dir else None,
+        },
+    )
     ages = _horizons(horizons)
     model = load_model(model_dir) if model_dir else None
 
@@ -282,14 +302,14 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
 )
 @click.option(
     "--target-payback-months",
-    type=click.IntRange(1),
+    type=MONTHS,
     default=6,
     show_default=True,
     help="A new customer should pay back their CAC within this many months.",
 )
 @click.option(
     "--horizon-months",
-    type=click.IntRange(1),
+    type=MONTHS,
     default=12,
     show_default=True,
     help="Months of the revenue forecast and of the longer-term value.",
@@ -297,7 +317,7 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
 @discount_option
 @click.option(
     "--recent-periods",
-    type=click.IntRange(1),
+    type=PERIODS,
     default=3,
     show_default=True,
     help="Latest cohort periods whose costs and buyers give the current CAC.",
@@ -344,6 +364,16 @@ def budget(
     target = output_path(output)
     files = budget_files(target)
     _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])
+    read = payback_files(payback_path)
+    check_outputs(
+        inputs={
+            "--model": model_dir,
+            "--payback": [read["cells"], read["buyers"], read["summary"]],
+        },
+        outputs={
+            "--output": [path for name, path in files.items() if not (no_plots and "plot" in name)]
+        },
+    )
     model = load_model(model_dir)
     cells, buyers, info = read_payback(payback_path)
 

@@ -8,6 +8,8 @@ import click
 
 from clvmodels.cli.common import (
     DATE,
+    TIME_UNIT,
+    check_outputs,
     guarded,
     load_orders,
     orders_options,
@@ -23,7 +25,7 @@ from clvmodels.cli.common import (
 @click.option("--observation-end", type=DATE, help="Last day of the holdout (default: last order).")
 @click.option(
     "--time-unit",
-    type=click.Choice(["D", "W", "M"], case_sensitive=False),
+    type=TIME_UNIT,
     default="W",
     show_default=True,
     help="Unit of the fits and of the tracking table's periods.",
@@ -68,8 +70,11 @@ def backtest(
       clv backtest orders.csv --calibration-end 1997-09-30 --models bgnbd,pareto -o backtest/
     """
     from clvmodels.backtest import backtest as run_backtest
-    from clvmodels.backtest import write_backtest
+    from clvmodels.backtest import backtest_files, write_backtest
 
+    check_outputs(
+        inputs={"ORDERS": orders}, outputs={"--output-dir": backtest_files(output_dir).values()}
+    )
     table = load_orders(orders, pop_orders_options(kwargs))
     names = [m.strip() for m in models.split(",") if m.strip()]
     result = run_backtest(

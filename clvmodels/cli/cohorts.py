@@ -10,6 +10,7 @@ import pandas as pd
 
 from clvmodels.cli.common import (
     UserError,
+    check_outputs,
     guarded,
     load_orders,
     margin_option,
@@ -92,6 +93,15 @@ def cohorts(
     outputs = [target, *([wide_target] if wide_target else []), *plot_paths.values()]
     if len({path.resolve() for path in outputs}) < len(outputs):
         raise UserError("the output files must have different names")
+    plot_files = [] if no_plots else list(plot_paths.values())
+    check_outputs(
+        inputs={"ORDERS": orders},
+        outputs={
+            "--output": [target, *([] if plots_dir else plot_files)],
+            "--wide": wide_target,
+            "--plots": plot_files if plots_dir else None,
+        },
+    )
 
     engine, spark_master = pop_engine_options(kwargs)
     opts = pop_orders_options(kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,9 @@ import pandas as pd
 
 from clvmodels.contract import DATE_UNITS, OrdersSource
 from clvmodels.errors import ClvError, ConvergenceWarning, DataQualityWarning
+from clvmodels.paths import PathLike, output_problem
+from clvmodels.ranges import ANNUAL_DISCOUNT_RATE, MARGIN, NumberRange, date_problem
+from clvmodels.units import parse_duration
 
 EXIT_DATA_ERROR = 2
 
@@ -218,6 +221,56 @@ def output_path(path: str, suffixes: tuple[str, ...] = (".parquet", ".csv", ".js
     return target
 
 
+def check_outputs(
+    *,
+    inputs: Mapping[str, PathLike | Iterable[PathLike] | None],
+    outputs: Mapping[str, PathLike | Iterable[PathLike] | None],
+    model_dirs: Mapping[str, PathLike | None] | None = None,
+) -> None:
+    """Refuse, before any work, every output that could lose a file (``docs/cli.md``).
+
+    Parameters
+    ----------
+    inputs : mapping
+        Each input's flag (or argument name, such as ``ORDERS``) to its path, or to every
+        file it makes read (None: not given).
+    outputs : mapping
+        Each output flag to the file it names, or to every file it makes write (the one
+        given first, then those derived from it: ``_summary``, plots).
+    model_dirs : mapping, optional
+        Output flags of model folders (``clv fit -o``): such a folder may replace an
+        existing model folder, never a file, a folder holding anything else, or an input.
+
+    Raises
+    ------
+    UserError
+        One line naming the flag and the path; exit code 2.
+    """
+    given = [
+        (name, path)
+        for name, paths in inputs.items()
+        if paths is not None
+        for path in _paths(paths)
+    ]
+    targets = [(flag, _paths(paths), False) for flag, paths in outputs.items() if paths is not None]
+    targets += [
+        (flag, [path], True) for flag, path in (model_dirs or {}).items() if path is not None
+    ]
+    for flag, paths, is_model in targets:
+        for path in paths:
+            problem = output_problem(path, given, model_dir=is_model)
+            if problem is None:
+                continue
+            where = f"{path} {problem}" if path is paths[0] else f"writes {path}, which {problem}"
+            raise UserError(f"{flag} {where}; nothing was written: choose another path")
+
+
+def _paths(paths: PathLike | Iterable[PathLike]) -> list[PathLike]:
+    if isinstance(paths, str | Path):
+        return [paths]
+    return list(paths)  # type: ignore[arg-type]
+
+
 def say(text: str = "") -> None:
     """A line of the command's report (standard output)."""
     click.echo(text)
@@ -228,16 +281,103 @@ def show_progress() -> bool:
     return sys.stderr.isatty()
 
 
-# ---------------------------------------------------------------- options several commands share
-DATE = click.DateTime(formats=["%Y-%m-%d"])
+# ---------------------------------------------------------------- option types (docs/cli.md)
+def _flag(param: click.Parameter | None) -> str:
+    """The option's long flag (``--margin``), as messages name it."""
+    names = list(param.opts) if param is not None else []
+    return max(names, key=len) if names else "value"
+
+
+class NumberType(click.ParamType):
+    """A float option within a :class:`clvmodels.ranges.NumberRange` (NaN and inf refused).
+
+    A value outside is a one-line ``Error: --flag must be within ...`` and exit code 2.
+    """
+
+    name = "float"
+
+    def __init__(self, allowed: NumberRange) -> None:
+        self.allowed = allowed
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        """The value as a float, or a :class:`UserError` naming the flag."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise UserError(f"{_flag(param)} takes a number; got {value!r}") from None
+        problem = self.allowed.problem(number)
+        if problem is not None:
+            raise UserError(f"{_flag(param)} {problem}")
+        return number
+
+
+class DurationType(click.ParamType):
+    """A duration such as 90D, 39W or 12M, at most 100 years; passed on as its text."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """The duration's canonical text (``12M``), or a :class:`UserError` naming the flag."""
+        try:
+            return str(parse_duration(value))
+        except ValueError as exc:
+            raise UserError(f"{_flag(param)}: {exc}") from None
+
+
+class DateType(click.DateTime):
+    """A YYYY-MM-DD day from 1900-01-01 to 2200-12-31."""
+
+    def __init__(self) -> None:
+        super().__init__(formats=["%Y-%m-%d"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """A datetime at midnight, or a :class:`UserError` naming the flag."""
+        day = super().convert(value, param, ctx)
+        problem = date_problem(day)
+        if problem is not None:
+            raise UserError(f"{_flag(param)} {problem}")
+        return day
+
+
+class WholeNumberType(click.IntRange):
+    """A whole-number option from ``low`` to ``high``; outside is a one-line error."""
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__(low, high)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The value as an int, or a :class:`UserError` naming the flag and the range."""
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            raise UserError(
+                f"{_flag(param)} must be a whole number from {self.min:,} to {self.max:,}; "
+                f"got {value!r}"
+            ) from None
+
+
+DATE = DateType()
+DURATION = DurationType()
+MARGIN_TYPE = NumberType(MARGIN)
+DISCOUNT_RATE_TYPE = NumberType(ANNUAL_DISCOUNT_RATE)
 TIME_UNIT = click.Choice(["D", "W", "M"], case_sensitive=False)
+#: Whole-number options: ranges wide enough for any real use, finite for every one.
+CHAINS = WholeNumberType(1, 64)
+DRAWS = WholeNumberType(1, 100_000)
+TUNE = WholeNumberType(0, 100_000)
+SEED = WholeNumberType(0, 2**32 - 1)
+CUSTOMERS = WholeNumberType(100, 10_000_000)
+MONTHS = WholeNumberType(1, 1200)  # 100 years
+PERIODS = WholeNumberType(1, 1200)
 
 
 def margin_option[F: Callable[..., Any]](func: F) -> F:
     """``--margin``: the share of revenue that is margin, in (0, 1]."""
     return click.option(
         "--margin",
-        type=click.FloatRange(0, 1, min_open=True),
+        type=MARGIN_TYPE,
         default=1.0,
         show_default=True,
         help="Share of revenue that is margin, in (0, 1].",
@@ -248,16 +388,18 @@ def discount_option[F: Callable[..., Any]](func: F) -> F:
     """``--annual-discount-rate``: the yearly rate at which future margin is discounted."""
     return click.option(
         "--annual-discount-rate",
-        type=click.FloatRange(0),
+        type=DISCOUNT_RATE_TYPE,
         default=0.1,
         show_default=True,
-        help="Yearly discount rate of future margin (0.1 = 10%).",
+        help="Yearly discount rate of future margin, in [0, 10] (0.1 = 10%).",
     )(func)
 
 
 def horizon_option(help_text: str) -> Callable[[Any], Any]:
-    """``--horizon``: a duration such as 90D, 39W or 12M (default 12M)."""
-    return click.option("--horizon", default="12M", show_default=True, help=help_text)
+    """``--horizon``: a duration such as 90D, 39W or 12M (default 12M), at most 100 years."""
+    return click.option(
+        "--horizon", type=DURATION, default="12M", show_default=True, help=help_text
+    )
 
 
 def draws_option(help_text: str, default: int = 200) -> Callable[[Any], Any]:
@@ -265,7 +407,7 @@ def draws_option(help_text: str, default: int = 200) -> Callable[[Any], Any]:
     return click.option(
         "--draws",
         "n_draws",
-        type=click.IntRange(1),
+        type=DRAWS,
         default=default,
         show_default=True,
         help=help_text,

@@ -12,9 +12,15 @@ import click
 import pandas as pd
 
 from clvmodels.cli.common import (
+    CHAINS,
+    CUSTOMERS,
     DATE,
+    DRAWS,
+    SEED,
     TIME_UNIT,
+    TUNE,
     UserError,
+    check_outputs,
     discount_option,
     draws_option,
     guarded,
@@ -84,6 +90,7 @@ def rfm(
       clv rfm orders_parquet_dir/ --engine spark --spark-master 'local[4]' -o rfm.parquet
     """
     target = output_path(output)
+    check_outputs(inputs={"ORDERS": orders}, outputs={"--output": target})
     engine, spark_master = pop_engine_options(kwargs)
     opts = pop_orders_options(kwargs)
     if engine == "spark":
@@ -160,22 +167,22 @@ def rfm(
     show_default=True,
     help="pymc-marketing's default priors, or flat (MAP = maximum likelihood).",
 )
-@click.option("--chains", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--chains", type=CHAINS, default=4, show_default=True)
 @click.option(
     "--draws",
-    type=click.IntRange(1),
+    type=DRAWS,
     default=1000,
     show_default=True,
     help="Draws per chain (laplace, mcmc).",
 )
 @click.option(
     "--tune",
-    type=click.IntRange(0),
+    type=TUNE,
     default=1000,
     show_default=True,
     help="Tuning steps per chain (mcmc).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @guarded
 def fit(
     orders: str,
@@ -205,6 +212,7 @@ def fit(
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
     """
+    check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
     summary = rfm_summary(
         orders_source(orders, pop_orders_options(kwargs)),
         time_unit=time_unit.upper(),
@@ -369,6 +377,7 @@ def score(
       clv score model/ orders.csv --horizon 12M --annual-discount-rate 0.1 -o scores.parquet
     """
     target = output_path(output)
+    check_outputs(inputs={"MODEL_DIR": model_dir, "ORDERS": orders}, outputs={"--output": target})
     engine, spark_master = pop_engine_options(kwargs)
     model = load_model(model_dir)
     end = _day(observation_end) or model.data_info_.get("observation_end")
@@ -492,12 +501,12 @@ def _print_score_summary(totals: dict[str, float], *, has_spend: bool = True) ->
 )
 @click.option(
     "--customers",
-    type=click.IntRange(100),
+    type=CUSTOMERS,
     default=20_000,
     show_default=True,
     help="Customers to simulate.",
 )
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=SEED, default=42, show_default=True)
 @click.option(
     "--method", type=click.Choice(["map", "laplace", "mcmc"]), default="laplace", show_default=True
 )
@@ -513,6 +522,7 @@ def demo(output_dir: str, customers: int, seed: int, method: str) -> None:
     \b
       clv demo --output-dir demo-output --customers 20000
     """
+    check_outputs(inputs={}, outputs={"--output-dir": output_dir})
     from clvmodels.pipeline import run_demo
 
     result = run_demo(

@@ -10,6 +10,7 @@ import click
 
 from clvmodels.cli.common import (
     UserError,
+    check_outputs,
     discount_option,
     guarded,
     horizon_option,
@@ -99,6 +100,16 @@ def report(
       clv report -o report.html --orders orders.csv --model model/ --backtest backtest/
     """
     target = output_path(output, REPORT_SUFFIXES)
+    check_outputs(
+        inputs={
+            "--orders": orders_path,
+            "--model": model_dir,
+            "--backtest": backtest_dir,
+            "--visits": visits,
+            "--costs": costs,
+        },
+        outputs={"--output": target},
+    )
     duration = parse_duration(horizon)
     for name, path in (("--visits", visits), ("--costs", costs)):
         if path is not None and not Path(path).is_file():

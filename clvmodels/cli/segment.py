@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from clvmodels.cli.common import UserError, guarded, output_path, say
+from clvmodels.cli.common import UserError, check_outputs, guarded, output_path, say
 from clvmodels.io import read_table, write_table
 from clvmodels.segments import (
     DEFAULT_RULES_NAME,
@@ -70,6 +70,11 @@ def segment(
     )
     if summary_target.resolve() == target.resolve():
         raise UserError(f"--summary {summary_target} is the same file as the output")
+    check_outputs(
+        inputs={"SCORES": scores, "--rules": rules_file},
+        outputs={"--output": [target] if summary_output else [target, summary_target]}
+        | ({"--summary": summary_target} if summary_output else {}),
+    )
     table_in = read_table(scores, table=table, query=query)
     clv = has_clv(table_in)
     rules = load_rules(rules_file) if rules_file else default_rules(clv=clv)
