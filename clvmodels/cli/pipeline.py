@@ -29,9 +29,6 @@ from clvmodels.cli.common import (
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
 from clvmodels.io import fingerprint, write_table, write_table_chunks
-from clvmodels.model import CLVModel
-from clvmodels.persistence import load_model, read_metadata, save_model
-from clvmodels.posterior import MODEL_LABELS
 from clvmodels.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES
 
@@ -197,6 +194,10 @@ def fit(
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
     """
+    # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
+    from clvmodels.model import CLVModel
+    from clvmodels.persistence import save_model
+
     table = load_orders(orders, pop_orders_options(kwargs))
     summary = rfm_summary(table, time_unit=time_unit.upper(), observation_end=_day(observation_end))
     say(
@@ -246,6 +247,8 @@ def show(model_dir: str, as_json: bool) -> None:
     \b
       clv show model/ --json
     """
+    from clvmodels.persistence import read_metadata
+
     metadata = read_metadata(model_dir)
     if as_json:
         keep = (
@@ -269,6 +272,8 @@ def show(model_dir: str, as_json: bool) -> None:
 
 
 def _print_description(description: dict[str, Any]) -> None:
+    from clvmodels.posterior import MODEL_LABELS
+
     say(
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
         f"observation end: {description.get('observation_end')}"
@@ -336,6 +341,8 @@ def score(
     \b
       clv score model/ orders.csv --horizon 12M --annual-discount-rate 0.1 -o scores.parquet
     """
+    from clvmodels.persistence import load_model
+
     target = output_path(output)
     engine, spark_master = pop_engine_options(kwargs)
     model = load_model(model_dir)

@@ -1,0 +1,140 @@
+"""Start-up of the `clv` command: which modules each command imports, and the lazy command list.
+
+`clv --help` and `clv --version` must import none of the modelling stack, and each command
+only what it uses (issue 10, point 6). Each check runs a fresh interpreter with
+``-X importtime``, which names every module the process imports, on standard error.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from clvmodels.cli import COMMANDS, cli, load_command
+
+ROOT = Path(__file__).resolve().parents[1]
+#: What a command that neither reads orders nor models needs none of.
+HEAVY = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "duckdb",
+    "pyarrow",
+    "matplotlib",
+    "xarray",
+    "arviz",
+    "pymc",
+    "pytensor",
+    "numba",
+    "pymc_marketing",
+    "pyspark",
+)
+#: What an RFM summary (DuckDB, pandas) needs none of.
+MODELLING = ("pymc", "pytensor", "pymc_marketing", "matplotlib", "xarray", "arviz", "numba")
+
+
+def imported_modules(*args: str, cwd: Path | None = None) -> set[str]:
+    """Top-level packages a fresh ``python -m clvmodels ARGS`` imports (exit code 0 asserted)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "clvmodels", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = set()
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "package":  # the header line
+                names.add(name.split(".")[0])
+    assert "clvmodels" in names and "click" in names  # the parse found the imports
+    return names
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("-h",)])
+def test_help_and_version_import_no_modelling_stack(args: tuple[str, ...]) -> None:
+    loaded = imported_modules(*args)
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_import_clvmodels_is_cheap_and_names_load_on_use() -> None:
+    code = (
+        f"import sys, clvmodels; heavy = [m for m in {HEAVY!r} if m in sys.modules]; "
+        "assert not heavy, heavy; from clvmodels import CLVModel, rfm_summary; "
+        "assert 'pandas' in sys.modules; print(CLVModel.__module__, rfm_summary.__module__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["clvmodels.model", "clvmodels.rfm"]
+
+
+def test_every_public_name_loads() -> None:
+    import clvmodels
+
+    for name in clvmodels.__all__:
+        assert getattr(clvmodels, name) is not None, name
+    assert set(clvmodels.__all__) <= set(dir(clvmodels))
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        clvmodels.nonexistent  # noqa: B018
+
+
+def test_rfm_imports_no_modelling_stack(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "customer_id,timestamp,revenue\n1,2024-01-01,10\n1,2024-02-01,5\n2,2024-01-15,7\n"
+    )
+    for args in (("rfm", "--help"), ("rfm", str(orders), "-o", str(tmp_path / "rfm.parquet"))):
+        loaded = imported_modules(*args)
+        assert {"duckdb", "pandas"} <= loaded or args[1] == "--help"
+        assert not loaded & set(MODELLING), (args, sorted(loaded & set(MODELLING)))
+    assert (tmp_path / "rfm.parquet").exists()
+
+
+def test_cohorts_imports_no_pymc(tmp_path: Path) -> None:
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        "customer_id,timestamp,revenue\n1,2024-01-01,10\n1,2024-02-01,5\n2,2024-01-15,7\n"
+    )
+    loaded = imported_modules("cohorts", str(orders), "-o", str(tmp_path / "c.csv"), "--no-plots")
+    assert not loaded & {"pymc", "pytensor", "pymc_marketing", "numba"}, sorted(loaded)
+
+
+def test_lazy_short_help_is_each_commands_first_docstring_line() -> None:
+    for name, (target, short_help) in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name, target
+        assert command.help is not None
+        assert command.help.splitlines()[0] == short_help, name
+
+
+def test_lazy_help_lists_what_an_eager_group_would() -> None:
+    from click.testing import CliRunner
+
+    eager = click.Group(
+        "clv",
+        commands={name: load_command(name) for name in COMMANDS},
+        help=cli.help,
+        params=list(cli.params),
+        context_settings=cli.context_settings,
+    )
+    fresh = type(cli)(
+        "clv", help=cli.help, params=list(cli.params), context_settings=cli.context_settings
+    )
+    lazy_help, eager_help = (
+        CliRunner().invoke(group, ["--help"], prog_name="clv").output for group in (fresh, eager)
+    )
+    assert lazy_help == eager_help
+    assert "  rfm       Summarise orders into recency, frequency" in lazy_help
+    assert "-h, --help" in lazy_help
