@@ -138,3 +138,75 @@ def test_lazy_help_lists_what_an_eager_group_would() -> None:
     assert lazy_help == eager_help
     assert "  rfm       Summarise orders into recency, frequency" in lazy_help
     assert "-h, --help" in lazy_help
+
+
+# ------------------------------------------------- fits without pymc-marketing's package __init__
+def test_default_priors_are_pymc_marketings() -> None:
+    """The adapter's copy of the default priors equals pymc-marketing's default_model_config."""
+    from pymc_marketing.clv import (
+        BetaGeoModel,
+        GammaGammaModel,
+        ModifiedBetaGeoModel,
+        ParetoNBDModel,
+    )
+
+    from clvmodels.pymc_adapter import DEFAULT_PRIORS
+
+    classes = {
+        "bgnbd": BetaGeoModel,
+        "mbgnbd": ModifiedBetaGeoModel,
+        "pareto": ParetoNBDModel,
+        "gamma_gamma": GammaGammaModel,
+    }
+    assert set(DEFAULT_PRIORS) == set(classes)
+    for kind, model_class in classes.items():
+        config = model_class().default_model_config
+        for name, (distribution, parameters) in DEFAULT_PRIORS[kind].items():
+            assert config[name].to_dict() == {"dist": distribution, "kwargs": parameters}, (
+                kind,
+                name,
+            )
+
+
+def test_default_prior_has_the_log_density_of_pymc_marketings_prior() -> None:
+    import numpy as np
+    import pymc as pm
+    from pymc_marketing.clv import ParetoNBDModel
+
+    from clvmodels.pymc_adapter import default_prior
+
+    config = ParetoNBDModel().default_model_config
+    logps = []
+    for make in (
+        lambda: default_prior("pareto", "beta"),
+        lambda: config["beta"].create_variable("beta"),
+    ):
+        with pm.Model() as model:
+            make()
+        logps.append(model.compile_logp()({"beta_log__": np.log(7.0)}))
+    assert logps[0] == pytest.approx(logps[1], rel=1e-12)
+
+
+def test_a_map_fit_loads_no_pymc_marketing_package_init(tmp_path: Path) -> None:
+    """A fresh process fits Pareto/NBD and Gamma-Gamma without pymc-marketing's MMM or pymc-extras.
+
+    Then a full import of pymc-marketing reuses the distributions module the fit loaded.
+    """
+    code = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from clvmodels.datasets import simulate_orders
+from clvmodels.model import CLVModel
+from clvmodels.rfm import rfm_summary
+rfm = rfm_summary(simulate_orders(200, seed=3)[0], time_unit="W")
+CLVModel(time_unit="W", transaction_model="pareto", method="map").fit(rfm)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pymc_marketing", "pymc_extras"))
+print(loaded)
+module = sys.modules["pymc_marketing.clv.distributions"]
+import pymc_marketing.clv
+from pymc_marketing.clv.models.pareto_nbd import ParetoNBD
+assert ParetoNBD is module.ParetoNBD
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "['pymc_marketing.clv.distributions']"
