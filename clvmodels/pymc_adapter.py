@@ -9,8 +9,9 @@ pymc-marketing touches this file only. What we take from pymc-marketing:
 * the default priors of ``BetaGeoModel``, ``ModifiedBetaGeoModel``, ``ParetoNBDModel`` and
   ``GammaGammaModel`` (:data:`DEFAULT_PRIORS` holds them as plain data; a test asserts they equal
   pymc-marketing's ``default_model_config``);
-* the optimiser (``pymc.find_MAP``), the Laplace approximation (``pymc_extras``) and the NUTS
-  samplers (nutpie when installed, else PyMC's own).
+* the optimiser (:func:`find_map`: ``pymc.find_MAP``'s L-BFGS-B on PyMC's log posterior, with
+  one compiled function where find_MAP compiles three), the Laplace approximation
+  (``pymc_extras``) and the NUTS samplers (nutpie when installed, else PyMC's own).
 
 pymc-marketing fits one row per customer and has no weights. BG/NBD's likelihood depends on a
 customer only through (x, t_x, T), so the adapter builds the same model on the distinct tuples
@@ -463,13 +464,9 @@ def _fit_map(model: Any, names: tuple[str, ...], seed: int | None) -> FitResult:
 def _map_and_point(
     model: Any, names: tuple[str, ...], seed: int | None
 ) -> tuple[FitResult, dict[str, Any]]:
-    import pymc as pm
-
     started = time.perf_counter()
     with _quiet():
-        point, raw = pm.find_MAP(
-            model=model, return_raw=True, progressbar=False, seed=seed, maxeval=10_000
-        )
+        point, raw = find_map(model, seed=seed, maxeval=10_000)
     values = _point_values(model, point, names)
     posterior = xr.Dataset(
         {name: (("chain", "draw"), np.array([[values[name]]])) for name in names},
@@ -478,7 +475,7 @@ def _map_and_point(
     finite = all(np.isfinite(v) for v in values.values())
     report = {
         "method": "map",
-        "optimizer": "L-BFGS-B (pymc.find_MAP)",
+        "optimizer": "L-BFGS-B (scipy) on PyMC's log posterior, as pymc.find_MAP",
         "success": bool(raw.success) and finite,
         "message": str(raw.message),
         "iterations": int(getattr(raw, "nit", -1)),
@@ -488,6 +485,51 @@ def _map_and_point(
     }
     report["converged"] = report["success"]
     return FitResult(posterior=posterior, report=report), point
+
+
+def find_map(model: Any, *, seed: int | None, maxeval: int = 10_000) -> tuple[dict[str, Any], Any]:
+    """The posterior mode as ``pymc.find_MAP(model, seed=seed, return_raw=True)`` finds it.
+
+    The same optimisation: L-BFGS-B (``scipy.optimize.minimize``) of minus the log posterior
+    without the transforms' Jacobian terms, over the free variables' unconstrained values,
+    from the model's initial point, at most ``maxeval`` evaluations. But the log posterior and
+    its gradient are one compiled function, where find_MAP compiles the start check, the
+    log posterior and its gradient apart: PyTensor's graph rewriting of each is most of a
+    small fit's time (Pareto/NBD on CDNOW: ~3.8 s -> ~1.8 s, the same mode to 1e-6). Returns
+    the point (every free variable, transformed and not, and every deterministic) and
+    scipy's result. A start where the log posterior is not finite goes to find_MAP itself,
+    which says which variable is at fault.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+    from pymc.pytensorf import compile as compile_pymc
+    from scipy import optimize
+
+    value_vars = model.continuous_value_vars
+    start = model.initial_point(seed)
+    shapes = [np.shape(start[var.name]) for var in value_vars]
+    bounds = np.cumsum([0, *(int(np.prod(shape)) for shape in shapes)])
+    logp = model.logp(jacobian=False)
+    grads: Any = pt.grad(logp, value_vars)  # a list: one gradient per value variable
+    logp_and_grad = compile_pymc(value_vars, [logp, *grads])
+
+    def unpack(x: np.ndarray) -> list[np.ndarray]:
+        pieces = zip(bounds[:-1], bounds[1:], shapes, strict=True)
+        return [x[lo:hi].reshape(shape) for lo, hi, shape in pieces]
+
+    def cost(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, *grads = logp_and_grad(*unpack(x))
+        return -float(value), -np.concatenate([np.ravel(g) for g in grads]).astype("float64")
+
+    x0 = np.concatenate([np.ravel(start[var.name]) for var in value_vars]).astype("float64")
+    if not np.isfinite(cost(x0)[0]):
+        return pm.find_MAP(model=model, return_raw=True, progressbar=False, seed=seed)
+    raw = optimize.minimize(
+        cost, x0, jac=True, method="L-BFGS-B", options={"maxfun": maxeval, "maxiter": maxeval}
+    )
+    outputs = model.unobserved_value_vars
+    values = compile_pymc(value_vars, outputs, on_unused_input="ignore")(*unpack(raw.x))
+    return {var.name: np.asarray(value) for var, value in zip(outputs, values, strict=True)}, raw
 
 
 def _point_values(model: Any, point: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, float]:

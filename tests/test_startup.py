@@ -188,7 +188,7 @@ def test_default_prior_has_the_log_density_of_pymc_marketings_prior() -> None:
 
 
 def test_a_map_fit_loads_no_pymc_marketing_package_init(tmp_path: Path) -> None:
-    """A fresh process fits Pareto/NBD and Gamma-Gamma without pymc-marketing's MMM or pymc-extras.
+    """A fresh process fits MBG/NBD and Gamma-Gamma without pymc-marketing's MMM or pymc-extras.
 
     Then a full import of pymc-marketing reuses the distributions module the fit loaded.
     """
@@ -199,14 +199,47 @@ from clvmodels.datasets import simulate_orders
 from clvmodels.model import CLVModel
 from clvmodels.rfm import rfm_summary
 rfm = rfm_summary(simulate_orders(200, seed=3)[0], time_unit="W")
-CLVModel(time_unit="W", transaction_model="pareto", method="map").fit(rfm)
+CLVModel(time_unit="W", transaction_model="mbgnbd", method="map").fit(rfm)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pymc_marketing", "pymc_extras"))
 print(loaded)
 module = sys.modules["pymc_marketing.clv.distributions"]
 import pymc_marketing.clv
-from pymc_marketing.clv.models.pareto_nbd import ParetoNBD
-assert ParetoNBD is module.ParetoNBD
+from pymc_marketing.clv.models.modified_beta_geo import ModifiedBetaGeoNBD
+assert ModifiedBetaGeoNBD is module.ModifiedBetaGeoNBD
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "['pymc_marketing.clv.distributions']"
+
+
+@pytest.mark.parametrize("kind", ["mbgnbd", "gamma_gamma"])
+def test_find_map_finds_pymc_find_maps_mode(kind: str) -> None:
+    """The adapter's one-compile optimiser against pymc.find_MAP itself, on the same graph."""
+    import numpy as np
+    import pymc as pm
+
+    from clvmodels import pymc_adapter
+    from clvmodels.datasets import simulate_orders
+    from clvmodels.rfm import collapse_rfm, rfm_summary
+
+    rfm = rfm_summary(simulate_orders(400, seed=5)[0], time_unit="W")
+    if kind == "gamma_gamma":
+        repeat = rfm[rfm["frequency"] > 0]
+        model = pymc_adapter._gamma_gamma_graph(
+            repeat["frequency"].to_numpy(), repeat["monetary_value"].to_numpy(), "default"
+        )
+        names = pymc_adapter.GAMMA_GAMMA_PARAMS
+    else:
+        t = collapse_rfm(rfm).tuples
+        model = pymc_adapter._transaction_graph(
+            kind,
+            *(t[c].to_numpy() for c in ("frequency", "recency", "T", "n_customers")),
+            "default",
+        )
+        names = pymc_adapter.TRANSACTION_PARAMS[kind]
+    ours, raw = pymc_adapter.find_map(model, seed=0)
+    theirs, their_raw = pm.find_MAP(model=model, return_raw=True, progressbar=False, seed=0)
+    assert raw.success and their_raw.success
+    for name in names:
+        assert float(ours[name]) == pytest.approx(float(np.asarray(theirs[name])), rel=1e-6), name
+    assert -raw.fun == pytest.approx(-their_raw.fun, rel=1e-9)
