@@ -243,3 +243,15 @@ def test_find_map_finds_pymc_find_maps_mode(kind: str) -> None:
     for name in names:
         assert float(ours[name]) == pytest.approx(float(np.asarray(theirs[name])), rel=1e-6), name
     assert -raw.fun == pytest.approx(-their_raw.fun, rel=1e-9)
+
+
+def test_warm_up_fits_and_scores_each_model_it_is_given() -> None:
+    from clvmodels.warmup import FITS, warm_up
+
+    lines: list[str] = []
+    seconds = warm_up(150, fits=(("mbgnbd", "map"),), echo=lines.append)
+    assert list(seconds) == ["mbgnbd/map"] and seconds["mbgnbd/map"] > 0
+    assert len(lines) == 1 and "mbgnbd" in lines[0]
+    kinds = {kind for kind, _ in FITS}
+    assert kinds == {"bgnbd", "pareto", "mbgnbd"}
+    assert {method for _, method in FITS} == {"map", "laplace"}
