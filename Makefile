@@ -16,6 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@echo "Installing clvmodels and its dependencies into $(VENV) (about a minute)..."
 	$(BIN)/python -m pip install --quiet -e ".[dev,spark]" 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@$(BIN)/python -c "import clvmodels, pymc_marketing; print('installed clvmodels', clvmodels.__version__, 'with pymc-marketing', pymc_marketing.__version__)"
+	$(BIN)/python -m clvmodels.warmup
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -42,8 +43,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check clvmodels tests scripts
 	$(BIN)/mypy
 
+# make bench JOBS=cli_rfm,cli_startup runs a subset; BENCH_ARGS passes other options
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(if $(JOBS),--jobs $(JOBS)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo-output bench-output .pytest_cache .mypy_cache .ruff_cache

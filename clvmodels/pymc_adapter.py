@@ -6,9 +6,12 @@ pymc-marketing touches this file only. What we take from pymc-marketing:
 * the likelihoods: :class:`pymc_marketing.clv.distributions.BetaGeoNBD` (BG/NBD, Fader, Hardie
   & Lee 2005, eq. 6) for the transaction model, and the Gamma-Gamma model graph of
   :class:`pymc_marketing.clv.GammaGammaModel` (Fader & Hardie 2013, note 025, eq. 1a);
-* the default priors of ``BetaGeoModel`` and ``GammaGammaModel``;
-* the optimiser (``pymc.find_MAP``), the Laplace approximation (``pymc_extras``) and the NUTS
-  samplers (nutpie when installed, else PyMC's own).
+* the default priors of ``BetaGeoModel``, ``ModifiedBetaGeoModel``, ``ParetoNBDModel`` and
+  ``GammaGammaModel`` (:data:`DEFAULT_PRIORS` holds them as plain data; a test asserts they equal
+  pymc-marketing's ``default_model_config``);
+* the optimiser (:func:`find_map`: ``pymc.find_MAP``'s L-BFGS-B on PyMC's log posterior, with
+  one compiled function where find_MAP compiles three), the Laplace approximation
+  (``pymc_extras``) and the NUTS samplers (nutpie when installed, else PyMC's own).
 
 pymc-marketing fits one row per customer and has no weights. BG/NBD's likelihood depends on a
 customer only through (x, t_x, T), so the adapter builds the same model on the distinct tuples
@@ -20,6 +23,13 @@ one compiled pass (:func:`weighted_bgnbd_loglike_op`, :mod:`clvmodels.bgnbd_like
 Gamma-Gamma's likelihood is pymc-marketing's expression grouped by frequency. Both keep
 pymc-marketing's priors and parameterisation, and ``likelihood="pymc-marketing"`` selects
 pymc-marketing's own graphs, which the tests use as the oracle.
+
+Start-up: importing ``pymc_marketing`` runs its package ``__init__``, which loads the MMM
+modules and pymc-extras (~3 s). A MAP or NUTS fit needs only PyMC and the likelihoods of
+``pymc_marketing/clv/distributions.py``, a module that imports nothing of pymc-marketing, so
+:func:`clv_distributions` loads that file alone, under its own name (a later full import of
+pymc-marketing reuses it), and the priors come from :data:`DEFAULT_PRIORS`. Laplace fits and the
+``likelihood="pymc-marketing"`` graphs import pymc-marketing and pymc-extras as usual.
 """
 
 from __future__ import annotations
@@ -27,15 +37,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
+import importlib.util
 import inspect
 import io
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -52,6 +67,32 @@ BGNBD_PARAMS = ("r", "alpha", "a", "b")
 PARETO_NBD_PARAMS = ("r", "alpha", "s", "beta")
 TRANSACTION_PARAMS = {"bgnbd": BGNBD_PARAMS, "mbgnbd": BGNBD_PARAMS, "pareto": PARETO_NBD_PARAMS}
 GAMMA_GAMMA_PARAMS = ("p", "q", "v")
+
+_DROPOUT_PRIORS: dict[str, tuple[str, dict[str, float]]] = {
+    "alpha": ("Weibull", {"alpha": 2, "beta": 10}),
+    "r": ("Weibull", {"alpha": 2, "beta": 1}),
+    "phi_dropout": ("Uniform", {"lower": 0, "upper": 1}),
+    "kappa_dropout": ("Pareto", {"alpha": 1, "m": 1}),
+}
+#: pymc-marketing 1.3.0's default priors (``default_model_config`` of BetaGeoModel,
+#: ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel): parameter -> (PyMC distribution,
+#: its parameters). Kept as data so that a fit need not import pymc-marketing's model classes;
+#: tests/test_startup.py asserts they equal pymc-marketing's.
+DEFAULT_PRIORS: dict[str, dict[str, tuple[str, dict[str, float]]]] = {
+    "bgnbd": _DROPOUT_PRIORS,
+    "mbgnbd": _DROPOUT_PRIORS,
+    "pareto": {
+        "r": ("Weibull", {"alpha": 2, "beta": 1}),
+        "alpha": ("Weibull", {"alpha": 2, "beta": 10}),
+        "s": ("Weibull", {"alpha": 2, "beta": 1}),
+        "beta": ("Weibull", {"alpha": 2, "beta": 10}),
+    },
+    "gamma_gamma": {
+        "p": ("Weibull", {"alpha": 2, "beta": 1}),
+        "q": ("Weibull", {"alpha": 2, "beta": 1}),
+        "v": ("Weibull", {"alpha": 2, "beta": 10}),
+    },
+}
 
 #: Convergence thresholds for NUTS (Vehtari et al. 2021): r-hat and bulk ESS per chain.
 MAX_RHAT = 1.01
@@ -90,6 +131,46 @@ def library_versions() -> dict[str, str]:
 # --------------------------------------------------------------------------------------
 # model graphs
 # --------------------------------------------------------------------------------------
+DISTRIBUTIONS_MODULE = "pymc_marketing.clv.distributions"
+
+
+@functools.cache
+def clv_distributions() -> ModuleType:
+    """``pymc_marketing.clv.distributions`` (BetaGeoNBD, ModifiedBetaGeoNBD, ParetoNBD, ...).
+
+    Imported as usual once pymc-marketing is; otherwise its file is loaded alone under its own
+    name (the standard importlib recipe for a source file), which skips pymc-marketing's
+    package ``__init__`` and its ~3 s of MMM and pymc-extras imports. The module imports
+    nothing of pymc-marketing; registered in ``sys.modules``, it is the one a later full
+    import of pymc-marketing uses.
+    """
+    if DISTRIBUTIONS_MODULE in sys.modules or "pymc_marketing" in sys.modules:
+        return importlib.import_module(DISTRIBUTIONS_MODULE)
+    package = importlib.util.find_spec("pymc_marketing")  # finds, does not run, the package
+    if package is None or not package.submodule_search_locations:
+        raise ImportError("clvmodels needs pymc-marketing: pip install pymc-marketing==1.3.0")
+    path = Path(package.submodule_search_locations[0]) / "clv" / "distributions.py"
+    spec = importlib.util.spec_from_file_location(DISTRIBUTIONS_MODULE, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a broken install
+        return importlib.import_module(DISTRIBUTIONS_MODULE)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[DISTRIBUTIONS_MODULE] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[DISTRIBUTIONS_MODULE]
+        raise
+    return module
+
+
+def default_prior(model: str, name: str) -> Any:
+    """Create parameter ``name`` with its pymc-marketing default prior (:data:`DEFAULT_PRIORS`)."""
+    import pymc as pm
+
+    distribution, parameters = DEFAULT_PRIORS[model][name]
+    return getattr(pm, distribution)(name, **parameters)
+
+
 def _transaction_graph(
     kind: str,
     frequency: np.ndarray,
@@ -109,8 +190,6 @@ def _transaction_graph(
     import pymc as pm
     import pytensor
     import pytensor.tensor as pt
-    from pymc_marketing.clv import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
-    from pymc_marketing.clv.distributions import BetaGeoNBD, ModifiedBetaGeoNBD, ParetoNBD
 
     from clvmodels.bgnbd_likelihood import BGNBDTuples
 
@@ -118,7 +197,7 @@ def _transaction_graph(
     if kind == "bgnbd" and likelihood == "compiled":
         tuples = BGNBDTuples.from_arrays(frequency, recency, T, weights)
         with pm.Model() as model:
-            a, b, r, alpha = _dropout_priors(priors, BetaGeoModel)
+            a, b, r, alpha = _dropout_priors(priors, kind)
             # find_MAP compiles faster when the data are shared variables (inputs of the
             # compiled function), nutpie when they are constants (measured: 1M customers'
             # MAP 3.2 s -> 1.9 s; nutpie's compile 4.8 s -> 9 s the other way round)
@@ -129,20 +208,20 @@ def _transaction_graph(
             loglike, _ = weighted_bgnbd_loglike_op()()(r, alpha, a, b, *data)
             pm.Potential("weighted_loglike", loglike)
         return model
+    distributions = clv_distributions()
     value = np.stack([recency, frequency], axis=1).astype("float64")
     with pm.Model() as model:
         if kind == "pareto":
             if priors == "flat":
                 r, alpha, s, beta = (pm.HalfFlat(n) for n in PARETO_NBD_PARAMS)
             else:
-                config: dict[str, Any] = dict(ParetoNBDModel().default_model_config)
-                r, alpha, s, beta = (config[n].create_variable(n) for n in PARETO_NBD_PARAMS)
-            dist = ParetoNBD.dist(r=r, alpha=alpha, s=s, beta=beta, T=T)
+                r, alpha, s, beta = (default_prior(kind, n) for n in PARETO_NBD_PARAMS)
+            dist = distributions.ParetoNBD.dist(r=r, alpha=alpha, s=s, beta=beta, T=T)
         else:
-            a, b, r, alpha = _dropout_priors(
-                priors, ModifiedBetaGeoModel if kind == "mbgnbd" else BetaGeoModel
+            a, b, r, alpha = _dropout_priors(priors, kind)
+            family = (
+                distributions.ModifiedBetaGeoNBD if kind == "mbgnbd" else distributions.BetaGeoNBD
             )
-            family = ModifiedBetaGeoNBD if kind == "mbgnbd" else BetaGeoNBD
             dist = family.dist(a=a, b=b, r=r, alpha=alpha, T=T)
         loglike = pm.logp(dist, value)
         pm.Potential("weighted_loglike", pt.sum(np.asarray(weights, dtype="float64") * loglike))
@@ -223,7 +302,7 @@ def weighted_bgnbd_loglike_op() -> Any:
     return WeightedBGNBDLogLike
 
 
-def _dropout_priors(priors: Priors, model_class: Any) -> tuple[Any, Any, Any, Any]:
+def _dropout_priors(priors: Priors, kind: str) -> tuple[Any, Any, Any, Any]:
     import pymc as pm
 
     if priors == "flat":
@@ -234,11 +313,10 @@ def _dropout_priors(priors: Priors, model_class: Any) -> tuple[Any, Any, Any, An
     else:
         # pymc-marketing's defaults: Weibull on r and alpha, a and b pooled through
         # phi_dropout ~ Uniform(0, 1) and kappa_dropout ~ Pareto(1, 1).
-        config: dict[str, Any] = dict(model_class().default_model_config)
-        alpha = config["alpha"].create_variable("alpha")
-        r = config["r"].create_variable("r")
-        phi = config["phi_dropout"].create_variable("phi_dropout")
-        kappa = config["kappa_dropout"].create_variable("kappa_dropout")
+        alpha = default_prior(kind, "alpha")
+        r = default_prior(kind, "r")
+        phi = default_prior(kind, "phi_dropout")
+        kappa = default_prior(kind, "kappa_dropout")
         a = pm.Deterministic("a", phi * kappa)
         b = pm.Deterministic("b", (1.0 - phi) * kappa)
     return a, b, r, alpha
@@ -264,16 +342,17 @@ def _gamma_gamma_graph(
     """
     import pymc as pm
     import pytensor.tensor as pt
-    from pymc_extras.prior import Prior
-    from pymc_marketing.clv import GammaGammaModel
 
-    config = None
-    if priors == "flat":
-        config = {name: Prior("HalfFlat") for name in GAMMA_GAMMA_PARAMS}
     x = np.asarray(frequency, dtype="float64")
     z = np.asarray(monetary_value, dtype="float64")
-    gg = GammaGammaModel(model_config=config)
     if likelihood == "pymc-marketing":
+        from pymc_extras.prior import Prior
+        from pymc_marketing.clv import GammaGammaModel
+
+        config = (
+            {name: Prior("HalfFlat") for name in GAMMA_GAMMA_PARAMS} if priors == "flat" else None
+        )
+        gg = GammaGammaModel(model_config=config)
         data = pd.DataFrame({"customer_id": np.arange(len(x)), "frequency": x, "monetary_value": z})
         gg.build_model(data)
         return gg.model
@@ -282,7 +361,10 @@ def _gamma_gamma_graph(
     log_z_sum = float(np.log(z).sum())
     x_log_xz_sum = float((x * (np.log(z) + np.log(x))).sum())
     with pm.Model() as model:
-        p, q, v = (gg.model_config[name].create_variable(name) for name in GAMMA_GAMMA_PARAMS)
+        p, q, v = (
+            pm.HalfFlat(name) if priors == "flat" else default_prior("gamma_gamma", name)
+            for name in GAMMA_GAMMA_PARAMS
+        )
         px = p * x_values
         per_x = pt.sum(x_counts.astype("float64") * (pt.gammaln(px + q) - pt.gammaln(px)))
         per_customer = pt.sum((p * x + q) * pt.log(x * z + v))
@@ -382,13 +464,9 @@ def _fit_map(model: Any, names: tuple[str, ...], seed: int | None) -> FitResult:
 def _map_and_point(
     model: Any, names: tuple[str, ...], seed: int | None
 ) -> tuple[FitResult, dict[str, Any]]:
-    import pymc as pm
-
     started = time.perf_counter()
     with _quiet():
-        point, raw = pm.find_MAP(
-            model=model, return_raw=True, progressbar=False, seed=seed, maxeval=10_000
-        )
+        point, raw = find_map(model, seed=seed, maxeval=10_000)
     values = _point_values(model, point, names)
     posterior = xr.Dataset(
         {name: (("chain", "draw"), np.array([[values[name]]])) for name in names},
@@ -397,7 +475,7 @@ def _map_and_point(
     finite = all(np.isfinite(v) for v in values.values())
     report = {
         "method": "map",
-        "optimizer": "L-BFGS-B (pymc.find_MAP)",
+        "optimizer": "L-BFGS-B (scipy) on PyMC's log posterior, as pymc.find_MAP",
         "success": bool(raw.success) and finite,
         "message": str(raw.message),
         "iterations": int(getattr(raw, "nit", -1)),
@@ -407,6 +485,51 @@ def _map_and_point(
     }
     report["converged"] = report["success"]
     return FitResult(posterior=posterior, report=report), point
+
+
+def find_map(model: Any, *, seed: int | None, maxeval: int = 10_000) -> tuple[dict[str, Any], Any]:
+    """The posterior mode as ``pymc.find_MAP(model, seed=seed, return_raw=True)`` finds it.
+
+    The same optimisation: L-BFGS-B (``scipy.optimize.minimize``) of minus the log posterior
+    without the transforms' Jacobian terms, over the free variables' unconstrained values,
+    from the model's initial point, at most ``maxeval`` evaluations. But the log posterior and
+    its gradient are one compiled function, where find_MAP compiles the start check, the
+    log posterior and its gradient apart: PyTensor's graph rewriting of each is most of a
+    small fit's time (Pareto/NBD on CDNOW: ~3.8 s -> ~1.8 s, the same mode to 1e-6). Returns
+    the point (every free variable, transformed and not, and every deterministic) and
+    scipy's result. A start where the log posterior is not finite goes to find_MAP itself,
+    which says which variable is at fault.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+    from pymc.pytensorf import compile as compile_pymc
+    from scipy import optimize
+
+    value_vars = model.continuous_value_vars
+    start = model.initial_point(seed)
+    shapes = [np.shape(start[var.name]) for var in value_vars]
+    bounds = np.cumsum([0, *(int(np.prod(shape)) for shape in shapes)])
+    logp = model.logp(jacobian=False)
+    grads: Any = pt.grad(logp, value_vars)  # a list: one gradient per value variable
+    logp_and_grad = compile_pymc(value_vars, [logp, *grads])
+
+    def unpack(x: np.ndarray) -> list[np.ndarray]:
+        pieces = zip(bounds[:-1], bounds[1:], shapes, strict=True)
+        return [x[lo:hi].reshape(shape) for lo, hi, shape in pieces]
+
+    def cost(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, *grads = logp_and_grad(*unpack(x))
+        return -float(value), -np.concatenate([np.ravel(g) for g in grads]).astype("float64")
+
+    x0 = np.concatenate([np.ravel(start[var.name]) for var in value_vars]).astype("float64")
+    if not np.isfinite(cost(x0)[0]):
+        return pm.find_MAP(model=model, return_raw=True, progressbar=False, seed=seed)
+    raw = optimize.minimize(
+        cost, x0, jac=True, method="L-BFGS-B", options={"maxfun": maxeval, "maxiter": maxeval}
+    )
+    outputs = model.unobserved_value_vars
+    values = compile_pymc(value_vars, outputs, on_unused_input="ignore")(*unpack(raw.x))
+    return {var.name: np.asarray(value) for var, value in zip(outputs, values, strict=True)}, raw
 
 
 def _point_values(model: Any, point: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, float]:
@@ -594,9 +717,8 @@ def bgnbd_logp(
 ) -> np.ndarray:
     """pymc-marketing's BG/NBD log-likelihood per customer, evaluated at ``params``."""
     import pymc as pm
-    from pymc_marketing.clv.distributions import BetaGeoNBD
 
-    dist = BetaGeoNBD.dist(
+    dist = clv_distributions().BetaGeoNBD.dist(
         a=params["a"],
         b=params["b"],
         r=params["r"],

@@ -38,6 +38,8 @@ Jobs:
   100k simulated customers: ``clvmodels.bgnbd.BetaGeoModel(method="mcmc").fit(rfm)`` against
   ``pymc_marketing.clv.BetaGeoModel().fit(data, method="mcmc", nuts_sampler="nutpie",
   cores=2)``; the posteriors must agree (means within 0.1 sd, sds within 10%).
+* ``cli_rfm``, ``cli_startup``, ``cli_fit``: the `clv` commands as whole processes against a
+  Python process doing the same job with pymc-marketing (``scripts/bench_cli.py`` says how).
 * ``rfm_spark``: the ``rfm_file`` RFM on Spark local[2] (``read_orders_spark`` +
   ``rfm_summary_spark``, as ``clv rfm --engine spark``) against clvmodels' DuckDB; the
   Spark side's peak memory is that of the Python process plus the JVM it starts.
@@ -61,6 +63,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import bench_cli
+from bench_cli import CLI_JOBS, CLI_TARGETS
+
 JOBS = (
     "rfm",
     "rfm_file",
@@ -71,6 +76,7 @@ JOBS = (
     "score_200",
     "cdnow_clv",
     "cohorts",
+    *CLI_JOBS,
 )
 SIDES = ("ours", "pymc")
 SIDE_NAMES = {"ours": "clvmodels", "pymc": "pymc-marketing"}
@@ -157,6 +163,7 @@ TARGETS = {
     "score_200": "1M customers × 200 draws in ≤ 30 s, peak ≤ 2000 MB",
     "cdnow_clv": "clvmodels ≤ 1 s for 2,357 customers × 4,000 draws",
     "cohorts": "≥ 5× faster than the pandas notebook way, clvmodels peak ≤ 1000 MB",
+    **CLI_TARGETS,
 }
 
 BG_PARAMS = ("r", "alpha", "a", "b")
@@ -206,6 +213,13 @@ def child_main(args: argparse.Namespace) -> None:
         ("rfm_spark", "ours"): child_rfm_spark_duckdb,
         ("rfm_spark", "pymc"): child_rfm_spark_spark,
         ("check", "rfm_spark"): child_check_rfm_spark,
+        ("cli_startup", "ours"): lambda a, o: bench_cli.child_startup(a, o, ours=True),
+        ("cli_startup", "pymc"): lambda a, o: bench_cli.child_startup(a, o, ours=False),
+        ("cli_rfm", "ours"): lambda a, o: bench_cli.child_cli_rfm(a, o, ours=True),
+        ("cli_rfm", "pymc"): lambda a, o: bench_cli.child_cli_rfm(a, o, ours=False),
+        ("check", "cli_rfm"): bench_cli.child_check_cli_rfm,
+        ("cli_fit", "ours"): lambda a, o: bench_cli.child_cli_fit(a, o, ours=True),
+        ("cli_fit", "pymc"): lambda a, o: bench_cli.child_cli_fit(a, o, ours=False),
     }[(args.job, args.side)]
     result = runner(args, out)
     result.update(job=args.job, side=args.side, vm_hwm_mb=vm_hwm_mb())
@@ -1513,6 +1527,9 @@ def summarise(job: str, entry: dict[str, Any], args: argparse.Namespace) -> dict
             row["met"] = bool(ours["call_seconds"] <= CDNOW_MAX_SECONDS)
         else:
             row["not_judged"] = f"{ours['n_draws']:,} draws rather than the target's 4,000"
+    elif job in CLI_JOBS and ours_ok:
+        assert ours is not None
+        row.update(bench_cli.summarise_cli(job, ours, pymc if have_both else None, args))
     return row
 
 
@@ -1541,6 +1558,11 @@ DETAIL_KEYS = (
     "session_start_seconds",
     "warm_call_seconds",
     "memory",
+    "command_peak_rss_mb",
+    "process_medians_seconds",
+    "runs_seconds",
+    "measured_commands",
+    "measured_command",
 )
 
 
@@ -1683,6 +1705,12 @@ def job_extra(args: argparse.Namespace, job: str, side: str) -> list[str]:
         ]  # fmt: skip
     if job == "prepare_cdnow":
         return ["--cdnow-draws", str(args.cdnow_draws)]
+    if job == "cli_startup":
+        return ["--startup-runs", str(args.startup_runs)]
+    if job == "cli_fit":
+        return ["--cli-fit-models", args.cli_fit_models] + (
+            ["--no-warmup"] if args.no_warmup else []
+        )
     if job == "score" and side == "pymc":
         return ["--score-customers", str(args.pymc_score_customers or args.customers)]
     return []
@@ -1728,8 +1756,10 @@ def prepare_job(
 
 def check_job(args: argparse.Namespace, job: str, entry: dict[str, Any]) -> dict[str, Any] | None:
     """The agreement of a job's two sides (None for jobs without a check of their own)."""
-    if job == "rfm_file":
+    if job in {"rfm_file", "cli_startup"}:
         return None
+    if job == "cli_fit":
+        return bench_cli.check_cli_fit(entry["ours"], entry["pymc"])
     if job == "fit_map":
         return check_fit(entry["ours"], entry["pymc"])
     if job == "nuts":
@@ -1743,6 +1773,8 @@ def check_job(args: argparse.Namespace, job: str, entry: dict[str, Any]) -> dict
 def job_notes(job: str, entry: dict[str, Any]) -> list[str]:
     """What a reader of the table should know about a job's two sides."""
     ours, pymc = entry.get("ours") or {}, entry.get("pymc") or {}
+    if job in CLI_JOBS:
+        return bench_cli.cli_notes(job, ours, pymc) if ours.get("ok") else []
     if job == "cohorts":
         return [
             "the comparison side of this job is not pymc-marketing (it has no cohort tables) "
@@ -2058,6 +2090,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=CDNOW_DRAWS,
         help=f"draws per chain ({CDNOW_CHAINS} chains) of the cdnow_clv posterior "
         f"(default {CDNOW_DRAWS})",
+    )
+    parser.add_argument(
+        "--startup-runs",
+        type=int,
+        default=7,
+        help="runs of each command whose median the cli_startup job reports (default 7)",
+    )
+    parser.add_argument(
+        "--cli-fit-models",
+        default=",".join(bench_cli.FIT_MODELS),
+        help="transaction models of the cli_fit job (default bgnbd,pareto,mbgnbd)",
     )
     # internal: one job side in this process
     parser.add_argument(

@@ -88,6 +88,33 @@ def test_bench_runs_every_job_on_both_sides(tmp_path: Path) -> None:
     assert nuts["summary"]["met"] is None
 
 
+@pytest.mark.slow  # ~25 s of pymc-marketing fitting and importing in its processes
+def test_bench_times_the_clv_commands_as_processes(tmp_path: Path) -> None:
+    report = run_bench(
+        tmp_path,
+        2000,
+        ("cli_startup", "cli_rfm", "cli_fit"),
+        "--startup-runs", "2",
+        "--cli-fit-models", "bgnbd",
+    )  # fmt: skip
+    jobs = report["jobs"]
+    startup = jobs["cli_startup"]
+    assert set(startup["ours"]["process_medians_seconds"]) == {"help", "version"}
+    assert all(len(runs) == 2 for runs in startup["ours"]["runs_seconds"].values())
+    assert startup["summary"]["met"] in (True, False)
+    rfm = jobs["cli_rfm"]
+    assert rfm["agreement"]["agree"] and rfm["agreement"]["customers"] == 2000
+    assert rfm["ours"]["command_peak_rss_mb"] > 0
+    assert rfm["summary"]["not_judged"]  # judged at 1M customers only
+    fit = jobs["cli_fit"]
+    assert set(fit["ours"]["models"]) == set(fit["pymc"]["models"]) == {"bgnbd"}
+    assert fit["agreement"]["agree"], fit["agreement"]  # same data, priors, optimiser
+    bgnbd = fit["ours"]["models"]["bgnbd"]
+    assert 0 < bgnbd["fit_step_seconds"] < bgnbd["process_seconds"]
+    assert fit["ours"]["n_customers"] == 2357
+    assert "| cli_fit |" in (tmp_path / "bench.md").read_text()
+
+
 @pytest.mark.spark
 @pytest.mark.skipif(
     importlib.util.find_spec("pyspark") is None or shutil.which("java") is None,

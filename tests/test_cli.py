@@ -50,7 +50,10 @@ def model_dir(cdnow_csv, tmp_path_factory):
 
 
 def test_every_command_has_help():
-    for name, command in cli.commands.items():
+    from clvmodels.cli import COMMANDS, load_command
+
+    for name in COMMANDS:
+        command = load_command(name)
         result = run(name, "--help")
         assert result.exit_code == 0
         assert "Example:" in result.output, name

@@ -2,23 +2,116 @@
 
 Each command parses its arguments, calls library functions, writes its outputs atomically and
 turns the library's errors about the user's data into a one-line message and exit code 2.
+
+The commands are loaded lazily: ``clv --help`` and ``clv --version`` import click and nothing of
+the modelling stack (pandas, DuckDB, SciPy, PyMC, ...), and ``clv NAME`` imports only the module
+that defines NAME. :data:`COMMANDS` names each command's module and function, with its short help
+beside it so that ``clv --help`` can list the commands without importing them (a test checks that
+each short help is the first line of the command's docstring).
 """
 
 from __future__ import annotations
 
+import importlib
+import warnings
+from typing import Any
+
 import click
 
 from clvmodels._version import __version__
-from clvmodels.cli.acquisition import budget, payback
-from clvmodels.cli.backtest import backtest
-from clvmodels.cli.cohorts import cohorts
-from clvmodels.cli.common import run_cli
-from clvmodels.cli.pipeline import demo, fit, rfm, score, show
-from clvmodels.cli.report import report
-from clvmodels.cli.segment import segment
+from clvmodels.errors import ConvergenceWarning, DataQualityWarning
+
+#: command name -> ("module:function", first line of the command's docstring)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "rfm": (
+        "clvmodels.cli.pipeline:rfm",
+        "Summarise orders into recency, frequency and monetary value per customer.",
+    ),
+    "fit": (
+        "clvmodels.cli.pipeline:fit",
+        "Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.",
+    ),
+    "show": (
+        "clvmodels.cli.pipeline:show",
+        "Print a fitted model's parameters (mean, sd, 94% interval) and diagnostics.",
+    ),
+    "score": (
+        "clvmodels.cli.pipeline:score",
+        "Score customers: P(alive), expected purchases and spend, discounted CLV.",
+    ),
+    "segment": (
+        "clvmodels.cli.segment:segment",
+        "Give every scored customer one segment (first matching rule) and summarise them.",
+    ),
+    "cohorts": (
+        "clvmodels.cli.cohorts:cohorts",
+        "Empirical LTV and retention of each acquisition cohort, by age.",
+    ),
+    "backtest": (
+        "clvmodels.cli.backtest:backtest",
+        "Fit each model on the calibration period and compare its holdout predictions.",
+    ),
+    "payback": (
+        "clvmodels.cli.acquisition:payback",
+        "CAC, ROMI and payback per acquisition cohort and ad source, realised and predicted.",
+    ),
+    "budget": (
+        "clvmodels.cli.acquisition:budget",
+        "How much a new customer from each source is worth, and where to move the budget.",
+    ),
+    "report": (
+        "clvmodels.cli.report:report",
+        "Write one self-contained HTML report: data, model, matrices, backtest, cohorts, segments.",
+    ),
+    "demo": (
+        "clvmodels.cli.pipeline:demo",
+        "Run the whole pipeline on a simulated customer base and say where the outputs went.",
+    ),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def load_command(name: str) -> click.Command:
+    """Import the command ``name`` of :data:`COMMANDS` (KeyError for an unknown name)."""
+    module_name, _, attribute = COMMANDS[name][0].partition(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"{COMMANDS[name][0]} is not a click command")
+    return command
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported when they are run or asked for help."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The command names, sorted as click sorts them."""
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, imported on first use."""
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List the commands from their short help texts, without importing them."""
+        placeholders = {
+            name: click.Command(name, help=text) for name, (_, text) in COMMANDS.items()
+        }
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            command = self.commands.get(name) or placeholders[name]
+            if not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="clvmodels")
 def cli() -> None:
     """Customer lifetime value from an orders table (customer, time, revenue).
@@ -43,10 +136,22 @@ def cli() -> None:
     """
 
 
-for command in (rfm, fit, show, score, segment, cohorts, backtest, payback, budget, report, demo):
-    cli.add_command(command)
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    # the commands' display (clvmodels.cli.common, which imports pandas), loaded when needed
+    from clvmodels.cli.common import _show_warning as show
+
+    show(message, category, *args, **kwargs)
 
 
 def main() -> None:
-    """Entry point of the ``clv`` console script and ``python -m clvmodels``."""
-    run_cli(cli)
+    """Entry point of the ``clv`` console script and ``python -m clvmodels``.
+
+    The same warning display as :func:`clvmodels.cli.common.run_cli`, set up without importing
+    that module, so that ``clv --help`` and ``clv --version`` stay cheap.
+    """
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("always", DataQualityWarning)
+        warnings.simplefilter("always", ConvergenceWarning)
+        cli(prog_name="clv")

@@ -30,7 +30,6 @@ from clvmodels.cohorts import (
     period_label,
 )
 from clvmodels.io import write_table
-from clvmodels.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
 
 
 @click.command()
@@ -83,6 +82,9 @@ def cohorts(
     \b
       clv cohorts orders.csv --margin 0.3 -o cohorts.parquet --wide cohorts_wide.csv
     """
+    # matplotlib is imported by the commands that draw
+    from clvmodels.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
+
     target = output_path(output)
     wide_target = output_path(wide_output) if wide_output else None
     plot_folder = Path(plots_dir) if plots_dir else target.parent
