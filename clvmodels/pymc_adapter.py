@@ -416,7 +416,7 @@ def fit_transaction_model(
     if method == "laplace":
         likelihood = "pymc-marketing"
     model = _transaction_graph(
-        kind, frequency, recency, T, weights, priors, likelihood, shared_data=method == "map"
+        kind, frequency, recency, T, weights, priors, likelihood, shared_data=method != "mcmc"
     )
     return _fit(model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar)
 
