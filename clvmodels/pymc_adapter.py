@@ -209,7 +209,12 @@ def _transaction_graph(
             pm.Potential("weighted_loglike", loglike)
         return model
     distributions = clv_distributions()
-    value = np.stack([recency, frequency], axis=1).astype("float64")
+    value: Any = np.stack([recency, frequency], axis=1).astype("float64")
+    weight: Any = np.asarray(weights, dtype="float64")
+    if shared_data:
+        # data as inputs of the compiled graphs rather than constants folded into them: the
+        # graphs (and their on-disk compile cache) are then the same for every data set
+        T, value, weight = (pytensor.shared(array, borrow=True) for array in (T, value, weight))
     with pm.Model() as model:
         if kind == "pareto":
             if priors == "flat":
@@ -224,7 +229,7 @@ def _transaction_graph(
             )
             dist = family.dist(a=a, b=b, r=r, alpha=alpha, T=T)
         loglike = pm.logp(dist, value)
-        pm.Potential("weighted_loglike", pt.sum(np.asarray(weights, dtype="float64") * loglike))
+        pm.Potential("weighted_loglike", pt.sum(weight * loglike))
     return model
 
 
@@ -411,7 +416,7 @@ def fit_transaction_model(
     if method == "laplace":
         likelihood = "pymc-marketing"
     model = _transaction_graph(
-        kind, frequency, recency, T, weights, priors, likelihood, shared_data=method == "map"
+        kind, frequency, recency, T, weights, priors, likelihood, shared_data=method != "mcmc"
     )
     return _fit(model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar)
 
