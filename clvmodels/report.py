@@ -65,6 +65,7 @@ from clvmodels.plotting import (
 from clvmodels.posterior import MODEL_LABELS
 from clvmodels.rfm import rfm_summary
 from clvmodels.segments import default_rules, segment_customers, segment_summary
+from clvmodels.spend import ConstantSpendModel, constant_spend_line
 from clvmodels.units import UNIT_NAMES, parse_duration
 
 SECTION_IDS = ("data", "model", "matrices", "backtest", "cohorts", "acquisition", "segments")
@@ -492,6 +493,12 @@ def _model_section(
     for key in ("transaction_model", "spend_model"):
         if description.get(key) is None:
             parts.append(f"<p>No spend model: {_esc(description.get('no_spend_model', ''))}</p>")
+            continue
+        if description[key].get("name") == ConstantSpendModel.name:
+            line = constant_spend_line(description[key]["fit_report"])
+            parts.append(
+                f"<h3>Spend per purchase occasion: constant</h3><p>spend: {_esc(line)}</p>"
+            )
             continue
         parts.append(_fit_block(description[key], _SUBTITLES[key]))
     return "".join(parts)
