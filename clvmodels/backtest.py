@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.contract import OrdersSource
 from clvmodels.errors import DataError
 from clvmodels.model import TRANSACTION_MODELS, CLVModel
 from clvmodels.rfm import DateLike, order_period, rfm_summary, to_day
@@ -104,7 +105,8 @@ def backtest(
     Parameters
     ----------
     orders : pandas.DataFrame
-        Validated orders (``customer_id, timestamp, revenue``).
+        Validated orders (``customer_id, timestamp, revenue``; without ``revenue``, a log
+        read with ``--no-revenue``: purchase metrics only).
     calibration_end : date
         Last day of the calibration period.
     observation_end : date, optional
@@ -148,7 +150,10 @@ def backtest(
     if not in_holdout.any():
         raise DataError(f"the holdout ({cal_end} to {obs_end}] has no orders")
 
-    rfm = rfm_summary(orders, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
+    source: pd.DataFrame | OrdersSource = orders
+    if "revenue" not in orders.columns:  # read with --no-revenue: purchases only
+        source = OrdersSource(orders, revenue_col=None)
+    rfm = rfm_summary(source, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
     if value_per_order is not None:
         _check_valued(orders, value_per_order)
         rfm.attrs.update(revenue="value_per_order", value_per_order=float(value_per_order))
