@@ -20,7 +20,9 @@ What it measures (Fader, Hardie & Lee 2005, section 5):
   actual vs the models' unconditional expectation for the calibration cohort (FHL05 fig. 2).
 
 Orders without revenue (an RFM table without ``monetary_value``) give the purchase metrics
-only: no revenue columns, no revenue totals, no spend model.
+only: no revenue columns, no revenue totals, no spend model. Orders valued with
+``value_per_order`` X are measured in revenue X per order; the models' spend is then the
+constant of :class:`clvmodels.spend.ConstantSpendModel`, not Gamma-Gamma.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.contract import OrdersSource
 from clvmodels.errors import DataError
 from clvmodels.model import TRANSACTION_MODELS, CLVModel
 from clvmodels.rfm import DateLike, order_period, rfm_summary, to_day
@@ -95,13 +98,15 @@ def backtest(
     method: str = "map",
     priors: str = "default",
     seed: int = 0,
+    value_per_order: float | None = None,
 ) -> BacktestResult:
     """Fit each model on the calibration period and hold its predictions against the holdout.
 
     Parameters
     ----------
     orders : pandas.DataFrame
-        Validated orders (``customer_id, timestamp, revenue``).
+        Validated orders (``customer_id, timestamp, revenue``; without ``revenue``, a log
+        read with ``--no-revenue``: purchase metrics only).
     calibration_end : date
         Last day of the calibration period.
     observation_end : date, optional
@@ -112,6 +117,9 @@ def backtest(
         Transaction models to fit (each with Gamma-Gamma for revenue).
     method, priors, seed
         Fit settings, as for :class:`clvmodels.model.CLVModel`.
+    value_per_order : float, optional
+        Say that every order's ``revenue`` is this value (read with ``--no-revenue
+        --value-per-order``): the models then have a constant spend, not Gamma-Gamma.
 
     Raises
     ------
@@ -142,7 +150,13 @@ def backtest(
     if not in_holdout.any():
         raise DataError(f"the holdout ({cal_end} to {obs_end}] has no orders")
 
-    rfm = rfm_summary(orders, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
+    source: pd.DataFrame | OrdersSource = orders
+    if "revenue" not in orders.columns:  # read with --no-revenue: purchases only
+        source = OrdersSource(orders, revenue_col=None)
+    rfm = rfm_summary(source, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
+    if value_per_order is not None:
+        _check_valued(orders, value_per_order)
+        rfm.attrs.update(revenue="value_per_order", value_per_order=float(value_per_order))
     has_revenue = "monetary_value" in rfm.columns
     if not has_revenue or "revenue" not in orders.columns:
         has_revenue = False
@@ -206,9 +220,32 @@ def backtest(
             "method": method,
             "priors": priors,
             "revenue": has_revenue,
-            "measured": "purchases and revenue" if has_revenue else "purchases only (no revenue)",
+            "measured": _measured(has_revenue, value_per_order),
+            **({"value_per_order": float(value_per_order)} if value_per_order else {}),
         },
     )
+
+
+def _check_valued(orders: pd.DataFrame, value_per_order: float) -> None:
+    """Orders said to be valued at ``value_per_order`` must all have that revenue."""
+    revenue = orders["revenue"] if "revenue" in orders.columns else None
+    if revenue is None or not (revenue.to_numpy(dtype="float64") == value_per_order).all():
+        raise DataError(
+            f"value_per_order={value_per_order:g} says every order's revenue is that value, "
+            "but the orders' revenue column is missing or holds other values",
+            column="revenue",
+        )
+
+
+def _measured(has_revenue: bool, value_per_order: float | None) -> str:
+    if not has_revenue:
+        return "purchases only (no revenue)"
+    if value_per_order is not None:
+        return (
+            f"purchases and revenue at {value_per_order:g} per order (--value-per-order); "
+            "the models' spend per occasion is constant"
+        )
+    return "purchases and revenue"
 
 
 def backtest_files(output_dir: str | Path) -> dict[str, Path]:

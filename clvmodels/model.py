@@ -2,7 +2,9 @@
 
 An RFM table without ``monetary_value`` (orders without revenue) fits the transaction model
 only: ``spend_model_`` is None, and scores hold P(alive) and expected purchases, no spend or
-CLV (``docs/models.md``).
+CLV. Orders valued with ``--value-per-order`` (``attrs["revenue"] == "value_per_order"``)
+have a known spend per purchase occasion: ``spend_model_`` is a
+:class:`~clvmodels.spend.ConstantSpendModel`, not a Gamma-Gamma fit (``docs/models.md``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.pareto_nbd import ParetoNBDModel
 from clvmodels.scoring import check_rfm_time_unit, iter_scores, score_customers
+from clvmodels.spend import ConstantSpendModel, SpendModel
 from clvmodels.transaction import TransactionModel
 from clvmodels.units import Duration, check_time_unit
 
@@ -58,8 +61,9 @@ class CLVModel:
     Attributes
     ----------
     transaction_model_ : TransactionModel
-    spend_model_ : GammaGammaModel or None
-        None when the RFM table had no ``monetary_value`` column.
+    spend_model_ : GammaGammaModel, ConstantSpendModel or None
+        None when the RFM table had no ``monetary_value`` column; a constant spend when its
+        orders were valued with ``value_per_order`` (``attrs["revenue"]``).
     data_info_ : dict
         The data period the models were fitted on (``observation_end`` and, when the RFM
         table came from :func:`clvmodels.rfm.rfm_summary`, its dates), and customer counts.
@@ -72,7 +76,7 @@ class CLVModel:
     """
 
     transaction_model_: TransactionModel
-    spend_model_: GammaGammaModel | None
+    spend_model_: SpendModel | None
     data_info_: dict[str, Any]
 
     def __init__(
@@ -114,7 +118,9 @@ class CLVModel:
 
         Gamma-Gamma is fitted on the repeat customers with a positive mean repeat value (see
         :class:`~clvmodels.gamma_gamma.GammaGammaModel`), and not at all when ``rfm`` has no
-        ``monetary_value`` column (``spend_model_`` is then None).
+        ``monetary_value`` column (``spend_model_`` is then None). Orders valued with
+        ``value_per_order`` (``rfm.attrs["revenue"] == "value_per_order"``) get a
+        :class:`~clvmodels.spend.ConstantSpendModel` instead of Gamma-Gamma.
         """
         unit = check_time_unit(self.time_unit)
         check_rfm_time_unit(rfm, unit, action="fit")
@@ -126,7 +132,11 @@ class CLVModel:
         model_class = TRANSACTION_MODELS[self.transaction_model]
         self.transaction_model_ = model_class(**self._settings()).fit(rfm)
         has_revenue = "monetary_value" in rfm.columns
-        self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm) if has_revenue else None
+        self.spend_model_ = None
+        if has_revenue and rfm.attrs.get("revenue") == "value_per_order":
+            self.spend_model_ = ConstantSpendModel().fit(rfm)
+        elif has_revenue:
+            self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm)
         self.data_info_ = {
             "observation_end": rfm.attrs.get("calibration_end"),
             "first_order": rfm.attrs.get("first_order"),
@@ -151,8 +161,8 @@ class CLVModel:
         self._check_fitted()
         return all(sub.fit_report_.get("converged", True) for sub in self._submodels().values())
 
-    def _submodels(self) -> dict[str, TransactionModel | GammaGammaModel]:
-        subs: dict[str, TransactionModel | GammaGammaModel] = {
+    def _submodels(self) -> dict[str, TransactionModel | SpendModel]:
+        subs: dict[str, TransactionModel | SpendModel] = {
             "transaction_model": self.transaction_model_
         }
         if self.spend_model_ is not None:
@@ -160,12 +170,22 @@ class CLVModel:
         return subs
 
     def require_spend_model(self) -> GammaGammaModel:
-        """The spend model; a DataError for a model fitted without revenue."""
+        """The Gamma-Gamma spend model, for what needs its parameters (acquisition, Spark).
+
+        A DataError for a model fitted without revenue, or with a constant spend
+        (``value_per_order``): such a model has no Gamma-Gamma parameters.
+        """
         self._check_fitted()
         if self.spend_model_ is None:
             raise DataError(
                 "this model has no spend model: it was fitted on orders without revenue, "
                 "so it predicts purchases only (no spend or CLV)"
+            )
+        if isinstance(self.spend_model_, ConstantSpendModel):
+            raise DataError(
+                "this model has no Gamma-Gamma spend model: its spend is "
+                f"{self.spend_model_.description()}, so there are no Gamma-Gamma parameters "
+                "for this step"
             )
         return self.spend_model_
 
@@ -253,12 +273,16 @@ class CLVModel:
         """Parameters (mean, sd, 94% interval) and fit diagnostics, ready for JSON.
 
         ``spend_model`` is None for a model without one, with the reason under
-        ``no_spend_model``; a spend model's fit report holds ``zero_value_exclusions``.
+        ``no_spend_model``; a Gamma-Gamma fit report holds ``zero_value_exclusions``; a
+        constant spend is :meth:`ConstantSpendModel.describe`.
         """
         self._check_fitted()
         out: dict[str, Any] = {"time_unit": self.time_unit, **self.data_info_}
         out["spend_model"] = None
         for key, sub in self._submodels().items():
+            if isinstance(sub, ConstantSpendModel):
+                out[key] = sub.describe()
+                continue
             table = sub.summary()
             out[key] = {
                 "name": sub.name,

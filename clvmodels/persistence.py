@@ -8,6 +8,8 @@ A model directory holds::
     transaction_posterior.nc    BG/NBD draws, dims (chain, draw)
     spend_posterior.nc          Gamma-Gamma draws, dims (chain, draw); absent for a model
                                 fitted without revenue (``"spend_model": null`` in model.json)
+                                and for a constant spend (``--value-per-order``: its value is
+                                in model.json, ``"spend_model": {"name": "constant", ...}``)
 
 The directory is written beside its target and renamed into place, so a failed save leaves
 the previous model untouched.
@@ -33,6 +35,7 @@ from clvmodels.errors import ModelFileError
 from clvmodels.gamma_gamma import GammaGammaModel
 from clvmodels.model import TRANSACTION_MODELS, CLVModel
 from clvmodels.paths import METADATA_FILE, inside_folder_problem, model_target_problem
+from clvmodels.spend import ConstantSpendModel
 
 FORMAT = "clvmodels-model"
 FORMAT_VERSION = 1
@@ -64,6 +67,8 @@ def save_model(
         description = model.describe()
         files = {}
         for key, sub in model._submodels().items():
+            if isinstance(sub, ConstantSpendModel):
+                continue  # no posterior: its value is in model.json
             file_name = POSTERIOR_FILES[key]
             sub.posterior_.to_netcdf(staging / file_name, engine="h5netcdf")
             files[file_name] = _sha256(staging / file_name)
@@ -168,6 +173,13 @@ OPTIONAL_METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
     "n_repeat_customers": (int, None),
     "input": (dict,),
 }
+#: The keys of a constant spend part (``"spend_model": {"name": "constant", ...}``).
+CONSTANT_SPEND_KEYS: dict[str, tuple[type | None, ...]] = {
+    "name": (str,),
+    "value": (float, int),
+    "value_per_order": (float, int),
+    "fit_report": (dict,),
+}
 #: The keys of each part (``transaction_model``, ``spend_model``).
 PART_KEYS: dict[str, tuple[type | None, ...]] = {
     "name": (str,),
@@ -213,6 +225,9 @@ def _check_keys(metadata: dict[str, Any], meta_path: Path) -> None:
     for part in ("transaction_model", "spend_model"):
         if metadata[part] is None:
             continue  # a model fitted without revenue has no spend part
+        if part == "spend_model" and metadata[part].get("name") == ConstantSpendModel.name:
+            require(metadata[part], f"{part}.", CONSTANT_SPEND_KEYS)
+            continue  # no posterior file: the value is here
         require(metadata[part], f"{part}.", PART_KEYS)
         report = metadata[part].get("fit_report", {})
         check(report, f"{part}.fit_report", (dict,))
@@ -278,6 +293,12 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
     for key, cls in classes:
         if key == "spend_model" and metadata.get(key) is None:
             continue  # fitted without revenue
+        if key == "spend_model" and metadata[key]["name"] == ConstantSpendModel.name:
+            try:
+                subs[key] = ConstantSpendModel.from_description(metadata[key])
+            except ValueError as exc:
+                raise ModelFileError(f"{directory / METADATA_FILE}: key '{key}': {exc}") from None
+            continue
         file_path = _model_file(directory, metadata[key]["posterior_file"], f"key '{key}'")
         try:
             with xr.open_dataset(file_path, engine="h5netcdf") as handle:

@@ -51,6 +51,7 @@ from matplotlib.axes import Axes
 
 from clvmodels._version import __version__
 from clvmodels.cohorts import average_ltv_curve, check_margin, check_period, cohort_table
+from clvmodels.contract import OrdersSource
 from clvmodels.errors import ClvError, DataError, DataQualityWarning
 from clvmodels.io import atomic_path, fingerprint
 from clvmodels.model import CLVModel
@@ -65,6 +66,7 @@ from clvmodels.plotting import (
 from clvmodels.posterior import MODEL_LABELS
 from clvmodels.rfm import rfm_summary
 from clvmodels.segments import default_rules, segment_customers, segment_summary
+from clvmodels.spend import ConstantSpendModel, constant_spend_line
 from clvmodels.units import UNIT_NAMES, parse_duration
 
 SECTION_IDS = ("data", "model", "matrices", "backtest", "cohorts", "acquisition", "segments")
@@ -381,6 +383,13 @@ def make_report(
     return Report(sections=sections, html=_document(title, sections))
 
 
+def _orders_input(orders: pd.DataFrame) -> pd.DataFrame | OrdersSource:
+    """The validated orders as the readers take them: without revenue, read as such."""
+    if "revenue" in orders.columns:
+        return orders
+    return OrdersSource(orders, revenue_col=None)  # read with --no-revenue
+
+
 class _ModelRFM:
     """The RFM table a model scores: orders up to its observation end, in its time unit."""
 
@@ -394,7 +403,7 @@ class _ModelRFM:
             raise ValueError("no model")
         if self._rfm is None:
             self._rfm = rfm_summary(
-                self._orders,
+                _orders_input(self._orders),
                 time_unit=self._model.time_unit,
                 observation_end=self._model.data_info_.get("observation_end"),
             )
@@ -426,14 +435,20 @@ def _data_section(orders: pd.DataFrame, findings: Sequence[str], sources: Mappin
     occasions = pd.DataFrame({"customer_id": orders["customer_id"], "day": days})
     per_customer = occasions.drop_duplicates().groupby("customer_id").size()
     n_customers = len(per_customer)
-    revenue = float(orders["revenue"].sum())
+    if "revenue" in orders.columns:
+        revenue = float(orders["revenue"].sum())
+        revenue_rows = [
+            ("revenue", f"{revenue:,.2f}"),
+            ("revenue per order", f"{revenue / max(n_orders, 1):,.2f}"),
+        ]
+    else:
+        revenue_rows = [("revenue", "none (read with --no-revenue)")]
     rows = [
         ("orders", f"{n_orders:,}"),
         ("customers", f"{n_customers:,}"),
         ("first order", f"{orders['timestamp'].min():%Y-%m-%d}"),
         ("last order", f"{orders['timestamp'].max():%Y-%m-%d}"),
-        ("revenue", f"{revenue:,.2f}"),
-        ("revenue per order", f"{revenue / max(n_orders, 1):,.2f}"),
+        *revenue_rows,
         ("orders per customer", f"{n_orders / max(n_customers, 1):,.2f}"),
         (
             "repeat share",
@@ -493,6 +508,12 @@ def _model_section(
         if description.get(key) is None:
             parts.append(f"<p>No spend model: {_esc(description.get('no_spend_model', ''))}</p>")
             continue
+        if description[key].get("name") == ConstantSpendModel.name:
+            line = constant_spend_line(description[key]["fit_report"])
+            parts.append(
+                f"<h3>Spend per purchase occasion: constant</h3><p>spend: {_esc(line)}</p>"
+            )
+            continue
         parts.append(_fit_block(description[key], _SUBTITLES[key]))
     return "".join(parts)
 
@@ -503,7 +524,7 @@ def _fitted_on_these_orders(
     stored = (metadata.get("input") or {}).get("fingerprint")
     if not stored or observation_end is None:
         return None
-    return fingerprint(orders, up_to=observation_end) == stored
+    return fingerprint(_orders_input(orders), up_to=observation_end) == stored
 
 
 _SUBTITLES = {
@@ -692,7 +713,7 @@ def _redraw(name: str, backtest: BacktestOutputs) -> Axes:
 
 
 def _cohorts_section(orders: pd.DataFrame, period: str, margin: float) -> str:
-    table = cohort_table(orders, period=check_period(period), margin=margin)
+    table = cohort_table(_orders_input(orders), period=check_period(period), margin=margin)
     curve = average_ltv_curve(table)
     n_cohorts = table["cohort"].nunique()
     caption = (

@@ -19,16 +19,19 @@ P(alive) and the expected spend are ``customers x draws`` arrays, and a compiled
 mean and an interval without building the purchases or values of all draws.
 
 Without a spend model (orders without revenue) the scores hold P(alive) and expected
-purchases only: :data:`SPEND_STATISTICS` are left out. Repeat customers whose mean repeat
-value is 0 (left out of the Gamma-Gamma fit) get the population mean spend ``p v / (q - 1)``
-per draw; ``attrs["n_population_mean_spend"]`` counts them.
+purchases only: :data:`SPEND_STATISTICS` are left out. With a constant spend
+(:class:`clvmodels.spend.ConstantSpendModel`, orders valued with ``--value-per-order``) every
+customer and draw has the same E[spend]. Repeat customers whose mean repeat value is 0 (left
+out of the Gamma-Gamma fit) get the population mean spend ``p v / (q - 1)`` per draw;
+``attrs["n_population_mean_spend"]`` counts them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,6 +46,12 @@ from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.rfm import RFM_COLUMNS, validate_rfm
 from clvmodels.transaction import TransactionModel
 from clvmodels.units import DAYS_PER_UNIT, UNIT_NAMES, Duration, check_time_unit, parse_duration
+
+if TYPE_CHECKING:
+    from clvmodels.spend import SpendModel
+
+#: Expected spend per draw of some customers (rows of the RFM table): ``(rows, draws)``.
+type SpendFunction = Callable[[np.ndarray], np.ndarray]
 
 #: The per-customer statistics a score holds, in order (after the RFM columns).
 SCORE_STATISTICS = (
@@ -117,7 +126,7 @@ def check_rfm_time_unit(rfm: pd.DataFrame, time_unit: str, *, action: str = "sco
 def iter_scores(
     rfm: pd.DataFrame,
     transaction_model: TransactionModel,
-    spend_model: GammaGammaModel | None,
+    spend_model: SpendModel | None,
     *,
     time_unit: str,
     horizon: str | Duration = "12M",
@@ -135,9 +144,10 @@ def iter_scores(
         ``customer_id, frequency, recency, T, monetary_value`` in ``time_unit``.
     transaction_model : TransactionModel
         A fitted BG/NBD, MBG/NBD or Pareto/NBD model.
-    spend_model : GammaGammaModel or None
-        A fitted Gamma-Gamma model; without one the scores have no spend and CLV columns
-        (:data:`SPEND_STATISTICS`) and ``rfm`` needs no ``monetary_value``.
+    spend_model : GammaGammaModel, ConstantSpendModel or None
+        A fitted Gamma-Gamma model, or a constant spend (:mod:`clvmodels.spend`; ``rfm``
+        then needs no ``monetary_value``); without one the scores have no spend and CLV
+        columns (:data:`SPEND_STATISTICS`) and ``rfm`` needs no ``monetary_value``.
     time_unit : {"D", "W", "M"}
         The unit of ``recency`` and ``T`` (the unit the models were fitted in).
     horizon : str or Duration
@@ -160,8 +170,8 @@ def iter_scores(
         Consecutive chunks of customers, in the order of ``rfm``, with :data:`SCORE_COLUMNS`
         (less :data:`SPEND_STATISTICS`, and ``monetary_value`` when ``rfm`` has none, without
         a spend model); the expensive per-(x, T) part is computed once, before the first
-        chunk. ``attrs`` holds the settings, ``spend`` (``"gamma_gamma"`` or ``"none"``) and
-        ``n_population_mean_spend``.
+        chunk. ``attrs`` holds the settings, ``spend`` (``"gamma_gamma"``, ``"constant"``
+        or ``"none"``) and ``n_population_mean_spend``.
     """
     unit = check_time_unit(time_unit)
     check_rfm_time_unit(rfm, unit)
@@ -170,20 +180,17 @@ def iter_scores(
         spend_model.check_usable()
     duration = parse_duration(horizon)
     margin = check_margin(margin)
-    validate_rfm(rfm, require_monetary=spend_model is not None)
+    validate_rfm(rfm, require_monetary=isinstance(spend_model, GammaGammaModel))
+    _check_value_per_order(rfm, spend_model)
     steps = monthly_steps(duration.months, annual_discount_rate)
     months_to_units = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
     horizon_units = duration.in_units(unit)
 
     draws = transaction_model.param_draws(n_draws)
     n_draws_used = len(next(iter(draws.values())))
-    spend_draws = None
-    if spend_model is not None:
-        spend_draws = {
-            k: _match_length(v, n_draws_used) for k, v in spend_model.param_draws(n_draws).items()
-        }
-
     x = rfm["frequency"].to_numpy(dtype="float64")
+    spend, monetary = _spend_function(spend_model, rfm, x, n_draws, n_draws_used)
+
     T = rfm["T"].to_numpy(dtype="float64")
     pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
     # numerators N(x, T, t) per (x, T) pair and draw: at the horizon, which is the monthly
@@ -196,7 +203,8 @@ def iter_scores(
     scorer = _ChunkScorer(
         transaction_model,
         draws,
-        spend_draws,
+        spend,
+        monetary,
         rfm,
         pair_codes,
         num_horizon,
@@ -212,10 +220,10 @@ def iter_scores(
         "annual_discount_rate": annual_discount_rate,
         "margin": margin,
         "n_draws": n_draws_used,
-        "spend": "none" if spend_model is None else "gamma_gamma",
+        "spend": "none" if spend_model is None else spend_model.name,
         "n_population_mean_spend": 0,
     }
-    if spend_model is not None:
+    if isinstance(spend_model, GammaGammaModel):
         zero = (x > 0) & (rfm["monetary_value"].to_numpy(dtype="float64") == 0)
         attrs["n_population_mean_spend"] = int(zero.sum())
     for sl in _chunks(len(rfm), size, progress):
@@ -226,6 +234,53 @@ def iter_scores(
             chunk[name] = values
         chunk.attrs = dict(attrs)
         yield chunk
+
+
+def _spend_function(
+    spend_model: SpendModel | None,
+    rfm: pd.DataFrame,
+    x: np.ndarray,
+    n_draws: int | None,
+    n_draws_used: int,
+) -> tuple[SpendFunction | None, np.ndarray | None]:
+    """The expected spend of rows of ``rfm`` per draw, and the monetary values it depends on.
+
+    Gamma-Gamma: eq. 5 per draw, paired with the transaction model's draws; its draws are
+    repeated or thinned to ``n_draws_used``. A constant spend: its value everywhere (it
+    depends on no monetary value).
+    """
+    if spend_model is None:
+        return None, None
+    if not isinstance(spend_model, GammaGammaModel):
+        value = spend_model.value_
+        return (lambda rows: np.full((len(rows), n_draws_used), value)), None
+    g = {
+        k: _match_length(v, n_draws_used)[None, :]
+        for k, v in spend_model.param_draws(n_draws).items()
+    }
+    # the expected spend ignores the monetary value of customers without repeat purchases
+    monetary = np.where(x > 0, rfm["monetary_value"].to_numpy(dtype="float64"), 0.0)
+
+    def spend(rows: np.ndarray) -> np.ndarray:
+        return gamma_gamma.expected_spend(
+            g["p"], g["q"], g["v"], x[rows][:, None], monetary[rows][:, None]
+        )
+
+    return spend, monetary
+
+
+def _check_value_per_order(rfm: pd.DataFrame, spend_model: SpendModel | None) -> None:
+    """Refuse orders valued at another ``value_per_order`` than a constant spend model's."""
+    if spend_model is None or isinstance(spend_model, GammaGammaModel):
+        return
+    given = rfm.attrs.get("value_per_order")
+    if rfm.attrs.get("revenue") == "value_per_order" and given != spend_model.value_per_order_:
+        raise DataError(
+            f"the orders are valued at {given:g} per order (--value-per-order), but the model "
+            f"was fitted with {spend_model.value_per_order_:g} per order: its spend is "
+            f"{spend_model.description()}",
+            hint="score with the model's --value-per-order, or refit with the new value",
+        )
 
 
 class _ChunkScorer:
@@ -241,7 +296,8 @@ class _ChunkScorer:
         self,
         model: TransactionModel,
         draws: dict[str, np.ndarray],
-        spend_draws: dict[str, np.ndarray] | None,
+        spend: SpendFunction | None,
+        monetary: np.ndarray | None,
         rfm: pd.DataFrame,
         pair_codes: np.ndarray,
         num_horizon: np.ndarray,
@@ -255,18 +311,13 @@ class _ChunkScorer:
         self._summarize = summarize
         self.model = model
         self.draws = {k: v[None, :] for k, v in draws.items()}
-        self.spend_draws = (
-            None if spend_draws is None else {k: v[None, :] for k, v in spend_draws.items()}
-        )
+        self.spend = spend
         self.n_draws = len(next(iter(draws.values())))
         self.x = rfm["frequency"].to_numpy(dtype="float64")
         self.t_x = rfm["recency"].to_numpy(dtype="float64")
         self.T = rfm["T"].to_numpy(dtype="float64")
-        self.monetary = None
-        if spend_draws is not None:
-            # the expected spend ignores the monetary value of customers without repeat purchases
-            monetary = rfm["monetary_value"].to_numpy(dtype="float64")
-            self.monetary = np.where(self.x > 0, monetary, 0.0)
+        # the monetary values the expected spend depends on (None: on none)
+        self.monetary = monetary
         self.pair_codes = pair_codes
         self.num_horizon = num_horizon
         self.num_discounted = num_discounted
@@ -300,12 +351,7 @@ class _ChunkScorer:
         x, t_x, T = (v[rows][:, None] for v in (self.x, self.t_x, self.T))
         # (customers, draws) arrays: each customer's draws are contiguous
         alive = self.model.probability_alive_fn(self.draws, x, t_x, T)
-        spend = None
-        if self.spend_draws is not None and self.monetary is not None:
-            g = self.spend_draws
-            spend = gamma_gamma.expected_spend(
-                g["p"], g["q"], g["v"], x, self.monetary[rows][:, None]
-            )
+        spend = None if self.spend is None else self.spend(rows)
         return self._summarize(
             self.pair_codes[rows],
             self.num_horizon,
@@ -321,7 +367,7 @@ class _ChunkScorer:
 def score_customers(
     rfm: pd.DataFrame,
     transaction_model: TransactionModel,
-    spend_model: GammaGammaModel | None,
+    spend_model: SpendModel | None,
     *,
     time_unit: str,
     horizon: str | Duration = "12M",

@@ -1,10 +1,11 @@
 """Logs without revenue: the purchase models fit, score, save, backtest and segment alone.
 
-Until the orders reader takes ``--no-revenue``, the RFM tables without revenue are built here
-as ``rfm_summary`` will return them: no ``monetary_value`` column, ``attrs["revenue"]``
-``"none"``. The oracle for the predictions is the same log with a constant revenue column:
-the purchase model sees the same (x, t_x, T), so P(alive) and expected purchases must be the
-same numbers, with or without a spend model beside it.
+The RFM tables without revenue are built here from the same log as ``rfm_summary`` returns
+them with ``--no-revenue``: no ``monetary_value`` column, ``attrs["revenue"]`` ``"none"``
+(``tests/test_no_revenue_cli.py`` runs the command line on a file without revenue). The oracle
+for the predictions is the same log with a constant revenue column: the purchase model sees
+the same (x, t_x, T), so P(alive) and expected purchases must be the same numbers, with or
+without a spend model beside it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from clvmodels import backtest as backtest_module
 from clvmodels.backtest import backtest
 from clvmodels.cli import cli
 from clvmodels.datasets import simulate_orders
@@ -104,15 +104,10 @@ def test_the_model_without_spend_says_so_and_saves_and_loads(fits, tmp_path):
     )
 
 
-def test_a_transaction_only_log_backtests_on_purchases(orders, monkeypatch):
-    real = backtest_module.rfm_summary
+def test_a_transaction_only_log_backtests_on_purchases(orders):
     settings = {"calibration_end": "2025-06-30", "models": ("bgnbd",)}
     with_revenue = backtest(orders, **settings)
-
-    def summary_without_revenue(table: pd.DataFrame, **kwargs):
-        return without_revenue(real(table.assign(revenue=1.0), **kwargs))
-
-    monkeypatch.setattr(backtest_module, "rfm_summary", summary_without_revenue)
+    # orders read with --no-revenue have no revenue column
     result = backtest(orders.drop(columns=["revenue"]), **settings)
     assert result.settings["revenue"] is False
     assert result.settings["measured"] == "purchases only (no revenue)"

@@ -75,7 +75,8 @@ def backtest(
     check_outputs(
         inputs={"ORDERS": orders}, outputs={"--output-dir": backtest_files(output_dir).values()}
     )
-    table = load_orders(orders, pop_orders_options(kwargs))
+    opts = pop_orders_options(kwargs)
+    table = load_orders(orders, opts)
     names = [m.strip() for m in models.split(",") if m.strip()]
     result = run_backtest(
         table,
@@ -85,6 +86,7 @@ def backtest(
         models=names,
         method=method,
         priors=priors,
+        value_per_order=opts.get("value_per_order") if opts.get("no_revenue") else None,
     )
     written = write_backtest(result, output_dir)
     settings = result.settings
@@ -102,5 +104,14 @@ def backtest(
     say(f"best by per-customer RMSE of holdout purchases: {result.best}")
     if not settings.get("revenue", True):
         say("the orders have no revenue: purchase metrics only (no spend model, no revenue totals)")
+    elif settings.get("value_per_order") is not None:
+        from clvmodels.spend import ConstantSpendModel
+
+        spend = next(iter(result.models.values())).spend_model_
+        if isinstance(spend, ConstantSpendModel):
+            say(
+                f"revenue: {settings['value_per_order']:g} per order (--value-per-order); "
+                f"spend: {spend.description()}"
+            )
     for path in written:
         say(f"wrote {path}")

@@ -37,6 +37,7 @@ from clvmodels.cli.common import (
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
 from clvmodels.io import write_table, write_table_chunks
 from clvmodels.rfm import rfm_summary
+from clvmodels.spend import ConstantSpendModel, constant_spend_line
 from clvmodels.units import UNIT_NAMES
 
 
@@ -201,7 +202,10 @@ def fit(
     sampler's diagnostics (r-hat, ESS, divergences). Gamma-Gamma leaves out repeat customers
     whose repeat orders are worth 0 (counted; scored at the population mean spend); a fit
     with a parameter at a bound or Gamma-Gamma q <= 1 is marked not usable and `clv score`
-    refuses it. See docs/models.md.
+    refuses it. With --no-revenue only the purchase model is fitted; with --no-revenue
+    --value-per-order X the spend is not modelled but constant: X per purchase occasion
+    (X times the mean orders per repeat occasion when same-day orders merge). See
+    docs/models.md.
 
     Example:
 
@@ -301,6 +305,9 @@ def _print_description(description: dict[str, Any]) -> None:
         if part is None:
             say(f"no spend model: {description.get('no_spend_model', 'none was fitted')}")
             continue
+        if part.get("name") == ConstantSpendModel.name:
+            say(f"spend: {constant_spend_line(part['fit_report'])}")
+            continue
         title = MODEL_LABELS.get(part["name"], part["name"])
         report = part.get("fit_report", {})
         say(
@@ -371,9 +378,10 @@ def score(
     Writes one row per customer with customer_id, frequency, recency, T, monetary_value,
     p_alive, expected_purchases (+ _low, _high), expected_spend, clv (+ _low, _high);
     low/high bound the 94% posterior interval. A model fitted without revenue has no spend
-    model: then no expected_spend and clv columns. With --engine spark the RFM and the
-    scores run in Apache Spark, the posterior draws broadcast to the executors. ORDERS is
-    the orders file, not an RFM table.
+    model: then no expected_spend and clv columns. A model fitted with --value-per-order
+    has a constant spend per purchase occasion, the same for every customer. With --engine
+    spark the RFM and the scores run in Apache Spark, the posterior draws broadcast to the
+    executors. ORDERS is the orders file, not an RFM table.
 
     Example:
 
@@ -447,6 +455,8 @@ def score(
             "  no expected_spend or clv columns: the model was fitted without revenue "
             "(no spend model), so it predicts purchases only"
         )
+    elif isinstance(model.spend_model_, ConstantSpendModel):
+        say(f"  spend: {model.spend_model_.description()}, the same for every customer")
     elif totals.get("population_mean_spend"):
         say(
             f"  {int(totals['population_mean_spend']):,} repeat customers whose mean repeat value "
