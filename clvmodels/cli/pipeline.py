@@ -37,7 +37,6 @@ from clvmodels.cli.common import (
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
 from clvmodels.io import write_table, write_table_chunks
 from clvmodels.rfm import rfm_summary
-from clvmodels.spend import ConstantSpendModel, constant_spend_line
 from clvmodels.units import UNIT_NAMES
 
 
@@ -295,6 +294,7 @@ def show(model_dir: str, as_json: bool) -> None:
 
 def _print_description(description: dict[str, Any]) -> None:
     from clvmodels.posterior import MODEL_LABELS
+    from clvmodels.spend import ConstantSpendModel, constant_spend_line
 
     say(
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
@@ -390,6 +390,7 @@ def score(
     """
     from clvmodels.gamma_gamma import POPULATION_MEAN_RULE
     from clvmodels.persistence import load_model
+    from clvmodels.spend import ConstantSpendModel
 
     target = output_path(output)
     check_outputs(inputs={"MODEL_DIR": model_dir, "ORDERS": orders}, outputs={"--output": target})
