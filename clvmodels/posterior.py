@@ -161,9 +161,14 @@ class PosteriorModel:
         return f"{self.label}: {'; '.join(problems)}; {what}. {self._unusable_hint(problems)}"
 
     def _unusable_hint(self, problems: list[str]) -> str:
+        other = (
+            "fit with the default priors"
+            if self.priors == "flat"
+            else "fit with flat priors (--priors flat) or another model (--model pareto)"
+        )
         return (
             "The data may not support this model (too few customers, no dropout or no "
-            "variation): check it, or fit with the default priors"
+            f"variation): check it, or {other}"
         )
 
     @classmethod

@@ -136,8 +136,8 @@ def test_a_transaction_parameter_at_a_bound_is_refused(cdnow_rfm, changed, probl
     assert model.usability_problems() == [problem]
     expected = (
         f"BG/NBD: {problem}; refusing to score with this fit. The data may not support this "
-        "model (too few customers, no dropout or no variation): check it, or fit with the "
-        "default priors"
+        "model (too few customers, no dropout or no variation): check it, or fit with flat "
+        "priors (--priors flat) or another model (--model pareto)"
     )
     with pytest.raises(DataError) as info:
         model.check_usable()
@@ -216,3 +216,10 @@ def test_the_fit_does_not_depend_on_the_currency(cdnow_rfm, cdnow_flat_model, fa
     p, q, v = (model.params_[k] for k in ("p", "q", "v"))
     total = gamma_gamma.log_likelihood(p, q, v, repeat["frequency"], repeat["monetary_value"])
     assert model.fit_report_["log_posterior"] == pytest.approx(float(total.sum()), abs=1e-6)
+
+
+def test_the_hint_names_the_other_priors():
+    bad = {**BGNBD_PUBLISHED, "a": 1e-9}
+    flat = BetaGeoModel.from_posterior(fixed_posterior(bad, n_draws=1, sd=0.0), priors="flat")
+    with pytest.raises(DataError, match=r"check it, or fit with the default priors$"):
+        flat.check_usable()
