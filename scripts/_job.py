@@ -16,7 +16,7 @@ from pathlib import Path
 
 def run_job(command: str, argv: list[str]) -> int:
     from clvmodels.cli import cli
-    from clvmodels.cli.common import run_cli
+    from clvmodels.cli.display import run_cli
 
     log = Path("clv-runs.jsonl")
     if "--run-log" in argv:

@@ -13,13 +13,11 @@ each short help is the first line of the command's docstring).
 from __future__ import annotations
 
 import importlib
-import warnings
-from typing import Any
 
 import click
 
 from clvmodels._version import __version__
-from clvmodels.errors import ConvergenceWarning, DataQualityWarning
+from clvmodels.cli.display import run_cli
 
 #: command name -> ("module:function", first line of the command's docstring)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -136,22 +134,6 @@ def cli() -> None:
     """
 
 
-def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    # the commands' display (clvmodels.cli.common, which imports pandas), loaded when needed
-    from clvmodels.cli.common import _show_warning as show
-
-    show(message, category, *args, **kwargs)
-
-
 def main() -> None:
-    """Entry point of the ``clv`` console script and ``python -m clvmodels``.
-
-    The same warning display as :func:`clvmodels.cli.common.run_cli`, set up without importing
-    that module, so that ``clv --help`` and ``clv --version`` stay cheap.
-    """
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("always", DataQualityWarning)
-        warnings.simplefilter("always", ConvergenceWarning)
-        cli(prog_name="clv")
+    """Entry point of the ``clv`` console script and ``python -m clvmodels``."""
+    run_cli(cli)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,9 @@ from typing import Any
 import click
 import pandas as pd
 
+from clvmodels.cli.display import our_warnings
 from clvmodels.contract import DATE_UNITS, OrdersSource
-from clvmodels.errors import ClvError, ConvergenceWarning, DataQualityWarning
+from clvmodels.errors import ClvError
 from clvmodels.paths import PathLike, output_problem
 from clvmodels.ranges import ANNUAL_DISCOUNT_RATE, MARGIN, NumberRange, date_problem
 from clvmodels.units import parse_duration
@@ -31,21 +31,6 @@ class UserError(click.ClickException):
         click.echo(f"Error: {self.format_message()}", err=True)
 
 
-def run_cli(group: click.Group) -> None:
-    """Run ``group`` with our warning display; library errors become exit code 2."""
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("always", DataQualityWarning)
-        warnings.simplefilter("always", ConvergenceWarning)
-        group(prog_name="clv")
-
-
-def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-    label = "WARNING" if issubclass(category, ConvergenceWarning) else "Warning"
-    click.secho(f"{label}: {message}", err=True, fg="yellow" if label == "Warning" else "red")
-
-
 def guarded[F: Callable[..., Any]](func: F) -> F:
     """Run a command with our warnings shown on stderr and user errors as exit code 2.
 
@@ -56,10 +41,7 @@ def guarded[F: Callable[..., Any]](func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            warnings.simplefilter("always", DataQualityWarning)
-            warnings.simplefilter("always", ConvergenceWarning)
+        with our_warnings(others=True):
             try:
                 return func(*args, **kwargs)
             except ClvError as exc:
