@@ -8,6 +8,7 @@ are written out in ``docs/orders.md``; the Spark reader reuses the same messages
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import warnings
@@ -116,13 +117,21 @@ class OrdersSource:
 
 @dataclass(frozen=True)
 class OrdersInfo:
-    """What :func:`register_orders_source` found: rows, id type, where revenue comes from."""
+    """What :func:`register_orders_source` found: rows, id type, where revenue comes from.
+
+    ``span`` is the first and last order time of the view (``None`` when refunds were
+    netted, which can drop days). ``duplicates_deferred`` says that exact duplicate rows
+    are still to be counted by the caller (:func:`exact_duplicates`, then
+    :func:`warn_duplicates`), which asked for it with ``defer_duplicates=True``.
+    """
 
     n_rows: int
     customer_type: str
     revenue: str
     revenue_col: str | None
     value_per_order: float | None
+    span: tuple[dt.datetime, dt.datetime] | None = None
+    duplicates_deferred: bool = False
 
 
 def check_order_columns(
@@ -149,7 +158,11 @@ def check_order_columns(
 
 
 def register_orders_source(
-    con: duckdb.DuckDBPyConnection, source: OrdersSource, name: str = ORDERS_VIEW
+    con: duckdb.DuckDBPyConnection,
+    source: OrdersSource,
+    name: str = ORDERS_VIEW,
+    *,
+    defer_duplicates: bool = False,
 ) -> OrdersInfo:
     """Check ``source`` against the orders contract and make it the view ``name`` on ``con``.
 
@@ -157,6 +170,10 @@ def register_orders_source(
     VARCHAR exactly as written), ``timestamp`` (naive TIMESTAMP) and, unless the source has
     no revenue, ``revenue`` (DOUBLE). Warnings (duplicates, netted refunds) are issued as
     :class:`~clvmodels.errors.DataQualityWarning`.
+
+    With ``defer_duplicates`` (and neither ``dedupe`` nor netted refunds, which need the
+    count first) the exact duplicates are left for the caller to count in its own pass
+    over the view: ``OrdersInfo.duplicates_deferred`` is then true.
 
     Raises
     ------
@@ -206,7 +223,9 @@ def register_orders_source(
         f"CREATE OR REPLACE TEMP VIEW clv_valid AS SELECT {', '.join(columns)} FROM {STAGE_VIEW}"
     )
     n_rows = counts["n_rows"]
-    if source.dedupe or source.warn_duplicates:
+    netting = source.revenue_col is not None and counts.get("revenue_negative", 0) > 0
+    deferred = defer_duplicates and source.warn_duplicates and not source.dedupe and not netting
+    if (source.dedupe or source.warn_duplicates) and not deferred:
         n_rows = _duplicates(con, n_rows, source.dedupe)
     relation = "clv_deduped" if source.dedupe else "clv_valid"
     if source.revenue_col is not None and counts.get("revenue_negative", 0):
@@ -227,6 +246,8 @@ def register_orders_source(
         value_per_order=(
             float(source.value_per_order) if source.value_per_order is not None else None
         ),
+        span=None if relation == "clv_netted" else (counts["clv_first"], counts["clv_last"]),
+        duplicates_deferred=deferred,
     )
 
 
@@ -243,24 +264,47 @@ def set_time_zone(con: duckdb.DuckDBPyConnection, time_zone: str) -> None:
     con.execute(f"SET TimeZone = '{time_zone}'")
 
 
-def _count(con: duckdb.DuckDBPyConnection, checks: list[ColumnChecks]) -> dict[str, int]:
+def _count(con: duckdb.DuckDBPyConnection, checks: list[ColumnChecks]) -> dict[str, Any]:
+    """One pass: the row count, each rule's count, and the first and last order time."""
     conditions = {name: cond for check in checks for name, cond in check.counts.items()}
     select = ", ".join(
         ["count(*) AS n_rows"]
         + [f"count_if(coalesce(({cond}), false)) AS {name}" for name, cond in conditions.items()]
+        + ["min(clv_ts)", "max(clv_ts)"]
     )
     row = con.execute(f"SELECT {select} FROM {STAGE_VIEW}").fetchone()
     assert row is not None
-    counts = dict(zip(["n_rows", *conditions], (int(v or 0) for v in row), strict=True))
+    counts: dict[str, Any] = dict(
+        zip(["n_rows", *conditions], (int(v or 0) for v in row[:-2]), strict=True)
+    )
+    counts["clv_first"], counts["clv_last"] = row[-2], row[-1]
     counts.setdefault("id_noncanonical", 0)
     return counts
 
 
+def exact_duplicates(
+    con: duckdb.DuckDBPyConnection, name: str = "clv_valid", customers: str | None = None
+) -> int:
+    """The number of rows of the view ``name`` that exactly repeat another row.
+
+    With ``customers`` (a table or view with a ``customer_id`` column) only the rows of
+    those customers are looked at: exact duplicates share a customer, so a caller that
+    knows which customers can have any counts only theirs.
+    """
+    rows = name
+    if customers is not None:
+        rows = f"(SELECT * FROM {name} WHERE customer_id IN (SELECT customer_id FROM {customers}))"
+    row = con.execute(
+        "SELECT CAST(coalesce(sum(clv_n - 1), 0) AS BIGINT) "
+        f"FROM (SELECT *, count(*) AS clv_n FROM {rows} GROUP BY ALL)"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _duplicates(con: duckdb.DuckDBPyConnection, n_rows: int, dedupe: bool) -> int:
     """Count exact duplicate rows in SQL; warn, or drop them with ``dedupe``."""
-    row = con.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM clv_valid)").fetchone()
-    assert row is not None
-    n_duplicates = n_rows - int(row[0])
+    n_duplicates = exact_duplicates(con)
     if dedupe:
         con.execute("CREATE OR REPLACE TEMP VIEW clv_deduped AS SELECT DISTINCT * FROM clv_valid")
     if not n_duplicates:
@@ -318,5 +362,7 @@ __all__ = [
     "Refunds",
     "Rule",
     "check_order_columns",
+    "exact_duplicates",
     "register_orders_source",
+    "warn_duplicates",
 ]
