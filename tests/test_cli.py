@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 
+import click
 import duckdb
 import pandas as pd
 import pytest
@@ -50,7 +51,11 @@ def model_dir(cdnow_csv, tmp_path_factory):
 
 
 def test_every_command_has_help():
-    for name, command in cli.commands.items():
+    ctx = click.Context(cli)
+    names = cli.list_commands(ctx)
+    assert len(names) == 11
+    for name in names:
+        command = cli.get_command(ctx, name)
         result = run(name, "--help")
         assert result.exit_code == 0
         assert "Example:" in result.output, name

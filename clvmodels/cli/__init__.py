@@ -6,19 +6,49 @@ turns the library's errors about the user's data into a one-line message and exi
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from clvmodels._version import __version__
-from clvmodels.cli.acquisition import budget, payback
-from clvmodels.cli.backtest import backtest
-from clvmodels.cli.cohorts import cohorts
 from clvmodels.cli.common import run_cli
-from clvmodels.cli.pipeline import demo, fit, rfm, score, show
-from clvmodels.cli.report import report
-from clvmodels.cli.segment import segment
+
+#: The module of each command, imported when the command runs (or --help lists them), so
+#: that ``clv rfm`` never loads the model, plotting and report modules.
+COMMANDS = {
+    "rfm": "pipeline",
+    "fit": "pipeline",
+    "show": "pipeline",
+    "score": "pipeline",
+    "segment": "segment",
+    "cohorts": "cohorts",
+    "backtest": "backtest",
+    "payback": "acquisition",
+    "budget": "acquisition",
+    "report": "report",
+    "demo": "pipeline",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A command group that imports a command's module only when the command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, sorted (without importing any)."""
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, its module imported on first use."""
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module = importlib.import_module(f"clvmodels.cli.{COMMANDS[cmd_name]}")
+            self.add_command(getattr(module, cmd_name))
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="clvmodels")
 def cli() -> None:
     """Customer lifetime value from an orders table (customer, time, revenue).
@@ -41,10 +71,6 @@ def cli() -> None:
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
     --customer-col, --date-col and --revenue-col.
     """
-
-
-for command in (rfm, fit, show, score, segment, cohorts, backtest, payback, budget, report, demo):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -35,11 +35,7 @@ from clvmodels.cli.common import (
     show_progress,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
-from clvmodels.gamma_gamma import POPULATION_MEAN_RULE
 from clvmodels.io import write_table, write_table_chunks
-from clvmodels.model import CLVModel
-from clvmodels.persistence import load_model, read_metadata, save_model
-from clvmodels.posterior import MODEL_LABELS
 from clvmodels.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES
 
@@ -212,6 +208,9 @@ def fit(
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
     """
+    from clvmodels.model import CLVModel  # the model modules load SciPy and pymc-marketing
+    from clvmodels.persistence import save_model
+
     check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
     summary = rfm_summary(
         orders_source(orders, pop_orders_options(kwargs)),
@@ -263,6 +262,8 @@ def show(model_dir: str, as_json: bool) -> None:
     \b
       clv show model/ --json
     """
+    from clvmodels.persistence import read_metadata
+
     metadata = read_metadata(model_dir)
     if as_json:
         keep = (
@@ -288,6 +289,8 @@ def show(model_dir: str, as_json: bool) -> None:
 
 
 def _print_description(description: dict[str, Any]) -> None:
+    from clvmodels.posterior import MODEL_LABELS
+
     say(
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
         f"observation end: {description.get('observation_end')}"
@@ -379,6 +382,9 @@ def score(
     target = output_path(output)
     check_outputs(inputs={"MODEL_DIR": model_dir, "ORDERS": orders}, outputs={"--output": target})
     engine, spark_master = pop_engine_options(kwargs)
+    from clvmodels.gamma_gamma import POPULATION_MEAN_RULE
+    from clvmodels.persistence import load_model
+
     model = load_model(model_dir)
     end = _day(observation_end) or model.data_info_.get("observation_end")
     source = "given with --observation-end" if observation_end else "the model's observation end"
