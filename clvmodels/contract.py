@@ -87,6 +87,19 @@ class OrdersSource:
     warn_duplicates: bool = True
 
     def __post_init__(self) -> None:
+        check_distinct_columns(
+            {
+                "--customer-col (customer_col)": self.customer_col,
+                "--date-col (date_col)": self.date_col,
+                "--revenue-col (revenue_col)": self.revenue_col,
+            }
+        )
+        if self.date_format is not None and self.date_unit is not None:
+            raise DataError(
+                "--date-format (date_format) and --date-unit (date_unit) cannot both be given: "
+                "a format reads dates written as text, a unit reads numbers",
+                hint="Pass one of them",
+            )
         if self.refunds not in ("error", "net"):
             raise ValueError(f"refunds must be 'error' or 'net', not {self.refunds!r}")
         if self.date_unit is not None and self.date_unit not in DATE_UNITS:
@@ -113,6 +126,20 @@ class OrdersSource:
         if self.revenue_col is not None:
             return "column"
         return "none" if self.value_per_order is None else "value_per_order"
+
+
+def check_distinct_columns(flags: dict[str, str | None]) -> None:
+    """Raise a DataError when two of the order columns are the same source column."""
+    seen: dict[str, str] = {}
+    for flag, column in flags.items():
+        if column is None:
+            continue
+        if column in seen:
+            raise DataError(
+                f"{seen[column]} and {flag} both name the column {column!r}",
+                hint="The customer, date and revenue must be three different columns",
+            )
+        seen[column] = flag
 
 
 @dataclass(frozen=True)
@@ -152,6 +179,10 @@ def check_order_columns(
         )
         if revenue_col in missing:
             hint += " (or pass --no-revenue, revenue_col=None, for a log without revenue)"
+        by_case = {p.lower(): p for p in present}
+        near = [f"{by_case[m.lower()]!r} for {m!r}" for m in missing if m.lower() in by_case]
+        if near:
+            hint += f". Column names are case-sensitive: the table has {', '.join(near)}"
         raise DataError(
             f"the orders table has no column {', '.join(repr(m) for m in missing)}", hint=hint
         )
@@ -207,7 +238,7 @@ def register_orders_source(
     )
     counts = _count(con, checks)
     if counts["n_rows"] == 0:
-        raise RULES["no_rows"].error(None)
+        raise RULES["no_rows"].error(None, where=source_label(source))
     for check in checks:
         check.raise_first(con, counts)
     customer_type = "BIGINT" if counts["id_noncanonical"] == 0 else "VARCHAR"
@@ -249,6 +280,17 @@ def register_orders_source(
         span=None if relation == "clv_netted" else (counts["clv_first"], counts["clv_last"]),
         duplicates_deferred=deferred,
     )
+
+
+def source_label(source: OrdersSource) -> str:
+    """`` (FILE)`` or `` (--query on FILE)`` for messages about the whole table."""
+    if isinstance(source.path, pd.DataFrame):
+        return ""
+    if source.query is not None:
+        return f" (--query on {source.path})"
+    if source.table is not None:
+        return f" (table {source.table!r} of {source.path})"
+    return f" ({source.path})"
 
 
 def set_time_zone(con: duckdb.DuckDBPyConnection, time_zone: str) -> None:

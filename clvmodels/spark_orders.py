@@ -290,8 +290,16 @@ def validate(
     """Check ``raw`` against the contract; return the converted orders and the counts."""
     from pyspark.sql import functions as F
 
+    from clvmodels.contract import check_distinct_columns
     from clvmodels.spark_engine import _first_rows, _first_values
 
+    check_distinct_columns(
+        {
+            "--customer-col (customer_col)": customer_col,
+            "--date-col (date_col)": date_col,
+            "--revenue-col (revenue_col)": revenue_col,
+        }
+    )
     session_zone = raw.sparkSession.conf.get("spark.sql.session.timeZone")
     if session_zone != "UTC":
         raise DataError(
@@ -321,7 +329,7 @@ def validate(
     assert row is not None
     counts = {k: int(v or 0) for k, v in row.asDict().items()}
     if counts["n_rows"] == 0:
-        raise RULES["no_rows"].error(None)
+        raise RULES["no_rows"].error(None, where="")
     for col in columns:
         for count, rule, example in col.checks:
             n = counts.get(count, 0)

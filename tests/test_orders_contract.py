@@ -548,7 +548,9 @@ def test_non_utf8_csv_through_pyarrow_keeps_ids_as_text(tmp_path: Path) -> None:
         "kunde;datum;umsatz\n007;01.02.2024;5\nJürgen;03.02.2024;2,5\n".encode("latin-1")
     )
     with pytest.raises(
-        DataError, match=r"column 'umsatz': revenue that is not a number \(1 row, e.g. '2,5'\)"
+        DataError,
+        match=r"column 'umsatz': revenue written with a decimal comma, which clvmodels does not "
+        r"guess \(1 row, e.g. '2,5'\)",
     ):
         read_orders(
             path,
