@@ -77,10 +77,15 @@ def customer_checks(name: str, type_name: str) -> SparkChecks:
     t = _text(c)
     bad = f"{t} IS NULL OR {t} = '' OR lower({t}) IN ('nan', 'none', 'null')"
     canonical = f"{t} RLIKE '^-?(0|[1-9][0-9]{{0,18}})$' AND try_cast({t} AS BIGINT) IS NOT NULL"
+    scientific = f"{t} RLIKE '^[+-]?[0-9]+([.][0-9]+)?[eE][+-][0-9]+$'"
     return SparkChecks(
         name,
-        {"id_missing": bad, "id_noncanonical": f"NOT ({bad}) AND NOT ({canonical})"},
-        [("id_missing", "missing_id", None)],
+        {
+            "id_missing": bad,
+            "id_scientific": f"NOT ({bad}) AND {scientific}",
+            "id_noncanonical": f"NOT ({bad}) AND NOT ({canonical})",
+        },
+        [("id_missing", "missing_id", None), ("id_scientific", "scientific_id", t)],
         f"CAST({t} AS BIGINT)",
         text_value=t,
     )
@@ -105,11 +110,14 @@ def revenue_checks(name: str, type_name: str) -> SparkChecks:
         missing = (
             f"{t} IS NULL OR {t} = '' OR {nonfinite} OR coalesce(abs({v}) = double('inf'), false)"
         )
+        comma = f"{t} RLIKE '^[+-]?[0-9][0-9.]*,[0-9]+$'"
         counts = {
+            "revenue_comma": f"NOT ({missing}) AND ({v}) IS NULL AND {comma}",
             "revenue_not_number": f"NOT ({missing}) AND ({v}) IS NULL",
             "revenue_missing": missing,
         }
         checks = [
+            ("revenue_comma", "decimal_comma", c),
             ("revenue_not_number", "not_number", c),
             ("revenue_missing", "missing_revenue", None),
         ]
