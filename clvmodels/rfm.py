@@ -238,7 +238,7 @@ def rfm_summary(
         if info.duplicates_deferred and not in_rfm:
             _warn_duplicates(exact_duplicates(con, "clv_orders"))
         rfm = con.execute(_rfm_sql(with_holdout, has_revenue, in_rfm), params).df()
-        if in_rfm:
+        if in_rfm and rfm["clv_unsure"].any():
             con.register("clv_unsure_customers", rfm.loc[rfm["clv_unsure"], ["customer_id"]])
             _warn_duplicates(exact_duplicates(con, "clv_orders", "clv_unsure_customers"))
         extra: dict[str, Any] = {}
