@@ -8,6 +8,7 @@ are written out in ``docs/orders.md``; the Spark reader reuses the same messages
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import warnings
@@ -86,6 +87,19 @@ class OrdersSource:
     warn_duplicates: bool = True
 
     def __post_init__(self) -> None:
+        check_distinct_columns(
+            {
+                "--customer-col (customer_col)": self.customer_col,
+                "--date-col (date_col)": self.date_col,
+                "--revenue-col (revenue_col)": self.revenue_col,
+            }
+        )
+        if self.date_format is not None and self.date_unit is not None:
+            raise DataError(
+                "--date-format (date_format) and --date-unit (date_unit) cannot both be given: "
+                "a format reads dates written as text, a unit reads numbers",
+                hint="Pass one of them",
+            )
         if self.refunds not in ("error", "net"):
             raise ValueError(f"refunds must be 'error' or 'net', not {self.refunds!r}")
         if self.date_unit is not None and self.date_unit not in DATE_UNITS:
@@ -114,15 +128,37 @@ class OrdersSource:
         return "none" if self.value_per_order is None else "value_per_order"
 
 
+def check_distinct_columns(flags: dict[str, str | None]) -> None:
+    """Raise a DataError when two of the order columns are the same source column."""
+    seen: dict[str, str] = {}
+    for flag, column in flags.items():
+        if column is None:
+            continue
+        if column in seen:
+            raise DataError(
+                f"{seen[column]} and {flag} both name the column {column!r}",
+                hint="The customer, date and revenue must be three different columns",
+            )
+        seen[column] = flag
+
+
 @dataclass(frozen=True)
 class OrdersInfo:
-    """What :func:`register_orders_source` found: rows, id type, where revenue comes from."""
+    """What :func:`register_orders_source` found: rows, id type, where revenue comes from.
+
+    ``span`` is the first and last order time of the view (``None`` when refunds were
+    netted, which can drop days). ``duplicates_deferred`` says that exact duplicate rows
+    are still to be counted by the caller (:func:`exact_duplicates`, then
+    :func:`warn_duplicates`), which asked for it with ``defer_duplicates=True``.
+    """
 
     n_rows: int
     customer_type: str
     revenue: str
     revenue_col: str | None
     value_per_order: float | None
+    span: tuple[dt.datetime, dt.datetime] | None = None
+    duplicates_deferred: bool = False
 
 
 def check_order_columns(
@@ -143,13 +179,21 @@ def check_order_columns(
         )
         if revenue_col in missing:
             hint += " (or pass --no-revenue, revenue_col=None, for a log without revenue)"
+        by_case = {p.lower(): p for p in present}
+        near = [f"{by_case[m.lower()]!r} for {m!r}" for m in missing if m.lower() in by_case]
+        if near:
+            hint += f". Column names are case-sensitive: the table has {', '.join(near)}"
         raise DataError(
             f"the orders table has no column {', '.join(repr(m) for m in missing)}", hint=hint
         )
 
 
 def register_orders_source(
-    con: duckdb.DuckDBPyConnection, source: OrdersSource, name: str = ORDERS_VIEW
+    con: duckdb.DuckDBPyConnection,
+    source: OrdersSource,
+    name: str = ORDERS_VIEW,
+    *,
+    defer_duplicates: bool = False,
 ) -> OrdersInfo:
     """Check ``source`` against the orders contract and make it the view ``name`` on ``con``.
 
@@ -157,6 +201,10 @@ def register_orders_source(
     VARCHAR exactly as written), ``timestamp`` (naive TIMESTAMP) and, unless the source has
     no revenue, ``revenue`` (DOUBLE). Warnings (duplicates, netted refunds) are issued as
     :class:`~clvmodels.errors.DataQualityWarning`.
+
+    With ``defer_duplicates`` (and neither ``dedupe`` nor netted refunds, which need the
+    count first) the exact duplicates are left for the caller to count in its own pass
+    over the view: ``OrdersInfo.duplicates_deferred`` is then true.
 
     Raises
     ------
@@ -190,7 +238,7 @@ def register_orders_source(
     )
     counts = _count(con, checks)
     if counts["n_rows"] == 0:
-        raise RULES["no_rows"].error(None)
+        raise RULES["no_rows"].error(None, where=source_label(source))
     for check in checks:
         check.raise_first(con, counts)
     customer_type = "BIGINT" if counts["id_noncanonical"] == 0 else "VARCHAR"
@@ -206,7 +254,9 @@ def register_orders_source(
         f"CREATE OR REPLACE TEMP VIEW clv_valid AS SELECT {', '.join(columns)} FROM {STAGE_VIEW}"
     )
     n_rows = counts["n_rows"]
-    if source.dedupe or source.warn_duplicates:
+    netting = source.revenue_col is not None and counts.get("revenue_negative", 0) > 0
+    deferred = defer_duplicates and source.warn_duplicates and not source.dedupe and not netting
+    if (source.dedupe or source.warn_duplicates) and not deferred:
         n_rows = _duplicates(con, n_rows, source.dedupe)
     relation = "clv_deduped" if source.dedupe else "clv_valid"
     if source.revenue_col is not None and counts.get("revenue_negative", 0):
@@ -227,7 +277,20 @@ def register_orders_source(
         value_per_order=(
             float(source.value_per_order) if source.value_per_order is not None else None
         ),
+        span=None if relation == "clv_netted" else (counts["clv_first"], counts["clv_last"]),
+        duplicates_deferred=deferred,
     )
+
+
+def source_label(source: OrdersSource) -> str:
+    """`` (FILE)`` or `` (--query on FILE)`` for messages about the whole table."""
+    if isinstance(source.path, pd.DataFrame):
+        return ""
+    if source.query is not None:
+        return f" (--query on {source.path})"
+    if source.table is not None:
+        return f" (table {source.table!r} of {source.path})"
+    return f" ({source.path})"
 
 
 def set_time_zone(con: duckdb.DuckDBPyConnection, time_zone: str) -> None:
@@ -243,24 +306,47 @@ def set_time_zone(con: duckdb.DuckDBPyConnection, time_zone: str) -> None:
     con.execute(f"SET TimeZone = '{time_zone}'")
 
 
-def _count(con: duckdb.DuckDBPyConnection, checks: list[ColumnChecks]) -> dict[str, int]:
+def _count(con: duckdb.DuckDBPyConnection, checks: list[ColumnChecks]) -> dict[str, Any]:
+    """One pass: the row count, each rule's count, and the first and last order time."""
     conditions = {name: cond for check in checks for name, cond in check.counts.items()}
     select = ", ".join(
         ["count(*) AS n_rows"]
         + [f"count_if(coalesce(({cond}), false)) AS {name}" for name, cond in conditions.items()]
+        + ["min(clv_ts)", "max(clv_ts)"]
     )
     row = con.execute(f"SELECT {select} FROM {STAGE_VIEW}").fetchone()
     assert row is not None
-    counts = dict(zip(["n_rows", *conditions], (int(v or 0) for v in row), strict=True))
+    counts: dict[str, Any] = dict(
+        zip(["n_rows", *conditions], (int(v or 0) for v in row[:-2]), strict=True)
+    )
+    counts["clv_first"], counts["clv_last"] = row[-2], row[-1]
     counts.setdefault("id_noncanonical", 0)
     return counts
 
 
+def exact_duplicates(
+    con: duckdb.DuckDBPyConnection, name: str = "clv_valid", customers: str | None = None
+) -> int:
+    """The number of rows of the view ``name`` that exactly repeat another row.
+
+    With ``customers`` (a table or view with a ``customer_id`` column) only the rows of
+    those customers are looked at: exact duplicates share a customer, so a caller that
+    knows which customers can have any counts only theirs.
+    """
+    rows = name
+    if customers is not None:
+        rows = f"(SELECT * FROM {name} WHERE customer_id IN (SELECT customer_id FROM {customers}))"
+    row = con.execute(
+        "SELECT CAST(coalesce(sum(clv_n - 1), 0) AS BIGINT) "
+        f"FROM (SELECT *, count(*) AS clv_n FROM {rows} GROUP BY ALL)"
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def _duplicates(con: duckdb.DuckDBPyConnection, n_rows: int, dedupe: bool) -> int:
     """Count exact duplicate rows in SQL; warn, or drop them with ``dedupe``."""
-    row = con.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM clv_valid)").fetchone()
-    assert row is not None
-    n_duplicates = n_rows - int(row[0])
+    n_duplicates = exact_duplicates(con)
     if dedupe:
         con.execute("CREATE OR REPLACE TEMP VIEW clv_deduped AS SELECT DISTINCT * FROM clv_valid")
     if not n_duplicates:
@@ -318,5 +404,7 @@ __all__ = [
     "Refunds",
     "Rule",
     "check_order_columns",
+    "exact_duplicates",
     "register_orders_source",
+    "warn_duplicates",
 ]

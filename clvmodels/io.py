@@ -305,6 +305,8 @@ def register_orders(
     con: duckdb.DuckDBPyConnection,
     orders: pd.DataFrame | str | os.PathLike[str] | OrdersSource,
     name: str = ORDERS_VIEW,
+    *,
+    defer_duplicates: bool = False,
 ) -> OrdersInfo:
     """Make ``orders`` queryable as the view ``name`` (``customer_id, timestamp, revenue``).
 
@@ -314,12 +316,14 @@ def register_orders(
     (:func:`clvmodels.contract.register_orders_source`): an :class:`OrdersSource` with its
     options; a file path or a DataFrame with the column names of :data:`ORDER_COLUMNS`. A
     DataFrame is scanned in place and a file is read by DuckDB itself, never into pandas.
+    ``defer_duplicates`` leaves the exact-duplicate count to the caller
+    (:func:`clvmodels.contract.register_orders_source`).
     """
     if isinstance(orders, OrdersSource):
         source = orders
     else:  # validated orders (as read_orders returns them) were warned about already
         source = OrdersSource(orders, warn_duplicates=not isinstance(orders, pd.DataFrame))
-    return register_orders_source(con, source, name)
+    return register_orders_source(con, source, name, defer_duplicates=defer_duplicates)
 
 
 # --------------------------------------------------------------------------------------

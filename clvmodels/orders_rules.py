@@ -46,8 +46,15 @@ class Rule:
 RULES: dict[str, Rule] = {
     rule.name: rule
     for rule in (
-        Rule("no_rows", "table", "the orders table has no rows"),
+        Rule("no_rows", "table", "the orders table has no rows{where}"),
         Rule("missing_id", "customer", "empty or missing customer ids"),
+        Rule(
+            "scientific_id",
+            "customer",
+            "customer ids written in scientific notation (a spreadsheet rounded them, so "
+            "different customers may look alike)",
+            "Export the ids as text (in Excel: format the column as Text before saving)",
+        ),
         Rule(
             "float_id",
             "customer",
@@ -101,6 +108,13 @@ RULES: dict[str, Rule] = {
             "before reading the orders",
         ),
         Rule("not_number", "revenue", "revenue that is not a number"),
+        Rule(
+            "decimal_comma",
+            "revenue",
+            "revenue written with a decimal comma, which clvmodels does not guess",
+            "Write revenue with a decimal point (12.50), e.g. save the CSV with a "
+            "point as decimal separator",
+        ),
         Rule(
             "missing_revenue",
             "revenue",

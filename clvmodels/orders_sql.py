@@ -158,11 +158,17 @@ def customer_checks(name: str, sql_type: str) -> ColumnChecks:
         r"regexp_full_match(clv_id, '-?(0|[1-9][0-9]{0,18})') "
         "AND TRY_CAST(clv_id AS BIGINT) IS NOT NULL"
     )
+    # Excel writes long numbers as 1.23E+20: the digits it dropped cannot be restored
+    scientific = r"regexp_full_match(clv_id, '[+-]?\d+(\.\d+)?[eE][+-]\d+')"
     return ColumnChecks(
         name,
         [("clv_id", _text(c))],
-        {"id_missing": bad, "id_noncanonical": f"NOT ({bad}) AND NOT ({canonical})"},
-        [missing],
+        {
+            "id_missing": bad,
+            "id_scientific": f"NOT ({bad}) AND {scientific}",
+            "id_noncanonical": f"NOT ({bad}) AND NOT ({canonical})",
+        },
+        [missing, Check("id_scientific", "scientific_id", "clv_id")],
         "CAST(clv_id AS BIGINT)",
         text_value_sql="clv_id",
     )
@@ -193,11 +199,14 @@ def revenue_checks(name: str, sql_type: str) -> ColumnChecks:
             f"clv_rev_text IS NULL OR clv_rev_text = '' OR {nonfinite} "
             "OR coalesce(isinf(clv_rev), false)"
         )
+        comma = r"regexp_full_match(clv_rev_text, '[+-]?\d[\d.]*,\d+')"
         counts = {
+            "revenue_comma": f"NOT ({missing}) AND clv_rev IS NULL AND {comma}",
             "revenue_not_number": f"NOT ({missing}) AND clv_rev IS NULL",
             "revenue_missing": missing,
         }
         checks = [
+            Check("revenue_comma", "decimal_comma", c),
             Check("revenue_not_number", "not_number", c),
             Check("revenue_missing", "missing_revenue", None),
         ]

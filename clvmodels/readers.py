@@ -94,7 +94,13 @@ def register_source(
     if not path.exists():
         raise DataError(f"file not found: {path}")
     if path.is_dir():
-        raise DataError(f"{path} is a folder, not a table file")
+        _register_parquet_folder(con, path)
+        return "parquet"
+    if path.stat().st_size == 0:
+        raise DataError(
+            f"{path}: the file is empty (0 bytes)",
+            hint="An orders table needs a header row and one row per order",
+        )
     kind = file_kind(path)
     if query is not None:
         check_select(query)
@@ -115,6 +121,33 @@ def register_source(
     except (duckdb.Error, sqlite3.Error) as exc:
         raise DataError(f"{path} could not be read as a {kind} table: {first_line(exc)}") from exc
     return kind
+
+
+def _register_parquet_folder(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A folder of Parquet files (as Spark and pandas write them) read as one table."""
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    parquet = [p for p in files if p.suffix.lower() in _PARQUET_SUFFIXES]
+    if not parquet:
+        raise DataError(
+            f"{path} is a folder without Parquet files (.parquet); it is not a table clvmodels "
+            "reads",
+            hint="Give a table file, or a folder of .parquet files with the same columns",
+        )
+    others = [p for p in files if p.suffix.lower() not in _PARQUET_SUFFIXES | {".crc"}]
+    if others:
+        raise DataError(
+            f"{path} holds other files than Parquet (e.g. {others[0].relative_to(path)}); "
+            "a folder is read only when all its data files are .parquet"
+        )
+    pattern = sql_text(str(path / "**" / "*.parquet"))
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
+            f"SELECT * FROM read_parquet('{pattern}', union_by_name = false)"
+        )
+        con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()
+    except duckdb.Error as exc:
+        raise DataError(f"{path} could not be read as Parquet files: {first_line(exc)}") from exc
 
 
 def check_select(query: str) -> None:

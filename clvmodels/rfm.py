@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.contract import OrdersSource
+from clvmodels.contract import OrdersInfo, OrdersSource, exact_duplicates, warn_duplicates
 from clvmodels.errors import DataError, Label
 from clvmodels.io import duckdb_connection, orders_fingerprint, register_orders
 from clvmodels.orders_rules import RULES
@@ -121,7 +121,7 @@ def resolve_period(
 
 _RFM_SQL = """
 WITH occasions AS (
-    SELECT customer_id, CAST("timestamp" AS DATE) AS day, {revenue} AS revenue
+    SELECT customer_id, CAST("timestamp" AS DATE) AS day, {revenue} AS revenue{day_rows}
     FROM clv_orders
     WHERE CAST("timestamp" AS DATE) <= $observation_end
     GROUP BY customer_id, day
@@ -132,7 +132,7 @@ calibration AS (
            MIN(day) AS first_day,
            MAX(day) AS last_day,
            SUM(revenue) - arg_min(revenue, day) AS repeat_revenue,
-           bool_or(isinf(revenue)) AS day_overflow
+           bool_or(isinf(revenue)) AS day_overflow{unsure}
     FROM occasions
     WHERE day <= $calibration_end
     GROUP BY customer_id
@@ -142,10 +142,17 @@ SELECT c.customer_id,
        date_diff('day', c.first_day, c.last_day) / $days_per_unit AS recency,
        date_diff('day', c.first_day, $calibration_end) / $days_per_unit
            AS "T"{monetary}{holdout_columns},
-       c.day_overflow{holdout_overflow} AS clv_overflow
+       c.day_overflow{holdout_overflow} AS clv_overflow{unsure_column}
 FROM calibration c{holdout_join}
 ORDER BY c.customer_id
 """
+
+# Exact duplicate rows share a customer and a day. A day of one row has none; a day of two
+# rows whose hashes differ has none (equal rows hash equally); any other day may have some,
+# and the exact count is taken over the rows of the customers with such a day only.
+_DAY_ROWS = """, count(*) AS clv_n, bit_xor(hash("timestamp"{revenue})) AS clv_h"""
+_UNSURE = """,
+           bool_or(clv_n > 2 OR (clv_n = 2 AND clv_h = 0)) AS clv_unsure"""
 
 _HOLDOUT_CTE = """,
 holdout AS (
@@ -214,21 +221,26 @@ def rfm_summary(
     unit = check_time_unit(time_unit)
     with_holdout = calibration_end is not None
     with duckdb_connection() as con:
-        info = register_orders(con, orders)
+        info = register_orders(con, orders, defer_duplicates=True)
         has_revenue = info.revenue != "none"
-        span = con.execute(
-            'SELECT MIN(CAST("timestamp" AS DATE)), MAX(CAST("timestamp" AS DATE)) FROM clv_orders'
-        ).fetchone()
-        assert span is not None
+        first, last = _span(con, info)
         period = resolve_period(
-            span[0], span[1], observation_end=observation_end, calibration_end=calibration_end
+            first, last, observation_end=observation_end, calibration_end=calibration_end
         )
         params = {
             "observation_end": period.observation_end,
             "calibration_end": period.calibration_end,
             "days_per_unit": DAYS_PER_UNIT[unit],
         }
-        rfm = con.execute(_rfm_sql(with_holdout, has_revenue), params).df()
+        # the RFM's own aggregate sees every order (so it can find the duplicates) when it
+        # has no holdout and the observation end is not before the last order
+        in_rfm = info.duplicates_deferred and not with_holdout and period.observation_end >= last
+        if info.duplicates_deferred and not in_rfm:
+            _warn_duplicates(exact_duplicates(con, "clv_orders"))
+        rfm = con.execute(_rfm_sql(with_holdout, has_revenue, in_rfm), params).df()
+        if in_rfm and rfm["clv_unsure"].any():
+            con.register("clv_unsure_customers", rfm.loc[rfm["clv_unsure"], ["customer_id"]])
+            _warn_duplicates(exact_duplicates(con, "clv_orders", "clv_unsure_customers"))
         extra: dict[str, Any] = {}
         if with_fingerprint:
             count = con.execute(
@@ -240,7 +252,7 @@ def rfm_summary(
             extra["fingerprint"] = orders_fingerprint(con, up_to=period.calibration_end)
     if has_revenue:
         _check_overflow(rfm, info.revenue_col or "revenue")
-    rfm = rfm.drop(columns=[c for c in ("clv_overflow",) if c in rfm.columns])
+    rfm = rfm.drop(columns=[c for c in ("clv_overflow", "clv_unsure") if c in rfm.columns])
     rfm["frequency"] = rfm["frequency"].astype("int64")
     if with_holdout:
         rfm["frequency_holdout"] = rfm["frequency_holdout"].astype("int64")
@@ -257,7 +269,21 @@ def rfm_summary(
     return rfm
 
 
-def _rfm_sql(with_holdout: bool, has_revenue: bool) -> str:
+def _span(con: Any, info: OrdersInfo) -> tuple[dt.date, dt.date]:
+    """The days of the first and last order (found by the contract's pass when it could)."""
+    span = info.span
+    if span is None:
+        span = con.execute('SELECT MIN("timestamp"), MAX("timestamp") FROM clv_orders').fetchone()
+        assert span is not None
+    return span[0].date(), span[1].date()
+
+
+def _warn_duplicates(n_duplicates: int) -> None:
+    if n_duplicates:
+        warn_duplicates(n_duplicates)
+
+
+def _rfm_sql(with_holdout: bool, has_revenue: bool, with_duplicates: bool = False) -> str:
     holdout_columns = (
         _HOLDOUT_COLUMNS.format(holdout_monetary=_HOLDOUT_MONETARY if has_revenue else "")
         if with_holdout
@@ -270,6 +296,11 @@ def _rfm_sql(with_holdout: bool, has_revenue: bool) -> str:
         holdout_columns=holdout_columns,
         holdout_join=_HOLDOUT_JOIN if with_holdout else "",
         holdout_overflow=" OR coalesce(h.day_overflow, false)" if with_holdout else "",
+        day_rows=(
+            _DAY_ROWS.format(revenue=", revenue" if has_revenue else "") if with_duplicates else ""
+        ),
+        unsure=_UNSURE if with_duplicates else "",
+        unsure_column=",\n       c.clv_unsure" if with_duplicates else "",
     )
 
 

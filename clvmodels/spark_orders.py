@@ -77,10 +77,15 @@ def customer_checks(name: str, type_name: str) -> SparkChecks:
     t = _text(c)
     bad = f"{t} IS NULL OR {t} = '' OR lower({t}) IN ('nan', 'none', 'null')"
     canonical = f"{t} RLIKE '^-?(0|[1-9][0-9]{{0,18}})$' AND try_cast({t} AS BIGINT) IS NOT NULL"
+    scientific = f"{t} RLIKE '^[+-]?[0-9]+([.][0-9]+)?[eE][+-][0-9]+$'"
     return SparkChecks(
         name,
-        {"id_missing": bad, "id_noncanonical": f"NOT ({bad}) AND NOT ({canonical})"},
-        [("id_missing", "missing_id", None)],
+        {
+            "id_missing": bad,
+            "id_scientific": f"NOT ({bad}) AND {scientific}",
+            "id_noncanonical": f"NOT ({bad}) AND NOT ({canonical})",
+        },
+        [("id_missing", "missing_id", None), ("id_scientific", "scientific_id", t)],
         f"CAST({t} AS BIGINT)",
         text_value=t,
     )
@@ -105,11 +110,14 @@ def revenue_checks(name: str, type_name: str) -> SparkChecks:
         missing = (
             f"{t} IS NULL OR {t} = '' OR {nonfinite} OR coalesce(abs({v}) = double('inf'), false)"
         )
+        comma = f"{t} RLIKE '^[+-]?[0-9][0-9.]*,[0-9]+$'"
         counts = {
+            "revenue_comma": f"NOT ({missing}) AND ({v}) IS NULL AND {comma}",
             "revenue_not_number": f"NOT ({missing}) AND ({v}) IS NULL",
             "revenue_missing": missing,
         }
         checks = [
+            ("revenue_comma", "decimal_comma", c),
             ("revenue_not_number", "not_number", c),
             ("revenue_missing", "missing_revenue", None),
         ]
@@ -290,8 +298,16 @@ def validate(
     """Check ``raw`` against the contract; return the converted orders and the counts."""
     from pyspark.sql import functions as F
 
+    from clvmodels.contract import check_distinct_columns
     from clvmodels.spark_engine import _first_rows, _first_values
 
+    check_distinct_columns(
+        {
+            "--customer-col (customer_col)": customer_col,
+            "--date-col (date_col)": date_col,
+            "--revenue-col (revenue_col)": revenue_col,
+        }
+    )
     session_zone = raw.sparkSession.conf.get("spark.sql.session.timeZone")
     if session_zone != "UTC":
         raise DataError(
@@ -321,7 +337,7 @@ def validate(
     assert row is not None
     counts = {k: int(v or 0) for k, v in row.asDict().items()}
     if counts["n_rows"] == 0:
-        raise RULES["no_rows"].error(None)
+        raise RULES["no_rows"].error(None, where="")
     for col in columns:
         for count, rule, example in col.checks:
             n = counts.get(count, 0)

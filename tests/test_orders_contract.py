@@ -105,6 +105,20 @@ CASES = [
         expect={"customer_id": [3, 2**53]},
         kinds=TYPED,
     ),
+    Case(
+        "spreadsheet scientific-notation ids are an error",
+        orders(["1.23E+20", "A7"], DAYS),
+        error="column 'customer_id': customer ids written in scientific notation (a spreadsheet "
+        "rounded them, so different customers may look alike) (1 row, e.g. '1.23E+20'). Export "
+        "the ids as text (in Excel: format the column as Text before saving)",
+    ),
+    Case(
+        "one column for two options",
+        orders(["1", "2"], DAYS),
+        options={"revenue_col": "timestamp"},
+        error="--date-col (date_col) and --revenue-col (revenue_col) both name the column "
+        "'timestamp'. The customer, date and revenue must be three different columns",
+    ),
     # ------------------------------------------------------------------ dates: formats
     Case(
         "a date format is applied (month first)",
@@ -290,6 +304,13 @@ CASES = [
         "text revenue",
         orders(["1", "2"], DAYS, ["5", "abc"]),
         error="column 'revenue': revenue that is not a number (1 row, e.g. 'abc')",
+    ),
+    Case(
+        "decimal-comma revenue",
+        orders(["1", "2"], DAYS, ["5", "12,50"]),
+        error="column 'revenue': revenue written with a decimal comma, which clvmodels does not "
+        "guess (1 row, e.g. '12,50'). Write revenue with a decimal point (12.50), e.g. save the "
+        "CSV with a point as decimal separator",
     ),
     Case(
         "missing and infinite revenue",
@@ -548,7 +569,9 @@ def test_non_utf8_csv_through_pyarrow_keeps_ids_as_text(tmp_path: Path) -> None:
         "kunde;datum;umsatz\n007;01.02.2024;5\nJürgen;03.02.2024;2,5\n".encode("latin-1")
     )
     with pytest.raises(
-        DataError, match=r"column 'umsatz': revenue that is not a number \(1 row, e.g. '2,5'\)"
+        DataError,
+        match=r"column 'umsatz': revenue written with a decimal comma, which clvmodels does not "
+        r"guess \(1 row, e.g. '2,5'\)",
     ):
         read_orders(
             path,
