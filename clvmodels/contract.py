@@ -366,7 +366,7 @@ def warn_duplicates(n_duplicates: int) -> None:
     """The warning about kept exact duplicate rows (one message for every reader)."""
     warnings.warn(
         f"{n_duplicates:,} order rows are exact duplicates of another row (same customer, "
-        "time and revenue); they are kept. Pass --dedupe (dedupe=True) to drop them",
+        "time and revenue, if any); they are kept. Pass --dedupe (dedupe=True) to drop them",
         DataQualityWarning,
         stacklevel=4,
     )

@@ -73,6 +73,8 @@ class NumberRange:
 
 MARGIN = NumberRange(0.0, 1.0, low_open=True)
 ANNUAL_DISCOUNT_RATE = NumberRange(0.0, 10.0)
+#: Revenue given to every order of a log without revenue (``--value-per-order``).
+VALUE_PER_ORDER = NumberRange(0.0, 1e12, low_open=True)
 
 
 def check_margin(value: Any, name: str = "margin") -> float:

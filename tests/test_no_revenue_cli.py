@@ -201,15 +201,24 @@ def test_a_missing_revenue_column_without_no_revenue_stays_an_error(files, fitte
         (["--value-per-order", "25"], "Error: --value-per-order goes with --no-revenue"),
         (
             ["--no-revenue", "--value-per-order", "nan"],
-            "must be a finite number > 0, not nan",
+            "Error: --value-per-order must be within (0, 1e+12]; got nan",
         ),
         (
             ["--no-revenue", "--value-per-order", "inf"],
-            "must be a finite number > 0, not inf",
+            "Error: --value-per-order must be within (0, 1e+12]; got inf",
         ),
-        (["--no-revenue", "--value-per-order", "0"], "must be a finite number > 0, not 0"),
-        (["--no-revenue", "--value-per-order", "-1"], "must be a finite number > 0, not -1"),
-        (["--no-revenue", "--value-per-order", "abc"], "'abc' is not a valid float"),
+        (
+            ["--no-revenue", "--value-per-order", "0"],
+            "Error: --value-per-order must be within (0, 1e+12]; got 0.0",
+        ),
+        (
+            ["--no-revenue", "--value-per-order", "-1"],
+            "Error: --value-per-order must be within (0, 1e+12]; got -1.0",
+        ),
+        (
+            ["--no-revenue", "--value-per-order", "abc"],
+            "Error: --value-per-order takes a number; got 'abc'",
+        ),
     ],
     ids=["without --no-revenue", "nan", "inf", "zero", "negative", "text"],
 )

@@ -15,7 +15,13 @@ from clvmodels.cli.display import our_warnings
 from clvmodels.contract import DATE_UNITS, OrdersSource
 from clvmodels.errors import ClvError
 from clvmodels.paths import PathLike, output_problem
-from clvmodels.ranges import ANNUAL_DISCOUNT_RATE, MARGIN, NumberRange, date_problem
+from clvmodels.ranges import (
+    ANNUAL_DISCOUNT_RATE,
+    MARGIN,
+    VALUE_PER_ORDER,
+    NumberRange,
+    date_problem,
+)
 from clvmodels.units import parse_duration
 
 EXIT_DATA_ERROR = 2
@@ -91,7 +97,7 @@ def orders_options[F: Callable[..., Any]](func: F) -> F:
         ),
         click.option(
             "--value-per-order",
-            type=float,
+            type=NumberType(VALUE_PER_ORDER),
             default=None,
             help="With --no-revenue: revenue given to every order, e.g. --value-per-order 25.",
         ),
