@@ -193,9 +193,14 @@ class GammaGammaModel(PosteriorModel):
         q = np.asarray(self.posterior_["q"].values, dtype="float64").reshape(-1)
         at_most_one = q <= 1
         if at_most_one.any():
-            share = f" in {at_most_one.mean():.0%} of the draws" if len(q) > 1 else ""
+            where = (
+                f"q <= 1 in {at_most_one.mean():.0%} of the draws (posterior mean "
+                f"{self.params_['q']:.4g})"
+                if len(q) > 1
+                else f"q = {self.params_['q']:.4g} <= 1"
+            )
             problem = (
-                f"q = {self.params_['q']:.4g} <= 1{share}: the population mean spend "
+                f"{where}: the population mean spend "
                 "p v / (q - 1) is infinite, so expected spend and CLV have no value"
             )
             spenders = self.fit_report_.get("extreme_spenders", [])[:3]

@@ -166,8 +166,8 @@ def test_some_nuts_draws_with_q_below_one_are_refused():
     gg = GammaGammaModel.from_posterior(posterior)
     (problem,) = gg.usability_problems()
     assert problem == (
-        f"q = {gg.params_['q']:.4g} <= 1 in {share:.0%} of the draws: the population mean "
-        "spend p v / (q - 1) is infinite, so expected spend and CLV have no value"
+        f"q <= 1 in {share:.0%} of the draws (posterior mean {gg.params_['q']:.4g}): the "
+        "population mean spend p v / (q - 1) is infinite, so expected spend and CLV have no value"
     )
 
 
