@@ -136,3 +136,27 @@ RULES: dict[str, Rule] = {
         ),
     )
 }
+
+
+#: The time part of a day/month date (``12/1/2010 8:26``, ``01.02.2024T10:15:30``), as a regex.
+DAY_MONTH_TIME = r"[ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?$"
+
+
+def day_month_formats(first: int, second: int, sep: str, time_example: str) -> str:
+    """The ``{formats}`` of the day/month rule: the format(s) the values allow.
+
+    ``first`` and ``second`` are the largest first and second fields of the dates, ``sep``
+    their separator, ``time_example`` the time part of one of them ('' when they have none):
+    a value above 12 proves which field is the day.
+    """
+    time = ""
+    if time_example:
+        clock = "%H:%M:%S" if time_example.count(":") == 2 else "%H:%M"
+        time = f"{time_example[0]}{clock}"
+    day_first = f"%d{sep}%m{sep}%Y{time}"
+    month_first = f"%m{sep}%d{sep}%Y{time}"
+    if first > 12 >= second:
+        return f"'{day_first}': values above 12 come first, so the day does"
+    if second > 12 >= first:
+        return f"'{month_first}': values above 12 come second, so the day does"
+    return f"'{day_first}' (day first) or '{month_first}' (month first)"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from clvmodels.errors import Label
-from clvmodels.orders_rules import RULES
+from clvmodels.orders_rules import DAY_MONTH_TIME, RULES, day_month_formats
 from clvmodels.readers import first_line, quote
 
 if TYPE_CHECKING:
@@ -421,15 +421,10 @@ def _day_month_fields(
     def fields(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         row = con.execute(
             "SELECT max(CAST(clv_dm['a'] AS INTEGER)), max(CAST(clv_dm['b'] AS INTEGER)), "
-            f"any_value(clv_dm['s']) FROM {STAGE_VIEW} WHERE {condition}"
+            f"any_value(clv_dm['s']), max(regexp_extract(clv_dt, '{DAY_MONTH_TIME}', 0)) "
+            f"FROM {STAGE_VIEW} WHERE {condition}"
         ).fetchone()
         assert row is not None
-        first, second, sep = int(row[0]), int(row[1]), str(row[2])
-        day_first, month_first = f"%d{sep}%m{sep}%Y", f"%m{sep}%d{sep}%Y"
-        if first > 12 >= second:
-            return {"formats": f"{day_first}: values above 12 come first, so the day does"}
-        if second > 12 >= first:
-            return {"formats": f"{month_first}: values above 12 come second, so the day does"}
-        return {"formats": f"{day_first} (day first) or {month_first} (month first)"}
+        return {"formats": day_month_formats(int(row[0]), int(row[1]), str(row[2]), str(row[3]))}
 
     return fields

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from clvmodels.errors import DataError, Label
-from clvmodels.orders_rules import RULES
+from clvmodels.orders_rules import DAY_MONTH_TIME, RULES, day_month_formats
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -271,7 +271,12 @@ def _text_dates(name: str, date_unit: str | None, time_zone: str) -> SparkChecks
         ("date_number", "number_date", c),
     ]
     result = SparkChecks(name, counts, checks, value)
-    result.fields["day_month"] = (a, b, f"regexp_extract({t}, '{_DAY_MONTH}', 2)")
+    result.fields["day_month"] = (
+        a,
+        b,
+        f"regexp_extract({t}, '{_DAY_MONTH}', 2)",
+        f"regexp_extract({t}, '{DAY_MONTH_TIME}', 0)",
+    )
     return _with_range(result)
 
 
@@ -378,24 +383,19 @@ def validate(
     return raw.select(*select), counts
 
 
-def _day_month_formats(raw: DataFrame, condition: Column, parts: tuple[str, str, str]) -> str:
+def _day_month_formats(raw: DataFrame, condition: Column, parts: tuple[str, str, str, str]) -> str:
     from pyspark.sql import functions as F
 
-    a, b, sep = parts
+    a, b, sep, time = parts
     row = (
         raw.filter(condition)
         .agg(
             F.max(F.expr(f"CAST({a} AS INT)")),
             F.max(F.expr(f"CAST({b} AS INT)")),
             F.first(F.expr(sep)),
+            F.max(F.expr(time)),
         )
         .first()
     )
     assert row is not None
-    first, second, s = int(row[0]), int(row[1]), str(row[2])
-    day_first, month_first = f"%d{s}%m{s}%Y", f"%m{s}%d{s}%Y"
-    if first > 12 >= second:
-        return f"{day_first}: values above 12 come first, so the day does"
-    if second > 12 >= first:
-        return f"{month_first}: values above 12 come second, so the day does"
-    return f"{day_first} (day first) or {month_first} (month first)"
+    return day_month_formats(int(row[0]), int(row[1]), str(row[2]), str(row[3]))

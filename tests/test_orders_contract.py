@@ -190,14 +190,21 @@ CASES = [
         orders(["1", "2"], ["13/01/2024", "01/02/2024"]),
         error="column 'timestamp': day/month dates are ambiguous without a date format "
         "(2 rows, e.g. '13/01/2024', '01/02/2024'). Pass --date-format (date_format) "
-        "%d/%m/%Y: values above 12 come first, so the day does",
+        "'%d/%m/%Y': values above 12 come first, so the day does",
+    ),
+    Case(
+        "month/day dates with a time (as the UCI Online Retail log writes them)",
+        orders(["1", "2"], ["12/1/2010 8:26", "12/13/2010 17:05"]),
+        error="column 'timestamp': day/month dates are ambiguous without a date format "
+        "(2 rows, e.g. '12/1/2010 8:26', '12/13/2010 17:05'). Pass --date-format (date_format) "
+        "'%m/%d/%Y %H:%M': values above 12 come second, so the day does",
     ),
     Case(
         "day.month dates without a format (not proven)",
         orders(["1"], ["01.02.2024"]),
         error="column 'timestamp': day/month dates are ambiguous without a date format "
-        "(1 row, e.g. '01.02.2024'). Pass --date-format (date_format) %d.%m.%Y (day first) "
-        "or %m.%d.%Y (month first)",
+        "(1 row, e.g. '01.02.2024'). Pass --date-format (date_format) '%d.%m.%Y' (day first) "
+        "or '%m.%d.%Y' (month first)",
     ),
     Case(
         "missing dates",

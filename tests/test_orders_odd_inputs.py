@@ -245,7 +245,7 @@ def test_european_csv_with_decimal_commas(tmp_path: Path) -> None:
     assert _error(str(path), *names, "-o", out) == (
         "Error: column 'datum': day/month dates are ambiguous without a date format (3 rows, "
         "e.g. '05.01.2024', '07.02.2024', '01.03.2024'). Pass --date-format (date_format) "
-        "%d.%m.%Y (day first) or %m.%d.%Y (month first)"
+        "'%d.%m.%Y' (day first) or '%m.%d.%Y' (month first)"
     )
     assert _error(str(path), *names, "--date-format", "%d.%m.%Y", "-o", out) == (
         "Error: column 'umsatz': revenue written with a decimal comma, which clvmodels does not "
