@@ -1,6 +1,6 @@
 """Acquisition economics: CAC, ROMI and payback per cohort and source, realised and predicted.
 
-Definitions (DESIGN.md, "CAC", "ROMI", "Payback"; cohorts and ages as in
+Definitions (docs/definitions.md, "CAC", "ROMI", "Payback"; cohorts and ages as in
 :mod:`clvmodels.cohorts`; buyers, sources and cost cells as in :mod:`clvmodels.attribution`,
 whose functions this module re-exports):
 

@@ -1,6 +1,6 @@
 """Attribution and cost cells: which source brought each buyer, what each cohort cost.
 
-Definitions (DESIGN.md "CAC"; cohorts as in :mod:`clvmodels.cohorts`):
+Definitions (docs/definitions.md "CAC"; cohorts as in :mod:`clvmodels.cohorts`):
 
 * A **buyer** is a customer whose first order is on or before the observation end. The
   buyer belongs to the source of their first visit (``"first-touch"``, the default) or of

@@ -1,11 +1,11 @@
 """Budget: what a new customer from each source is worth, and what the current base will bring.
 
-Definitions (DESIGN.md; the per-source model is :mod:`clvmodels.source_model`):
+Definitions (docs/definitions.md; the per-source model is :mod:`clvmodels.source_model`):
 
 * **Value of a new customer** from source s within H months: the first purchase plus the
   expected repeat purchases of a newly acquired customer (FHL05 eq. 9, with the source's
   parameters), each worth the source's Gamma-Gamma mean spend p v / (q - 1), times the
-  margin, month m discounted by (1 + annual rate)^(m / 12) (DESIGN.md's CLV definition; see
+  margin, month m discounted by (1 + annual rate)^(m / 12) (the CLV of docs/definitions.md; see
   :func:`clvmodels.source_model.new_customer_value`). Months count from acquisition (model
   months of 365.25 / 12 days), not calendar ages.
 * **Maximum affordable CAC** for a target payback of P months = the value within P months:

@@ -1,6 +1,6 @@
 """Empirical cohort LTV: the baseline every analyst computes, aggregated in DuckDB SQL.
 
-Definitions (DESIGN.md, "Empirical cohort LTV"):
+Definitions (docs/definitions.md, "Empirical cohort LTV"):
 
 * **cohort**: the period of a customer's first order — a calendar month, or with
   ``period="week"`` an ISO week (Monday to Sunday). It is labelled by the period's first day.

@@ -16,7 +16,7 @@ pymc-marketing touches this file only. What we take from pymc-marketing:
 pymc-marketing fits one row per customer and has no weights. BG/NBD's likelihood depends on a
 customer only through (x, t_x, T), so the adapter builds the same model on the distinct tuples
 and weights each tuple's log-likelihood by its count: the posterior is the same, the graph is
-several times smaller (DESIGN.md: 1M customers -> ~171k tuples in weeks).
+several times smaller (docs/definitions.md: 1M customers -> ~171k tuples in weeks).
 
 For speed, MAP and NUTS fits of BG/NBD evaluate that weighted likelihood and its gradient in
 one compiled pass (:func:`weighted_bgnbd_loglike_op`, :mod:`clvmodels.bgnbd_likelihood`), and

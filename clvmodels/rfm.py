@@ -1,6 +1,6 @@
 """Recency-frequency-monetary summaries of an orders table, aggregated in DuckDB SQL.
 
-Definitions (DESIGN.md; Fader, Hardie & Lee 2005, section 2):
+Definitions (docs/definitions.md; Fader, Hardie & Lee 2005, section 2):
 
 * Purchases on the same calendar day are one purchase occasion, their revenue summed.
 * ``frequency`` x: repeat occasions (occasions minus one) up to the calibration end.

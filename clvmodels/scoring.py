@@ -1,6 +1,6 @@
 """Per-customer scores: P(alive), expected purchases, expected spend and discounted CLV.
 
-CLV over a horizon of H months (DESIGN.md)::
+CLV over a horizon of H months (docs/definitions.md)::
 
     CLV = margin * E[spend] * sum_{m=1..ceil(H)} (E[X(t_m)] - E[X(t_{m-1})]) / (1 + d)**(t_m / 12)
 

@@ -374,7 +374,7 @@ def new_customer_value(
     :meth:`clvmodels.transaction.TransactionModel.expected_purchases_new_customer`), each
     worth the Gamma-Gamma population mean spend p v / (q - 1), times ``margin``, the
     purchases of month m discounted by ``(1 + annual_discount_rate) ** (-m / 12)`` as in
-    :func:`clvmodels.scoring.monthly_steps` (the CLV definition of DESIGN.md)::
+    :func:`clvmodels.scoring.monthly_steps` (the CLV definition of docs/definitions.md)::
 
         value(H) = margin * spend * (1 + sum_{m=1..H} (E[X(m)] - E[X(m - 1)]) / (1 + d)**(m/12))
 

@@ -1,8 +1,8 @@
 """The Spark engine: the DuckDB engine's RFM, cohort and scoring computations on Apache Spark.
 
 Every function here computes exactly what its DuckDB counterpart computes, with the same
-definitions (DESIGN.md, :mod:`clvmodels.rfm`, :mod:`clvmodels.cohorts`), so the two engines
-agree: ids and counts exactly, values to rounding (1e-9).
+definitions (docs/definitions.md, :mod:`clvmodels.rfm`, :mod:`clvmodels.cohorts`), so the two
+engines agree: ids and counts exactly, values to rounding (1e-9).
 
 ===============================  ==============================================
 Spark engine                     DuckDB / pandas engine

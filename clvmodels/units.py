@@ -1,6 +1,6 @@
 """Time units and durations: the one place where days become weeks or months.
 
-Units (DESIGN.md): ``D`` = 1 day, ``W`` = 7 days, ``M`` = 365.25 / 12 days. A time unit is
+Units (docs/definitions.md): ``D`` = 1 day, ``W`` = 7 days, ``M`` = 365.25 / 12 days. A time unit is
 always stated, never implied.
 """
 

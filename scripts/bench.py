@@ -131,7 +131,7 @@ NUTS_TUNE = 1000
 NUTS_CORES = 2
 #: The NUTS job's simulated population: the simulator's defaults (close to CDNOW, ~3 orders
 #: per customer: 100k customers collapse to ~51k (x, t_x, T) tuples in weeks, the kind of
-#: population whose tuple counts DESIGN.md quotes); ``--nuts-population bench`` uses
+#: population whose tuple counts docs/definitions.md quotes); ``--nuts-population bench`` uses
 #: BENCH_BGNBD instead (~10 orders per customer: the tuples barely collapse, as the fit_map
 #: job shows).
 NUTS_POPULATIONS = ("cdnow-like", "bench")
@@ -159,7 +159,7 @@ TARGETS = {
     "fit_map": "≥ 2× faster",
     "nuts": "≥ 20× faster at 100k customers, 4×1000 draws, 1000 tune; same posterior "
     "(means within 0.1 sd, sds within 10%)",
-    "score": "none set (DESIGN anchor: pymc-marketing 46 s, 5.4 GB)",
+    "score": "none set (anchor (docs/definitions.md): pymc-marketing 46 s, 5.4 GB)",
     "score_200": "1M customers × 200 draws in ≤ 30 s, peak ≤ 2000 MB",
     "cdnow_clv": "clvmodels ≤ 1 s for 2,357 customers × 4,000 draws",
     "cohorts": "≥ 5× faster than the pandas notebook way, clvmodels peak ≤ 1000 MB",

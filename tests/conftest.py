@@ -80,7 +80,7 @@ def fixed_posterior(
     )
 
 
-# published maximum-likelihood values (DESIGN.md)
+# published maximum-likelihood values (docs/definitions.md)
 BGNBD_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 GAMMA_GAMMA_PUBLISHED = {"p": 6.25, "q": 3.74, "v": 15.44}
 

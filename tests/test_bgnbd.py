@@ -20,7 +20,7 @@ def test_flat_map_reproduces_published_parameters(cdnow_flat_model):
         assert params[name] == pytest.approx(published, rel=0.005), name
     report = cdnow_flat_model.transaction_model_.fit_report_
     assert report["converged"] and report["success"]
-    assert report["n_tuples"] == 1016  # DESIGN.md: CDNOW 2,357 -> 1,016 tuples
+    assert report["n_tuples"] == 1016  # docs/definitions.md: CDNOW 2,357 -> 1,016 tuples
 
 
 def test_log_likelihood_is_published_value(cdnow_flat_model):
@@ -77,7 +77,7 @@ def test_weighted_fit_equals_pymc_marketing_unweighted_fit(cdnow_rfm, cdnow_flat
 
 
 def test_default_priors_match_pymc_marketing_default_map(cdnow_rfm):
-    # DESIGN.md measured pymc-marketing's default-prior MAP on CDNOW at a=0.706, b=2.09.
+    # docs/definitions.md measured pymc-marketing's default-prior MAP on CDNOW at a=0.706, b=2.09.
     model = BetaGeoModel(priors="default").fit(cdnow_rfm)
     assert model.params_["a"] == pytest.approx(0.706, abs=0.002)
     assert model.params_["b"] == pytest.approx(2.09, abs=0.01)

@@ -21,7 +21,7 @@ def test_flat_map_reproduces_published_parameters(cdnow_flat_model):
 
 
 def test_default_prior_pulls_p_down(cdnow_rfm):
-    # DESIGN.md: pymc-marketing's default prior pulls p from 6.25 to 4.29 on CDNOW.
+    # docs/definitions.md: pymc-marketing's default prior pulls p from 6.25 to 4.29 on CDNOW.
     model = GammaGammaModel(priors="default").fit(cdnow_rfm)
     assert model.params_["p"] == pytest.approx(4.29, abs=0.02)
 

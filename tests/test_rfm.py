@@ -31,7 +31,7 @@ def test_cdnow_equals_published_summary(cdnow_rfm, cdnow_summary):
 def pandas_rfm(
     orders: pd.DataFrame, calibration_end: str, observation_end: str, days_per_unit: float
 ) -> pd.DataFrame:
-    """An independent, deliberately plain implementation of DESIGN.md's definitions."""
+    """An independent, deliberately plain implementation of docs/definitions.md's definitions."""
     cal, obs = pd.Timestamp(calibration_end), pd.Timestamp(observation_end)
     day = orders.assign(day=orders["timestamp"].dt.normalize())
     occ = day[day["day"] <= obs].groupby(["customer_id", "day"], as_index=False)["revenue"].sum()

@@ -29,7 +29,7 @@ def posterior_models():
 
 
 def test_clv_equals_independent_lifetimes_computation(cdnow_flat_model, cdnow_rfm):
-    """DESIGN.md's CLV, summed month by month with lifetimes' predictions as the oracle."""
+    """The CLV of docs/definitions.md, month by month, with lifetimes' predictions as oracle."""
     from lifetimes import BetaGeoFitter, GammaGammaFitter
 
     bg, gg = cdnow_flat_model.transaction_model_, cdnow_flat_model.spend_model_
