@@ -448,6 +448,13 @@ def orders_fingerprint(
     fingerprint hashes the row count and the sum of those hashes, so it depends on the
     rows (duplicates included) and not on their order or on the input's file kind.
     """
+    return counted_fingerprint(con, name, up_to=up_to)[1]
+
+
+def counted_fingerprint(
+    con: duckdb.DuckDBPyConnection, name: str = ORDERS_VIEW, *, up_to: Any = None
+) -> tuple[int, str]:
+    """``(rows, fingerprint)`` of :func:`orders_fingerprint`, from its one scan of the view."""
     columns = [row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()]
     parts = ["CAST(customer_id AS VARCHAR)", "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"]
     if "revenue" in columns:
@@ -463,4 +470,4 @@ def orders_fingerprint(
         params,
     ).fetchone()
     assert row is not None
-    return hashlib.sha256(f"{row[0]}:{row[1]}".encode()).hexdigest()
+    return int(row[0]), hashlib.sha256(f"{row[0]}:{row[1]}".encode()).hexdigest()

@@ -27,7 +27,7 @@ import pandas as pd
 
 from clvmodels.contract import OrdersInfo, OrdersSource, exact_duplicates, warn_duplicates
 from clvmodels.errors import DataError, Label
-from clvmodels.io import duckdb_connection, orders_fingerprint, register_orders
+from clvmodels.io import counted_fingerprint, duckdb_connection, register_orders
 from clvmodels.orders_rules import RULES
 from clvmodels.ranges import date_problem
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
@@ -243,13 +243,9 @@ def rfm_summary(
             _warn_duplicates(exact_duplicates(con, "clv_orders", "clv_unsure_customers"))
         extra: dict[str, Any] = {}
         if with_fingerprint:
-            count = con.execute(
-                'SELECT count(*) FROM clv_orders WHERE CAST("timestamp" AS DATE) <= ?',
-                [period.calibration_end],
-            ).fetchone()
-            assert count is not None
-            extra["n_orders_used"] = int(count[0])
-            extra["fingerprint"] = orders_fingerprint(con, up_to=period.calibration_end)
+            n_used, digest = counted_fingerprint(con, up_to=period.calibration_end)
+            extra["n_orders_used"] = n_used
+            extra["fingerprint"] = digest
     if has_revenue:
         _check_overflow(rfm, info.revenue_col or "revenue")
     rfm = rfm.drop(columns=[c for c in ("clv_overflow", "clv_unsure") if c in rfm.columns])
