@@ -16,7 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	@echo "Installing clvmodels and its dependencies into $(VENV) (about a minute)..."
 	$(BIN)/python -m pip install --quiet -e ".[dev,spark]" -c constraints.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@$(BIN)/python -c "import clvmodels, pymc_marketing; print('installed clvmodels', clvmodels.__version__, 'with pymc-marketing', pymc_marketing.__version__)"
-	$(BIN)/python -m clvmodels.warmup
+	$(BIN)/python -m clvmodels.jobs.warmup
 	@touch $(STAMP)
 
 install: $(STAMP)

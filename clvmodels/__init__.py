@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from clvmodels._version import __version__
 
 if TYPE_CHECKING:
-    from clvmodels.bgnbd import BetaGeoModel
-    from clvmodels.datasets import SimulationTruth, load_cdnow, load_cdnow_summary, simulate_orders
+    from clvmodels.models.bgnbd import BetaGeoModel
+    from clvmodels.examples.datasets import SimulationTruth, load_cdnow, load_cdnow_summary, simulate_orders
     from clvmodels.errors import (
         ClvError,
         ConvergenceWarning,
@@ -27,43 +27,43 @@ if TYPE_CHECKING:
         ModelFileError,
         NotFittedError,
     )
-    from clvmodels.gamma_gamma import GammaGammaModel
-    from clvmodels.io import read_orders, read_table, validate_orders, write_table
+    from clvmodels.models.gamma_gamma import GammaGammaModel
+    from clvmodels.data.io import read_orders, read_table, validate_orders, write_table
     from clvmodels.model import CLVModel
     from clvmodels.persistence import load_model, save_model
-    from clvmodels.rfm import collapse_rfm, rfm_summary, validate_rfm
-    from clvmodels.scoring import score_customers
-    from clvmodels.segments import load_rules, segment_customers, segment_summary
+    from clvmodels.summaries.rfm import collapse_rfm, rfm_summary, validate_rfm
+    from clvmodels.predict.scoring import score_customers
+    from clvmodels.segments.assign import load_rules, segment_customers, segment_summary
     from clvmodels.units import Duration, parse_duration
 
 #: public name -> the module that defines it
 _PUBLIC = {
-    "BetaGeoModel": "bgnbd",
-    "SimulationTruth": "datasets",
-    "load_cdnow": "datasets",
-    "load_cdnow_summary": "datasets",
-    "simulate_orders": "datasets",
+    "BetaGeoModel": "models.bgnbd",
+    "SimulationTruth": "examples.datasets",
+    "load_cdnow": "examples.datasets",
+    "load_cdnow_summary": "examples.datasets",
+    "simulate_orders": "examples.datasets",
     "ClvError": "errors",
     "ConvergenceWarning": "errors",
     "DataError": "errors",
     "DataQualityWarning": "errors",
     "ModelFileError": "errors",
     "NotFittedError": "errors",
-    "GammaGammaModel": "gamma_gamma",
-    "read_orders": "io",
-    "read_table": "io",
-    "validate_orders": "io",
-    "write_table": "io",
+    "GammaGammaModel": "models.gamma_gamma",
+    "read_orders": "data.io",
+    "read_table": "data.io",
+    "validate_orders": "data.io",
+    "write_table": "data.io",
     "CLVModel": "model",
     "load_model": "persistence",
     "save_model": "persistence",
-    "collapse_rfm": "rfm",
-    "rfm_summary": "rfm",
-    "validate_rfm": "rfm",
-    "score_customers": "scoring",
-    "load_rules": "segments",
-    "segment_customers": "segments",
-    "segment_summary": "segments",
+    "collapse_rfm": "summaries.rfm",
+    "rfm_summary": "summaries.rfm",
+    "validate_rfm": "summaries.rfm",
+    "score_customers": "predict.scoring",
+    "load_rules": "segments.assign",
+    "segment_customers": "segments.assign",
+    "segment_summary": "segments.assign",
     "Duration": "units",
     "parse_duration": "units",
 }

@@ -6,7 +6,7 @@ two baselines, on the customers whose first purchase is on or before the calibra
 * ``naive``: the calibration rate x / T times the holdout length; revenue at the customer's
   calibration mean revenue per occasion.
 * ``cohort``: each customer's expected holdout purchases and revenue from the empirical
-  curves of older cohorts at the same ages (:mod:`clvmodels.cohorts`): the average
+  curves of older cohorts at the same ages (:mod:`clvmodels.summaries.cohorts`): the average
   cumulative occasions and margin per customer at the age the holdout ends, minus those at
   the age it starts, using only cohorts that fully reached those ages (beyond the oldest
   age, the curve's recent monthly run rate).
@@ -22,7 +22,7 @@ What it measures (Fader, Hardie & Lee 2005, section 5):
 Orders without revenue (an RFM table without ``monetary_value``) give the purchase metrics
 only: no revenue columns, no revenue totals, no spend model. Orders valued with
 ``value_per_order`` X are measured in revenue X per order; the models' spend is then the
-constant of :class:`clvmodels.spend.ConstantSpendModel`, not Gamma-Gamma.
+constant of :class:`clvmodels.models.spend.ConstantSpendModel`, not Gamma-Gamma.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.contract import OrdersSource
+from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataError
 from clvmodels.model import TRANSACTION_MODELS, CLVModel
-from clvmodels.rfm import DateLike, order_period, rfm_summary, to_day
+from clvmodels.summaries.rfm import DateLike, order_period, rfm_summary, to_day
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 BASELINES = ("naive", "cohort")
@@ -265,8 +265,8 @@ def write_backtest(result: BacktestResult, output_dir: str | Path) -> list[Path]
     ``metrics.json``, ``totals.csv``, ``conditional.csv``, ``tracking.csv``,
     ``customers.parquet``, and the plots ``tracking.png`` and ``conditional.png``.
     """
-    from clvmodels.io import write_json, write_table
-    from clvmodels.plotting import plot_conditional_expectations, plot_tracking, save_figure
+    from clvmodels.data.io import write_json, write_table
+    from clvmodels.plots.plotting import plot_conditional_expectations, plot_tracking, save_figure
 
     out = backtest_files(output_dir)
     tracking = plot_tracking(result.tracking, calibration_end=result.settings["calibration_end"])
@@ -406,15 +406,15 @@ def _cohort_baseline(
 ) -> pd.DataFrame:
     """Expected holdout occasions and revenue per customer from older cohorts' curves.
 
-    Cohorts are calendar months of the first occasion (:func:`clvmodels.cohorts.cohort_table`
+    Cohorts are calendar months of the first occasion (:func:`clvmodels.summaries.cohorts.cohort_table`
     on the calibration period's occasions). The curves are the average cumulative repeat
     occasions and repeat revenue per customer by age in months, over the cohorts that fully
-    reached each age (:func:`clvmodels.cohorts.average_ltv_curve`). A customer expects
+    reached each age (:func:`clvmodels.summaries.cohorts.average_ltv_curve`). A customer expects
     ``curve(age at observation end) - curve(age at calibration end)``, partial months
     interpolated linearly, ages beyond the oldest cohort extrapolated at the curve's recent
     run rate (:func:`_curve_at`).
     """
-    from clvmodels.cohorts import average_ltv_curve, cohort_table
+    from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
 
     table = cohort_table(occasions, period="month", margin=1.0, observation_end=calibration_end)
     first = occasions.groupby("customer_id")["timestamp"].min()

@@ -4,7 +4,7 @@ An RFM table without ``monetary_value`` (orders without revenue) fits the transa
 only: ``spend_model_`` is None, and scores hold P(alive) and expected purchases, no spend or
 CLV. Orders valued with ``--value-per-order`` (``attrs["revenue"] == "value_per_order"``)
 have a known spend per purchase occasion: ``spend_model_`` is a
-:class:`~clvmodels.spend.ConstantSpendModel`, not a Gamma-Gamma fit (``docs/models.md``).
+:class:`~clvmodels.models.spend.ConstantSpendModel`, not a Gamma-Gamma fit (``docs/models.md``).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import Any, Self
 
 import pandas as pd
 
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.errors import DataError, NotFittedError
-from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.mbgnbd import ModifiedBetaGeoModel
-from clvmodels.pareto_nbd import ParetoNBDModel
-from clvmodels.scoring import check_rfm_time_unit, iter_scores, score_customers
-from clvmodels.spend import ConstantSpendModel, SpendModel
-from clvmodels.transaction import TransactionModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
+from clvmodels.models.pareto_nbd import ParetoNBDModel
+from clvmodels.predict.scoring import check_rfm_time_unit, iter_scores, score_customers
+from clvmodels.models.spend import ConstantSpendModel, SpendModel
+from clvmodels.models.transaction import TransactionModel
 from clvmodels.units import Duration, check_time_unit
 
 #: Why a model has no spend model (in ``describe()``, ``model.json`` and ``clv show``).
@@ -66,7 +66,7 @@ class CLVModel:
         orders were valued with ``value_per_order`` (``attrs["revenue"]``).
     data_info_ : dict
         The data period the models were fitted on (``observation_end`` and, when the RFM
-        table came from :func:`clvmodels.rfm.rfm_summary`, its dates), and customer counts.
+        table came from :func:`clvmodels.summaries.rfm.rfm_summary`, its dates), and customer counts.
 
     Examples
     --------
@@ -117,10 +117,10 @@ class CLVModel:
         """Fit the transaction model on all customers and Gamma-Gamma on the repeat customers.
 
         Gamma-Gamma is fitted on the repeat customers with a positive mean repeat value (see
-        :class:`~clvmodels.gamma_gamma.GammaGammaModel`), and not at all when ``rfm`` has no
+        :class:`~clvmodels.models.gamma_gamma.GammaGammaModel`), and not at all when ``rfm`` has no
         ``monetary_value`` column (``spend_model_`` is then None). Orders valued with
         ``value_per_order`` (``rfm.attrs["revenue"] == "value_per_order"``) get a
-        :class:`~clvmodels.spend.ConstantSpendModel` instead of Gamma-Gamma.
+        :class:`~clvmodels.models.spend.ConstantSpendModel` instead of Gamma-Gamma.
         """
         unit = check_time_unit(self.time_unit)
         check_rfm_time_unit(rfm, unit, action="fit")
@@ -193,7 +193,7 @@ class CLVModel:
         """Raise a DataError when a fit cannot be used for scoring.
 
         A parameter at a bound, or Gamma-Gamma q <= 1: see
-        :meth:`clvmodels.posterior.PosteriorModel.check_usable`.
+        :meth:`clvmodels.models.posterior.PosteriorModel.check_usable`.
         """
         self._check_fitted()
         for sub in self._submodels().values():
@@ -216,7 +216,7 @@ class CLVModel:
         chunk_size: int | None = None,
         progress: bool = False,
     ) -> pd.DataFrame:
-        """Per-customer scores; see :func:`clvmodels.scoring.score_customers`.
+        """Per-customer scores; see :func:`clvmodels.predict.scoring.score_customers`.
 
         Without a spend model the scores have no ``expected_spend`` and ``clv`` columns.
 
@@ -251,7 +251,7 @@ class CLVModel:
         chunk_size: int | None = None,
         progress: bool = False,
     ) -> Iterator[pd.DataFrame]:
-        """Per-customer scores chunk by chunk; see :func:`clvmodels.scoring.iter_scores`.
+        """Per-customer scores chunk by chunk; see :func:`clvmodels.predict.scoring.iter_scores`.
 
         Checks the time unit and the fits as :meth:`score` does, before the first chunk.
         """

@@ -2,7 +2,7 @@
 
 Run it with ``make bench`` (``.venv/bin/python scripts/bench.py``). In one run it:
 
-1. simulates ~10M orders of ~1M customers (``clvmodels.datasets.simulate_orders``), writes them
+1. simulates ~10M orders of ~1M customers (``clvmodels.examples.datasets.simulate_orders``), writes them
    to ``OUT/orders.parquet`` and, with clvmodels, their weekly RFM summary to ``OUT/rfm.parquet``;
 2. runs each job side (clvmodels = "ours", pymc-marketing = "pymc") in its own fresh
    subprocess (``scripts/bench.py --job NAME --side ours|pymc``) so that the peak memory is
@@ -14,15 +14,15 @@ Run it with ``make bench`` (``.venv/bin/python scripts/bench.py``). In one run i
 
 Jobs:
 
-* ``rfm``: ``clvmodels.rfm.rfm_summary(orders, time_unit="W")`` against
+* ``rfm``: ``clvmodels.summaries.rfm.rfm_summary(orders, time_unit="W")`` against
   ``pymc_marketing.clv.rfm_summary(orders, customer_id_col=..., datetime_col=...,
   monetary_value_col=..., time_unit="W")``.
 * ``fit_map``: BG/NBD MAP with pymc-marketing's default priors:
-  ``clvmodels.bgnbd.BetaGeoModel(method="map", priors="default").fit(rfm)`` against
+  ``clvmodels.models.bgnbd.BetaGeoModel(method="map", priors="default").fit(rfm)`` against
   ``pymc_marketing.clv.BetaGeoModel().fit(data=rfm, method="map")``.
 * ``score``: P(alive), expected purchases over 12 months and 12-month CLV (10% a year
   discount) for every customer, from the same fixed 100-draw posterior on both sides:
-  ``clvmodels.scoring.score_customers`` against pymc-marketing's
+  ``clvmodels.predict.scoring.score_customers`` against pymc-marketing's
   ``expected_probability_alive``, ``expected_purchases`` and
   ``GammaGammaModel.expected_customer_lifetime_value`` with the posterior injected as
   ``model.idata``.
@@ -35,7 +35,7 @@ Jobs:
   against ``GammaGammaModel.expected_customer_spend`` followed by
   ``pymc_marketing.clv.customer_lifetime_value``.
 * ``nuts``: BG/NBD by NUTS (default priors, 4 chains x 1,000 draws, 1,000 tuning steps) on
-  100k simulated customers: ``clvmodels.bgnbd.BetaGeoModel(method="mcmc").fit(rfm)`` against
+  100k simulated customers: ``clvmodels.models.bgnbd.BetaGeoModel(method="mcmc").fit(rfm)`` against
   ``pymc_marketing.clv.BetaGeoModel().fit(data, method="mcmc", nuts_sampler="nutpie",
   cores=2)``; the posteriors must agree (means within 0.1 sd, sds within 10%).
 * ``cli_rfm``, ``cli_startup``, ``cli_fit``: the `clv` commands as whole processes against a
@@ -259,7 +259,7 @@ def read_orders_frame(path: Path) -> Any:
 
 def child_rfm_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
-    from clvmodels.rfm import rfm_summary
+    from clvmodels.summaries.rfm import rfm_summary
 
     orders = read_orders_frame(_input(args, out, "orders.parquet"))
     started = time.perf_counter()
@@ -270,8 +270,8 @@ def child_rfm_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def child_cohorts_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """clvmodels.cohorts.cohort_table on the orders DataFrame (DuckDB SQL)."""
-    from clvmodels.cohorts import cohort_ltv_wide, cohort_table
+    """clvmodels.summaries.cohorts.cohort_table on the orders DataFrame (DuckDB SQL)."""
+    from clvmodels.summaries.cohorts import cohort_ltv_wide, cohort_table
 
     orders = read_orders_frame(_input(args, out, "orders.parquet"))
     started = time.perf_counter()
@@ -312,7 +312,7 @@ def child_check_cohorts(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    from clvmodels.cohorts import cohort_ltv_wide
+    from clvmodels.summaries.cohorts import cohort_ltv_wide
 
     ours = cohort_ltv_wide(pd.read_parquet(out / "cohorts_ours.parquet"))
     theirs = pd.read_parquet(out / "cohorts_pandas.parquet")
@@ -333,7 +333,7 @@ def child_rfm_file_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     The pymc-marketing side of this job is the same as ``rfm``: the file read into pandas
     (not timed), then ``rfm_summary``.
     """
-    from clvmodels.rfm import rfm_summary
+    from clvmodels.summaries.rfm import rfm_summary
 
     started = time.perf_counter()
     rfm = rfm_summary(_input(args, out, "orders.parquet"), time_unit=TIME_UNIT)
@@ -361,7 +361,7 @@ def child_rfm_pymc(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 def child_fit_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import pandas as pd
 
-    from clvmodels.bgnbd import BetaGeoModel
+    from clvmodels.models.bgnbd import BetaGeoModel
 
     # clvmodels imports PyMC lazily, inside fit; import it before the timer as the
     # pymc-marketing side does, so that both calls time the fit alone (the whole-process
@@ -421,9 +421,9 @@ def child_score_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """clvmodels' scoring of every customer (``score``: 100 draws; ``score_200``: 200)."""
     import pandas as pd
 
-    from clvmodels.bgnbd import BetaGeoModel
-    from clvmodels.gamma_gamma import GammaGammaModel
-    from clvmodels.scoring import score_customers
+    from clvmodels.models.bgnbd import BetaGeoModel
+    from clvmodels.models.gamma_gamma import GammaGammaModel
+    from clvmodels.predict.scoring import score_customers
 
     draws = SCORE_200_DRAWS if args.job == "score_200" else SCORE_DRAWS
     rfm = pd.read_parquet(_input(args, out, "rfm.parquet"))
@@ -529,8 +529,8 @@ def _posterior_moments(posterior: Any, names: tuple[str, ...]) -> dict[str, dict
 
 def child_prepare_nuts(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Simulate the NUTS job's customers (seeded) and write their weekly RFM table."""
-    from clvmodels.datasets import simulate_orders
-    from clvmodels.rfm import collapse_rfm, rfm_summary
+    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
 
     params: dict[str, Any] = {}
     if args.nuts_population == "bench":
@@ -559,7 +559,7 @@ def child_nuts_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """clvmodels' BG/NBD by NUTS on count-weighted (x, t_x, T) tuples, default priors."""
     import pandas as pd
 
-    from clvmodels.bgnbd import BetaGeoModel
+    from clvmodels.models.bgnbd import BetaGeoModel
 
     # imported before the timer, as on the pymc-marketing side (see child_fit_ours)
     import_started = time.perf_counter()
@@ -605,7 +605,7 @@ def child_nuts_pymc(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import xarray as xr
     from pymc_marketing.clv import BetaGeoModel
 
-    from clvmodels.pymc_adapter import sampler_diagnostics
+    from clvmodels.models._pymc.adapter import sampler_diagnostics
 
     rfm = pd.read_parquet(out / "nuts_rfm.parquet")
     data = rfm[["customer_id", "frequency", "recency", "T"]]
@@ -672,9 +672,9 @@ def child_prepare_cdnow(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """
     import xarray as xr
 
-    from clvmodels.datasets import load_cdnow
+    from clvmodels.examples.datasets import load_cdnow
     from clvmodels.model import CLVModel
-    from clvmodels.rfm import rfm_summary
+    from clvmodels.summaries.rfm import rfm_summary
 
     orders = load_cdnow("sample")[["customer_id", "timestamp", "revenue"]]
     rfm = rfm_summary(
@@ -735,9 +735,9 @@ def child_cdnow_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import pandas as pd
     import xarray as xr
 
-    from clvmodels.bgnbd import BetaGeoModel
-    from clvmodels.gamma_gamma import GammaGammaModel
-    from clvmodels.scoring import score_customers
+    from clvmodels.models.bgnbd import BetaGeoModel
+    from clvmodels.models.gamma_gamma import GammaGammaModel
+    from clvmodels.predict.scoring import score_customers
 
     rfm, posterior = _cdnow_inputs(out)
     settings = {
@@ -976,7 +976,7 @@ class TreeMemory:
 
 def child_rfm_spark_duckdb(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """clvmodels' DuckDB RFM straight from the Parquet file (as the rfm_file job)."""
-    from clvmodels.rfm import rfm_summary
+    from clvmodels.summaries.rfm import rfm_summary
 
     started = time.perf_counter()
     rfm = rfm_summary(_input(args, out, "orders.parquet"), time_unit=TIME_UNIT)
@@ -987,7 +987,7 @@ def child_rfm_spark_duckdb(args: argparse.Namespace, out: Path) -> dict[str, Any
 
 def _spark_rfm(spark: Any, path: str) -> tuple[Any, int]:
     """What ``clv rfm ORDERS --engine spark`` computes: validated read, extent, RFM, sorted."""
-    from clvmodels.spark_engine import orders_extent_spark, read_orders_spark, rfm_summary_spark
+    from clvmodels.spark.engine import orders_extent_spark, read_orders_spark, rfm_summary_spark
 
     table = read_orders_spark(spark, path)
     extent = orders_extent_spark(table)
@@ -997,7 +997,7 @@ def _spark_rfm(spark: Any, path: str) -> tuple[Any, int]:
 
 def child_rfm_spark_spark(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """The same RFM on Spark local[2]: session start, a first (cold) and a second run."""
-    from clvmodels.spark_engine import spark_session
+    from clvmodels.spark.engine import spark_session
 
     path = str(_input(args, out, "orders.parquet"))
     with TreeMemory() as memory:
@@ -1199,8 +1199,8 @@ def child_prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         if all(meta.get(k) == v for k, v in wanted.items()) and (out / "rfm.parquet").exists():
             log(f"reusing {out / 'orders.parquet'} ({meta['n_orders']:,} orders)")
             return {"meta": meta}
-    from clvmodels.datasets import simulate_orders
-    from clvmodels.rfm import rfm_summary
+    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.summaries.rfm import rfm_summary
 
     log(f"simulating orders of {args.customers:,} customers (BG/NBD {BENCH_BGNBD}) ...")
     started = time.perf_counter()
@@ -1276,9 +1276,9 @@ def child_warmup_score(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import pandas as pd
     import xarray as xr
 
-    from clvmodels.bgnbd import BetaGeoModel
-    from clvmodels.gamma_gamma import GammaGammaModel
-    from clvmodels.scoring import score_customers
+    from clvmodels.models.bgnbd import BetaGeoModel
+    from clvmodels.models.gamma_gamma import GammaGammaModel
+    from clvmodels.predict.scoring import score_customers
 
     rfm = pd.read_parquet(_input(args, out, "rfm_warmup.parquet"))
     rng = np.random.default_rng(SEED)
@@ -1330,7 +1330,7 @@ def child_posterior(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     map_path = out / "map_params.json"
     map_params = json.loads(map_path.read_text()) if map_path.exists() else None
     if map_params is None:
-        from clvmodels.bgnbd import BetaGeoModel
+        from clvmodels.models.bgnbd import BetaGeoModel
 
         log("  no fit_map result: fitting the BG/NBD MAP for the scoring posterior ...")
         model = BetaGeoModel(method="map", priors="default").fit(
@@ -1389,7 +1389,7 @@ def child_check_rfm(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     # the exact check: both at day resolution on a sample of customers, same observation end
     from pymc_marketing.clv import rfm_summary as pymc_rfm
 
-    from clvmodels.rfm import rfm_summary as ours_rfm
+    from clvmodels.summaries.rfm import rfm_summary as ours_rfm
 
     rng = np.random.default_rng(SEED)
     ids = np.sort(

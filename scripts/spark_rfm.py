@@ -1,7 +1,7 @@
 """RFM of an orders table on a Spark cluster: the driver program to give spark-submit.
 
 It reads and validates the orders where they are (any path Spark reads, or a catalog table),
-summarises them with :func:`clvmodels.spark_engine.rfm_summary_spark` (the DuckDB engine's
+summarises them with :func:`clvmodels.spark.engine.rfm_summary_spark` (the DuckDB engine's
 definitions), and leaves the result distributed: Spark writes OUTPUT as a folder of part
 files, first beside it and then renamed into place, so a failed job leaves the previous
 output untouched. Nothing per customer is collected on the driver.
@@ -70,7 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
-    from clvmodels.paths import output_problem
+    from clvmodels.data.paths import output_problem
 
     problem = output_problem(args.output, [("--orders", args.orders)])
     if problem is not None:  # the output folder is replaced: never onto or around the input
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from clvmodels.errors import ClvError
-    from clvmodels.spark_engine import (
+    from clvmodels.spark.engine import (
         order_period_spark,
         orders_extent_spark,
         read_orders_spark,

@@ -24,7 +24,7 @@ def lifetimes_datasets() -> Path:
 @pytest.fixture(scope="session")
 def cdnow_orders() -> pd.DataFrame:
     """The CDNOW sample's 6,919 orders of 2,357 customers (ids 1..2357, as in the summary)."""
-    from clvmodels.io import read_orders
+    from clvmodels.data.io import read_orders
 
     raw = pd.read_csv(
         lifetimes_datasets() / "CDNOW_sample.txt",
@@ -45,7 +45,7 @@ def cdnow_summary() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def cdnow_rfm(cdnow_orders: pd.DataFrame) -> pd.DataFrame:
-    from clvmodels.rfm import rfm_summary
+    from clvmodels.summaries.rfm import rfm_summary
 
     return rfm_summary(
         cdnow_orders,

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from clvmodels.acquisition import (
+from clvmodels.marketing.payback import (
     attribute_buyers,
     costs_by_cohort,
     payback_age,
@@ -29,17 +29,17 @@ from clvmodels.acquisition import (
     source_cohort_table,
     source_romi_curves,
 )
-from clvmodels.acquisition_plots import plot_cac_by_source, plot_romi_curves
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.plots.marketing import plot_cac_by_source, plot_romi_curves
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli.acquisition import payback
-from clvmodels.cohorts import cohort_table
-from clvmodels.datasets import simulate_marketing
+from clvmodels.summaries.cohorts import cohort_table
+from clvmodels.examples.datasets import simulate_marketing
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.marketing_io import read_costs, read_visits
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.model import CLVModel
-from clvmodels.plotting import save_figure
-from clvmodels.rfm import rfm_summary
+from clvmodels.plots.plotting import save_figure
+from clvmodels.summaries.rfm import rfm_summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -809,14 +809,14 @@ def test_plots_draw_into_a_given_axes_and_save_valid_pngs(hand, tmp_path):
 
 def test_plots_do_not_touch_pyplot():
     code = (
-        "import sys; import clvmodels.acquisition_plots, clvmodels.cli.acquisition; "
+        "import sys; import clvmodels.plots.marketing, clvmodels.cli.acquisition; "
         "sys.exit(1 if 'matplotlib.pyplot' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_every_written_table_reads_back(hand, tmp_path):
-    from clvmodels.io import write_table
+    from clvmodels.data.io import write_table
 
     result = run_hand(hand, model=fixed_model())
     for suffix in (".parquet", ".csv", ".json"):

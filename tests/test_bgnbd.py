@@ -9,8 +9,10 @@ from conftest import BGNBD_PUBLISHED, fixed_posterior
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clvmodels import bgnbd, pymc_adapter
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.models import bgnbd
+
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.errors import DataError, NotFittedError
 
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from conftest import assert_same_posterior
 
-from clvmodels import pymc_adapter
-from clvmodels.bgnbd_likelihood import BGNBDTuples, loglike_and_grad
-from clvmodels.datasets import simulate_orders
-from clvmodels.rfm import collapse_rfm, rfm_summary
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models.kernels.bgnbd_likelihood import BGNBDTuples, loglike_and_grad
+from clvmodels.examples.datasets import simulate_orders
+from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
 
 PARAMS = ("r", "alpha", "a", "b")
 

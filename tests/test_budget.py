@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from test_acquisition import HAND_END, cli_args, fixed_model, hand, hand_files, run_hand
 
-from clvmodels.acquisition import payback_analysis
-from clvmodels.bgnbd import expected_purchases_new_customer
-from clvmodels.budget import (
+from clvmodels.marketing.payback import payback_analysis
+from clvmodels.models.bgnbd import expected_purchases_new_customer
+from clvmodels.marketing.budget import (
     BUDGET_COLUMNS,
     FORECAST_COLUMNS,
     budget_recommendation,
@@ -22,12 +22,12 @@ from clvmodels.budget import (
     revenue_forecast,
 )
 from clvmodels.cli.acquisition import budget, payback
-from clvmodels.datasets import simulate_marketing
+from clvmodels.examples.datasets import simulate_marketing
 from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
 from clvmodels.persistence import save_model
-from clvmodels.rfm import rfm_summary
-from clvmodels.source_model import new_customer_value, rfm_in_units, source_scales
+from clvmodels.summaries.rfm import rfm_summary
+from clvmodels.marketing.sources import new_customer_value, rfm_in_units, source_scales
 
 __all__ = ["hand", "hand_files"]  # fixtures shared with test_acquisition
 
@@ -328,7 +328,7 @@ def test_cli_budget_help_has_an_example():
 
 
 def test_acquisition_demo_writes_what_the_commands_write(tmp_path):
-    from clvmodels.acquisition_demo import run_acquisition_demo
+    from clvmodels.jobs.marketing_demo import run_acquisition_demo
 
     lines: list[str] = []
     paths = run_acquisition_demo(tmp_path / "mkt", n_buyers=3_000, seed=1, echo=lines.append)
@@ -354,7 +354,7 @@ def test_acquisition_demo_writes_what_the_commands_write(tmp_path):
 
 def test_collapsed_interval_is_not_printed():
     """A one-draw (MAP) fit has low == high: the printout leaves the interval out."""
-    from clvmodels.budget import _interval_text
+    from clvmodels.marketing.budget import _interval_text
 
     assert _interval_text(97.84, 97.84, ",.2f") == ""
     assert _interval_text(float("nan"), 1.0, ",.2f") == ""

@@ -23,9 +23,9 @@ from conftest import CALIBRATION_END, OBSERVATION_END, lifetimes_datasets
 
 from clvmodels.backtest import backtest
 from clvmodels.cli import cli
-from clvmodels.io import read_orders
+from clvmodels.data.io import read_orders
 from clvmodels.model import CLVModel
-from clvmodels.rfm import rfm_summary
+from clvmodels.summaries.rfm import rfm_summary
 
 HOLDOUT_WEEKS = 39.0
 

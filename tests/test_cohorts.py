@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from clvmodels.cli.cohorts import cohorts
-from clvmodels.cohorts import (
+from clvmodels.summaries.cohorts import (
     COHORT_COLUMNS,
     average_ltv_curve,
     cohort_ltv_wide,
@@ -26,7 +26,7 @@ from clvmodels.cohorts import (
     partial_cells,
 )
 from clvmodels.errors import DataError
-from clvmodels.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
+from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -501,8 +501,8 @@ def test_plots_draw_into_a_given_axes_and_save_valid_pngs(hand_table, tmp_path):
 def test_plots_do_not_touch_pyplot():
     code = (
         "import sys, pandas as pd\n"
-        "from clvmodels.cohorts import cohort_table\n"
-        "from clvmodels.plotting import plot_cohort_heatmap, plot_retention_curves\n"
+        "from clvmodels.summaries.cohorts import cohort_table\n"
+        "from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves\n"
         "o = pd.DataFrame({'customer_id': [1, 1, 2], 'timestamp': pd.to_datetime("
         "['2024-01-03', '2024-02-05', '2024-02-07']), 'revenue': [1.0, 2.0, 3.0]})\n"
         "t = cohort_table(o)\n"
@@ -514,7 +514,7 @@ def test_plots_do_not_touch_pyplot():
 
 def test_nanosecond_order_at_month_end_stays_in_its_month():
     """DuckDB would round 23:59:59.9999996 up to the next day (and month); pandas floors."""
-    from clvmodels.cohorts import cohort_table
+    from clvmodels.summaries.cohorts import cohort_table
 
     stamps = ["2024-01-05 09:00:00", "2024-01-31 23:59:59.9999996", "2024-03-01 00:00:00"]
     orders = pd.DataFrame(

@@ -12,10 +12,10 @@ import pytest
 from scipy import stats
 from scipy.special import betaln
 
-from clvmodels import datasets
-from clvmodels.bgnbd import BetaGeoModel, expected_purchases_new_customer
-from clvmodels.bgnbd import log_likelihood as bgnbd_log_likelihood
-from clvmodels.datasets import (
+from clvmodels.examples import datasets
+from clvmodels.models.bgnbd import BetaGeoModel, expected_purchases_new_customer
+from clvmodels.models.bgnbd import log_likelihood as bgnbd_log_likelihood
+from clvmodels.examples.datasets import (
     DEFAULT_BGNBD,
     DEFAULT_GAMMA_GAMMA,
     SimulationTruth,
@@ -24,9 +24,9 @@ from clvmodels.datasets import (
     simulate_orders,
 )
 from clvmodels.errors import ClvError
-from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.io import validate_orders
-from clvmodels.rfm import collapse_rfm, rfm_summary
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.data.io import validate_orders
+from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
 
 WEEK = pd.Timedelta(weeks=1)
 #: A p-value below this fails a goodness-of-fit test (tests are seeded, so deterministic).

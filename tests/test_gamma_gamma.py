@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from conftest import GAMMA_GAMMA_PUBLISHED
 
-from clvmodels import gamma_gamma
+from clvmodels.models import gamma_gamma
 from clvmodels.errors import DataError
-from clvmodels.gamma_gamma import GammaGammaModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 
 
 def test_flat_map_reproduces_published_parameters(cdnow_flat_model):

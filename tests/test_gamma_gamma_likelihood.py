@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from conftest import assert_same_posterior
 
-from clvmodels import pymc_adapter
-from clvmodels.datasets import simulate_orders
-from clvmodels.rfm import rfm_summary
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.examples.datasets import simulate_orders
+from clvmodels.summaries.rfm import rfm_summary
 
 PARAMS = ("p", "q", "v")
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.special import hyp2f1
 
-from clvmodels.bgnbd import BetaGeoModel, conditional_numerator, conditional_numerator_grid
-from clvmodels.hypergeometric import bgnbd_numerator_grid, hyp2f1_series
-from clvmodels.transaction import TransactionModel
+from clvmodels.models.bgnbd import BetaGeoModel, conditional_numerator, conditional_numerator_grid
+from clvmodels.models.kernels.hypergeometric import bgnbd_numerator_grid, hyp2f1_series
+from clvmodels.models.transaction import TransactionModel
 
 WEEKS_PER_MONTH = 365.25 / 12 / 7
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clvmodels.bgnbd import BetaGeoModel
-from clvmodels.datasets import simulate_orders
-from clvmodels.rfm import rfm_summary
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.examples.datasets import simulate_orders
+from clvmodels.summaries.rfm import rfm_summary
 
 pytestmark = pytest.mark.slow
 

@@ -26,10 +26,10 @@ import pytest
 from click.testing import CliRunner
 
 from clvmodels.cli import cli
-from clvmodels.contract import OrdersSource
+from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.io import fingerprint, read_orders
-from clvmodels.rfm import rfm_summary
+from clvmodels.data.io import fingerprint, read_orders
+from clvmodels.summaries.rfm import rfm_summary
 
 KINDS = ("frame", "csv", "parquet", "duckdb", "sqlite")
 TYPED = ("frame", "parquet", "duckdb", "sqlite")
@@ -431,7 +431,7 @@ def test_contract(case: Case, kind: str, tmp_path: Path) -> None:
     "case", [c for c in CASES if "csv" in c.kinds or "parquet" in c.kinds], ids=lambda c: c.name
 )
 def test_contract_on_spark(case: Case, tmp_path: Path, spark_session_fixture: Any) -> None:
-    from clvmodels.spark_engine import read_orders_spark
+    from clvmodels.spark.engine import read_orders_spark
 
     frame = raw_frame(case)
     kind = "csv" if "csv" in case.kinds else "parquet"
@@ -459,7 +459,7 @@ def test_contract_on_spark(case: Case, tmp_path: Path, spark_session_fixture: An
 
 @pytest.fixture(scope="module")
 def spark_session_fixture() -> Any:
-    from clvmodels.spark_engine import spark_session
+    from clvmodels.spark.engine import spark_session
 
     session = spark_session("local[1]", "clvmodels-contract-tests")
     yield session
@@ -508,7 +508,7 @@ def test_results_do_not_depend_on_the_machine_time_zone(machine_zone: str, tmp_p
     script = textwrap.dedent(
         f"""
         import warnings
-        from clvmodels.io import read_orders
+        from clvmodels.data.io import read_orders
         warnings.simplefilter("ignore")
         print(read_orders({str(tmp_path / "tz.parquet")!r})["timestamp"].tolist())
         try:

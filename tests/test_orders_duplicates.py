@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels.contract import OrdersSource
+from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataQualityWarning
-from clvmodels.rfm import rfm_summary
+from clvmodels.summaries.rfm import rfm_summary
 
 
 def _orders(seed: int, n: int = 4000) -> pd.DataFrame:

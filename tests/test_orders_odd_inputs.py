@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from clvmodels.cli import cli
-from clvmodels.contract import OrdersSource
+from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataError
-from clvmodels.rfm import rfm_summary
+from clvmodels.summaries.rfm import rfm_summary
 
 _ROWS = [("1", "2024-01-05", "10"), ("2", "2024-02-07", "5"), ("1", "2024-03-01", "3")]
 _HEADER = ("customer_id", "timestamp", "revenue")

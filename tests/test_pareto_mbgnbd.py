@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from clvmodels.cli import cli
-from clvmodels.mbgnbd import ModifiedBetaGeoModel
+from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.model import CLVModel
-from clvmodels.pareto_nbd import ParetoNBDModel
+from clvmodels.models.pareto_nbd import ParetoNBDModel
 from clvmodels.persistence import load_model, save_model
 
 # Fader, Hardie & Lee (2005), CDNOW, weeks, calibration to 1997-09-30
@@ -133,7 +133,7 @@ def test_cli_fit_model_option(cdnow_orders, tmp_path):
 
 def test_mbgnbd_numerator_grid_equals_the_step_by_step_closed_form():
     """The compiled BG/NBD series at b + 1 against MBG/NBD's own scipy closed form, step by step."""
-    from clvmodels.transaction import TransactionModel
+    from clvmodels.models.transaction import TransactionModel
 
     rng = np.random.default_rng(4)
     draws = {

@@ -10,9 +10,9 @@ from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.errors import ModelFileError
-from clvmodels.gamma_gamma import GammaGammaModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, save_model
 

@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 from test_persistence import fixed_model
 
-from clvmodels import cohorts, ranges
-from clvmodels.budget import budget_recommendation
-from clvmodels.scoring import monthly_steps
+from clvmodels.summaries import cohorts
+
+from clvmodels import ranges
+from clvmodels.marketing.budget import budget_recommendation
+from clvmodels.predict.scoring import monthly_steps
 from clvmodels.units import Duration, parse_duration
 
 
@@ -147,7 +149,7 @@ def test_date_range(day, ok):
 @pytest.mark.parametrize("day", ["9999-12-31", "1600-01-01"])
 def test_library_date_arguments_use_the_same_range(cdnow_orders, day):
     from clvmodels.errors import DataError
-    from clvmodels.rfm import rfm_summary
+    from clvmodels.summaries.rfm import rfm_summary
 
     with pytest.raises(
         DataError, match=rf"^a date argument must be a day from 1900-01-01 to 2200-12-31; got {day}"

@@ -21,15 +21,15 @@ from matplotlib.axes import Axes
 from PIL import Image
 
 from clvmodels import CLVModel, rfm_summary, save_model
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli.backtest import backtest as backtest_command
 from clvmodels.cli.report import report as report_command
-from clvmodels.datasets import simulate_marketing
-from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.io import fingerprint
+from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.data.io import fingerprint
 from clvmodels.persistence import read_metadata
-from clvmodels.plotting import plot_frequency_recency_matrix, plot_probability_alive_matrix
-from clvmodels.report import SECTION_IDS, build_report, read_backtest
+from clvmodels.plots.plotting import plot_frequency_recency_matrix, plot_probability_alive_matrix
+from clvmodels.report.build import SECTION_IDS, build_report, read_backtest
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BROWSER_TIMEOUT_SECONDS = 120
@@ -291,11 +291,11 @@ def test_acquisition_without_a_model_shows_empirical_romi(inputs):
 
 
 def test_acquisition_without_its_modules_says_so(inputs, monkeypatch):
-    monkeypatch.setitem(sys.modules, "clvmodels.budget", None)  # importing it fails
+    monkeypatch.setitem(sys.modules, "clvmodels.marketing.budget", None)  # importing it fails
     frame = pd.DataFrame({"source_id": [1]})
     page = parse(build_report(inputs.orders, visits=frame, costs=frame))
     assert "not available" in page.text("acquisition")
-    assert "clvmodels.budget" in page.text("acquisition")
+    assert "clvmodels.marketing.budget" in page.text("acquisition")
     only_visits = parse(build_report(inputs.orders, visits=frame))
     assert "pass --visits and --costs" in only_visits.text("acquisition")
 

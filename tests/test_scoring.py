@@ -9,12 +9,12 @@ from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clvmodels.bgnbd import BetaGeoModel
-from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.mbgnbd import ModifiedBetaGeoModel
-from clvmodels.pareto_nbd import ParetoNBDModel
-from clvmodels.posterior import INTERVAL_PROB
-from clvmodels.scoring import SCORE_COLUMNS, monthly_steps, score_customers
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
+from clvmodels.models.pareto_nbd import ParetoNBDModel
+from clvmodels.models.posterior import INTERVAL_PROB
+from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps, score_customers
 from clvmodels.units import DAYS_PER_UNIT
 
 PARETO_PUBLISHED = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
@@ -208,8 +208,8 @@ def test_clv_and_purchases_never_decrease_with_horizon(x, share, T, spend, h1, e
 def test_streamed_parquet_equals_whole_and_survives_interruption(
     cdnow_rfm, posterior_models, tmp_path
 ):
-    from clvmodels.io import write_table_chunks
-    from clvmodels.scoring import iter_scores
+    from clvmodels.data.io import write_table_chunks
+    from clvmodels.predict.scoring import iter_scores
 
     bg, gg = posterior_models
     whole = score_customers(cdnow_rfm, bg, gg, time_unit="W")

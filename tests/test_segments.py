@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from clvmodels.cli.segment import segment
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.scoring import SCORE_COLUMNS
-from clvmodels.segments import (
+from clvmodels.predict.scoring import SCORE_COLUMNS
+from clvmodels.segments.assign import (
     DERIVED_COLUMNS,
     SUMMARY_COLUMNS,
     Condition,

@@ -27,15 +27,15 @@ from conftest import (
     lifetimes_datasets,
 )
 
-from clvmodels.bgnbd import BetaGeoModel
-from clvmodels.cohorts import average_ltv_curve, cohort_table
-from clvmodels.datasets import simulate_orders
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
+from clvmodels.examples.datasets import simulate_orders
 from clvmodels.errors import ClvError, DataError, DataQualityWarning
-from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.io import read_orders, write_table
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.data.io import read_orders, write_table
 from clvmodels.model import CLVModel
-from clvmodels.pareto_nbd import ParetoNBDModel
-from clvmodels.rfm import rfm_summary
+from clvmodels.models.pareto_nbd import ParetoNBDModel
+from clvmodels.summaries.rfm import rfm_summary
 
 pytestmark = [
     pytest.mark.spark,
@@ -53,7 +53,7 @@ from clvmodels.cli.spark import (  # noqa: E402
     spark_rfm,
     spark_scores,
 )
-from clvmodels.spark_engine import (  # noqa: E402
+from clvmodels.spark.engine import (  # noqa: E402
     cohort_table_spark,
     read_orders_spark,
     rfm_summary_spark,
@@ -289,7 +289,7 @@ def test_missing_column_and_missing_file(spark, data_dir, tmp_path):
 NO_JAVA_SCRIPT = textwrap.dedent(
     """
     from clvmodels.errors import ClvError
-    from clvmodels.spark_engine import spark_session
+    from clvmodels.spark.engine import spark_session
     try:
         spark_session()
     except ClvError as exc:
@@ -329,10 +329,10 @@ def test_clvmodels_imports_without_pyspark_and_says_how_to_install_it():
         """
         import sys
         sys.modules["pyspark"] = None  # as if it were not installed
-        import clvmodels, clvmodels.spark_engine, clvmodels.cli.spark
+        import clvmodels, clvmodels.spark.engine, clvmodels.cli.spark
         from clvmodels.errors import ClvError
         try:
-            clvmodels.spark_engine.spark_session()
+            clvmodels.spark.engine.spark_session()
         except ClvError as exc:
             print("ClvError:", exc)
         """

@@ -20,14 +20,14 @@ import pytest
 from click.testing import CliRunner
 from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 
-from clvmodels.acquisition import PaybackOrders, payback_analysis, payback_orders
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.marketing.payback import PaybackOrders, payback_analysis, payback_orders
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli.acquisition import payback
-from clvmodels.datasets import simulate_marketing
+from clvmodels.examples.datasets import simulate_marketing
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.gamma_gamma import GammaGammaModel
-from clvmodels.io import read_orders
-from clvmodels.marketing_io import read_costs, read_visits
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.data.io import read_orders
+from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.model import CLVModel
 
 pytestmark = [
@@ -38,7 +38,7 @@ pytestmark = [
 ]
 pytest.importorskip("pyspark", reason="the Spark engine needs pip install 'clvmodels[spark]'")
 
-from clvmodels.spark_engine import (  # noqa: E402
+from clvmodels.spark.engine import (  # noqa: E402
     payback_orders_spark,
     read_orders_spark,
     spark_session,

@@ -77,7 +77,7 @@ def test_import_clvmodels_is_cheap_and_names_load_on_use() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["clvmodels.model", "clvmodels.rfm"]
+    assert done.stdout.split() == ["clvmodels.model", "clvmodels.summaries.rfm"]
 
 
 def test_every_public_name_loads() -> None:
@@ -150,7 +150,7 @@ def test_default_priors_are_pymc_marketings() -> None:
         ParetoNBDModel,
     )
 
-    from clvmodels.pymc_adapter import DEFAULT_PRIORS
+    from clvmodels.models._pymc.adapter import DEFAULT_PRIORS
 
     classes = {
         "bgnbd": BetaGeoModel,
@@ -173,7 +173,7 @@ def test_default_prior_has_the_log_density_of_pymc_marketings_prior() -> None:
     import pymc as pm
     from pymc_marketing.clv import ParetoNBDModel
 
-    from clvmodels.pymc_adapter import default_prior
+    from clvmodels.models._pymc.adapter import default_prior
 
     config = ParetoNBDModel().default_model_config
     logps = []
@@ -195,9 +195,9 @@ def test_a_map_fit_loads_no_pymc_marketing_package_init(tmp_path: Path) -> None:
     code = """
 import sys, warnings
 warnings.simplefilter("ignore")
-from clvmodels.datasets import simulate_orders
+from clvmodels.examples.datasets import simulate_orders
 from clvmodels.model import CLVModel
-from clvmodels.rfm import rfm_summary
+from clvmodels.summaries.rfm import rfm_summary
 rfm = rfm_summary(simulate_orders(200, seed=3)[0], time_unit="W")
 CLVModel(time_unit="W", transaction_model="mbgnbd", method="map").fit(rfm)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pymc_marketing", "pymc_extras"))
@@ -218,9 +218,9 @@ def test_find_map_finds_pymc_find_maps_mode(kind: str) -> None:
     import numpy as np
     import pymc as pm
 
-    from clvmodels import pymc_adapter
-    from clvmodels.datasets import simulate_orders
-    from clvmodels.rfm import collapse_rfm, rfm_summary
+    from clvmodels.models._pymc import adapter as pymc_adapter
+    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
 
     rfm = rfm_summary(simulate_orders(400, seed=5)[0], time_unit="W")
     if kind == "gamma_gamma":
@@ -246,7 +246,7 @@ def test_find_map_finds_pymc_find_maps_mode(kind: str) -> None:
 
 
 def test_warm_up_fits_and_scores_each_model_it_is_given() -> None:
-    from clvmodels.warmup import FITS, warm_up
+    from clvmodels.jobs.warmup import FITS, warm_up
 
     lines: list[str] = []
     seconds = warm_up(150, fits=(("mbgnbd", "map"),), echo=lines.append)

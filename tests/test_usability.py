@@ -14,13 +14,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 
-from clvmodels.bgnbd import BetaGeoModel
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli import cli
-from clvmodels.datasets import simulate_orders
+from clvmodels.examples.datasets import simulate_orders
 from clvmodels.errors import ConvergenceWarning, DataError
-from clvmodels.gamma_gamma import GammaGammaModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.model import CLVModel
-from clvmodels.rfm import rfm_summary
+from clvmodels.summaries.rfm import rfm_summary
 
 WHALE = 999999
 
@@ -203,7 +203,7 @@ def test_the_fit_does_not_depend_on_the_currency(cdnow_rfm, cdnow_flat_model, fa
     # times smaller (dollars in rupiah, say) gives the same p and q, v 10,000 times larger and
     # the log-likelihood shifted by -N log c. Fitted as given, the optimiser stopped at
     # p = 2,189, q = 2.67, "converged"; the spend is now fitted in units near its median.
-    from clvmodels import gamma_gamma
+    from clvmodels.models import gamma_gamma
 
     scaled = cdnow_rfm.assign(monetary_value=cdnow_rfm["monetary_value"] * factor)
     model = GammaGammaModel(priors="flat").fit(scaled)

@@ -9,8 +9,8 @@ from typing import Any
 import click
 import pandas as pd
 
-from clvmodels.acquisition import PaybackOrders, PaybackResult, payback_analysis
-from clvmodels.budget import budget_recommendation, recommendation_lines, revenue_forecast
+from clvmodels.marketing.payback import PaybackOrders, PaybackResult, payback_analysis
+from clvmodels.marketing.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.cli.common import (
     MONTHS,
     PERIODS,
@@ -29,7 +29,7 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
-from clvmodels.marketing_io import (
+from clvmodels.data.marketing import (
     budget_files,
     payback_files,
     read_costs,

@@ -105,7 +105,7 @@ def backtest(
     if not settings.get("revenue", True):
         say("the orders have no revenue: purchase metrics only (no spend model, no revenue totals)")
     elif settings.get("value_per_order") is not None:
-        from clvmodels.spend import ConstantSpendModel
+        from clvmodels.models.spend import ConstantSpendModel
 
         spend = next(iter(result.models.values())).spend_model_
         if isinstance(spend, ConstantSpendModel):

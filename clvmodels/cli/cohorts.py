@@ -22,14 +22,14 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
-from clvmodels.cohorts import (
+from clvmodels.summaries.cohorts import (
     average_ltv_curve,
     check_period,
     cohort_ltv_wide,
     cohort_table,
     period_label,
 )
-from clvmodels.io import write_table
+from clvmodels.data.io import write_table
 
 
 @click.command()
@@ -83,7 +83,7 @@ def cohorts(
       clv cohorts orders.csv --margin 0.3 -o cohorts.parquet --wide cohorts_wide.csv
     """
     # matplotlib is imported by the commands that draw
-    from clvmodels.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
+    from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
 
     target = output_path(output)
     wide_target = output_path(wide_output) if wide_output else None

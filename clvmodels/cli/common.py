@@ -12,9 +12,9 @@ import click
 import pandas as pd
 
 from clvmodels.cli.display import our_warnings
-from clvmodels.contract import DATE_UNITS, OrdersSource
+from clvmodels.data.contract import DATE_UNITS, OrdersSource
 from clvmodels.errors import ClvError
-from clvmodels.paths import PathLike, output_problem
+from clvmodels.data.paths import PathLike, output_problem
 from clvmodels.ranges import (
     ANNUAL_DISCOUNT_RATE,
     MARGIN,
@@ -172,7 +172,7 @@ def orders_source(path: str, opts: dict[str, Any]) -> OrdersSource:
 
 def load_orders(path: str, opts: dict[str, Any]) -> pd.DataFrame:
     """Read and validate orders into pandas, for commands that need them in memory."""
-    from clvmodels.io import orders_frame
+    from clvmodels.data.io import orders_frame
 
     return orders_frame(orders_source(path, opts))
 

@@ -35,8 +35,8 @@ from clvmodels.cli.common import (
     show_progress,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
-from clvmodels.io import write_table, write_table_chunks
-from clvmodels.rfm import rfm_summary
+from clvmodels.data.io import write_table, write_table_chunks
+from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES
 
 
@@ -293,8 +293,8 @@ def show(model_dir: str, as_json: bool) -> None:
 
 
 def _print_description(description: dict[str, Any]) -> None:
-    from clvmodels.posterior import MODEL_LABELS
-    from clvmodels.spend import ConstantSpendModel, constant_spend_line
+    from clvmodels.models.posterior import MODEL_LABELS
+    from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
 
     say(
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
@@ -388,9 +388,9 @@ def score(
     \b
       clv score model/ orders.csv --horizon 12M --annual-discount-rate 0.1 -o scores.parquet
     """
-    from clvmodels.gamma_gamma import POPULATION_MEAN_RULE
+    from clvmodels.models.gamma_gamma import POPULATION_MEAN_RULE
     from clvmodels.persistence import load_model
-    from clvmodels.spend import ConstantSpendModel
+    from clvmodels.models.spend import ConstantSpendModel
 
     target = output_path(output)
     check_outputs(inputs={"MODEL_DIR": model_dir, "ORDERS": orders}, outputs={"--output": target})
@@ -541,7 +541,7 @@ def demo(output_dir: str, customers: int, seed: int, method: str) -> None:
       clv demo --output-dir demo-output --customers 20000
     """
     check_outputs(inputs={}, outputs={"--output-dir": output_dir})
-    from clvmodels.pipeline import run_demo
+    from clvmodels.jobs.pipeline import run_demo
 
     result = run_demo(
         output_dir,

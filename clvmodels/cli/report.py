@@ -24,7 +24,7 @@ from clvmodels.cli.common import (
 )
 from clvmodels.errors import DataQualityWarning
 from clvmodels.persistence import load_model, read_metadata
-from clvmodels.report import (
+from clvmodels.report.build import (
     REPORT_SUFFIXES,
     capture_findings,
     read_acquisition_inputs,

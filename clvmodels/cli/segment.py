@@ -8,8 +8,8 @@ import click
 import pandas as pd
 
 from clvmodels.cli.common import UserError, check_outputs, guarded, output_path, say
-from clvmodels.io import read_table, write_table
-from clvmodels.segments import (
+from clvmodels.data.io import read_table, write_table
+from clvmodels.segments.assign import (
     DEFAULT_RULES_NAME,
     NO_CLV_RULES_NAME,
     default_rules,

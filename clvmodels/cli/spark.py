@@ -1,7 +1,7 @@
 """``--engine spark`` for the rfm, cohorts, payback and score commands.
 
 Each function here does what its command does between reading the orders and writing the
-output, on Spark (:mod:`clvmodels.spark_engine`), and returns the same pandas table with the
+output, on Spark (:mod:`clvmodels.spark.engine`), and returns the same pandas table with the
 same ``attrs`` as the DuckDB engine. The command then writes it as it writes the DuckDB
 engine's table: one Parquet/CSV/JSON file, written beside its target and renamed into place.
 So the output is collected on the machine that runs ``clv`` (about 50 bytes per customer
@@ -29,7 +29,7 @@ from clvmodels.cli.common import UserError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from clvmodels.acquisition import PaybackOrders
+    from clvmodels.marketing.payback import PaybackOrders
     from clvmodels.model import CLVModel
 
 ENGINES = ("duckdb", "spark")
@@ -73,7 +73,7 @@ def spark_for_command(master: str) -> Iterator[SparkSession]:
     one-line message and exit code 2 instead of a Java stack trace.
     """
     from clvmodels.errors import ClvError
-    from clvmodels.spark_engine import running_session, spark_session
+    from clvmodels.spark.engine import running_session, spark_session
 
     was_running = running_session() is not None
     spark = spark_session(master)
@@ -104,7 +104,7 @@ def _first_line(exc: BaseException) -> str:
 
 def read_orders_for_command(spark: SparkSession, orders: str, opts: dict[str, Any]) -> DataFrame:
     """Read and validate ORDERS in Spark with the options of ``orders_options``."""
-    from clvmodels.spark_engine import read_orders_spark
+    from clvmodels.spark.engine import read_orders_spark
 
     if opts.get("table"):
         raise UserError(
@@ -142,10 +142,10 @@ def spark_rfm(
     Returns
     -------
     (pandas.DataFrame, int)
-        The RFM table exactly as :func:`clvmodels.rfm.rfm_summary` returns it (sorted by
+        The RFM table exactly as :func:`clvmodels.summaries.rfm.rfm_summary` returns it (sorted by
         customer, same ``attrs``), and the number of orders read.
     """
-    from clvmodels.spark_engine import (
+    from clvmodels.spark.engine import (
         order_period_spark,
         orders_extent_spark,
         rfm_attrs,
@@ -184,10 +184,10 @@ def spark_cohort_table(
     Returns
     -------
     (pandas.DataFrame, int)
-        The table :func:`clvmodels.cohorts.cohort_table` returns, and the number of orders.
+        The table :func:`clvmodels.summaries.cohorts.cohort_table` returns, and the number of orders.
     """
-    from clvmodels.cohorts import check_period
-    from clvmodels.spark_engine import cohort_table_spark, orders_extent_spark
+    from clvmodels.summaries.cohorts import check_period
+    from clvmodels.spark.engine import cohort_table_spark, orders_extent_spark
 
     with spark_for_command(master) as spark:
         table = read_orders_for_command(spark, orders, opts)
@@ -217,12 +217,12 @@ def spark_payback_orders(
 
     Returns
     -------
-    clvmodels.acquisition.PaybackOrders
-        What :func:`clvmodels.acquisition.payback_orders` returns for the orders and
-        visits; :func:`clvmodels.acquisition.payback_analysis` does the rest.
+    clvmodels.marketing.payback.PaybackOrders
+        What :func:`clvmodels.marketing.payback.payback_orders` returns for the orders and
+        visits; :func:`clvmodels.marketing.payback.payback_analysis` does the rest.
     """
-    from clvmodels.cohorts import check_period
-    from clvmodels.spark_engine import payback_orders_spark
+    from clvmodels.summaries.cohorts import check_period
+    from clvmodels.spark.engine import payback_orders_spark
 
     with spark_for_command(master) as spark:
         table = read_orders_for_command(spark, orders, opts)
@@ -254,10 +254,10 @@ def spark_scores(
     -------
     pandas.DataFrame
         The scores exactly as :meth:`clvmodels.model.CLVModel.score` returns them for
-        :func:`clvmodels.rfm.rfm_summary` of the orders (sorted by customer), with ``attrs``
+        :func:`clvmodels.summaries.rfm.rfm_summary` of the orders (sorted by customer), with ``attrs``
         holding the scoring settings and the RFM table's dates.
     """
-    from clvmodels.spark_engine import (
+    from clvmodels.spark.engine import (
         draws_used,
         order_period_spark,
         orders_extent_spark,

@@ -1,0 +1,418 @@
+"""Marketing tables in and out: visits, daily costs, and the files of payback and budget.
+
+Visits (the ad source of each session) and costs are validated at the boundary like orders
+(:func:`clvmodels.data.io.validate_orders`): a bad table raises a
+:class:`clvmodels.errors.DataError` that names the column, how many rows are affected and a
+few examples. Source ids become text everywhere (``7`` and ``7.0`` are both
+``"7"``), so that visits and costs always match.
+
+The classic schema (Yandex.Afisha's ``visits_log``, ``costs``):
+
+* visits: ``uid, device, start_ts, end_ts, source_id`` — one row a session;
+* costs: ``source_id, dt, costs`` — money spent on a source on a day.
+
+:func:`payback_files` and :func:`budget_files` name the files ``clv payback`` and
+``clv budget`` write; :func:`write_payback`, :func:`read_payback` and :func:`write_budget`
+write and read them (each file atomically).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.errors import DataError, Label
+from clvmodels.data.io import clean_customer_ids, parse_dates, read_table, write_json, write_table
+
+if TYPE_CHECKING:
+    from clvmodels.marketing.payback import PaybackResult
+
+VISIT_COLUMNS = ("uid", "device", "start_ts", "end_ts", "source_id")
+COST_COLUMNS = ("source_id", "dt", "costs")
+
+
+def read_visits(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    uid_col: str = "uid",
+    start_col: str = "start_ts",
+    end_col: str = "end_ts",
+    source_col: str = "source_id",
+    device_col: str = "device",
+    table: str | None = None,
+    query: str | None = None,
+    date_format: str | None = None,
+    encoding: str = "utf-8",
+) -> pd.DataFrame:
+    """Read and validate a visits table (one row a session) into the classic schema.
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        A table file (see :func:`clvmodels.data.io.read_table`) or a DataFrame.
+    uid_col, start_col, end_col, source_col, device_col : str
+        The names of the user id (it matches the orders' customer id), session start, session
+        end, ad source and device columns in ``source``. The device column is optional.
+    table, query, encoding
+        Passed to :func:`clvmodels.data.io.read_table`.
+    date_format : str, optional
+        A ``strftime`` format for the session times (detected when omitted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``uid``, ``device`` (text, missing when the table has none), ``start_ts``,
+        ``end_ts`` (datetime64[ns]) and ``source_id`` (text: ``7`` and ``7.0`` both
+        become ``"7"``). The input is not modified.
+
+    Raises
+    ------
+    DataError
+        Naming the column, how many rows and a few examples: missing columns, no rows,
+        missing user ids, missing or unparsable times, missing sources, and sessions that
+        end before they start.
+    """
+    raw = (
+        source
+        if isinstance(source, pd.DataFrame)
+        else read_table(source, table=table, query=query, encoding=encoding)
+    )
+    return validate_visits(
+        raw,
+        uid_col=uid_col,
+        start_col=start_col,
+        end_col=end_col,
+        source_col=source_col,
+        device_col=device_col,
+        date_format=date_format,
+    )
+
+
+def validate_visits(
+    raw: pd.DataFrame,
+    *,
+    uid_col: str = "uid",
+    start_col: str = "start_ts",
+    end_col: str = "end_ts",
+    source_col: str = "source_id",
+    device_col: str = "device",
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """Validate a raw visits DataFrame; see :func:`read_visits` for the rules."""
+    flags = {
+        uid_col: "--visits-uid-col",
+        start_col: "--visits-start-col",
+        end_col: "--visits-end-col",
+        source_col: "--visits-source-col",
+    }
+    _require(raw, flags, "visits table")
+    uid = clean_customer_ids(raw[uid_col], uid_col)
+    start = parse_dates(raw[start_col], start_col, date_format)
+    end = parse_dates(raw[end_col], end_col, date_format)
+    source_id = _clean_source_ids(raw[source_col], source_col)
+    backwards = (end < start).to_numpy()
+    if backwards.any():
+        rows = np.flatnonzero(backwards)
+        raise DataError(
+            f"sessions that end before they start ({end_col} < {start_col})",
+            column=end_col,
+            n_rows=int(backwards.sum()),
+            examples=[Label(f"row {i + 1}") for i in rows[:5]],
+            hint="Fix or drop those rows; the session times are probably swapped",
+        )
+    if device_col in raw.columns:
+        device = raw[device_col].astype("string").to_numpy(dtype=object, na_value=None)
+    else:
+        device = np.full(len(raw), None, dtype=object)
+    return pd.DataFrame(
+        {
+            "uid": uid.to_numpy(),
+            "device": device,
+            "start_ts": start.to_numpy(),
+            "end_ts": end.to_numpy(),
+            "source_id": source_id.to_numpy(),
+        }
+    )
+
+
+def read_costs(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    source_col: str = "source_id",
+    date_col: str = "dt",
+    costs_col: str = "costs",
+    table: str | None = None,
+    query: str | None = None,
+    date_format: str | None = None,
+    encoding: str = "utf-8",
+) -> pd.DataFrame:
+    """Read and validate a marketing costs table (source, day, amount spent).
+
+    Parameters
+    ----------
+    source : path or DataFrame
+        A table file (see :func:`clvmodels.data.io.read_table`) or a DataFrame.
+    source_col, date_col, costs_col : str
+        The names of the source, day and costs columns in ``source``.
+    table, query, encoding
+        Passed to :func:`clvmodels.data.io.read_table`.
+    date_format : str, optional
+        A ``strftime`` format for the days (detected when omitted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source_id`` (text), ``dt`` (datetime64[ns]), ``costs`` (float64). Several rows
+        for one source and day are allowed; they add up.
+
+    Raises
+    ------
+    DataError
+        For missing columns, no rows, missing sources, missing or unparsable days, and
+        missing, non-numeric, infinite or negative costs.
+    """
+    raw = (
+        source
+        if isinstance(source, pd.DataFrame)
+        else read_table(source, table=table, query=query, encoding=encoding)
+    )
+    return validate_costs(
+        raw, source_col=source_col, date_col=date_col, costs_col=costs_col, date_format=date_format
+    )
+
+
+def validate_costs(
+    raw: pd.DataFrame,
+    *,
+    source_col: str = "source_id",
+    date_col: str = "dt",
+    costs_col: str = "costs",
+    date_format: str | None = None,
+) -> pd.DataFrame:
+    """Validate a raw costs DataFrame; see :func:`read_costs` for the rules."""
+    flags = {
+        source_col: "--costs-source-col",
+        date_col: "--costs-date-col",
+        costs_col: "--costs-col",
+    }
+    _require(raw, flags, "costs table")
+    source_id = _clean_source_ids(raw[source_col], source_col)
+    day = parse_dates(raw[date_col], date_col, date_format).dt.normalize()
+    column = raw[costs_col]
+    numeric = pd.to_numeric(column, errors="coerce")
+    not_number = (numeric.isna() & column.notna()).to_numpy()
+    if pd.api.types.is_bool_dtype(column.dtype) or not_number.any():
+        bad = not_number if not_number.any() else np.ones(len(column), dtype=bool)
+        raise DataError(
+            "costs that are not numbers",
+            column=costs_col,
+            n_rows=int(bad.sum()),
+            examples=column[bad].head(5).tolist(),
+        )
+    values = numeric.to_numpy(dtype="float64")
+    missing = ~np.isfinite(values)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise DataError(
+            "missing (NaN) or infinite costs",
+            column=costs_col,
+            n_rows=int(missing.sum()),
+            examples=[Label(f"row {i + 1}") for i in rows[:5]],
+            hint="Fill or drop those rows; clvmodels does not count missing costs as 0",
+        )
+    negative = values < 0
+    if negative.any():
+        raise DataError(
+            "negative costs",
+            column=costs_col,
+            n_rows=int(negative.sum()),
+            examples=values[negative][:5].tolist(),
+            hint="Costs are money spent on a source on a day and cannot be negative",
+        )
+    return pd.DataFrame({"source_id": source_id.to_numpy(), "dt": day.to_numpy(), "costs": values})
+
+
+def _require(raw: pd.DataFrame, flags: dict[str, str], what: str) -> None:
+    missing = [name for name in flags if name not in raw.columns]
+    if missing:
+        normalised = {_normalise_name(c): str(c) for c in raw.columns}
+        guesses = [
+            f"{flags[m]} '{normalised[_normalise_name(m)]}'"
+            for m in missing
+            if _normalise_name(m) in normalised
+        ]
+        hint = f"its columns are: {', '.join(map(str, raw.columns))}. "
+        hint += (
+            f"Did you mean {', '.join(guesses)}?"
+            if guesses
+            else "Name yours with " + ", ".join(flags[m] for m in missing)
+        )
+        raise DataError(
+            f"the {what} has no column {', '.join(repr(m) for m in missing)}", hint=hint
+        )
+    if len(raw) == 0:
+        raise DataError(f"the {what} has no rows")
+
+
+def _normalise_name(name: object) -> str:
+    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _clean_source_ids(column: pd.Series, name: str) -> pd.Series:
+    """Source ids as text; integral numbers lose their ``.0``; missing ones are an error."""
+    values = column
+    if pd.api.types.is_float_dtype(values.dtype) and bool((values.dropna() % 1 == 0).all()):
+        values = values.astype("Int64")
+    text = values.astype("string").str.strip()
+    bad = (text.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null"])).fillna(True)
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())
+        raise DataError(
+            "missing sources",
+            column=name,
+            n_rows=int(bad.sum()),
+            examples=[Label(f"row {i + 1}") for i in rows[:5]],
+        )
+    return text.astype(object)
+
+
+# --------------------------------------------------------------------------------------
+# the files of `clv payback` and `clv budget`
+# --------------------------------------------------------------------------------------
+#: Tables `clv payback -o OUT` writes beside OUT, by the suffix added to OUT's name.
+PAYBACK_TABLES = ("by_age", "by_source", "by_cohort", "buyers")
+
+
+def payback_files(
+    target: str | os.PathLike[str], *, plots_dir: str | None = None
+) -> dict[str, Path]:
+    """Every file ``clv payback -o target`` writes; tables share the target's format.
+
+    ``cells`` is the target itself; then ``<stem>_by_age``, ``_by_source``, ``_by_cohort``,
+    ``_buyers``, ``_summary.json`` and the plots ``_romi.png`` and ``_cac.png`` (in
+    ``plots_dir`` when given).
+    """
+    path = Path(target)
+    files = {"cells": path}
+    for name in PAYBACK_TABLES:
+        files[name] = path.with_name(f"{path.stem}_{name}{path.suffix}")
+    files["summary"] = path.with_name(f"{path.stem}_summary.json")
+    folder = Path(plots_dir) if plots_dir else path.parent
+    files["romi_plot"] = folder / f"{path.stem}_romi.png"
+    files["cac_plot"] = folder / f"{path.stem}_cac.png"
+    return files
+
+
+def budget_files(target: str | os.PathLike[str]) -> dict[str, Path]:
+    """Every file ``clv budget -o target`` writes: the table, ``_forecast`` and its plot."""
+    path = Path(target)
+    return {
+        "budget": path,
+        "forecast": path.with_name(f"{path.stem}_forecast{path.suffix}"),
+        "forecast_plot": path.with_name(f"{path.stem}_forecast.png"),
+    }
+
+
+def write_payback(
+    result: PaybackResult,
+    target: str | os.PathLike[str],
+    *,
+    plots: bool = True,
+    plots_dir: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Write a :class:`clvmodels.marketing.payback.PaybackResult` as :func:`payback_files` names.
+
+    The plots are drawn before anything is written, so a failure leaves no partial output;
+    each file is written atomically. ``extra`` is added to the summary JSON.
+    """
+    files = payback_files(target, plots_dir=plots_dir)
+    axes = {}
+    if plots:
+        from clvmodels.plots.marketing import plot_cac_by_source, plot_romi_curves
+
+        axes = {
+            "romi_plot": plot_romi_curves(result.by_age),
+            "cac_plot": plot_cac_by_source(result.cells),
+        }
+    summary = {
+        **result.summary,
+        **(extra or {}),
+        "files": {name: path.name for name, path in files.items() if plots or "plot" not in name},
+    }
+    written = [write_table(result.cells, files["cells"])]
+    for name in PAYBACK_TABLES:
+        written.append(write_table(getattr(result, name), files[name]))
+    written.append(write_json(summary, files["summary"]))
+    if axes:
+        from clvmodels.plots.plotting import save_figure
+
+        for name, ax in axes.items():
+            written.append(save_figure(ax, files[name]))
+    return written
+
+
+def read_payback(
+    target: str | os.PathLike[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The cells, buyers and summary that :func:`write_payback` (``clv payback``) wrote.
+
+    Raises
+    ------
+    DataError
+        When a file is missing or is not what ``clv payback`` writes.
+    """
+    files = payback_files(target)
+    for name in ("cells", "buyers", "summary"):
+        if not files[name].exists():
+            raise DataError(
+                f"{files[name]} is missing: --payback takes the OUTPUT of `clv payback`, "
+                f"whose {files[name].name} is written beside it"
+            )
+    try:
+        info = json.loads(files["summary"].read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{files['summary']} is not valid JSON: {exc}") from exc
+    if not isinstance(info, dict) or "observation_end" not in info:
+        raise DataError(f"{files['summary']} is not a `clv payback` summary")
+    return _read_output(files["cells"]), _read_output(files["buyers"]), info
+
+
+def _read_output(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() == ".json":
+        try:
+            frame = pd.read_json(path, orient="records", dtype={"source_id": str})
+        except ValueError as exc:
+            raise DataError(f"{path} is not a table written by clvmodels: {exc}") from exc
+    else:
+        frame = read_table(path)
+    if "source_id" in frame.columns:
+        frame["source_id"] = frame["source_id"].astype(str)
+    return frame
+
+
+def write_budget(
+    table: pd.DataFrame,
+    forecast: pd.DataFrame,
+    target: str | os.PathLike[str],
+    *,
+    plots: bool = True,
+) -> list[Path]:
+    """Write a budget table and revenue forecast as :func:`budget_files` names."""
+    files = budget_files(target)
+    ax = None
+    if plots:
+        from clvmodels.plots.marketing import plot_revenue_forecast
+
+        ax = plot_revenue_forecast(forecast)
+    written = [write_table(table, files["budget"]), write_table(forecast, files["forecast"])]
+    if ax is not None:
+        from clvmodels.plots.plotting import save_figure
+
+        written.append(save_figure(ax, files["forecast_plot"]))
+    return written

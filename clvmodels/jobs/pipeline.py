@@ -1,0 +1,237 @@
+"""The main job end to end: orders -> RFM -> fitted models -> scored customers -> files."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clvmodels.jobs.marketing_demo import run_acquisition_demo
+from clvmodels.backtest import backtest, write_backtest
+from clvmodels.data.io import fingerprint, write_json, write_table
+from clvmodels.model import CLVModel
+from clvmodels.persistence import load_model, read_metadata, save_model
+from clvmodels.report.build import write_report
+from clvmodels.summaries.rfm import rfm_summary
+from clvmodels.segments.assign import segment_customers, segment_summary
+from clvmodels.units import UNIT_NAMES
+
+
+@dataclass
+class PipelineResult:
+    """What :func:`run_pipeline` produced: the fitted model, the scores and the files."""
+
+    model: CLVModel
+    rfm: pd.DataFrame
+    scores: pd.DataFrame
+    summary: dict[str, Any]
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def run_pipeline(
+    orders: pd.DataFrame,
+    output_dir: str | Path,
+    *,
+    time_unit: str = "W",
+    observation_end: str | None = None,
+    method: str = "map",
+    priors: str = "default",
+    horizon: str = "12M",
+    annual_discount_rate: float = 0.1,
+    margin: float = 1.0,
+    n_draws: int = 200,
+    seed: int = 0,
+    progress: bool = False,
+    echo: Callable[[str], None] = lambda _: None,
+) -> PipelineResult:
+    """Summarise, fit, save, score and write, reporting each step through ``echo``.
+
+    Writes ``rfm.parquet``, ``model/``, ``scores.parquet`` and ``summary.json`` into
+    ``output_dir``.
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+
+    started = time.perf_counter()
+    rfm = rfm_summary(orders, time_unit=time_unit, observation_end=observation_end)
+    paths["rfm"] = write_table(rfm, out / "rfm.parquet")
+    n_repeat = int((rfm["frequency"] > 0).sum())
+    echo(
+        f"RFM: {len(orders):,} orders -> {len(rfm):,} customers ({n_repeat:,} repeat), "
+        f"{rfm.attrs['first_order']} to {rfm.attrs['calibration_end']}, time unit "
+        f"{UNIT_NAMES[time_unit]} [{time.perf_counter() - started:.1f} s]"
+    )
+
+    started = time.perf_counter()
+    model = CLVModel(
+        time_unit=time_unit, method=method, priors=priors, seed=seed, progressbar=progress
+    ).fit(rfm)
+    paths["model"] = save_model(
+        model,
+        out / "model",
+        extra={
+            "input": {
+                "n_orders": len(orders),
+                "fingerprint": fingerprint(orders, up_to=rfm.attrs["calibration_end"]),
+            }
+        },
+    )
+    echo(
+        f"fit ({method}, {priors} priors) [{time.perf_counter() - started:.1f} s]: "
+        f"BG/NBD {_params(model.transaction_model_.params_)}; "
+        f"Gamma-Gamma {_params(model.require_spend_model().params_)}"
+    )
+    if not model.converged_:
+        echo("WARNING: a fit did not converge; see `clv show` on the model directory")
+
+    started = time.perf_counter()
+    scores = model.score(
+        rfm,
+        horizon=horizon,
+        annual_discount_rate=annual_discount_rate,
+        margin=margin,
+        n_draws=n_draws,
+        progress=progress,
+    )
+    paths["scores"] = write_table(scores, out / "scores.parquet")
+    echo(
+        f"scores: {len(scores):,} customers over {horizon}, annual discount rate "
+        f"{annual_discount_rate:g}, margin {margin:g}, {scores.attrs['n_draws']} draws "
+        f"[{time.perf_counter() - started:.1f} s]"
+    )
+    summary = {
+        "n_orders": len(orders),
+        "n_customers": len(rfm),
+        "n_repeat_customers": n_repeat,
+        "time_unit": time_unit,
+        "observation_end": rfm.attrs["calibration_end"],
+        "horizon": horizon,
+        "annual_discount_rate": annual_discount_rate,
+        "margin": margin,
+        "method": method,
+        "priors": priors,
+        "bgnbd": model.transaction_model_.params_,
+        "gamma_gamma": model.require_spend_model().params_,
+        "total_expected_purchases": float(scores["expected_purchases"].sum()),
+        "total_clv": float(scores["clv"].sum()),
+        "total_clv_interval_of_means": [
+            float(scores["clv_low"].sum()),
+            float(scores["clv_high"].sum()),
+        ],
+        "mean_p_alive": float(scores["p_alive"].mean()),
+    }
+    echo(
+        f"predicted: {summary['total_expected_purchases']:,.0f} purchases and "
+        f"{summary['total_clv']:,.0f} of discounted value over {horizon}; "
+        f"mean P(alive) {summary['mean_p_alive']:.3f}"
+    )
+    paths["summary"] = write_json(summary, out / "summary.json")
+    return PipelineResult(model=model, rfm=rfm, scores=scores, summary=summary, paths=paths)
+
+
+def run_demo(
+    output_dir: str | Path,
+    *,
+    n_customers: int = 20_000,
+    seed: int = 42,
+    method: str = "laplace",
+    priors: str = "flat",
+    progress: bool = False,
+    echo: Callable[[str], None] = lambda _: None,
+) -> PipelineResult:
+    """Simulate a customer base, run :func:`run_pipeline` on it, and compare with the truth.
+
+    Flat priors by default, so that the fit is the maximum-likelihood estimate and its
+    distance from the true parameters is sampling error, not prior shrinkage.
+    """
+    from clvmodels.examples.datasets import simulate_orders
+
+    out = Path(output_dir)
+    started = time.perf_counter()
+    orders, truth = simulate_orders(n_customers=n_customers, seed=seed)
+    orders_path = write_table(orders, out / "orders.parquet")
+    echo(
+        f"simulated {n_customers:,} customers, {len(orders):,} orders "
+        f"({truth.start.date()} to {truth.last_day.date()}) [{time.perf_counter() - started:.1f} s]"
+    )
+    result = run_pipeline(
+        orders,
+        out,
+        time_unit=truth.time_unit,
+        observation_end=truth.last_day.date().isoformat(),
+        method=method,
+        priors=priors,
+        seed=seed,
+        progress=progress,
+        echo=echo,
+    )
+    result.paths = {"orders": orders_path, **result.paths}
+    echo("fitted vs true parameters:")
+    for label, fitted, true in (
+        ("BG/NBD", result.model.transaction_model_.params_, truth.bgnbd),
+        ("Gamma-Gamma", result.model.require_spend_model().params_, truth.gamma_gamma),
+    ):
+        pairs = ", ".join(f"{k} {fitted[k]:.3g} (true {true[k]:.3g})" for k in true)
+        echo(f"  {label}: {pairs}")
+
+    segmented = segment_customers(result.scores)
+    summary = segment_summary(segmented)
+    result.paths["segments"] = write_table(segmented, out / "segments.parquet")
+    echo(
+        "segments: "
+        + ", ".join(
+            f"{row.segment} {row.customers:,}" for row in summary.itertuples() if row.customers
+        )
+    )
+
+    echo("acquisition sources, payback and budget (a second simulated shop, 4 ad sources):")
+    marketing = out / "marketing"
+    result.paths.update(
+        run_acquisition_demo(
+            marketing,
+            n_buyers=n_customers // 2,
+            seed=seed,
+            method="map",
+            progress=progress,
+            echo=echo,
+        )
+    )
+    started = time.perf_counter()
+    shop_orders = pd.read_parquet(result.paths["mkt_orders"])
+    last_day = shop_orders["timestamp"].max().normalize()
+    tested = backtest(
+        shop_orders,
+        calibration_end=(last_day - pd.DateOffset(months=3)).date(),
+        models=("bgnbd",),
+        priors=priors,
+        seed=seed,
+    )
+    write_backtest(tested, marketing / "backtest")
+    row = tested.totals.set_index("model").loc["bgnbd"]
+    echo(
+        f"backtest (last 3 months held out): BG/NBD predicted {row.predicted_purchases:,.0f} "
+        f"holdout purchases, actual {row.actual_purchases:,.0f} "
+        f"({row.purchases_error_pct:+.1f}%) [{time.perf_counter() - started:.1f} s]"
+    )
+    started = time.perf_counter()
+    write_report(
+        out / "report.html",
+        shop_orders,
+        model=load_model(marketing / "model"),
+        model_metadata=read_metadata(marketing / "model"),
+        backtest=marketing / "backtest",
+        visits=marketing / "visits.parquet",
+        costs=marketing / "costs.parquet",
+    )
+    result.paths["report"] = out / "report.html"
+    echo(f"report [{time.perf_counter() - started:.1f} s]")
+    return result
+
+
+def _params(params: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.3g}" for k, v in params.items())

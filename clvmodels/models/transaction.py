@@ -1,0 +1,229 @@
+"""What the transaction models (BG/NBD, Pareto/NBD, MBG/NBD) share.
+
+Each model's likelihood depends on a customer only through (x, t_x, T), so every model is
+fitted on collapsed tuples with count weights (:mod:`clvmodels.models._pymc.adapter`). And each
+model's conditional expectation factors the same way::
+
+    E[X(T, T + t) | x, t_x, T] = P(alive | x, t_x, T) * N(x, T, t)
+
+where the numerator N depends on the customer only through (x, T). Scoring relies on this to
+evaluate the expensive part once per distinct (x, T) pair, on a grid of horizons
+(:meth:`TransactionModel.numerator_grid_fn`). A subclass supplies the closed forms as static
+methods taking a dict of (broadcastable) parameter arrays, and may replace the grid's generic
+step-by-step evaluation with a faster one (BG/NBD does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Self
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.errors import DataError
+from clvmodels.models.posterior import PosteriorModel
+from clvmodels.summaries.rfm import collapse_rfm, validate_rfm
+
+MIN_CUSTOMERS = 20
+
+#: Elements (draws x pairs) per array when the numerator grid is evaluated step by step.
+GRID_CHUNK_ELEMENTS = 4_000_000
+
+Params = Mapping[str, np.ndarray]
+NumeratorFn = Callable[[Params, ArrayLike, ArrayLike, ArrayLike], np.ndarray]
+
+
+class TransactionModel(PosteriorModel):
+    """Base of the transaction models, fitted through pymc-marketing on collapsed tuples.
+
+    Parameters
+    ----------
+    method : {"map", "laplace", "mcmc"}
+        Maximum a posteriori, a Laplace approximation at the MAP, or NUTS.
+    priors : {"default", "flat"}
+        pymc-marketing's default priors, or flat priors (the MAP is then the maximum
+        likelihood estimate that the papers publish).
+    chains, draws, tune : int
+        For ``laplace`` and ``mcmc``: the number of chains, draws per chain, tuning steps.
+    seed : int, optional
+        Random seed for the optimiser's start and the sampler.
+
+    Attributes
+    ----------
+    posterior_ : xarray.Dataset
+        Parameter draws with dimensions ``(chain, draw)``.
+    params_ : dict
+        Posterior means.
+    fit_report_ : dict
+        The optimiser's status or the sampler's diagnostics.
+    log_likelihood_ : float
+        Total log-likelihood of the data at ``params_``.
+    n_customers_, n_tuples_ : int
+        Customers fitted, and the distinct (x, t_x, T) tuples they collapse to.
+    """
+
+    #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
+    scale_params = ("alpha", "beta")
+
+    log_likelihood_: float
+    n_customers_: int
+    n_tuples_: int
+
+    # ------------------------------------------------------------ closed forms
+    @staticmethod
+    def log_likelihood_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """Individual log-likelihood of (x, t_x, T)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def probability_alive_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """P(alive | x, t_x, T)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def numerator_fn(p: Params, x: ArrayLike, T: ArrayLike, t: ArrayLike) -> np.ndarray:
+        """N(x, T, t) with E[X(T, T + t) | x, t_x, T] = P(alive) * N."""
+        raise NotImplementedError
+
+    @staticmethod
+    def new_customer_fn(p: Params, t: ArrayLike) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases of a new customer within ``t``."""
+        raise NotImplementedError
+
+    @classmethod
+    def numerator_grid_fn(
+        cls, p: Params, x: np.ndarray, T: np.ndarray, t: np.ndarray, discount: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """N(x, T, t) on a grid of horizons, per (x, T) pair and draw.
+
+        Parameters
+        ----------
+        p : dict of str to numpy.ndarray
+            Parameter draws, 1-D, one value per draw.
+        x, T : numpy.ndarray
+            The (x, T) pairs, 1-D.
+        t : numpy.ndarray
+            Increasing horizons t_1 < ... < t_K.
+        discount : numpy.ndarray
+            A weight per horizon.
+
+        Returns
+        -------
+        horizon, discounted : numpy.ndarray
+            Shape ``(pairs, draws)``: N(x, T, t_K), and
+            ``sum_k discount_k (N(x, T, t_k) - N(x, T, t_{k-1}))`` with N(x, T, t_0) = 0.
+        """
+        n_draws = len(next(iter(p.values())))
+        columns = {k: np.asarray(v, dtype="float64")[:, None] for k, v in p.items()}
+        horizon = np.empty((len(x), n_draws))
+        discounted = np.empty((len(x), n_draws))
+        step = max(1, GRID_CHUNK_ELEMENTS // max(n_draws, 1))
+        for start in range(0, len(x), step):
+            sl = slice(start, start + step)
+            h, d = numerator_steps(cls.numerator_fn, columns, x[None, sl], T[None, sl], t, discount)
+            horizon[sl] = h.T
+            discounted[sl] = d.T
+        return horizon, discounted
+
+    # ------------------------------------------------------------ fitting
+    def fit(self, rfm: pd.DataFrame) -> Self:
+        """Fit on an RFM table (``frequency, recency, T``, one row per customer)."""
+        validate_rfm(rfm)
+        if len(rfm) < MIN_CUSTOMERS:
+            raise DataError(
+                f"too few customers to fit {self.label}: {len(rfm)} "
+                f"(at least {MIN_CUSTOMERS} needed)"
+            )
+        if int((rfm["frequency"] > 0).sum()) == 0:
+            raise DataError(
+                f"no customer has a repeat purchase, so {self.label} cannot be fitted",
+                column="frequency",
+                n_rows=len(rfm),
+            )
+        tuples = collapse_rfm(rfm).tuples
+        result = pymc_adapter.fit_transaction_model(
+            self.name,
+            tuples["frequency"].to_numpy(),
+            tuples["recency"].to_numpy(),
+            tuples["T"].to_numpy(),
+            tuples["n_customers"].to_numpy(),
+            priors=self.priors,  # type: ignore[arg-type]
+            method=self.method,  # type: ignore[arg-type]
+            chains=self.chains,
+            draws=self.draws,
+            tune=self.tune,
+            seed=self.seed,
+            progressbar=self.progressbar,
+        )
+        self.n_customers_ = len(rfm)
+        self.n_tuples_ = len(tuples)
+        result.report.update(n_customers=self.n_customers_, n_tuples=self.n_tuples_)
+        self._set_posterior(result.posterior, result.report)
+        weights = tuples["n_customers"].to_numpy()
+        self.log_likelihood_ = float((weights * self._at_means(tuples)).sum())
+        return self
+
+    def _at_means(self, rfm: pd.DataFrame) -> np.ndarray:
+        return self.log_likelihood_fn(self.params_, *_xtT(rfm))  # type: ignore[arg-type]
+
+    def log_likelihood(self, rfm: pd.DataFrame) -> float:
+        """Total log-likelihood of ``rfm`` at the posterior means."""
+        self._check_fitted()
+        return float(self._at_means(rfm).sum())
+
+    # ------------------------------------------------------------ predictions
+    def draws_as_columns(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers."""
+        return {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
+
+    def expected_purchases(
+        self, rfm: pd.DataFrame, t: float, *, n_draws: int | None = None
+    ) -> np.ndarray:
+        """Expected purchases in the next ``t`` (model time units), shape ``(draws, customers)``."""
+        p = self.draws_as_columns(n_draws)
+        x, t_x, T = _xtT(rfm)
+        return self.probability_alive_fn(p, x, t_x, T) * self.numerator_fn(p, x, T, t)
+
+    def probability_alive(self, rfm: pd.DataFrame, *, n_draws: int | None = None) -> np.ndarray:
+        """P(alive) per draw and customer, shape ``(draws, customers)``."""
+        return self.probability_alive_fn(self.draws_as_columns(n_draws), *_xtT(rfm))
+
+    def expected_purchases_new_customer(
+        self, t: ArrayLike, *, n_draws: int | None = None
+    ) -> np.ndarray:
+        """Expected repeat purchases of a new customer within ``t`` of the first, per draw."""
+        t_row = np.atleast_1d(np.asarray(t, dtype="float64"))[None, :]
+        return self.new_customer_fn(self.draws_as_columns(n_draws), t_row)
+
+
+def numerator_steps(
+    numerator_fn: NumeratorFn,
+    p: Params,
+    x: ArrayLike,
+    T: ArrayLike,
+    t: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """N at the last horizon and the discounted sum of its increments, one horizon at a time.
+
+    ``numerator_fn(p, x, T, t_k)`` for each of the increasing horizons ``t``; the arguments
+    broadcast as ``numerator_fn``'s do.
+    """
+    previous: np.ndarray = np.zeros(1)
+    total: np.ndarray = np.zeros(1)
+    for t_k, weight in zip(t, discount, strict=True):
+        current = numerator_fn(p, x, T, t_k)
+        total = total + (current - previous) * weight
+        previous = current
+    return previous, total
+
+
+def _xtT(rfm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        rfm["frequency"].to_numpy(dtype="float64"),
+        rfm["recency"].to_numpy(dtype="float64"),
+        rfm["T"].to_numpy(dtype="float64"),
+    )

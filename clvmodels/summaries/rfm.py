@@ -1,0 +1,396 @@
+"""Recency-frequency-monetary summaries of an orders table, aggregated in DuckDB SQL.
+
+Definitions (docs/definitions.md; Fader, Hardie & Lee 2005, section 2):
+
+* Purchases on the same calendar day are one purchase occasion, their revenue summed.
+* ``frequency`` x: repeat occasions (occasions minus one) up to the calibration end.
+* ``recency`` t_x: time from the first to the last occasion.
+* ``T``: time from the first occasion to the calibration end (the end day is inclusive).
+* ``monetary_value``: mean revenue of the repeat occasions (0 when x = 0).
+* Holdout (with a calibration end): customers whose first occasion is on or before the
+  calibration end; ``frequency_holdout`` counts their occasions in (calibration end,
+  observation end], ``monetary_value_holdout`` is their mean revenue (0 when none), and
+  ``duration_holdout`` is the holdout's length.
+
+All times are in ``time_unit`` (D, W or M; see :mod:`clvmodels.units`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.data.contract import OrdersInfo, OrdersSource, exact_duplicates, warn_duplicates
+from clvmodels.errors import DataError, Label
+from clvmodels.data.io import counted_fingerprint, duckdb_connection, register_orders
+from clvmodels.data.rules import RULES
+from clvmodels.ranges import date_problem
+from clvmodels.units import DAYS_PER_UNIT, check_time_unit
+
+RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
+HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
+TUPLE_COLUMNS = ("frequency", "recency", "T")
+
+type DateLike = str | dt.date | pd.Timestamp | None
+
+
+def to_day(value: DateLike) -> dt.date | None:
+    """Parse a date given as text, ``date`` or ``Timestamp`` (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)") from exc
+    if pd.isna(stamp):
+        raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)")
+    problem = date_problem(stamp.date())
+    if problem is not None:
+        raise DataError(f"a date argument {problem}")
+    return stamp.date()
+
+
+@dataclass(frozen=True)
+class Period:
+    """The dates an RFM summary covers: first order, calibration end, observation end."""
+
+    first_order: dt.date
+    last_order: dt.date
+    calibration_end: dt.date
+    observation_end: dt.date
+
+    @property
+    def has_holdout(self) -> bool:
+        """Whether a holdout period follows the calibration period."""
+        return self.observation_end > self.calibration_end
+
+
+def order_period(
+    orders: pd.DataFrame,
+    *,
+    observation_end: DateLike = None,
+    calibration_end: DateLike = None,
+) -> Period:
+    """Resolve the calibration and observation ends against the orders' date range.
+
+    The observation end defaults to the day of the last order; the calibration end to the
+    observation end (no holdout).
+
+    Raises
+    ------
+    DataError
+        When an end falls before the first order, or the calibration end after the
+        observation end.
+    """
+    first = pd.Timestamp(orders["timestamp"].min()).date()
+    last = pd.Timestamp(orders["timestamp"].max()).date()
+    return resolve_period(
+        first, last, observation_end=observation_end, calibration_end=calibration_end
+    )
+
+
+def resolve_period(
+    first: dt.date,
+    last: dt.date,
+    *,
+    observation_end: DateLike = None,
+    calibration_end: DateLike = None,
+) -> Period:
+    """:func:`order_period` for orders whose first and last days are known."""
+    obs = to_day(observation_end) or last
+    cal = to_day(calibration_end) or obs
+    if obs < first:
+        raise DataError(
+            f"the observation end {obs} is before the first order ({first}); "
+            f"the orders run from {first} to {last}"
+        )
+    if cal < first:
+        raise DataError(
+            f"the calibration end {cal} is before the first order ({first}); "
+            f"the orders run from {first} to {last}"
+        )
+    if cal > obs:
+        raise DataError(f"the calibration end {cal} is after the observation end {obs}")
+    return Period(first_order=first, last_order=last, calibration_end=cal, observation_end=obs)
+
+
+_RFM_SQL = """
+WITH occasions AS (
+    SELECT customer_id, CAST("timestamp" AS DATE) AS day, {revenue} AS revenue{day_rows}
+    FROM clv_orders
+    WHERE CAST("timestamp" AS DATE) <= $observation_end
+    GROUP BY customer_id, day
+),
+calibration AS (
+    SELECT customer_id,
+           COUNT(*) - 1 AS frequency,
+           MIN(day) AS first_day,
+           MAX(day) AS last_day,
+           SUM(revenue) - arg_min(revenue, day) AS repeat_revenue,
+           bool_or(isinf(revenue)) AS day_overflow{unsure}
+    FROM occasions
+    WHERE day <= $calibration_end
+    GROUP BY customer_id
+){holdout_cte}
+SELECT c.customer_id,
+       c.frequency,
+       date_diff('day', c.first_day, c.last_day) / $days_per_unit AS recency,
+       date_diff('day', c.first_day, $calibration_end) / $days_per_unit
+           AS "T"{monetary}{holdout_columns},
+       c.day_overflow{holdout_overflow} AS clv_overflow{unsure_column}
+FROM calibration c{holdout_join}
+ORDER BY c.customer_id
+"""
+
+# Exact duplicate rows share a customer and a day. A day of one row has none; a day of two
+# rows whose hashes differ has none (equal rows hash equally); any other day may have some,
+# and the exact count is taken over the rows of the customers with such a day only.
+_DAY_ROWS = """, count(*) AS clv_n, bit_xor(hash("timestamp"{revenue})) AS clv_h"""
+_UNSURE = """,
+           bool_or(clv_n > 2 OR (clv_n = 2 AND clv_h = 0)) AS clv_unsure"""
+
+_HOLDOUT_CTE = """,
+holdout AS (
+    SELECT customer_id, COUNT(*) AS n, AVG(revenue) AS mean_revenue,
+           bool_or(isinf(revenue)) AS day_overflow
+    FROM occasions
+    WHERE day > $calibration_end
+    GROUP BY customer_id
+)"""
+_HOLDOUT_COLUMNS = """,
+       COALESCE(h.n, 0) AS frequency_holdout,{holdout_monetary}
+       date_diff('day', $calibration_end, $observation_end) / $days_per_unit
+           AS duration_holdout"""
+_HOLDOUT_JOIN = "\nLEFT JOIN holdout h USING (customer_id)"
+_MONETARY = """,
+       CASE WHEN c.frequency > 0 THEN c.repeat_revenue / c.frequency ELSE 0.0 END
+           AS monetary_value"""
+_HOLDOUT_MONETARY = """
+       COALESCE(h.mean_revenue, 0.0) AS monetary_value_holdout,"""
+
+
+def rfm_summary(
+    orders: pd.DataFrame | str | os.PathLike[str] | OrdersSource,
+    *,
+    time_unit: str = "W",
+    observation_end: DateLike = None,
+    calibration_end: DateLike = None,
+    with_fingerprint: bool = False,
+) -> pd.DataFrame:
+    """Summarise an orders table into one RFM row per customer, in DuckDB SQL.
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame, path or OrdersSource
+        Orders with the columns ``customer_id, timestamp, revenue`` (a DataFrame, which is
+        not modified, or a file), or an :class:`~clvmodels.data.contract.OrdersSource` that says
+        how to read any table. Every kind goes through the orders contract in DuckDB
+        (``docs/orders.md``); a file is never loaded into pandas.
+    time_unit : {"D", "W", "M"}
+        Unit of ``recency``, ``T`` and ``duration_holdout``.
+    observation_end : date, optional
+        Orders after this day are not used. Defaults to the day of the last order.
+    calibration_end : date, optional
+        When given, the summary covers customers whose first occasion is on or before it and
+        adds the holdout columns for (calibration end, observation end].
+    with_fingerprint : bool
+        Also record ``attrs["fingerprint"]`` and ``attrs["n_orders_used"]``: the SQL
+        fingerprint (:func:`clvmodels.data.io.orders_fingerprint`) and count of the orders up to
+        the calibration end, which a fitted model records.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id, frequency, recency, T, monetary_value`` and, with a calibration end,
+        ``frequency_holdout, monetary_value_holdout, duration_holdout``; sorted by customer.
+        Without revenue (``revenue_col=None``) the monetary columns are absent.
+        ``attrs`` holds the time unit, the period's days, ``n_orders`` and ``revenue``
+        (``"column"``, ``"none"`` or ``"value_per_order"``, then also ``value_per_order``).
+
+    Raises
+    ------
+    DataError
+        For orders that break the contract, and for revenue whose same-day (or per
+        customer) sum overflows to infinity, naming the revenue column and the customers.
+    """
+    unit = check_time_unit(time_unit)
+    with_holdout = calibration_end is not None
+    with duckdb_connection() as con:
+        info = register_orders(con, orders, defer_duplicates=True)
+        has_revenue = info.revenue != "none"
+        first, last = _span(con, info)
+        period = resolve_period(
+            first, last, observation_end=observation_end, calibration_end=calibration_end
+        )
+        params = {
+            "observation_end": period.observation_end,
+            "calibration_end": period.calibration_end,
+            "days_per_unit": DAYS_PER_UNIT[unit],
+        }
+        # the RFM's own aggregate sees every order (so it can find the duplicates) when it
+        # has no holdout and the observation end is not before the last order
+        in_rfm = info.duplicates_deferred and not with_holdout and period.observation_end >= last
+        if info.duplicates_deferred and not in_rfm:
+            _warn_duplicates(exact_duplicates(con, "clv_orders"))
+        rfm = con.execute(_rfm_sql(with_holdout, has_revenue, in_rfm), params).df()
+        if in_rfm and rfm["clv_unsure"].any():
+            con.register("clv_unsure_customers", rfm.loc[rfm["clv_unsure"], ["customer_id"]])
+            _warn_duplicates(exact_duplicates(con, "clv_orders", "clv_unsure_customers"))
+        extra: dict[str, Any] = {}
+        if with_fingerprint:
+            n_used, digest = counted_fingerprint(con, up_to=period.calibration_end)
+            extra["n_orders_used"] = n_used
+            extra["fingerprint"] = digest
+    if has_revenue:
+        _check_overflow(rfm, info.revenue_col or "revenue")
+    rfm = rfm.drop(columns=[c for c in ("clv_overflow", "clv_unsure") if c in rfm.columns])
+    rfm["frequency"] = rfm["frequency"].astype("int64")
+    if with_holdout:
+        rfm["frequency_holdout"] = rfm["frequency_holdout"].astype("int64")
+    rfm.attrs = {
+        "time_unit": unit,
+        "first_order": period.first_order.isoformat(),
+        "calibration_end": period.calibration_end.isoformat(),
+        "observation_end": period.observation_end.isoformat(),
+        "n_orders": info.n_rows,
+        "revenue": info.revenue,
+        **({"value_per_order": info.value_per_order} if info.value_per_order else {}),
+        **extra,
+    }
+    return rfm
+
+
+def _span(con: Any, info: OrdersInfo) -> tuple[dt.date, dt.date]:
+    """The days of the first and last order (found by the contract's pass when it could)."""
+    span = info.span
+    if span is None:
+        span = con.execute('SELECT MIN("timestamp"), MAX("timestamp") FROM clv_orders').fetchone()
+        assert span is not None
+    return span[0].date(), span[1].date()
+
+
+def _warn_duplicates(n_duplicates: int) -> None:
+    if n_duplicates:
+        warn_duplicates(n_duplicates)
+
+
+def _rfm_sql(with_holdout: bool, has_revenue: bool, with_duplicates: bool = False) -> str:
+    holdout_columns = (
+        _HOLDOUT_COLUMNS.format(holdout_monetary=_HOLDOUT_MONETARY if has_revenue else "")
+        if with_holdout
+        else ""
+    )
+    return _RFM_SQL.format(
+        revenue="SUM(revenue)" if has_revenue else "0.0",
+        monetary=_MONETARY if has_revenue else "",
+        holdout_cte=_HOLDOUT_CTE if with_holdout else "",
+        holdout_columns=holdout_columns,
+        holdout_join=_HOLDOUT_JOIN if with_holdout else "",
+        holdout_overflow=" OR coalesce(h.day_overflow, false)" if with_holdout else "",
+        day_rows=(
+            _DAY_ROWS.format(revenue=", revenue" if has_revenue else "") if with_duplicates else ""
+        ),
+        unsure=_UNSURE if with_duplicates else "",
+        unsure_column=",\n       c.clv_unsure" if with_duplicates else "",
+    )
+
+
+def _check_overflow(rfm: pd.DataFrame, revenue_col: str) -> None:
+    """Revenue sums that overflow to inf (same day, or per customer) are a DataError."""
+    monetary = [c for c in ("monetary_value", "monetary_value_holdout") if c in rfm.columns]
+    bad = np.array(rfm["clv_overflow"].fillna(False), dtype=bool)
+    for column in monetary:
+        bad |= ~np.isfinite(rfm[column].to_numpy(dtype="float64"))
+    if bad.any():
+        raise RULES["revenue_overflow"].error(
+            revenue_col,
+            n_rows=int(bad.sum()),
+            examples=[Label(f"customer {v}") for v in rfm.loc[bad, "customer_id"].head(5)],
+        )
+
+
+@dataclass(frozen=True)
+class CollapsedRFM:
+    """Customers collapsed onto their unique (frequency, recency, T) tuples.
+
+    Attributes
+    ----------
+    tuples : pandas.DataFrame
+        ``frequency, recency, T, n_customers``: the sufficient statistics of the BG/NBD
+        and Pareto/NBD likelihoods, one row per distinct tuple.
+    inverse : numpy.ndarray
+        For each input row, the index of its tuple, so ``tuples.iloc[inverse]`` restores
+        the per-customer rows.
+    """
+
+    tuples: pd.DataFrame
+    inverse: np.ndarray
+
+
+def collapse_rfm(rfm: pd.DataFrame) -> CollapsedRFM:
+    """Collapse identical (frequency, recency, T) rows into one row with a count.
+
+    The BG/NBD log-likelihood of a customer depends on the data only through
+    (x, t_x, T) (Fader, Hardie & Lee 2005, eq. 6), so the total log-likelihood equals the
+    count-weighted sum over distinct tuples.
+    """
+    _require_columns(rfm, TUPLE_COLUMNS, "RFM table")
+    grouped = rfm.groupby(list(TUPLE_COLUMNS), sort=True)
+    inverse = grouped.ngroup().to_numpy()
+    tuples = grouped.size().rename("n_customers").reset_index()
+    tuples["frequency"] = tuples["frequency"].astype("int64")
+    tuples["n_customers"] = tuples["n_customers"].astype("int64")
+    return CollapsedRFM(tuples=tuples, inverse=inverse)
+
+
+def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the {what} has no column {', '.join(repr(m) for m in missing)}",
+            hint=f"its columns are: {', '.join(map(str, frame.columns))}",
+        )
+
+
+def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
+    """Check an RFM table before fitting or scoring; raise a DataError that says what is wrong.
+
+    Rules: no missing values; ``frequency`` a non-negative integer; ``0 <= recency <= T``;
+    ``recency == 0`` when ``frequency == 0``; with ``require_monetary``, a finite
+    ``monetary_value`` that is not negative (0 is kept: zero-value orders exist).
+    """
+    columns = [*TUPLE_COLUMNS, "monetary_value"] if require_monetary else list(TUPLE_COLUMNS)
+    _require_columns(rfm, columns, "RFM table")
+    if len(rfm) == 0:
+        raise DataError("the RFM table has no rows")
+    ids = rfm["customer_id"] if "customer_id" in rfm.columns else pd.Series(rfm.index)
+
+    def check(bad: pd.Series | np.ndarray, column: str, problem: str) -> None:
+        bad = np.asarray(bad, dtype=bool)
+        if bad.any():
+            raise DataError(
+                problem,
+                column=column,
+                n_rows=int(bad.sum()),
+                examples=[Label(f"customer {v}") for v in ids.to_numpy()[bad][:5]],
+            )
+
+    for column in columns:
+        values = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype="float64")
+        check(~np.isfinite(values), column, "missing (NaN) or non-numeric values")
+    x = rfm["frequency"].to_numpy(dtype="float64")
+    t_x = rfm["recency"].to_numpy(dtype="float64")
+    T = rfm["T"].to_numpy(dtype="float64")
+    check((x < 0) | (x % 1 != 0), "frequency", "frequency must be a non-negative integer")
+    check(t_x < 0, "recency", "negative recency")
+    check(T < 0, "T", "negative T")
+    check(t_x > T + 1e-9, "recency", "recency larger than T")
+    check((x == 0) & (t_x != 0), "recency", "recency must be 0 for customers with frequency 0")
+    if require_monetary:
+        m = rfm["monetary_value"].to_numpy(dtype="float64")
+        check(m < 0, "monetary_value", "negative monetary_value")
