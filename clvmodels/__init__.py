@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from clvmodels._version import __version__
 
 if TYPE_CHECKING:
-    from clvmodels.models.bgnbd import BetaGeoModel
-    from clvmodels.examples.datasets import SimulationTruth, load_cdnow, load_cdnow_summary, simulate_orders
+    from clvmodels.data.io import read_orders, read_table, validate_orders, write_table
     from clvmodels.errors import (
         ClvError,
         ConvergenceWarning,
@@ -27,13 +26,20 @@ if TYPE_CHECKING:
         ModelFileError,
         NotFittedError,
     )
-    from clvmodels.models.gamma_gamma import GammaGammaModel
-    from clvmodels.data.io import read_orders, read_table, validate_orders, write_table
+    from clvmodels.examples.datasets import (
+        SimulationTruth,
+        load_cdnow,
+        load_cdnow_summary,
+        simulate_orders,
+    )
     from clvmodels.model import CLVModel
+    from clvmodels.models.bgnbd import BetaGeoModel
+    from clvmodels.models.gamma_gamma import GammaGammaModel
+    from clvmodels.models.inputs import collapse_rfm, validate_rfm
     from clvmodels.persistence import load_model, save_model
-    from clvmodels.summaries.rfm import collapse_rfm, rfm_summary, validate_rfm
     from clvmodels.predict.scoring import score_customers
     from clvmodels.segments.assign import load_rules, segment_customers, segment_summary
+    from clvmodels.summaries.rfm import rfm_summary
     from clvmodels.units import Duration, parse_duration
 
 #: public name -> the module that defines it
@@ -57,9 +63,9 @@ _PUBLIC = {
     "CLVModel": "model",
     "load_model": "persistence",
     "save_model": "persistence",
-    "collapse_rfm": "summaries.rfm",
+    "collapse_rfm": "models.inputs",
     "rfm_summary": "summaries.rfm",
-    "validate_rfm": "summaries.rfm",
+    "validate_rfm": "models.inputs",
     "score_customers": "predict.scoring",
     "load_rules": "segments.assign",
     "segment_customers": "segments.assign",

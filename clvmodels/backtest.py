@@ -38,7 +38,8 @@ import pandas as pd
 from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataError
 from clvmodels.model import TRANSACTION_MODELS, CLVModel
-from clvmodels.summaries.rfm import DateLike, order_period, rfm_summary, to_day
+from clvmodels.summaries.period import DateLike, order_period, to_day
+from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 BASELINES = ("naive", "cohort")
@@ -406,7 +407,8 @@ def _cohort_baseline(
 ) -> pd.DataFrame:
     """Expected holdout occasions and revenue per customer from older cohorts' curves.
 
-    Cohorts are calendar months of the first occasion (:func:`clvmodels.summaries.cohorts.cohort_table`
+    Cohorts are calendar months of the first occasion
+    (:func:`clvmodels.summaries.cohorts.cohort_table`
     on the calibration period's occasions). The curves are the average cumulative repeat
     occasions and repeat revenue per customer by age in months, over the cohorts that fully
     reached each age (:func:`clvmodels.summaries.cohorts.average_ltv_curve`). A customer expects

@@ -14,14 +14,14 @@ from typing import Any, Self
 
 import pandas as pd
 
-from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.errors import DataError, NotFittedError
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
-from clvmodels.predict.scoring import check_rfm_time_unit, iter_scores, score_customers
 from clvmodels.models.spend import ConstantSpendModel, SpendModel
 from clvmodels.models.transaction import TransactionModel
+from clvmodels.predict.scoring import check_rfm_time_unit, iter_scores, score_customers
 from clvmodels.units import Duration, check_time_unit
 
 #: Why a model has no spend model (in ``describe()``, ``model.json`` and ``clv show``).
@@ -66,7 +66,8 @@ class CLVModel:
         orders were valued with ``value_per_order`` (``attrs["revenue"]``).
     data_info_ : dict
         The data period the models were fitted on (``observation_end`` and, when the RFM
-        table came from :func:`clvmodels.summaries.rfm.rfm_summary`, its dates), and customer counts.
+        table came from :func:`clvmodels.summaries.rfm.rfm_summary`, its dates), and customer
+        counts.
 
     Examples
     --------

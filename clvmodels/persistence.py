@@ -29,12 +29,12 @@ from typing import Any
 
 import xarray as xr
 
-from clvmodels.models._pymc import adapter as pymc_adapter
 from clvmodels._version import __version__
-from clvmodels.errors import ModelFileError
-from clvmodels.models.gamma_gamma import GammaGammaModel
-from clvmodels.model import TRANSACTION_MODELS, CLVModel
 from clvmodels.data.paths import METADATA_FILE, inside_folder_problem, model_target_problem
+from clvmodels.errors import ModelFileError
+from clvmodels.model import TRANSACTION_MODELS, CLVModel
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.spend import ConstantSpendModel
 
 FORMAT = "clvmodels-model"

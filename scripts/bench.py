@@ -2,7 +2,8 @@
 
 Run it with ``make bench`` (``.venv/bin/python scripts/bench.py``). In one run it:
 
-1. simulates ~10M orders of ~1M customers (``clvmodels.examples.datasets.simulate_orders``), writes them
+1. simulates ~10M orders of ~1M customers (``clvmodels.examples.datasets.simulate_orders``), writes
+them
    to ``OUT/orders.parquet`` and, with clvmodels, their weekly RFM summary to ``OUT/rfm.parquet``;
 2. runs each job side (clvmodels = "ours", pymc-marketing = "pymc") in its own fresh
    subprocess (``scripts/bench.py --job NAME --side ours|pymc``) so that the peak memory is
@@ -530,7 +531,8 @@ def _posterior_moments(posterior: Any, names: tuple[str, ...]) -> dict[str, dict
 def child_prepare_nuts(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Simulate the NUTS job's customers (seeded) and write their weekly RFM table."""
     from clvmodels.examples.datasets import simulate_orders
-    from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
+    from clvmodels.models.inputs import collapse_rfm
+    from clvmodels.summaries.rfm import rfm_summary
 
     params: dict[str, Any] = {}
     if args.nuts_population == "bench":

@@ -21,6 +21,10 @@ from hypothesis import strategies as st
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from clvmodels.cli.acquisition import payback
+from clvmodels.data.marketing import read_costs, read_visits
+from clvmodels.errors import DataError, DataQualityWarning
+from clvmodels.examples.datasets import simulate_marketing
 from clvmodels.marketing.payback import (
     attribute_buyers,
     costs_by_cohort,
@@ -29,16 +33,12 @@ from clvmodels.marketing.payback import (
     source_cohort_table,
     source_romi_curves,
 )
-from clvmodels.plots.marketing import plot_cac_by_source, plot_romi_curves
-from clvmodels.models.bgnbd import BetaGeoModel
-from clvmodels.cli.acquisition import payback
-from clvmodels.summaries.cohorts import cohort_table
-from clvmodels.examples.datasets import simulate_marketing
-from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.models.gamma_gamma import GammaGammaModel
-from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.model import CLVModel
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.plots.marketing import plot_cac_by_source, plot_romi_curves
 from clvmodels.plots.plotting import save_figure
+from clvmodels.summaries.cohorts import cohort_table
 from clvmodels.summaries.rfm import rfm_summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -9,11 +9,10 @@ from conftest import BGNBD_PUBLISHED, fixed_posterior
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clvmodels.errors import DataError, NotFittedError
 from clvmodels.models import bgnbd
-
 from clvmodels.models._pymc import adapter as pymc_adapter
 from clvmodels.models.bgnbd import BetaGeoModel
-from clvmodels.errors import DataError, NotFittedError
 
 
 def test_flat_map_reproduces_published_parameters(cdnow_flat_model):

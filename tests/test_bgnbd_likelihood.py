@@ -7,10 +7,11 @@ import pandas as pd
 import pytest
 from conftest import assert_same_posterior
 
-from clvmodels.models._pymc import adapter as pymc_adapter
-from clvmodels.models.kernels.bgnbd_likelihood import BGNBDTuples, loglike_and_grad
 from clvmodels.examples.datasets import simulate_orders
-from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models.inputs import collapse_rfm
+from clvmodels.models.kernels.bgnbd_likelihood import BGNBDTuples, loglike_and_grad
+from clvmodels.summaries.rfm import rfm_summary
 
 PARAMS = ("r", "alpha", "a", "b")
 

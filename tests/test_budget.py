@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 from test_acquisition import HAND_END, cli_args, fixed_model, hand, hand_files, run_hand
 
-from clvmodels.marketing.payback import payback_analysis
-from clvmodels.models.bgnbd import expected_purchases_new_customer
+from clvmodels.cli.acquisition import budget, payback
+from clvmodels.errors import DataError
+from clvmodels.examples.datasets import simulate_marketing
 from clvmodels.marketing.budget import (
     BUDGET_COLUMNS,
     FORECAST_COLUMNS,
@@ -21,13 +22,12 @@ from clvmodels.marketing.budget import (
     recommendation_lines,
     revenue_forecast,
 )
-from clvmodels.cli.acquisition import budget, payback
-from clvmodels.examples.datasets import simulate_marketing
-from clvmodels.errors import DataError
+from clvmodels.marketing.payback import payback_analysis
+from clvmodels.marketing.sources import new_customer_value, rfm_in_units, source_scales
 from clvmodels.model import CLVModel
+from clvmodels.models.bgnbd import expected_purchases_new_customer
 from clvmodels.persistence import save_model
 from clvmodels.summaries.rfm import rfm_summary
-from clvmodels.marketing.sources import new_customer_value, rfm_in_units, source_scales
 
 __all__ = ["hand", "hand_files"]  # fixtures shared with test_acquisition
 

@@ -18,6 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from clvmodels.cli.cohorts import cohorts
+from clvmodels.errors import DataError
+from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
 from clvmodels.summaries.cohorts import (
     COHORT_COLUMNS,
     average_ltv_curve,
@@ -25,8 +27,6 @@ from clvmodels.summaries.cohorts import (
     cohort_table,
     partial_cells,
 )
-from clvmodels.errors import DataError
-from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -12,9 +12,9 @@ import pytest
 from scipy import stats
 from scipy.special import betaln
 
+from clvmodels.data.io import validate_orders
+from clvmodels.errors import ClvError
 from clvmodels.examples import datasets
-from clvmodels.models.bgnbd import BetaGeoModel, expected_purchases_new_customer
-from clvmodels.models.bgnbd import log_likelihood as bgnbd_log_likelihood
 from clvmodels.examples.datasets import (
     DEFAULT_BGNBD,
     DEFAULT_GAMMA_GAMMA,
@@ -23,10 +23,11 @@ from clvmodels.examples.datasets import (
     load_cdnow_summary,
     simulate_orders,
 )
-from clvmodels.errors import ClvError
+from clvmodels.models.bgnbd import BetaGeoModel, expected_purchases_new_customer
+from clvmodels.models.bgnbd import log_likelihood as bgnbd_log_likelihood
 from clvmodels.models.gamma_gamma import GammaGammaModel
-from clvmodels.data.io import validate_orders
-from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
+from clvmodels.models.inputs import collapse_rfm
+from clvmodels.summaries.rfm import rfm_summary
 
 WEEK = pd.Timedelta(weeks=1)
 #: A p-value below this fails a goodness-of-fit test (tests are seeded, so deterministic).

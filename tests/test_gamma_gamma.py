@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from conftest import GAMMA_GAMMA_PUBLISHED
 
-from clvmodels.models import gamma_gamma
 from clvmodels.errors import DataError
+from clvmodels.models import gamma_gamma
 from clvmodels.models.gamma_gamma import GammaGammaModel
 
 

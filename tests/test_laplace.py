@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.examples.datasets import simulate_orders
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.summaries.rfm import rfm_summary
 
 pytestmark = pytest.mark.slow

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 
 from clvmodels.backtest import backtest
 from clvmodels.cli import cli
-from clvmodels.examples.datasets import simulate_orders
 from clvmodels.errors import DataError
+from clvmodels.examples.datasets import simulate_orders
 from clvmodels.model import NO_SPEND_REASON, CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
-from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.predict.scoring import SCORE_STATISTICS, SPEND_STATISTICS
 from clvmodels.segments.assign import parse_rules, segment_customers, segment_summary
+from clvmodels.summaries.rfm import rfm_summary
 
 PURCHASE_COLUMNS = ["p_alive", *(c for c in SCORE_STATISTICS if c.startswith("expected_pur"))]
 SCORE_ARGS = {"horizon": "26W", "annual_discount_rate": 0.1, "n_draws": None}

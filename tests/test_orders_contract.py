@@ -27,8 +27,8 @@ from click.testing import CliRunner
 
 from clvmodels.cli import cli
 from clvmodels.data.contract import OrdersSource
-from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.data.io import fingerprint, read_orders
+from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.summaries.rfm import rfm_summary
 
 KINDS = ("frame", "csv", "parquet", "duckdb", "sqlite")

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from clvmodels.cli import cli
-from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.model import CLVModel
+from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
 from clvmodels.persistence import load_model, save_model
 

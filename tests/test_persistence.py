@@ -10,10 +10,10 @@ from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.errors import ModelFileError
-from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.model import CLVModel
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.persistence import load_model, save_model
 
 

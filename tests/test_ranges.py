@@ -9,11 +9,10 @@ import pandas as pd
 import pytest
 from test_persistence import fixed_model
 
-from clvmodels.summaries import cohorts
-
 from clvmodels import ranges
 from clvmodels.marketing.budget import budget_recommendation
 from clvmodels.predict.scoring import monthly_steps
+from clvmodels.summaries import cohorts
 from clvmodels.units import Duration, parse_duration
 
 

@@ -21,12 +21,12 @@ from matplotlib.axes import Axes
 from PIL import Image
 
 from clvmodels import CLVModel, rfm_summary, save_model
-from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli.backtest import backtest as backtest_command
 from clvmodels.cli.report import report as report_command
-from clvmodels.examples.datasets import simulate_marketing
-from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.data.io import fingerprint
+from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.persistence import read_metadata
 from clvmodels.plots.plotting import plot_frequency_recency_matrix, plot_probability_alive_matrix
 from clvmodels.report.build import SECTION_IDS, build_report, read_backtest

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clvmodels.errors import DataError
-from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
+from clvmodels.models.inputs import collapse_rfm
+from clvmodels.summaries.rfm import rfm_summary
 
 
 def test_cdnow_equals_published_summary(cdnow_rfm, cdnow_summary):

@@ -27,14 +27,14 @@ from conftest import (
     lifetimes_datasets,
 )
 
-from clvmodels.models.bgnbd import BetaGeoModel
-from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
-from clvmodels.examples.datasets import simulate_orders
-from clvmodels.errors import ClvError, DataError, DataQualityWarning
-from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.data.io import read_orders, write_table
+from clvmodels.errors import ClvError, DataError, DataQualityWarning
+from clvmodels.examples.datasets import simulate_orders
 from clvmodels.model import CLVModel
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
+from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
 from clvmodels.summaries.rfm import rfm_summary
 
 pytestmark = [

@@ -20,15 +20,15 @@ import pytest
 from click.testing import CliRunner
 from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 
-from clvmodels.marketing.payback import PaybackOrders, payback_analysis, payback_orders
-from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli.acquisition import payback
-from clvmodels.examples.datasets import simulate_marketing
-from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.data.io import read_orders
 from clvmodels.data.marketing import read_costs, read_visits
+from clvmodels.errors import DataError, DataQualityWarning
+from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.marketing.payback import PaybackOrders, payback_analysis, payback_orders
 from clvmodels.model import CLVModel
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 
 pytestmark = [
     pytest.mark.spark,

@@ -218,9 +218,10 @@ def test_find_map_finds_pymc_find_maps_mode(kind: str) -> None:
     import numpy as np
     import pymc as pm
 
-    from clvmodels.models._pymc import adapter as pymc_adapter
     from clvmodels.examples.datasets import simulate_orders
-    from clvmodels.summaries.rfm import collapse_rfm, rfm_summary
+    from clvmodels.models._pymc import adapter as pymc_adapter
+    from clvmodels.models.inputs import collapse_rfm
+    from clvmodels.summaries.rfm import rfm_summary
 
     rfm = rfm_summary(simulate_orders(400, seed=5)[0], time_unit="W")
     if kind == "gamma_gamma":

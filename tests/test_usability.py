@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 
-from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli import cli
-from clvmodels.examples.datasets import simulate_orders
 from clvmodels.errors import ConvergenceWarning, DataError
-from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.examples.datasets import simulate_orders
 from clvmodels.model import CLVModel
+from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.summaries.rfm import rfm_summary
 
 WHALE = 999999

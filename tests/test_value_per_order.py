@@ -15,17 +15,17 @@ import pytest
 from click.testing import CliRunner
 from conftest import BGNBD_PUBLISHED, fixed_posterior
 
-from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.cli import cli
 from clvmodels.data.contract import OrdersSource
-from clvmodels.examples.datasets import simulate_orders
 from clvmodels.errors import DataError, ModelFileError
+from clvmodels.examples.datasets import simulate_orders
 from clvmodels.model import CLVModel
-from clvmodels.persistence import _checksum, load_model, read_metadata, save_model
+from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.summaries.rfm import rfm_summary
-from clvmodels.predict.scoring import SCORE_STATISTICS, monthly_steps
 from clvmodels.models.spend import ConstantSpendModel
+from clvmodels.persistence import _checksum, load_model, read_metadata, save_model
+from clvmodels.predict.scoring import SCORE_STATISTICS, monthly_steps
+from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT
 
 X = 25.0

@@ -9,8 +9,6 @@ from typing import Any
 import click
 import pandas as pd
 
-from clvmodels.marketing.payback import PaybackOrders, PaybackResult, payback_analysis
-from clvmodels.marketing.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.cli.common import (
     MONTHS,
     PERIODS,
@@ -38,6 +36,8 @@ from clvmodels.data.marketing import (
     write_budget,
     write_payback,
 )
+from clvmodels.marketing.budget import budget_recommendation, recommendation_lines, revenue_forecast
+from clvmodels.marketing.payback import PaybackOrders, PaybackResult, payback_analysis
 from clvmodels.persistence import load_model
 
 

@@ -22,6 +22,7 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
+from clvmodels.data.io import write_table
 from clvmodels.summaries.cohorts import (
     average_ltv_curve,
     check_period,
@@ -29,7 +30,6 @@ from clvmodels.summaries.cohorts import (
     cohort_table,
     period_label,
 )
-from clvmodels.data.io import write_table
 
 
 @click.command()

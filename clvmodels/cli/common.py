@@ -13,8 +13,8 @@ import pandas as pd
 
 from clvmodels.cli.display import our_warnings
 from clvmodels.data.contract import DATE_UNITS, OrdersSource
-from clvmodels.errors import ClvError
 from clvmodels.data.paths import PathLike, output_problem
+from clvmodels.errors import ClvError
 from clvmodels.ranges import (
     ANNUAL_DISCOUNT_RATE,
     MARGIN,

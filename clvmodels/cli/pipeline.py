@@ -389,8 +389,8 @@ def score(
       clv score model/ orders.csv --horizon 12M --annual-discount-rate 0.1 -o scores.parquet
     """
     from clvmodels.models.gamma_gamma import POPULATION_MEAN_RULE
-    from clvmodels.persistence import load_model
     from clvmodels.models.spend import ConstantSpendModel
+    from clvmodels.persistence import load_model
 
     target = output_path(output)
     check_outputs(inputs={"MODEL_DIR": model_dir, "ORDERS": orders}, outputs={"--output": target})

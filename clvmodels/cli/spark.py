@@ -184,10 +184,11 @@ def spark_cohort_table(
     Returns
     -------
     (pandas.DataFrame, int)
-        The table :func:`clvmodels.summaries.cohorts.cohort_table` returns, and the number of orders.
+        The table :func:`clvmodels.summaries.cohorts.cohort_table` returns, and the number of
+        orders.
     """
-    from clvmodels.summaries.cohorts import check_period
     from clvmodels.spark.engine import cohort_table_spark, orders_extent_spark
+    from clvmodels.summaries.cohorts import check_period
 
     with spark_for_command(master) as spark:
         table = read_orders_for_command(spark, orders, opts)
@@ -221,8 +222,8 @@ def spark_payback_orders(
         What :func:`clvmodels.marketing.payback.payback_orders` returns for the orders and
         visits; :func:`clvmodels.marketing.payback.payback_analysis` does the rest.
     """
-    from clvmodels.summaries.cohorts import check_period
     from clvmodels.spark.engine import payback_orders_spark
+    from clvmodels.summaries.cohorts import check_period
 
     with spark_for_command(master) as spark:
         table = read_orders_for_command(spark, orders, opts)
@@ -254,7 +255,8 @@ def spark_scores(
     -------
     pandas.DataFrame
         The scores exactly as :meth:`clvmodels.model.CLVModel.score` returns them for
-        :func:`clvmodels.summaries.rfm.rfm_summary` of the orders (sorted by customer), with ``attrs``
+        :func:`clvmodels.summaries.rfm.rfm_summary` of the orders (sorted by customer), with
+        ``attrs``
         holding the scoring settings and the RFM table's dates.
     """
     from clvmodels.spark.engine import (

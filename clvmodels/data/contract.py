@@ -19,8 +19,6 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.data.rules import RULES, Rule
 from clvmodels.data.orders_sql import (
     STAGE_VIEW,
     ColumnChecks,
@@ -30,6 +28,8 @@ from clvmodels.data.orders_sql import (
     revenue_checks,
 )
 from clvmodels.data.readers import RAW_VIEW, register_source
+from clvmodels.data.rules import RULES, Rule
+from clvmodels.errors import DataError, DataQualityWarning
 
 Refunds = Literal["error", "net"]
 DATE_UNITS = ("s", "ms", "us", "excel")

@@ -25,8 +25,8 @@ import pandas as pd
 from clvmodels.data.contract import ORDERS_VIEW, OrdersInfo, Refunds, register_orders_source
 from clvmodels.data.contract import OrdersSource as OrdersSource
 from clvmodels.data.contract import check_order_columns as check_order_columns
-from clvmodels.errors import DataError, Label
 from clvmodels.data.readers import RAW_VIEW, first_line, register_source
+from clvmodels.errors import DataError, Label
 
 ORDER_COLUMNS = ("customer_id", "timestamp", "revenue")
 

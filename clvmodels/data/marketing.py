@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import DataError, Label
 from clvmodels.data.io import clean_customer_ids, parse_dates, read_table, write_json, write_table
+from clvmodels.errors import DataError, Label
 
 if TYPE_CHECKING:
     from clvmodels.marketing.payback import PaybackResult

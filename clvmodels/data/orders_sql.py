@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from clvmodels.errors import Label
-from clvmodels.data.rules import DAY_MONTH_TIME, RULES, day_month_formats
 from clvmodels.data.readers import first_line, quote
+from clvmodels.data.rules import DAY_MONTH_TIME, RULES, day_month_formats
+from clvmodels.errors import Label
 
 if TYPE_CHECKING:
     from clvmodels.data.contract import OrdersSource

@@ -33,8 +33,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from clvmodels.models.bgnbd import expected_purchases_new_customer
 from clvmodels.errors import ClvError
+from clvmodels.models.bgnbd import expected_purchases_new_customer
 from clvmodels.units import DAYS_PER_UNIT
 
 #: BG/NBD parameters of the simulator (time unit: weeks), close to the CDNOW fit of [FHL05]_.
@@ -145,7 +145,8 @@ def simulate_orders(
 
     Timestamps are continuous, so a customer can buy twice on one calendar day (1.5% of
     repeat purchases with the defaults, mostly by the heaviest buyers). The field's
-    convention merges those into one purchase occasion (:func:`clvmodels.summaries.rfm.rfm_summary`),
+    convention merges those into one purchase occasion
+    (:func:`clvmodels.summaries.rfm.rfm_summary`),
     so a BG/NBD fit on the day-level summary sees slightly fewer purchases than were
     simulated: with the defaults, alpha comes out about 5% high and r about 1.5% high
     (400,000 customers; a fit on the exact continuous-time summary is within 1%).

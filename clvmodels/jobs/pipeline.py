@@ -10,14 +10,14 @@ from typing import Any
 
 import pandas as pd
 
-from clvmodels.jobs.marketing_demo import run_acquisition_demo
 from clvmodels.backtest import backtest, write_backtest
 from clvmodels.data.io import fingerprint, write_json, write_table
+from clvmodels.jobs.marketing_demo import run_acquisition_demo
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.report.build import write_report
-from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.segments.assign import segment_customers, segment_summary
+from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES
 
 

@@ -26,10 +26,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from clvmodels.summaries.cohorts import CohortPeriod, check_period, cohort_table
-from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.data.io import floor_to_microseconds
-from clvmodels.summaries.rfm import DateLike, order_period
+from clvmodels.errors import DataError, DataQualityWarning
+from clvmodels.summaries.cohorts import CohortPeriod, check_period, cohort_table
+from clvmodels.summaries.period import DateLike, order_period
 
 AttributionRule = Literal["first-touch", "last-touch"]
 ATTRIBUTION_RULES: tuple[AttributionRule, ...] = ("first-touch", "last-touch")
@@ -43,7 +43,7 @@ _WEEK_ORIGIN = pd.Timestamp("1970-01-05")  # a Monday, as in clvmodels.summaries
 # periods (the cohorts module's calendar, in pandas)
 # --------------------------------------------------------------------------------------
 def period_index(days: pd.Series | pd.DatetimeIndex, period: CohortPeriod) -> np.ndarray:
-    """Integer index of the period holding each day, numbered as :mod:`clvmodels.summaries.cohorts` does.
+    """Integer index of the period holding each day, as :mod:`clvmodels.summaries.cohorts` has it.
 
     Months are ``year * 12 + month - 1``; weeks are counted from Monday 1970-01-05.
     """

@@ -34,12 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.summaries.cohorts import CohortPeriod, check_margin, check_period
 from clvmodels.errors import DataError
-from clvmodels.model import CLVModel
-from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.ranges import check_annual_discount_rate
-from clvmodels.summaries.rfm import DateLike, to_day
 from clvmodels.marketing.sources import (
     expected_by_group,
     factors_of,
@@ -47,6 +42,11 @@ from clvmodels.marketing.sources import (
     rfm_in_units,
     source_scales,
 )
+from clvmodels.model import CLVModel
+from clvmodels.models.posterior import INTERVAL_PROB
+from clvmodels.ranges import check_annual_discount_rate
+from clvmodels.summaries.cohorts import CohortPeriod, check_margin, check_period
+from clvmodels.summaries.period import DateLike, to_day
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 BUDGET_COLUMNS = (

@@ -1,7 +1,8 @@
 """Acquisition economics: CAC, ROMI and payback per cohort and source, realised and predicted.
 
 Definitions (docs/definitions.md, "CAC", "ROMI", "Payback"; cohorts and ages as in
-:mod:`clvmodels.summaries.cohorts`; buyers, sources and cost cells as in :mod:`clvmodels.marketing.attribution`,
+:mod:`clvmodels.summaries.cohorts`; buyers, sources and cost cells as in
+:mod:`clvmodels.marketing.attribution`,
 whose functions this module re-exports):
 
 * **CAC** of a (cohort, source) cell = costs / new_buyers (undefined without buyers).
@@ -39,6 +40,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.marketing import (
+    COST_COLUMNS,
+    VISIT_COLUMNS,
+    read_costs,
+    read_visits,
+    validate_costs,
+    validate_visits,
+)
+from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.marketing.attribution import (
     ATTRIBUTION_RULES,
     UNKNOWN_SOURCE,
@@ -51,20 +61,12 @@ from clvmodels.marketing.attribution import (
     period_start,
     source_cohort_table,
 )
-from clvmodels.summaries.cohorts import CohortPeriod, check_margin, check_period
-from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.data.marketing import (
-    COST_COLUMNS,
-    VISIT_COLUMNS,
-    read_costs,
-    read_visits,
-    validate_costs,
-    validate_visits,
-)
+from clvmodels.marketing.sources import expected_by_group, rfm_in_units, source_scales
 from clvmodels.model import CLVModel
 from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.summaries.rfm import DateLike, Period, order_period, rfm_summary, to_day
-from clvmodels.marketing.sources import expected_by_group, rfm_in_units, source_scales
+from clvmodels.summaries.cohorts import CohortPeriod, check_margin, check_period
+from clvmodels.summaries.period import DateLike, Period, order_period, to_day
+from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 __all__ = [

@@ -30,9 +30,9 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.optimize import minimize
 
-from clvmodels.models import gamma_gamma
 from clvmodels.model import CLVModel
-from clvmodels.summaries.rfm import collapse_rfm
+from clvmodels.models import gamma_gamma
+from clvmodels.models.inputs import collapse_rfm
 from clvmodels.predict.scoring import monthly_steps
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 

@@ -130,7 +130,8 @@ def conditional_numerator_grid(
     horizons ``t`` with weights ``discount``, returns two ``(pairs, draws)`` arrays: N at
     ``t[-1]``, and ``sum_k discount[k] * (N(t[k]) - N(t[k - 1]))`` with N = 0 before ``t[0]``.
 
-    The hypergeometric series is summed by :func:`clvmodels.models.kernels.hypergeometric.bgnbd_numerator_grid`
+    The hypergeometric series is summed by
+    :func:`clvmodels.models.kernels.hypergeometric.bgnbd_numerator_grid`
     (one set of coefficients per draw and x for all T and t; relative error ~1e-15). Where
     that series converges too slowly or cancels (z = t / (alpha + T + t) near 1, e.g. long
     horizons for recent customers), :func:`conditional_numerator` (scipy's ``hyp2f1``) is used.

@@ -30,10 +30,10 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
-from clvmodels.models._pymc import adapter as pymc_adapter
 from clvmodels.errors import DataError
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models.inputs import validate_rfm
 from clvmodels.models.posterior import PosteriorModel
-from clvmodels.summaries.rfm import validate_rfm
 
 MIN_REPEAT_CUSTOMERS = 10
 #: Customers named as examples in the fit report (exclusions, extreme spenders).

@@ -26,7 +26,7 @@ import pandas as pd
 
 from clvmodels.errors import DataError, Label
 from clvmodels.models.gamma_gamma import GammaGammaModel
-from clvmodels.summaries.rfm import validate_rfm
+from clvmodels.models.inputs import validate_rfm
 
 #: How far (relative) a customer's repeat revenue / X may be from a whole number of orders.
 WHOLE_ORDERS_RTOL = 1e-6

@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from clvmodels.models._pymc import adapter as pymc_adapter
 from clvmodels.errors import DataError
+from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models.inputs import collapse_rfm, validate_rfm
 from clvmodels.models.posterior import PosteriorModel
-from clvmodels.summaries.rfm import collapse_rfm, validate_rfm
 
 MIN_CUSTOMERS = 20
 

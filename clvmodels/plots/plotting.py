@@ -23,13 +23,13 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+from clvmodels.data.io import atomic_path
 from clvmodels.summaries.cohorts import (
     average_ltv_curve,
     cohort_ltv_wide,
     partial_cells,
     period_label,
 )
-from clvmodels.data.io import atomic_path
 
 if TYPE_CHECKING:
     from clvmodels.models.transaction import TransactionModel

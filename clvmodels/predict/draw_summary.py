@@ -15,7 +15,8 @@ the results equal the NumPy expressions ``purchases.mean(axis=0)`` and
 ``np.quantile(purchases, [low, high], axis=0)``.
 
 Compiled with numba (``cache=True``, ``nogil=True``: callers split customers over threads,
-see :mod:`clvmodels.models.kernels.parallel`). Import this module only where it is used: importing numba
+see :mod:`clvmodels.models.kernels.parallel`). Import this module only where it is used: importing
+numba
 takes a third of a second.
 """
 

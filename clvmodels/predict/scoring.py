@@ -12,7 +12,8 @@ posterior mean with a 94% equal-tailed interval (``_low``, ``_high``).
 How it stays fast and bounded in memory: every transaction model's expectation factors as
 P(alive | x, t_x, T) * N(x, T, t) (:mod:`clvmodels.models.transaction`), and N, which holds the
 hypergeometric function, is evaluated once per distinct (x, T) pair and draw, for all months
-of the horizon at once (for BG/NBD by a compiled series, :mod:`clvmodels.models.kernels.hypergeometric`).
+of the horizon at once (for BG/NBD by a compiled series,
+:mod:`clvmodels.models.kernels.hypergeometric`).
 Then, chunk by chunk, customers with equal (x, t_x, T, monetary value) are scored once:
 P(alive) and the expected spend are ``customers x draws`` arrays, and a compiled kernel
 (:mod:`clvmodels.predict.draw_summary`) multiplies them out and reduces each customer's draws to a
@@ -37,14 +38,14 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from clvmodels.models import gamma_gamma
 from clvmodels.errors import DataError
+from clvmodels.models import gamma_gamma
 from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.models.inputs import RFM_COLUMNS, validate_rfm
 from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.ranges import check_annual_discount_rate, check_margin
-from clvmodels.summaries.rfm import RFM_COLUMNS, validate_rfm
 from clvmodels.models.transaction import TransactionModel
+from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.units import DAYS_PER_UNIT, UNIT_NAMES, Duration, check_time_unit, parse_duration
 
 if TYPE_CHECKING:
@@ -288,7 +289,8 @@ class _ChunkScorer:
 
     Customers with equal (x, t_x, T, monetary value) get equal scores, so each is scored
     once; P(alive) and the expected spend are computed as ``customers x draws`` arrays in
-    blocks that stay in the CPU's cache, and :func:`clvmodels.predict.draw_summary.summarize` reduces
+    blocks that stay in the CPU's cache, and :func:`clvmodels.predict.draw_summary.summarize`
+    reduces
     them. Blocks run in threads: NumPy and the kernel release the GIL.
     """
 

@@ -10,7 +10,8 @@ The report has seven sections, each a ``<section>`` with a fixed id:
     optimiser's status, or r-hat, ESS and divergences), with convergence highlighted.
 ``matrices``
     Expected purchases in the next time unit and P(alive) over a grid of frequency and
-    recency at the largest observed T (:func:`clvmodels.plots.plotting.plot_frequency_recency_matrix`,
+    recency at the largest observed T
+    (:func:`clvmodels.plots.plotting.plot_frequency_recency_matrix`,
     :func:`clvmodels.plots.plotting.plot_probability_alive_matrix`).
 ``backtest``
     The totals, conditional expectations and tracking of a ``clv backtest`` output folder.
@@ -18,7 +19,8 @@ The report has seven sections, each a ``<section>`` with a fixed id:
     Cumulative LTV by cohort and age, and retention curves (:mod:`clvmodels.summaries.cohorts`).
 ``acquisition``
     CAC, ROMI and payback by source (:func:`clvmodels.marketing.payback.payback_analysis`) and,
-    with a model, the budget recommendation (:func:`clvmodels.marketing.budget.budget_recommendation`),
+    with a model, the budget recommendation
+    (:func:`clvmodels.marketing.budget.budget_recommendation`),
     from visits and costs.
 ``segments``
     The segment summary of the model's scores (:mod:`clvmodels.segments.assign`).
@@ -50,11 +52,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from clvmodels._version import __version__
-from clvmodels.summaries.cohorts import average_ltv_curve, check_margin, check_period, cohort_table
 from clvmodels.data.contract import OrdersSource
-from clvmodels.errors import ClvError, DataError, DataQualityWarning
 from clvmodels.data.io import atomic_path, fingerprint
+from clvmodels.errors import ClvError, DataError, DataQualityWarning
 from clvmodels.model import CLVModel
+from clvmodels.models.posterior import MODEL_LABELS
+from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
 from clvmodels.plots.plotting import (
     plot_cohort_heatmap,
     plot_conditional_expectations,
@@ -63,10 +66,9 @@ from clvmodels.plots.plotting import (
     plot_retention_curves,
     plot_tracking,
 )
-from clvmodels.models.posterior import MODEL_LABELS
-from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.segments.assign import default_rules, segment_customers, segment_summary
-from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
+from clvmodels.summaries.cohorts import average_ltv_curve, check_margin, check_period, cohort_table
+from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES, parse_duration
 
 SECTION_IDS = ("data", "model", "matrices", "backtest", "cohorts", "acquisition", "segments")

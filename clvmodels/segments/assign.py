@@ -69,7 +69,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import DataError, DataQualityWarning, Label
-from clvmodels.summaries.rfm import RFM_COLUMNS, validate_rfm
+from clvmodels.models.inputs import RFM_COLUMNS, validate_rfm
 from clvmodels.predict.scoring import SCORE_COLUMNS
 
 #: Where the default rules live, as shown to users.

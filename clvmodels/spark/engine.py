@@ -1,14 +1,15 @@
 """The Spark engine: the DuckDB engine's RFM, cohort and scoring computations on Apache Spark.
 
 Every function here computes exactly what its DuckDB counterpart computes, with the same
-definitions (docs/definitions.md, :mod:`clvmodels.summaries.rfm`, :mod:`clvmodels.summaries.cohorts`), so the two
+definitions (docs/definitions.md, :mod:`clvmodels.summaries.rfm`,
+:mod:`clvmodels.summaries.cohorts`), so the two
 engines agree: ids and counts exactly, values to rounding (1e-9).
 
 ===============================  ==============================================
 Spark engine                     DuckDB / pandas engine
 ===============================  ==============================================
 :func:`read_orders_spark`        :func:`clvmodels.data.io.read_orders`
-:func:`order_period_spark`       :func:`clvmodels.summaries.rfm.order_period`
+:func:`order_period_spark`       :func:`clvmodels.summaries.period.order_period`
 :func:`rfm_summary_spark`        :func:`clvmodels.summaries.rfm.rfm_summary`
 :func:`cohort_table_spark`       :func:`clvmodels.summaries.cohorts.cohort_table`
 :func:`payback_orders_spark`     :func:`clvmodels.marketing.payback.payback_orders`
@@ -18,7 +19,8 @@ Spark engine                     DuckDB / pandas engine
 What runs where. Per-order work (reading, validating, aggregating orders into purchase
 occasions, per-customer RFM and per-cohort cells) runs in Spark and scales with the cluster.
 Results that are small by construction (the cohort table: cohorts x ages rows) come back as
-pandas DataFrames, so everything built on them (:func:`clvmodels.summaries.cohorts.average_ltv_curve`,
+pandas DataFrames, so everything built on them
+(:func:`clvmodels.summaries.cohorts.average_ltv_curve`,
 plots, payback) is the same code for both engines. Per-customer results (RFM, scores) stay
 Spark DataFrames, except payback's buyers table, which payback needs on the driver.
 Scoring ships the fitted posterior draws (a few small numpy arrays) to the executors as a
@@ -51,6 +53,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.io import Refunds, check_order_columns
+from clvmodels.data.rules import RULES
+from clvmodels.errors import ClvError, DataError, DataQualityWarning
+from clvmodels.models.inputs import RFM_COLUMNS
+from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps
 from clvmodels.summaries.cohorts import (
     COHORT_COLUMNS,
     CohortPeriod,
@@ -58,11 +65,7 @@ from clvmodels.summaries.cohorts import (
     check_period,
     cohort_attrs,
 )
-from clvmodels.errors import ClvError, DataError, DataQualityWarning
-from clvmodels.data.io import Refunds, check_order_columns
-from clvmodels.data.rules import RULES
-from clvmodels.summaries.rfm import RFM_COLUMNS, DateLike, Period, resolve_period
-from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps
+from clvmodels.summaries.period import DateLike, Period, resolve_period
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit, parse_duration
 
 if TYPE_CHECKING:
@@ -675,7 +678,7 @@ def order_period_spark(
     observation_end: DateLike = None,
     calibration_end: DateLike = None,
 ) -> Period:
-    """:func:`clvmodels.summaries.rfm.order_period` for a Spark orders table (or its extent)."""
+    """:func:`clvmodels.summaries.period.order_period` for a Spark orders table (or its extent)."""
     extent = orders if isinstance(orders, OrdersExtent) else orders_extent_spark(orders)
     return resolve_period(
         extent.first_order,
@@ -796,7 +799,7 @@ def rfm_summary_spark(
 
 
 def rfm_attrs(period: Period, time_unit: str) -> dict[str, str]:
-    """The ``attrs`` :func:`clvmodels.summaries.rfm.rfm_summary` sets, for a collected Spark RFM table."""
+    """The ``attrs`` of :func:`clvmodels.summaries.rfm.rfm_summary`, for a collected Spark RFM."""
     return {
         "time_unit": check_time_unit(time_unit),
         "first_order": period.first_order.isoformat(),
@@ -982,8 +985,8 @@ def payback_orders_spark(
         orders (ids and counts exactly, values to rounding); pass it to
         :func:`clvmodels.marketing.payback.payback_analysis` in place of the orders.
     """
-    from clvmodels.marketing.payback import PaybackOrders, buyer_table
     from clvmodels.marketing.attribution import attribute_buyers, check_attribution
+    from clvmodels.marketing.payback import PaybackOrders, buyer_table
 
     rule = check_attribution(attribution)
     unit = check_period(period)
@@ -1145,8 +1148,8 @@ def score_payload(rfm: pd.DataFrame, payload: Mapping[str, Any]) -> pd.DataFrame
     """Score a pandas RFM batch with models rebuilt from broadcast draws (runs on executors)."""
     import xarray as xr
 
-    from clvmodels.models.gamma_gamma import GammaGammaModel
     from clvmodels.model import TRANSACTION_MODELS
+    from clvmodels.models.gamma_gamma import GammaGammaModel
     from clvmodels.predict.scoring import score_customers
 
     def posterior(draws: Mapping[str, np.ndarray]) -> xr.Dataset:

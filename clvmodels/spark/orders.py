@@ -10,8 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clvmodels.errors import DataError, Label
 from clvmodels.data.rules import DAY_MONTH_TIME, RULES, day_month_formats
+from clvmodels.errors import DataError, Label
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
-from clvmodels.errors import DataError
 from clvmodels.data.io import duckdb_connection, register_orders
+from clvmodels.errors import DataError
 from clvmodels.ranges import check_margin
-from clvmodels.summaries.rfm import DateLike, resolve_period
+from clvmodels.summaries.period import DateLike, resolve_period
 
 CohortPeriod = Literal["month", "week"]
 

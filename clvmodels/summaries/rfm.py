@@ -19,105 +19,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from clvmodels.data.contract import OrdersInfo, OrdersSource, exact_duplicates, warn_duplicates
-from clvmodels.errors import DataError, Label
 from clvmodels.data.io import counted_fingerprint, duckdb_connection, register_orders
 from clvmodels.data.rules import RULES
-from clvmodels.ranges import date_problem
+from clvmodels.errors import Label
+from clvmodels.summaries.period import DateLike, resolve_period
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
-RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
 HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_holdout")
-TUPLE_COLUMNS = ("frequency", "recency", "T")
-
-type DateLike = str | dt.date | pd.Timestamp | None
-
-
-def to_day(value: DateLike) -> dt.date | None:
-    """Parse a date given as text, ``date`` or ``Timestamp`` (``None`` stays ``None``)."""
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)") from exc
-    if pd.isna(stamp):
-        raise DataError(f"'{value}' is not a date (use YYYY-MM-DD)")
-    problem = date_problem(stamp.date())
-    if problem is not None:
-        raise DataError(f"a date argument {problem}")
-    return stamp.date()
-
-
-@dataclass(frozen=True)
-class Period:
-    """The dates an RFM summary covers: first order, calibration end, observation end."""
-
-    first_order: dt.date
-    last_order: dt.date
-    calibration_end: dt.date
-    observation_end: dt.date
-
-    @property
-    def has_holdout(self) -> bool:
-        """Whether a holdout period follows the calibration period."""
-        return self.observation_end > self.calibration_end
-
-
-def order_period(
-    orders: pd.DataFrame,
-    *,
-    observation_end: DateLike = None,
-    calibration_end: DateLike = None,
-) -> Period:
-    """Resolve the calibration and observation ends against the orders' date range.
-
-    The observation end defaults to the day of the last order; the calibration end to the
-    observation end (no holdout).
-
-    Raises
-    ------
-    DataError
-        When an end falls before the first order, or the calibration end after the
-        observation end.
-    """
-    first = pd.Timestamp(orders["timestamp"].min()).date()
-    last = pd.Timestamp(orders["timestamp"].max()).date()
-    return resolve_period(
-        first, last, observation_end=observation_end, calibration_end=calibration_end
-    )
-
-
-def resolve_period(
-    first: dt.date,
-    last: dt.date,
-    *,
-    observation_end: DateLike = None,
-    calibration_end: DateLike = None,
-) -> Period:
-    """:func:`order_period` for orders whose first and last days are known."""
-    obs = to_day(observation_end) or last
-    cal = to_day(calibration_end) or obs
-    if obs < first:
-        raise DataError(
-            f"the observation end {obs} is before the first order ({first}); "
-            f"the orders run from {first} to {last}"
-        )
-    if cal < first:
-        raise DataError(
-            f"the calibration end {cal} is before the first order ({first}); "
-            f"the orders run from {first} to {last}"
-        )
-    if cal > obs:
-        raise DataError(f"the calibration end {cal} is after the observation end {obs}")
-    return Period(first_order=first, last_order=last, calibration_end=cal, observation_end=obs)
-
 
 _RFM_SQL = """
 WITH occasions AS (
@@ -312,85 +226,3 @@ def _check_overflow(rfm: pd.DataFrame, revenue_col: str) -> None:
             n_rows=int(bad.sum()),
             examples=[Label(f"customer {v}") for v in rfm.loc[bad, "customer_id"].head(5)],
         )
-
-
-@dataclass(frozen=True)
-class CollapsedRFM:
-    """Customers collapsed onto their unique (frequency, recency, T) tuples.
-
-    Attributes
-    ----------
-    tuples : pandas.DataFrame
-        ``frequency, recency, T, n_customers``: the sufficient statistics of the BG/NBD
-        and Pareto/NBD likelihoods, one row per distinct tuple.
-    inverse : numpy.ndarray
-        For each input row, the index of its tuple, so ``tuples.iloc[inverse]`` restores
-        the per-customer rows.
-    """
-
-    tuples: pd.DataFrame
-    inverse: np.ndarray
-
-
-def collapse_rfm(rfm: pd.DataFrame) -> CollapsedRFM:
-    """Collapse identical (frequency, recency, T) rows into one row with a count.
-
-    The BG/NBD log-likelihood of a customer depends on the data only through
-    (x, t_x, T) (Fader, Hardie & Lee 2005, eq. 6), so the total log-likelihood equals the
-    count-weighted sum over distinct tuples.
-    """
-    _require_columns(rfm, TUPLE_COLUMNS, "RFM table")
-    grouped = rfm.groupby(list(TUPLE_COLUMNS), sort=True)
-    inverse = grouped.ngroup().to_numpy()
-    tuples = grouped.size().rename("n_customers").reset_index()
-    tuples["frequency"] = tuples["frequency"].astype("int64")
-    tuples["n_customers"] = tuples["n_customers"].astype("int64")
-    return CollapsedRFM(tuples=tuples, inverse=inverse)
-
-
-def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"the {what} has no column {', '.join(repr(m) for m in missing)}",
-            hint=f"its columns are: {', '.join(map(str, frame.columns))}",
-        )
-
-
-def validate_rfm(rfm: pd.DataFrame, *, require_monetary: bool = False) -> None:
-    """Check an RFM table before fitting or scoring; raise a DataError that says what is wrong.
-
-    Rules: no missing values; ``frequency`` a non-negative integer; ``0 <= recency <= T``;
-    ``recency == 0`` when ``frequency == 0``; with ``require_monetary``, a finite
-    ``monetary_value`` that is not negative (0 is kept: zero-value orders exist).
-    """
-    columns = [*TUPLE_COLUMNS, "monetary_value"] if require_monetary else list(TUPLE_COLUMNS)
-    _require_columns(rfm, columns, "RFM table")
-    if len(rfm) == 0:
-        raise DataError("the RFM table has no rows")
-    ids = rfm["customer_id"] if "customer_id" in rfm.columns else pd.Series(rfm.index)
-
-    def check(bad: pd.Series | np.ndarray, column: str, problem: str) -> None:
-        bad = np.asarray(bad, dtype=bool)
-        if bad.any():
-            raise DataError(
-                problem,
-                column=column,
-                n_rows=int(bad.sum()),
-                examples=[Label(f"customer {v}") for v in ids.to_numpy()[bad][:5]],
-            )
-
-    for column in columns:
-        values = pd.to_numeric(rfm[column], errors="coerce").to_numpy(dtype="float64")
-        check(~np.isfinite(values), column, "missing (NaN) or non-numeric values")
-    x = rfm["frequency"].to_numpy(dtype="float64")
-    t_x = rfm["recency"].to_numpy(dtype="float64")
-    T = rfm["T"].to_numpy(dtype="float64")
-    check((x < 0) | (x % 1 != 0), "frequency", "frequency must be a non-negative integer")
-    check(t_x < 0, "recency", "negative recency")
-    check(T < 0, "T", "negative T")
-    check(t_x > T + 1e-9, "recency", "recency larger than T")
-    check((x == 0) & (t_x != 0), "recency", "recency must be 0 for customers with frequency 0")
-    if require_monetary:
-        m = rfm["monetary_value"].to_numpy(dtype="float64")
-        check(m < 0, "monetary_value", "negative monetary_value")

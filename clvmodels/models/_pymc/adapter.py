@@ -19,7 +19,8 @@ and weights each tuple's log-likelihood by its count: the posterior is the same,
 several times smaller (docs/definitions.md: 1M customers -> ~171k tuples in weeks).
 
 For speed, MAP and NUTS fits of BG/NBD evaluate that weighted likelihood and its gradient in
-one compiled pass (:func:`weighted_bgnbd_loglike_op`, :mod:`clvmodels.models.kernels.bgnbd_likelihood`), and
+one compiled pass (:func:`weighted_bgnbd_loglike_op`,
+:mod:`clvmodels.models.kernels.bgnbd_likelihood`), and
 Gamma-Gamma's likelihood is pymc-marketing's expression grouped by frequency. Both keep
 pymc-marketing's priors and parameterisation, and ``likelihood="pymc-marketing"`` selects
 pymc-marketing's own graphs, which the tests use as the oracle.
@@ -59,7 +60,8 @@ import xarray as xr
 
 Method = Literal["map", "laplace", "mcmc"]
 #: Which BG/NBD log-likelihood the samplers see: the compiled one of
-#: :mod:`clvmodels.models.kernels.bgnbd_likelihood` or pymc-marketing's ``BetaGeoNBD`` graph (the oracle).
+#: :mod:`clvmodels.models.kernels.bgnbd_likelihood` or pymc-marketing's ``BetaGeoNBD`` graph (the
+#: oracle).
 Likelihood = Literal["compiled", "pymc-marketing"]
 Priors = Literal["default", "flat"]
 
@@ -239,7 +241,8 @@ def weighted_bgnbd_loglike_op() -> Any:
 
     ``op()(r, alpha, a, b, *BGNBDTuples.arrays())`` returns the weighted sum of FHL05 eq. (6)
     over the tuples and its gradient in (r, alpha, a, b), both from one pass of
-    :func:`clvmodels.models.kernels.bgnbd_likelihood.loglike_and_grad`. The pullback reuses that gradient,
+    :func:`clvmodels.models.kernels.bgnbd_likelihood.loglike_and_grad`. The pullback reuses that
+    gradient,
     so a sampler's log-density-and-gradient call evaluates the kernel once. The Op runs in
     Python mode (``find_MAP``) and is compiled into nutpie's numba graph. It has no second
     derivatives: Laplace fits use pymc-marketing's graph.

@@ -29,7 +29,8 @@ Discounting: with N_0 = 0 and d_{K+1} = 0, ``sum_k D_k (N_k - N_{k-1}) = sum_k d
 
 The kernels are compiled with numba (``cache=True``: the first call of a new install
 compiles them, later processes load them from the cache) and release the GIL, so draws are
-split over threads (:mod:`clvmodels.models.kernels.parallel`). Import this module only where it is used:
+split over threads (:mod:`clvmodels.models.kernels.parallel`). Import this module only where it is
+used:
 importing numba takes a third of a second.
 """
 

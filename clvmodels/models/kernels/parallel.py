@@ -1,6 +1,7 @@
 """Running a compiled kernel over contiguous ranges in threads.
 
-The numba kernels of scoring (:mod:`clvmodels.models.kernels.hypergeometric`, :mod:`clvmodels.predict.draw_summary`)
+The numba kernels of scoring (:mod:`clvmodels.models.kernels.hypergeometric`,
+:mod:`clvmodels.predict.draw_summary`)
 are compiled with ``nogil=True``: called from several Python threads they run in parallel.
 Plain threads, rather than numba's ``parallel=True``, keep compile times short and leave no
 OpenMP runtime behind in the process (GNU OpenMP does not survive ``fork``).
