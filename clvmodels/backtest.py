@@ -267,7 +267,8 @@ def write_backtest(result: BacktestResult, output_dir: str | Path) -> list[Path]
     ``customers.parquet``, and the plots ``tracking.png`` and ``conditional.png``.
     """
     from clvmodels.data.io import write_json, write_table
-    from clvmodels.plots.plotting import plot_conditional_expectations, plot_tracking, save_figure
+    from clvmodels.plots.base import save_figure
+    from clvmodels.plots.plotting import plot_conditional_expectations, plot_tracking
 
     out = backtest_files(output_dir)
     tracking = plot_tracking(result.tracking, calibration_end=result.settings["calibration_end"])

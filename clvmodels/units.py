@@ -39,6 +39,11 @@ def days_to_units(days: float, time_unit: str) -> float:
     return days / DAYS_PER_UNIT[check_time_unit(time_unit)]
 
 
+def units_per_month(time_unit: str) -> float:
+    """How many ``time_unit`` make one month of 365.25 / 12 days (M: 1, W: 4.348..., D: 30.4375)."""
+    return DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[check_time_unit(time_unit)]
+
+
 def units_to_days(value: float, time_unit: str) -> float:
     """Convert a number of ``time_unit`` into days."""
     return value * DAYS_PER_UNIT[check_time_unit(time_unit)]

@@ -36,8 +36,8 @@ from clvmodels.marketing.payback import (
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.plots.base import save_figure
 from clvmodels.plots.marketing import plot_cac_by_source, plot_romi_curves
-from clvmodels.plots.plotting import save_figure
 from clvmodels.summaries.cohorts import cohort_table
 from clvmodels.summaries.rfm import rfm_summary
 

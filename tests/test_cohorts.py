@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 
 from clvmodels.cli.cohorts import cohorts
 from clvmodels.errors import DataError
-from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
+from clvmodels.plots.base import save_figure
+from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves
 from clvmodels.summaries.cohorts import (
     COHORT_COLUMNS,
     average_ltv_curve,

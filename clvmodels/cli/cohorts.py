@@ -23,9 +23,9 @@ from clvmodels.cli.common import (
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
 from clvmodels.data.io import write_table
+from clvmodels.summaries.calendar import check_period
 from clvmodels.summaries.cohorts import (
     average_ltv_curve,
-    check_period,
     cohort_ltv_wide,
     cohort_table,
     period_label,
@@ -83,7 +83,8 @@ def cohorts(
       clv cohorts orders.csv --margin 0.3 -o cohorts.parquet --wide cohorts_wide.csv
     """
     # matplotlib is imported by the commands that draw
-    from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves, save_figure
+    from clvmodels.plots.base import save_figure
+    from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves
 
     target = output_path(output)
     wide_target = output_path(wide_output) if wide_output else None

@@ -188,7 +188,7 @@ def spark_cohort_table(
         orders.
     """
     from clvmodels.spark.engine import cohort_table_spark, orders_extent_spark
-    from clvmodels.summaries.cohorts import check_period
+    from clvmodels.summaries.calendar import check_period
 
     with spark_for_command(master) as spark:
         table = read_orders_for_command(spark, orders, opts)
@@ -223,7 +223,7 @@ def spark_payback_orders(
         visits; :func:`clvmodels.marketing.payback.payback_analysis` does the rest.
     """
     from clvmodels.spark.engine import payback_orders_spark
-    from clvmodels.summaries.cohorts import check_period
+    from clvmodels.summaries.calendar import check_period
 
     with spark_for_command(master) as spark:
         table = read_orders_for_command(spark, orders, opts)

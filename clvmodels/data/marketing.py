@@ -350,7 +350,7 @@ def write_payback(
         written.append(write_table(getattr(result, name), files[name]))
     written.append(write_json(summary, files["summary"]))
     if axes:
-        from clvmodels.plots.plotting import save_figure
+        from clvmodels.plots.base import save_figure
 
         for name, ax in axes.items():
             written.append(save_figure(ax, files[name]))
@@ -412,7 +412,7 @@ def write_budget(
         ax = plot_revenue_forecast(forecast)
     written = [write_table(table, files["budget"]), write_table(forecast, files["forecast"])]
     if ax is not None:
-        from clvmodels.plots.plotting import save_figure
+        from clvmodels.plots.base import save_figure
 
         written.append(save_figure(ax, files["forecast_plot"]))
     return written

@@ -35,7 +35,7 @@ import pandas as pd
 
 from clvmodels.errors import ClvError
 from clvmodels.models.bgnbd import expected_purchases_new_customer
-from clvmodels.units import DAYS_PER_UNIT
+from clvmodels.units import DAYS_PER_UNIT, units_per_month
 
 #: BG/NBD parameters of the simulator (time unit: weeks), close to the CDNOW fit of [FHL05]_.
 DEFAULT_BGNBD: Mapping[str, float] = MappingProxyType({"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5})
@@ -538,7 +538,7 @@ class MarketingTruth:
         purchases of a new customer, [FHL05]_ eq. (9), each worth the Gamma-Gamma mean spend
         p v / (q - 1) ([FH13GG]_; spend is independent of the purchase process). Undiscounted.
         """
-        weeks = float(months) * DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[self.time_unit]
+        weeks = float(months) * units_per_month(self.time_unit)
         s = self.sources
         repeat = expected_purchases_new_customer(s["r"], s["alpha"], s["a"], s["b"], weeks)
         return pd.Series(

@@ -23,44 +23,18 @@ import warnings
 from typing import Literal
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from clvmodels.data.io import floor_to_microseconds
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.summaries.cohorts import CohortPeriod, check_period, cohort_table
+from clvmodels.summaries.calendar import CohortPeriod, check_period, period_index, period_start
+from clvmodels.summaries.cohorts import cohort_table
 from clvmodels.summaries.period import DateLike, order_period
 
 AttributionRule = Literal["first-touch", "last-touch"]
 ATTRIBUTION_RULES: tuple[AttributionRule, ...] = ("first-touch", "last-touch")
 #: The source of buyers who have no visit.
 UNKNOWN_SOURCE = "unknown"
-
-_WEEK_ORIGIN = pd.Timestamp("1970-01-05")  # a Monday, as in clvmodels.summaries.cohorts
-
-
-# --------------------------------------------------------------------------------------
-# periods (the cohorts module's calendar, in pandas)
-# --------------------------------------------------------------------------------------
-def period_index(days: pd.Series | pd.DatetimeIndex, period: CohortPeriod) -> np.ndarray:
-    """Integer index of the period holding each day, as :mod:`clvmodels.summaries.cohorts` has it.
-
-    Months are ``year * 12 + month - 1``; weeks are counted from Monday 1970-01-05.
-    """
-    stamps = pd.DatetimeIndex(days)
-    if period == "month":
-        return np.asarray(stamps.year * 12 + stamps.month - 1, dtype=np.int64)
-    return np.asarray((stamps.normalize() - _WEEK_ORIGIN).days // 7, dtype=np.int64)
-
-
-def period_start(index: np.ndarray | int, period: CohortPeriod) -> pd.DatetimeIndex:
-    """First day of each period numbered by :func:`period_index`."""
-    idx = np.atleast_1d(np.asarray(index, dtype=np.int64))
-    if period == "month":
-        return pd.DatetimeIndex(
-            pd.to_datetime({"year": idx // 12, "month": idx % 12 + 1, "day": 1})
-        ).as_unit("ns")
-    return pd.DatetimeIndex(_WEEK_ORIGIN + pd.to_timedelta(idx * 7, unit="D")).as_unit("ns")
 
 
 def check_attribution(attribution: str) -> AttributionRule:

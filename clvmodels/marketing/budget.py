@@ -44,10 +44,10 @@ from clvmodels.marketing.sources import (
 )
 from clvmodels.model import CLVModel
 from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.ranges import check_annual_discount_rate
-from clvmodels.summaries.cohorts import CohortPeriod, check_margin, check_period
+from clvmodels.ranges import check_annual_discount_rate, check_margin
+from clvmodels.summaries.calendar import CohortPeriod, check_period
 from clvmodels.summaries.period import DateLike, to_day
-from clvmodels.units import DAYS_PER_UNIT, check_time_unit
+from clvmodels.units import DAYS_PER_UNIT, check_time_unit, units_per_month
 
 BUDGET_COLUMNS = (
     "source_id",
@@ -320,7 +320,7 @@ def revenue_forecast(
     source = buyers["source_id"].astype(str).to_numpy()
     scales = source_scales(model, rfm, source) if source_adjustment and len(rfm) else None
     months = np.arange(1, horizon + 1, dtype="float64")
-    t = months * DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
+    t = months * units_per_month(unit)
     result = expected_by_group(
         model,
         rfm,

@@ -57,14 +57,13 @@ from clvmodels.marketing.attribution import (
     check_attribution,
     check_date_ranges,
     costs_by_cohort,
-    period_index,
-    period_start,
     source_cohort_table,
 )
 from clvmodels.marketing.sources import expected_by_group, rfm_in_units, source_scales
 from clvmodels.model import CLVModel
 from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.summaries.cohorts import CohortPeriod, check_margin, check_period
+from clvmodels.ranges import check_margin
+from clvmodels.summaries.calendar import CohortPeriod, check_period, period_index, period_start
 from clvmodels.summaries.period import DateLike, Period, order_period, to_day
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
@@ -86,8 +85,6 @@ __all__ = [
     "payback_age",
     "payback_analysis",
     "payback_orders",
-    "period_index",
-    "period_start",
     "read_costs",
     "read_visits",
     "source_cohort_table",

@@ -34,7 +34,7 @@ from clvmodels.model import CLVModel
 from clvmodels.models import gamma_gamma
 from clvmodels.models.inputs import collapse_rfm
 from clvmodels.predict.scoring import monthly_steps
-from clvmodels.units import DAYS_PER_UNIT, check_time_unit
+from clvmodels.units import DAYS_PER_UNIT, check_time_unit, units_per_month
 
 #: Standard deviation of the normal prior on log(factor): a factor of 2 is 0.7 sd away.
 SCALE_PRIOR_SD = 1.0
@@ -401,7 +401,7 @@ def new_customer_value(
     horizons = np.atleast_1d(np.asarray(months, dtype="float64"))
     bg, gg = scaled_draws(model, factors=factors, n_draws=n_draws)
     unit = check_time_unit(model.time_unit)
-    to_units = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
+    to_units = units_per_month(unit)
     spend = gg["p"] * gg["v"] / (gg["q"] - 1)  # (draws, 1)
     fn = model.transaction_model_.new_customer_fn
     out = np.empty((spend.shape[0], len(horizons)))

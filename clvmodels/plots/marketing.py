@@ -3,7 +3,7 @@
 Drawn with matplotlib's object-oriented API, like :mod:`clvmodels.plots.plotting`: every function
 takes ``ax=None`` and returns the Axes it drew on (a new
 :class:`matplotlib.figure.Figure` when omitted); nothing touches pyplot's global state.
-Save with :func:`clvmodels.plots.plotting.save_figure`, which writes atomically.
+Save with :func:`clvmodels.plots.base.save_figure`, which writes atomically.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from clvmodels.marketing.payback import source_romi_curves
-from clvmodels.plots.plotting import new_axes
+from clvmodels.plots.base import new_axes
 
 
 def _colours(names: list[str]) -> dict[str, tuple[float, float, float, float]]:

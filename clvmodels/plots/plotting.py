@@ -8,9 +8,7 @@ touches pyplot's global state, selects a backend or calls ``show``; save a figur
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,12 +16,11 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, to_rgba
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from clvmodels.data.io import atomic_path
+from clvmodels.plots.base import new_axes
 from clvmodels.summaries.cohorts import (
     average_ltv_curve,
     cohort_ltv_wide,
@@ -38,12 +35,6 @@ if TYPE_CHECKING:
 MAX_ANNOTATED = 24
 #: Above this many cohorts, retention curves get no legend entry of their own.
 MAX_LEGEND_COHORTS = 12
-
-
-def new_axes(figsize: tuple[float, float]) -> Axes:
-    """A new Axes on its own :class:`matplotlib.figure.Figure` (no pyplot state)."""
-    figure = Figure(figsize=figsize, layout="constrained")
-    return figure.add_subplot()
 
 
 def _period_of(table: pd.DataFrame) -> str:
@@ -283,32 +274,6 @@ def plot_conditional_expectations(conditional: pd.DataFrame, ax: Axes | None = N
     ax.set_title("Conditional expectations of holdout purchases")
     ax.legend(frameon=False, fontsize=8)
     return ax
-
-
-def save_figure(ax: Axes, path: str | os.PathLike[str], *, dpi: int = 120) -> Path:
-    """Save the figure that holds ``ax`` as a PNG, atomically (temporary file, then rename).
-
-    Parameters
-    ----------
-    ax : matplotlib.axes.Axes
-        Any Axes of the figure to save.
-    path : path
-        Target file; its folder is made if missing.
-    dpi : int
-        Resolution in dots per inch.
-
-    Returns
-    -------
-    pathlib.Path
-        The path written.
-    """
-    figure = ax.get_figure(root=True)
-    if figure is None:
-        raise ValueError("the Axes belongs to no figure")
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format="png", dpi=dpi)
-    return target
 
 
 # --------------------------------------------------------------------------------------

@@ -46,7 +46,13 @@ from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.posterior import INTERVAL_PROB
 from clvmodels.models.transaction import TransactionModel
 from clvmodels.ranges import check_annual_discount_rate, check_margin
-from clvmodels.units import DAYS_PER_UNIT, UNIT_NAMES, Duration, check_time_unit, parse_duration
+from clvmodels.units import (
+    UNIT_NAMES,
+    Duration,
+    check_time_unit,
+    parse_duration,
+    units_per_month,
+)
 
 if TYPE_CHECKING:
     from clvmodels.models.spend import SpendModel
@@ -184,7 +190,7 @@ def iter_scores(
     validate_rfm(rfm, require_monetary=isinstance(spend_model, GammaGammaModel))
     _check_value_per_order(rfm, spend_model)
     steps = monthly_steps(duration.months, annual_discount_rate)
-    months_to_units = DAYS_PER_UNIT["M"] / DAYS_PER_UNIT[unit]
+    months_to_units = units_per_month(unit)
     horizon_units = duration.in_units(unit)
 
     draws = transaction_model.param_draws(n_draws)

@@ -66,8 +66,10 @@ from clvmodels.plots.plotting import (
     plot_retention_curves,
     plot_tracking,
 )
+from clvmodels.ranges import check_margin
 from clvmodels.segments.assign import default_rules, segment_customers, segment_summary
-from clvmodels.summaries.cohorts import average_ltv_curve, check_margin, check_period, cohort_table
+from clvmodels.summaries.calendar import check_period
+from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES, parse_duration
 

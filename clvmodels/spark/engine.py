@@ -58,13 +58,16 @@ from clvmodels.data.rules import RULES
 from clvmodels.errors import ClvError, DataError, DataQualityWarning
 from clvmodels.models.inputs import RFM_COLUMNS
 from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps
-from clvmodels.summaries.cohorts import (
-    COHORT_COLUMNS,
+from clvmodels.ranges import check_margin
+from clvmodels.summaries.calendar import (
+    WEEK_ORIGIN,
     CohortPeriod,
-    check_margin,
     check_period,
-    cohort_attrs,
+    day_index,
+    period_index,
+    period_start,
 )
+from clvmodels.summaries.cohorts import COHORT_COLUMNS, cohort_attrs
 from clvmodels.summaries.period import DateLike, Period, resolve_period
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit, parse_duration
 
@@ -109,7 +112,6 @@ _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _OTHER_SUFFIXES = {".orc": "orc", ".json": "json", ".jsonl": "json", ".avro": "avro"}
 _ROW_BITS = 33  # monotonically_increasing_id = partition index << 33 | row within partition
-_WEEK_ORIGIN = dt.date(1970, 1, 5)  # a Monday, as in clvmodels.summaries.cohorts
 
 
 # --------------------------------------------------------------------------------------
@@ -848,8 +850,8 @@ def cohort_table_spark(
     rate = check_margin(margin)
     dates = order_period_spark(extent or orders, observation_end=observation_end)
     end = dates.observation_end
-    end_p = _period_index(end, unit)
-    first_open_p = _period_index(end + dt.timedelta(days=1), unit)
+    end_p = day_index(end, unit)
+    first_open_p = day_index(end + dt.timedelta(days=1), unit)
 
     day = F.col("timestamp").cast("date")
     customer_period = (
@@ -874,26 +876,12 @@ def cohort_table_spark(
     return table
 
 
-def _period_index(day: dt.date, period: CohortPeriod) -> int:
-    """Index of the month (year * 12 + month - 1) or week (Mondays since 1970-01-05)."""
-    if period == "month":
-        return day.year * 12 + day.month - 1
-    return (day - _WEEK_ORIGIN).days // 7
-
-
 def _period_index_column(day: Column, period: CohortPeriod) -> Column:
     from pyspark.sql import functions as F
 
     if period == "month":
         return (F.year(day) * 12 + F.month(day) - 1).cast("int")
-    return F.floor(F.datediff(day, F.lit(_WEEK_ORIGIN)) / F.lit(7)).cast("int")
-
-
-def _period_start(index: np.ndarray, period: CohortPeriod) -> pd.Series:
-    if period == "month":
-        years, months = np.divmod(index.astype("int64"), 12)
-        return pd.to_datetime(pd.DataFrame({"year": years, "month": months + 1, "day": 1}))
-    return pd.Series(pd.Timestamp(_WEEK_ORIGIN) + pd.to_timedelta(index * 7, unit="D"))
+    return F.floor(F.datediff(day, F.lit(WEEK_ORIGIN)) / F.lit(7)).cast("int")
 
 
 def _fill_cohort_grid(
@@ -919,7 +907,7 @@ def _fill_cohort_grid(
     margin = table["revenue"] * rate
     out = pd.DataFrame(
         {
-            "cohort": _period_start(table["cohort_p"].to_numpy(), unit),
+            "cohort": pd.Series(period_start(table["cohort_p"].to_numpy(), unit)),
             "age": table["age"],
             "cohort_size": table["cohort_size"],
             "active_customers": table["active_customers"],
@@ -1027,8 +1015,6 @@ def _source_cohort_cells_spark(
     """:func:`clvmodels.marketing.attribution.source_cohort_table`, aggregated in Spark."""
     from pyspark.sql import functions as F
 
-    from clvmodels.marketing.attribution import period_index
-
     spark = orders.sparkSession
     sources = spark.createDataFrame(
         pd.DataFrame(
@@ -1055,8 +1041,8 @@ def _source_cohort_cells_spark(
         )
         .toPandas()
     )
-    end_p = _period_index(end, period)
-    first_open_p = _period_index(end + dt.timedelta(days=1), period)
+    end_p = day_index(end, period)
+    first_open_p = day_index(end + dt.timedelta(days=1), period)
     parts = [
         _fill_cohort_grid(
             rows.drop(columns="source_id"),

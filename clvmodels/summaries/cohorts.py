@@ -28,7 +28,7 @@ see :func:`average_ltv_curve`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,9 +37,13 @@ from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import duckdb_connection, register_orders
 from clvmodels.errors import DataError
 from clvmodels.ranges import check_margin
+from clvmodels.summaries.calendar import (
+    CohortPeriod,
+    check_period,
+    period_index_sql,
+    period_start_sql,
+)
 from clvmodels.summaries.period import DateLike, resolve_period
-
-CohortPeriod = Literal["month", "week"]
 
 ORDER_COLUMNS = ("customer_id", "timestamp", "revenue")
 COHORT_COLUMNS = (
@@ -56,26 +60,6 @@ COHORT_COLUMNS = (
     "complete",
 )
 CURVE_COLUMNS = ("age", "n_cohorts", "customers", "cumulative_ltv", "retention")
-PERIODS: tuple[CohortPeriod, ...] = ("month", "week")
-
-# A Monday: week w starts on this day + 7 w days. Months are numbered year * 12 + month - 1.
-_WEEK_ORIGIN = "DATE '1970-01-05'"
-
-
-def _period_index_sql(day: str, period: CohortPeriod) -> str:
-    """SQL for the integer index of the period that contains the DATE expression ``day``."""
-    if period == "month":
-        return f"CAST(year({day}) * 12 + month({day}) - 1 AS INTEGER)"
-    return f"CAST(floor(({day} - {_WEEK_ORIGIN}) / 7) AS INTEGER)"
-
-
-def _period_start_sql(index: str, period: CohortPeriod) -> str:
-    """SQL for the first day (DATE) of the period numbered ``index``."""
-    if period == "month":
-        return (
-            f"make_date(CAST(floor({index} / 12) AS BIGINT), CAST({index} % 12 + 1 AS BIGINT), 1)"
-        )
-    return f"({_WEEK_ORIGIN} + {index} * 7)"
 
 
 _COHORT_SQL = """
@@ -138,14 +122,6 @@ ORDER BY cohort_p, age
 """
 
 
-def check_period(period: str) -> CohortPeriod:
-    """Return ``period`` if it is ``"month"`` or ``"week"``; raise ``ValueError`` otherwise."""
-    value = str(period).lower()
-    if value not in PERIODS:
-        raise ValueError(f"period must be 'month' or 'week'; got {period!r}")
-    return value
-
-
 def cohort_table(
     orders: pd.DataFrame | OrdersSource,
     *,
@@ -195,10 +171,10 @@ def cohort_table(
         if len(orders) == 0:
             raise DataError("the orders table has no rows")
     sql = _COHORT_SQL.format(
-        end_index=_period_index_sql("CAST($observation_end AS DATE)", unit),
-        open_index=_period_index_sql("CAST($observation_end AS DATE) + 1", unit),
-        order_index=_period_index_sql("day", unit),
-        cohort_start=_period_start_sql("cohort_p", unit),
+        end_index=period_index_sql("CAST($observation_end AS DATE)", unit),
+        open_index=period_index_sql("CAST($observation_end AS DATE) + 1", unit),
+        order_index=period_index_sql("day", unit),
+        cohort_start=period_start_sql("cohort_p", unit),
     )
     with duckdb_connection() as con:
         # A frame is scanned in place and a file read by DuckDB: the orders contract's view
