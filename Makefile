@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/clv demo --output-dir demo-output
 
 test: $(STAMP) chromium
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -m "" -q
 
 # The report's browser test renders it in Debian's Chromium; installed here when missing and
@@ -39,6 +40,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not spark" -q
 
 lint: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check clvmodels tests scripts
 	$(BIN)/ruff format --check clvmodels tests scripts
 	$(BIN)/mypy
