@@ -1,4 +1,4 @@
-"""Subscriptions (contractual customers): billing tables to spells, churn, survival, remaining value.
+"""Subscriptions (contractual customers): billing tables, churn, survival, remaining value.
 
 The room for the subscriptions capability (issue 12). It sits beside ``marketing`` and
 ``segments`` in the data flow: it reads through :mod:`clvmodels.data`, summarises with
