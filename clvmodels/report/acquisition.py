@@ -26,6 +26,7 @@ from clvmodels.report.html import (
     table,
 )
 from clvmodels.report.inputs import Source, capture_findings
+from clvmodels.summaries.calendar import CohortPeriod
 
 if TYPE_CHECKING:
     from clvmodels.marketing.payback import PaybackResult
@@ -85,7 +86,7 @@ def acquisition_section(
     costs: Source | pd.DataFrame | None,
     model: CLVModel | None,
     margin: float,
-    period: str,
+    period: CohortPeriod,
     horizon_months: float,
     annual_discount_rate: float,
 ) -> Section | str:
