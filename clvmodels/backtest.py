@@ -27,9 +27,9 @@ constant of :class:`clvmodels.models.spend.ConstantSpendModel`, not Gamma-Gamma.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -130,37 +130,11 @@ def backtest(
         fit that is not usable (a parameter at a bound, Gamma-Gamma q <= 1).
     """
     unit = check_time_unit(time_unit)
-    unknown = [m for m in models if m not in TRANSACTION_MODELS]
-    if unknown or not models:
-        raise DataError(
-            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"choose from {', '.join(TRANSACTION_MODELS)}"
-        )
-    period = order_period(orders, observation_end=observation_end, calibration_end=calibration_end)
-    cal_end = period.calibration_end
-    obs_end = period.observation_end
-    if to_day(calibration_end) and cal_end >= period.last_order:
-        raise DataError(
-            f"the calibration end {cal_end} is on or after the last order ({period.last_order}): "
-            "nothing is left for the holdout"
-        )
-    if obs_end <= cal_end:
-        raise DataError(f"the observation end {obs_end} is not after the calibration end {cal_end}")
-    days = orders["timestamp"].dt.normalize()
-    in_holdout = (days > pd.Timestamp(cal_end)) & (days <= pd.Timestamp(obs_end))
-    if not in_holdout.any():
-        raise DataError(f"the holdout ({cal_end} to {obs_end}] has no orders")
-
-    source: pd.DataFrame | OrdersSource = orders
-    if "revenue" not in orders.columns:  # read with --no-revenue: purchases only
-        source = OrdersSource(orders, revenue_col=None)
-    rfm = rfm_summary(source, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
-    if value_per_order is not None:
-        _check_valued(orders, value_per_order)
-        rfm.attrs.update(revenue="value_per_order", value_per_order=float(value_per_order))
-    has_revenue = "monetary_value" in rfm.columns
-    if not has_revenue or "revenue" not in orders.columns:
-        has_revenue = False
+    _check_models(models)
+    cal_end, obs_end = _holdout_period(orders, calibration_end, observation_end)
+    rfm = _calibration_rfm(orders, unit, cal_end, obs_end, value_per_order)
+    has_revenue = "monetary_value" in rfm.columns and "revenue" in orders.columns
+    if not has_revenue:
         orders = orders.assign(revenue=0.0)  # occasions are counted; their value is unknown
     customers = rfm.copy()
     if has_revenue:
@@ -168,37 +142,14 @@ def backtest(
             customers["frequency_holdout"] * customers["monetary_value_holdout"]
         )
     holdout_length = float(customers["duration_holdout"].iloc[0])
-
-    fitted: dict[str, CLVModel] = {}
-    for name in models:
-        model = CLVModel(
+    unfitted = {
+        name: CLVModel(
             time_unit=unit, transaction_model=name, method=method, priors=priors, seed=seed
-        ).fit(rfm)
-        fitted[name] = model
-        model.check_usable()
-        purchases = model.transaction_model_.expected_purchases(rfm, holdout_length).mean(axis=0)
-        customers[f"purchases_{name}"] = purchases
-        if model.spend_model_ is not None:
-            spend = model.spend_model_.expected_spend(rfm).mean(axis=0)
-            customers[f"revenue_{name}"] = purchases * spend
-
-    naive_rate = np.where(
-        customers["T"] > 0,
-        customers["frequency"] / customers["T"].where(customers["T"] > 0, 1.0),
-        0.0,
-    )
-    customers["purchases_naive"] = naive_rate * holdout_length
-    occasions = _occasions(orders, cal_end)
-    if has_revenue:
-        mean_revenue = occasions.groupby("customer_id")["revenue"].mean()
-        customers["revenue_naive"] = (
-            customers["purchases_naive"] * customers["customer_id"].map(mean_revenue).to_numpy()
         )
-
-    cohort = _cohort_baseline(occasions, customers, cal_end, obs_end)
-    customers["purchases_cohort"] = cohort["purchases"].to_numpy()
-    if has_revenue:
-        customers["revenue_cohort"] = cohort["revenue"].to_numpy()
+        for name in models
+    }
+    fitted = _fit_and_predict(unfitted, rfm, customers, holdout_length)
+    _predict_baselines(orders, customers, cal_end, obs_end, holdout_length, has_revenue)
 
     names = [*models, *BASELINES]
     totals = _totals(customers, names, revenue=has_revenue)
@@ -227,6 +178,101 @@ def backtest(
     )
 
 
+def _check_models(models: Sequence[str]) -> None:
+    unknown = [m for m in models if m not in TRANSACTION_MODELS]
+    if unknown or not models:
+        raise DataError(
+            f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(TRANSACTION_MODELS)}"
+        )
+
+
+def _holdout_period(
+    orders: pd.DataFrame, calibration_end: DateLike, observation_end: DateLike
+) -> tuple[dt.date, dt.date]:
+    """The calibration and observation ends, checked to leave a holdout with orders."""
+    period = order_period(orders, observation_end=observation_end, calibration_end=calibration_end)
+    cal_end = period.calibration_end
+    obs_end = period.observation_end
+    if to_day(calibration_end) and cal_end >= period.last_order:
+        raise DataError(
+            f"the calibration end {cal_end} is on or after the last order ({period.last_order}): "
+            "nothing is left for the holdout"
+        )
+    if obs_end <= cal_end:
+        raise DataError(f"the observation end {obs_end} is not after the calibration end {cal_end}")
+    days = orders["timestamp"].dt.normalize()
+    in_holdout = (days > pd.Timestamp(cal_end)) & (days <= pd.Timestamp(obs_end))
+    if not in_holdout.any():
+        raise DataError(f"the holdout ({cal_end} to {obs_end}] has no orders")
+    return cal_end, obs_end
+
+
+def _calibration_rfm(
+    orders: pd.DataFrame,
+    unit: str,
+    cal_end: dt.date,
+    obs_end: dt.date,
+    value_per_order: float | None,
+) -> pd.DataFrame:
+    """Calibration RFM with the holdout's columns; orders said to be valued are checked."""
+    source: pd.DataFrame | OrdersSource = orders
+    if "revenue" not in orders.columns:  # read with --no-revenue: purchases only
+        source = OrdersSource(orders, revenue_col=None)
+    rfm = rfm_summary(source, time_unit=unit, calibration_end=cal_end, observation_end=obs_end)
+    if value_per_order is not None:
+        _check_valued(orders, value_per_order)
+        rfm.attrs.update(revenue="value_per_order", value_per_order=float(value_per_order))
+    return rfm
+
+
+def _fit_and_predict(
+    models: dict[str, CLVModel],
+    rfm: pd.DataFrame,
+    customers: pd.DataFrame,
+    holdout_length: float,
+) -> dict[str, CLVModel]:
+    """Fit each model; add its ``purchases_`` and ``revenue_`` columns to ``customers``."""
+    fitted: dict[str, CLVModel] = {}
+    for name, unfitted in models.items():
+        model = unfitted.fit(rfm)
+        fitted[name] = model
+        model.check_usable()
+        purchases = model.transaction_model_.expected_purchases(rfm, holdout_length).mean(axis=0)
+        customers[f"purchases_{name}"] = purchases
+        if model.spend_model_ is not None:
+            spend = model.spend_model_.expected_spend(rfm).mean(axis=0)
+            customers[f"revenue_{name}"] = purchases * spend
+    return fitted
+
+
+def _predict_baselines(
+    orders: pd.DataFrame,
+    customers: pd.DataFrame,
+    cal_end: dt.date,
+    obs_end: dt.date,
+    holdout_length: float,
+    has_revenue: bool,
+) -> None:
+    """Add the naive and cohort baselines' ``purchases_``/``revenue_`` columns to ``customers``."""
+    naive_rate = np.where(
+        customers["T"] > 0,
+        customers["frequency"] / customers["T"].where(customers["T"] > 0, 1.0),
+        0.0,
+    )
+    customers["purchases_naive"] = naive_rate * holdout_length
+    occasions = _occasions(orders, cal_end)
+    if has_revenue:
+        mean_revenue = occasions.groupby("customer_id")["revenue"].mean()
+        customers["revenue_naive"] = (
+            customers["purchases_naive"] * customers["customer_id"].map(mean_revenue).to_numpy()
+        )
+    cohort = _cohort_baseline(occasions, customers, cal_end, obs_end)
+    customers["purchases_cohort"] = cohort["purchases"].to_numpy()
+    if has_revenue:
+        customers["revenue_cohort"] = cohort["revenue"].to_numpy()
+
+
 def _check_valued(orders: pd.DataFrame, value_per_order: float) -> None:
     """Orders said to be valued at ``value_per_order`` must all have that revenue."""
     revenue = orders["revenue"] if "revenue" in orders.columns else None
@@ -247,40 +293,6 @@ def _measured(has_revenue: bool, value_per_order: float | None) -> str:
             "the models' spend per occasion is constant"
         )
     return "purchases and revenue"
-
-
-def backtest_files(output_dir: str | Path) -> dict[str, Path]:
-    """Every file :func:`write_backtest` writes into ``output_dir``, by name."""
-    out = Path(output_dir)
-    names = ("metrics.json", "totals.csv", "conditional.csv", "tracking.csv")
-    files = {name.split(".")[0]: out / name for name in names}
-    files["customers"] = out / "customers.parquet"
-    files["tracking_plot"] = out / "tracking.png"
-    files["conditional_plot"] = out / "conditional.png"
-    return files
-
-
-def write_backtest(result: BacktestResult, output_dir: str | Path) -> list[Path]:
-    """Write a backtest's files into ``output_dir`` (each atomically) and return their paths.
-
-    ``metrics.json``, ``totals.csv``, ``conditional.csv``, ``tracking.csv``,
-    ``customers.parquet``, and the plots ``tracking.png`` and ``conditional.png``.
-    """
-    from clvmodels.data.io import write_json, write_table
-    from clvmodels.plots.base import save_figure
-    from clvmodels.plots.plotting import plot_conditional_expectations, plot_tracking
-
-    out = backtest_files(output_dir)
-    tracking = plot_tracking(result.tracking, calibration_end=result.settings["calibration_end"])
-    return [
-        write_json(result.metrics(), out["metrics"]),
-        write_table(result.totals, out["totals"]),
-        write_table(result.conditional, out["conditional"]),
-        write_table(result.tracking, out["tracking"]),
-        write_table(result.customers, out["customers"]),
-        save_figure(tracking, out["tracking_plot"]),
-        save_figure(plot_conditional_expectations(result.conditional), out["conditional_plot"]),
-    ]
 
 
 def _occasions(orders: pd.DataFrame, end: Any) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from clvmodels.cli.cohorts import cohorts
 from clvmodels.errors import DataError
 from clvmodels.plots.base import save_figure
-from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves
+from clvmodels.plots.cohorts import plot_cohort_heatmap, plot_retention_curves
 from clvmodels.summaries.cohorts import (
     COHORT_COLUMNS,
     average_ltv_curve,
@@ -503,7 +503,7 @@ def test_plots_do_not_touch_pyplot():
     code = (
         "import sys, pandas as pd\n"
         "from clvmodels.summaries.cohorts import cohort_table\n"
-        "from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves\n"
+        "from clvmodels.plots.cohorts import plot_cohort_heatmap, plot_retention_curves\n"
         "o = pd.DataFrame({'customer_id': [1, 1, 2], 'timestamp': pd.to_datetime("
         "['2024-01-03', '2024-02-05', '2024-02-07']), 'revenue': [1.0, 2.0, 3.0]})\n"
         "t = cohort_table(o)\n"

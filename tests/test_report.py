@@ -28,8 +28,9 @@ from clvmodels.examples.datasets import simulate_marketing
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.persistence import read_metadata
-from clvmodels.plots.plotting import plot_frequency_recency_matrix, plot_probability_alive_matrix
-from clvmodels.report.build import SECTION_IDS, build_report, read_backtest
+from clvmodels.plots.matrices import plot_frequency_recency_matrix, plot_probability_alive_matrix
+from clvmodels.report.backtest import read_backtest
+from clvmodels.report.build import SECTION_IDS, build_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BROWSER_TIMEOUT_SECONDS = 120

@@ -70,7 +70,7 @@ def backtest(
       clv backtest orders.csv --calibration-end 1997-09-30 --models bgnbd,pareto -o backtest/
     """
     from clvmodels.backtest import backtest as run_backtest
-    from clvmodels.backtest import backtest_files, write_backtest
+    from clvmodels.jobs.backtest import backtest_files, write_backtest
 
     check_outputs(
         inputs={"ORDERS": orders}, outputs={"--output-dir": backtest_files(output_dir).values()}

@@ -84,7 +84,7 @@ def cohorts(
     """
     # matplotlib is imported by the commands that draw
     from clvmodels.plots.base import save_figure
-    from clvmodels.plots.plotting import plot_cohort_heatmap, plot_retention_curves
+    from clvmodels.plots.cohorts import plot_cohort_heatmap, plot_retention_curves
 
     target = output_path(output)
     wide_target = output_path(wide_output) if wide_output else None

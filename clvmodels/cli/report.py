@@ -24,13 +24,10 @@ from clvmodels.cli.common import (
 )
 from clvmodels.errors import DataQualityWarning
 from clvmodels.persistence import load_model, read_metadata
-from clvmodels.report.build import (
-    REPORT_SUFFIXES,
-    capture_findings,
-    read_acquisition_inputs,
-    read_backtest,
-    write_report,
-)
+from clvmodels.report.acquisition import read_acquisition_inputs
+from clvmodels.report.backtest import read_backtest
+from clvmodels.report.build import REPORT_SUFFIXES, write_report
+from clvmodels.report.inputs import capture_findings
 from clvmodels.units import parse_duration
 
 

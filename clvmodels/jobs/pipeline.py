@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from clvmodels.backtest import backtest, write_backtest
+from clvmodels.backtest import backtest
 from clvmodels.data.io import fingerprint, write_json, write_table
+from clvmodels.jobs.backtest import write_backtest
 from clvmodels.jobs.marketing_demo import run_acquisition_demo
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
