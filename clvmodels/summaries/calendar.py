@@ -34,7 +34,7 @@ def check_period(period: str) -> CohortPeriod:
     value = str(period).lower()
     if value not in PERIODS:
         raise ValueError(f"period must be 'month' or 'week'; got {period!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def day_index(day: dt.date, period: CohortPeriod) -> int:
