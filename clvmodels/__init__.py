@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from clvmodels.models.inputs import collapse_rfm, validate_rfm
     from clvmodels.persistence import load_model, save_model
     from clvmodels.predict.scoring import score_customers
-    from clvmodels.segments.assign import load_rules, segment_customers, segment_summary
+    from clvmodels.segments.assign import segment_customers, segment_summary
+    from clvmodels.segments.rules_file import load_rules
     from clvmodels.summaries.rfm import rfm_summary
     from clvmodels.units import Duration, parse_duration
 
@@ -67,7 +68,7 @@ _PUBLIC = {
     "rfm_summary": "summaries.rfm",
     "validate_rfm": "models.inputs",
     "score_customers": "predict.scoring",
-    "load_rules": "segments.assign",
+    "load_rules": "segments.rules_file",
     "segment_customers": "segments.assign",
     "segment_summary": "segments.assign",
     "Duration": "units",

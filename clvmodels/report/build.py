@@ -67,7 +67,8 @@ from clvmodels.plots.plotting import (
     plot_tracking,
 )
 from clvmodels.ranges import check_margin
-from clvmodels.segments.assign import default_rules, segment_customers, segment_summary
+from clvmodels.segments.assign import segment_customers, segment_summary
+from clvmodels.segments.rules_file import default_rules
 from clvmodels.summaries.calendar import check_period
 from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
 from clvmodels.summaries.rfm import rfm_summary
