@@ -26,12 +26,8 @@ if TYPE_CHECKING:
         ModelFileError,
         NotFittedError,
     )
-    from clvmodels.examples.datasets import (
-        SimulationTruth,
-        load_cdnow,
-        load_cdnow_summary,
-        simulate_orders,
-    )
+    from clvmodels.examples.cdnow import load_cdnow, load_cdnow_summary
+    from clvmodels.examples.simulate import SimulationTruth, simulate_orders
     from clvmodels.model import CLVModel
     from clvmodels.models.bgnbd import BetaGeoModel
     from clvmodels.models.gamma_gamma import GammaGammaModel
@@ -46,10 +42,10 @@ if TYPE_CHECKING:
 #: public name -> the module that defines it
 _PUBLIC = {
     "BetaGeoModel": "models.bgnbd",
-    "SimulationTruth": "examples.datasets",
-    "load_cdnow": "examples.datasets",
-    "load_cdnow_summary": "examples.datasets",
-    "simulate_orders": "examples.datasets",
+    "SimulationTruth": "examples.simulate",
+    "load_cdnow": "examples.cdnow",
+    "load_cdnow_summary": "examples.cdnow",
+    "simulate_orders": "examples.simulate",
     "ClvError": "errors",
     "ConvergenceWarning": "errors",
     "DataError": "errors",

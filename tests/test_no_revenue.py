@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from clvmodels.backtest import backtest
 from clvmodels.cli import cli
 from clvmodels.errors import DataError
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import NO_SPEND_REASON, CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.predict.scoring import SCORE_STATISTICS, SPEND_STATISTICS
