@@ -26,29 +26,26 @@ if TYPE_CHECKING:
         ModelFileError,
         NotFittedError,
     )
-    from clvmodels.examples.datasets import (
-        SimulationTruth,
-        load_cdnow,
-        load_cdnow_summary,
-        simulate_orders,
-    )
+    from clvmodels.examples.cdnow import load_cdnow, load_cdnow_summary
+    from clvmodels.examples.simulate import SimulationTruth, simulate_orders
     from clvmodels.model import CLVModel
     from clvmodels.models.bgnbd import BetaGeoModel
     from clvmodels.models.gamma_gamma import GammaGammaModel
     from clvmodels.models.inputs import collapse_rfm, validate_rfm
     from clvmodels.persistence import load_model, save_model
     from clvmodels.predict.scoring import score_customers
-    from clvmodels.segments.assign import load_rules, segment_customers, segment_summary
+    from clvmodels.segments.assign import segment_customers, segment_summary
+    from clvmodels.segments.rules_file import load_rules
     from clvmodels.summaries.rfm import rfm_summary
     from clvmodels.units import Duration, parse_duration
 
 #: public name -> the module that defines it
 _PUBLIC = {
     "BetaGeoModel": "models.bgnbd",
-    "SimulationTruth": "examples.datasets",
-    "load_cdnow": "examples.datasets",
-    "load_cdnow_summary": "examples.datasets",
-    "simulate_orders": "examples.datasets",
+    "SimulationTruth": "examples.simulate",
+    "load_cdnow": "examples.cdnow",
+    "load_cdnow_summary": "examples.cdnow",
+    "simulate_orders": "examples.simulate",
     "ClvError": "errors",
     "ConvergenceWarning": "errors",
     "DataError": "errors",
@@ -67,7 +64,7 @@ _PUBLIC = {
     "rfm_summary": "summaries.rfm",
     "validate_rfm": "models.inputs",
     "score_customers": "predict.scoring",
-    "load_rules": "segments.assign",
+    "load_rules": "segments.rules_file",
     "segment_customers": "segments.assign",
     "segment_summary": "segments.assign",
     "Duration": "units",

@@ -2,7 +2,7 @@
 
 Run it with ``make bench`` (``.venv/bin/python scripts/bench.py``). In one run it:
 
-1. simulates ~10M orders of ~1M customers (``clvmodels.examples.datasets.simulate_orders``), writes
+1. simulates ~10M orders of ~1M customers (``clvmodels.examples.simulate.simulate_orders``), writes
 them
    to ``OUT/orders.parquet`` and, with clvmodels, their weekly RFM summary to ``OUT/rfm.parquet``;
 2. runs each job side (clvmodels = "ours", pymc-marketing = "pymc") in its own fresh
@@ -530,7 +530,7 @@ def _posterior_moments(posterior: Any, names: tuple[str, ...]) -> dict[str, dict
 
 def child_prepare_nuts(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """Simulate the NUTS job's customers (seeded) and write their weekly RFM table."""
-    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.examples.simulate import simulate_orders
     from clvmodels.models.inputs import collapse_rfm
     from clvmodels.summaries.rfm import rfm_summary
 
@@ -674,7 +674,7 @@ def child_prepare_cdnow(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """
     import xarray as xr
 
-    from clvmodels.examples.datasets import load_cdnow
+    from clvmodels.examples.cdnow import load_cdnow
     from clvmodels.model import CLVModel
     from clvmodels.summaries.rfm import rfm_summary
 
@@ -1201,7 +1201,7 @@ def child_prepare(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         if all(meta.get(k) == v for k, v in wanted.items()) and (out / "rfm.parquet").exists():
             log(f"reusing {out / 'orders.parquet'} ({meta['n_orders']:,} orders)")
             return {"meta": meta}
-    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.examples.simulate import simulate_orders
     from clvmodels.summaries.rfm import rfm_summary
 
     log(f"simulating orders of {args.customers:,} customers (BG/NBD {BENCH_BGNBD}) ...")

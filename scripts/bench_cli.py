@@ -195,7 +195,7 @@ def cdnow_csv(out: Path) -> Path:
     """The CDNOW sample's orders as CSV (customer_id, timestamp, revenue), written once."""
     path = out / "cdnow_orders.csv"
     if not path.exists():
-        from clvmodels.examples.datasets import load_cdnow
+        from clvmodels.examples.cdnow import load_cdnow
 
         orders = load_cdnow("sample")[["customer_id", "timestamp", "revenue"]]
         orders.to_csv(path.with_suffix(".tmp"), index=False)

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from clvmodels.cli.acquisition import payback
 from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.examples.marketing import simulate_marketing
 from clvmodels.marketing.payback import (
     attribute_buyers,
     costs_by_cohort,

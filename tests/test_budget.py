@@ -14,7 +14,7 @@ from test_acquisition import HAND_END, cli_args, fixed_model, hand, hand_files, 
 
 from clvmodels.cli.acquisition import budget, payback
 from clvmodels.errors import DataError
-from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.examples.marketing import simulate_marketing
 from clvmodels.marketing.budget import (
     BUDGET_COLUMNS,
     FORECAST_COLUMNS,

@@ -14,13 +14,12 @@ from scipy.special import betaln
 
 from clvmodels.data.io import validate_orders
 from clvmodels.errors import ClvError
-from clvmodels.examples import datasets
-from clvmodels.examples.datasets import (
+from clvmodels.examples import simulate
+from clvmodels.examples.cdnow import load_cdnow, load_cdnow_summary
+from clvmodels.examples.simulate import (
     DEFAULT_BGNBD,
     DEFAULT_GAMMA_GAMMA,
     SimulationTruth,
-    load_cdnow,
-    load_cdnow_summary,
     simulate_orders,
 )
 from clvmodels.models.bgnbd import BetaGeoModel, expected_purchases_new_customer
@@ -79,7 +78,7 @@ def test_truth_fields(small):
     assert truth.end == pd.Timestamp("2025-12-31")
     assert truth.last_day == pd.Timestamp("2025-12-30")
     customers = truth.customers
-    assert list(customers.columns) == list(datasets.CUSTOMER_COLUMNS)
+    assert list(customers.columns) == list(simulate.CUSTOMER_COLUMNS)
     assert customers["customer_id"].tolist() == list(range(1, 5_001))
     assert customers["first_purchase"].dtype == np.dtype("datetime64[ns]")
     assert customers["dropout_time"].dtype == np.dtype("datetime64[ns]")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from conftest import assert_same_posterior
 
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.models._pymc import adapter as pymc_adapter
 from clvmodels.summaries.rfm import rfm_summary
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.summaries.rfm import rfm_summary
 

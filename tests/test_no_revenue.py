@@ -20,11 +20,12 @@ from click.testing import CliRunner
 from clvmodels.backtest import backtest
 from clvmodels.cli import cli
 from clvmodels.errors import DataError
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import NO_SPEND_REASON, CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.predict.scoring import SCORE_STATISTICS, SPEND_STATISTICS
-from clvmodels.segments.assign import parse_rules, segment_customers, segment_summary
+from clvmodels.segments.assign import segment_customers, segment_summary
+from clvmodels.segments.rules_file import parse_rules
 from clvmodels.summaries.rfm import rfm_summary
 
 PURCHASE_COLUMNS = ["p_alive", *(c for c in SCORE_STATISTICS if c.startswith("expected_pur"))]

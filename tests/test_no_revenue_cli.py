@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from clvmodels.cli import cli
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import NO_SPEND_REASON
 
 PURCHASE_COLUMNS = [

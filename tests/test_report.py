@@ -24,7 +24,7 @@ from clvmodels import CLVModel, rfm_summary, save_model
 from clvmodels.cli.backtest import backtest as backtest_command
 from clvmodels.cli.report import report as report_command
 from clvmodels.data.io import fingerprint
-from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.examples.marketing import simulate_marketing
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.persistence import read_metadata

@@ -16,17 +16,10 @@ from hypothesis import strategies as st
 from clvmodels.cli.segment import segment
 from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.predict.scoring import SCORE_COLUMNS
-from clvmodels.segments.assign import (
-    DERIVED_COLUMNS,
-    SUMMARY_COLUMNS,
-    Condition,
-    SegmentRule,
-    derived_fields,
-    load_rules,
-    parse_rules,
-    segment_customers,
-    segment_summary,
-)
+from clvmodels.segments.assign import SUMMARY_COLUMNS, segment_customers, segment_summary
+from clvmodels.segments.rules import Condition, SegmentRule
+from clvmodels.segments.rules_file import load_rules, parse_rules
+from clvmodels.segments.scores import DERIVED_COLUMNS, derived_fields
 
 DEFAULT_NAMES = [
     "high_value",

@@ -29,7 +29,7 @@ from conftest import (
 
 from clvmodels.data.io import read_orders, write_table
 from clvmodels.errors import ClvError, DataError, DataQualityWarning
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel

@@ -24,7 +24,7 @@ from clvmodels.cli.acquisition import payback
 from clvmodels.data.io import read_orders
 from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.examples.marketing import simulate_marketing
 from clvmodels.marketing.payback import PaybackOrders, payback_analysis, payback_orders
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel

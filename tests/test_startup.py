@@ -195,7 +195,7 @@ def test_a_map_fit_loads_no_pymc_marketing_package_init(tmp_path: Path) -> None:
     code = """
 import sys, warnings
 warnings.simplefilter("ignore")
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import CLVModel
 from clvmodels.summaries.rfm import rfm_summary
 rfm = rfm_summary(simulate_orders(200, seed=3)[0], time_unit="W")
@@ -218,7 +218,7 @@ def test_find_map_finds_pymc_find_maps_mode(kind: str) -> None:
     import numpy as np
     import pymc as pm
 
-    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.examples.simulate import simulate_orders
     from clvmodels.models._pymc import adapter as pymc_adapter
     from clvmodels.models.inputs import collapse_rfm
     from clvmodels.summaries.rfm import rfm_summary

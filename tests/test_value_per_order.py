@@ -18,7 +18,7 @@ from conftest import BGNBD_PUBLISHED, fixed_posterior
 from clvmodels.cli import cli
 from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataError, ModelFileError
-from clvmodels.examples.datasets import simulate_orders
+from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.posterior import INTERVAL_PROB

@@ -9,15 +9,10 @@ import pandas as pd
 
 from clvmodels.cli.common import UserError, check_outputs, guarded, output_path, say
 from clvmodels.data.io import read_table, write_table
-from clvmodels.segments.assign import (
-    DEFAULT_RULES_NAME,
-    NO_CLV_RULES_NAME,
-    default_rules,
-    has_clv,
-    load_rules,
-    segment_customers,
-    segment_summary,
-)
+from clvmodels.segments.assign import segment_customers, segment_summary
+from clvmodels.segments.rules import DEFAULT_RULES_NAME, NO_CLV_RULES_NAME
+from clvmodels.segments.rules_file import default_rules, load_rules
+from clvmodels.segments.scores import has_clv
 
 
 @click.command()

@@ -1,7 +1,7 @@
 """The acquisition part of the demo: simulate sources, then payback and budget, against truth.
 
 :func:`run_acquisition_demo` simulates visits, orders and costs of four sources
-(:func:`clvmodels.examples.datasets.simulate_marketing`), keeps what an analyst would have nine
+(:func:`clvmodels.examples.marketing.simulate_marketing`), keeps what an analyst would have nine
 months
 in (young cohorts included), fits the model, runs the payback analysis and the budget, writes
 the same files as ``clv payback`` and ``clv budget``, and compares the predicted 12-month ROMI
@@ -18,7 +18,7 @@ import pandas as pd
 
 from clvmodels.data.io import write_table
 from clvmodels.data.marketing import budget_files, payback_files, write_budget, write_payback
-from clvmodels.examples.datasets import simulate_marketing
+from clvmodels.examples.marketing import simulate_marketing
 from clvmodels.marketing.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.marketing.payback import payback_analysis
 from clvmodels.model import CLVModel

@@ -150,7 +150,7 @@ def run_demo(
     Flat priors by default, so that the fit is the maximum-likelihood estimate and its
     distance from the true parameters is sampling error, not prior shrinkage.
     """
-    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.examples.simulate import simulate_orders
 
     out = Path(output_dir)
     started = time.perf_counter()

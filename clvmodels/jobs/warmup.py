@@ -39,7 +39,7 @@ def warm_up(
     Returns the seconds each step took (the first run compiles, later runs load the caches).
     """
     from clvmodels.errors import DataError
-    from clvmodels.examples.datasets import simulate_orders
+    from clvmodels.examples.simulate import simulate_orders
     from clvmodels.model import CLVModel
     from clvmodels.summaries.rfm import rfm_summary
 

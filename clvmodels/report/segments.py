@@ -9,7 +9,8 @@ from __future__ import annotations
 from clvmodels.model import CLVModel
 from clvmodels.report.html import NEED_MODEL, Section, esc, missing, num, table
 from clvmodels.report.inputs import ModelRFM
-from clvmodels.segments.assign import default_rules, segment_customers, segment_summary
+from clvmodels.segments.assign import segment_customers, segment_summary
+from clvmodels.segments.rules_file import default_rules
 
 #: Posterior draws used to score customers for the segment table (thinned evenly).
 SEGMENT_DRAWS = 200

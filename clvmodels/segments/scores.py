@@ -1,0 +1,107 @@
+"""The fields clvmodels derives from a scores table for segment rules: percentiles, RFM quartiles.
+
+Derived fields (computed for every customer; ties share a value, independent of row order):
+
+* ``since_last = T - recency``: time since the last purchase, in the table's time unit.
+* ``is_repeat = frequency > 0``.
+* ``clv_percentile``, ``T_percentile``, ``purchases_percentile`` (of ``expected_purchases``):
+  percent of customers with a strictly smaller value, 0 to <100 (``clv_percentile >= 90`` is
+  the top CLV decile; a missing clv has none).
+* ``r_score``, ``f_score``, ``m_score``: the classic RFM quartile scores 1-4, 4 best, of
+  ``since_last`` (smaller is better), ``frequency`` and ``monetary_value``. A score is
+  ``1 + floor(4 * share of customers with a strictly worse value)``; with heavy ties the
+  quartiles are unequal (customers without a repeat purchase all have f_score 1 and, since
+  their monetary_value is 0, m_score 1).
+* ``rfm_score``: the three scores as text, ``"431"``.
+
+Scores without CLV (a model fitted on orders without revenue: no ``expected_spend`` or
+``clv`` columns) have no ``clv_percentile``, ``m_score`` or ``rfm_score``
+(:data:`CLV_FIELDS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Fields clvmodels derives from the scores table, in the order they are added.
+DERIVED_COLUMNS = (
+    "since_last",
+    "is_repeat",
+    "T_percentile",
+    "purchases_percentile",
+    "clv_percentile",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_score",
+)
+#: Score columns of spend and CLV: a scores table with any of them is one with CLV.
+SPEND_COLUMNS = ("expected_spend", "clv", "clv_low", "clv_high")
+#: Fields that need revenue: absent from (or not derivable for) scores without CLV.
+CLV_FIELDS = ("monetary_value", *SPEND_COLUMNS, "clv_percentile", "m_score", "rfm_score")
+
+
+def derived_fields(scores: pd.DataFrame) -> pd.DataFrame:
+    """The fields clvmodels derives for rules: :data:`DERIVED_COLUMNS`, indexed like ``scores``.
+
+    See the module docstring for definitions. ``scores`` needs finite ``frequency``,
+    ``recency``, ``T`` and ``monetary_value``; a missing ``clv`` gets no ``clv_percentile``.
+    Scores without a ``clv`` column (no revenue) get neither ``clv_percentile`` nor
+    ``m_score`` nor ``rfm_score``.
+    """
+    frequency = scores["frequency"].to_numpy(dtype="float64")
+    T = scores["T"].to_numpy(dtype="float64")
+    # rounded so that float noise in T - recency does not break ties
+    since_last = np.round(T - scores["recency"].to_numpy(dtype="float64"), 9)
+    r_score = _quartile_score(-since_last)
+    f_score = _quartile_score(frequency)
+    columns: dict[str, Any] = {
+        "since_last": since_last,
+        "is_repeat": frequency > 0,
+        "T_percentile": _percentile_rank(T),
+        "purchases_percentile": _percentile_rank(
+            scores["expected_purchases"].to_numpy(dtype="float64")
+            if "expected_purchases" in scores.columns
+            else np.full(len(scores), np.nan)
+        ),
+        "r_score": r_score,
+        "f_score": f_score,
+    }
+    if has_clv(scores):
+        m_score = _quartile_score(scores["monetary_value"].to_numpy(dtype="float64"))
+        columns["clv_percentile"] = _percentile_rank(scores["clv"].to_numpy(dtype="float64"))
+        columns["m_score"] = m_score
+        columns["rfm_score"] = (100 * r_score + 10 * f_score + m_score).astype(str)
+    order = [c for c in DERIVED_COLUMNS if c in columns]
+    return pd.DataFrame({c: columns[c] for c in order}, index=scores.index)
+
+
+def has_clv(scores: pd.DataFrame) -> bool:
+    """Whether a scores table is one with CLV.
+
+    Scores of a model without a spend model have none of ``expected_spend`` and the ``clv``
+    columns; a table with any of them is taken to be a CLV table (and then needs ``clv``).
+    """
+    return any(c in scores.columns for c in SPEND_COLUMNS)
+
+
+def _percentile_rank(values: np.ndarray) -> np.ndarray:
+    """Percent of the non-missing values strictly smaller than each value (NaN stays NaN)."""
+    series = pd.Series(values)
+    n = int(series.notna().sum())
+    if n == 0:
+        return np.full(len(values), np.nan)
+    below = series.rank(method="min").to_numpy(dtype="float64") - 1.0
+    return below / n * 100.0
+
+
+def _quartile_score(values: np.ndarray) -> np.ndarray:
+    """1 + floor(4 * share of values strictly smaller): 1-4, ties share a score."""
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype="int64")
+    below = pd.Series(values).rank(method="min").to_numpy(dtype="int64") - 1
+    return 1 + (4 * below) // n
