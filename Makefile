@@ -47,7 +47,7 @@ lint: $(STAMP)
 
 # make bench JOBS=cli_rfm,cli_startup runs a subset; BENCH_ARGS passes other options
 bench: $(STAMP)
-	$(BIN)/python scripts/bench.py $(if $(JOBS),--jobs $(JOBS)) $(BENCH_ARGS)
+	$(BIN)/python scripts/bench $(if $(JOBS),--jobs $(JOBS)) $(BENCH_ARGS)
 
 # Refresh constraints.txt: resolve the dependencies afresh in a throw-away venv, then run
 # `make test` to check the new versions before committing the file.

@@ -1,4 +1,4 @@
-"""Smoke test of scripts/bench.py: every job, both sides, at a tiny size."""
+"""Smoke test of scripts/bench (the benchmark package): every job, both sides, at a tiny size."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+BENCH = Path(__file__).resolve().parents[1] / "scripts" / "bench"
 #: Jobs of the first test; rfm_file and cohorts add little, rfm_spark has its own test.
 JOBS = ("rfm", "fit_map", "score", "score_200", "cdnow_clv", "nuts")
 OURS_ONLY = {"score_200"}
