@@ -27,12 +27,11 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
-from clvmodels.data.marketing import (
+from clvmodels.data.marketing import read_costs, read_visits
+from clvmodels.jobs.marketing_files import (
     budget_files,
     payback_files,
-    read_costs,
     read_payback,
-    read_visits,
     write_budget,
     write_payback,
 )
