@@ -22,8 +22,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.io import clean_customer_ids, parse_dates, read_table
-from clvmodels.errors import DataError, Label
+from clvmodels.data.io import read_table
+from clvmodels.data.rules import RULES
+from clvmodels.errors import Label
 
 VISIT_COLUMNS = ("uid", "device", "start_ts", "end_ts", "source_id")
 COST_COLUMNS = ("source_id", "dt", "costs")
@@ -104,19 +105,18 @@ def validate_visits(
         source_col: "--visits-source-col",
     }
     _require(raw, flags, "visits table")
-    uid = clean_customer_ids(raw[uid_col], uid_col)
-    start = parse_dates(raw[start_col], start_col, date_format)
-    end = parse_dates(raw[end_col], end_col, date_format)
+    uid = _clean_user_ids(raw[uid_col], uid_col)
+    start = _parse_times(raw[start_col], start_col, date_format)
+    end = _parse_times(raw[end_col], end_col, date_format)
     source_id = _clean_source_ids(raw[source_col], source_col)
     backwards = (end < start).to_numpy()
     if backwards.any():
-        rows = np.flatnonzero(backwards)
-        raise DataError(
-            f"sessions that end before they start ({end_col} < {start_col})",
-            column=end_col,
+        raise RULES["session_order"].error(
+            end_col,
             n_rows=int(backwards.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-            hint="Fix or drop those rows; the session times are probably swapped",
+            examples=_row_labels(backwards),
+            end=end_col,
+            start=start_col,
         )
     if device_col in raw.columns:
         device = raw[device_col].astype("string").to_numpy(dtype=object, na_value=None)
@@ -195,37 +195,27 @@ def validate_costs(
     }
     _require(raw, flags, "costs table")
     source_id = _clean_source_ids(raw[source_col], source_col)
-    day = parse_dates(raw[date_col], date_col, date_format).dt.normalize()
+    day = _parse_times(raw[date_col], date_col, date_format).dt.normalize()
     column = raw[costs_col]
     numeric = pd.to_numeric(column, errors="coerce")
     not_number = (numeric.isna() & column.notna()).to_numpy()
     if pd.api.types.is_bool_dtype(column.dtype) or not_number.any():
         bad = not_number if not_number.any() else np.ones(len(column), dtype=bool)
-        raise DataError(
-            "costs that are not numbers",
-            column=costs_col,
+        raise RULES["costs_not_number"].error(
+            costs_col,
             n_rows=int(bad.sum()),
             examples=column[bad].head(5).tolist(),
         )
     values = numeric.to_numpy(dtype="float64")
     missing = ~np.isfinite(values)
     if missing.any():
-        rows = np.flatnonzero(missing)
-        raise DataError(
-            "missing (NaN) or infinite costs",
-            column=costs_col,
-            n_rows=int(missing.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-            hint="Fill or drop those rows; clvmodels does not count missing costs as 0",
+        raise RULES["missing_costs"].error(
+            costs_col, n_rows=int(missing.sum()), examples=_row_labels(missing)
         )
     negative = values < 0
     if negative.any():
-        raise DataError(
-            "negative costs",
-            column=costs_col,
-            n_rows=int(negative.sum()),
-            examples=values[negative][:5].tolist(),
-            hint="Costs are money spent on a source on a day and cannot be negative",
+        raise RULES["negative_costs"].error(
+            costs_col, n_rows=int(negative.sum()), examples=values[negative][:5].tolist()
         )
     return pd.DataFrame({"source_id": source_id.to_numpy(), "dt": day.to_numpy(), "costs": values})
 
@@ -245,11 +235,11 @@ def _require(raw: pd.DataFrame, flags: dict[str, str], what: str) -> None:
             if guesses
             else "Name yours with " + ", ".join(flags[m] for m in missing)
         )
-        raise DataError(
-            f"the {what} has no column {', '.join(repr(m) for m in missing)}", hint=hint
+        raise RULES["missing_column"].error(
+            None, hint=hint, table=what, columns=", ".join(repr(m) for m in missing)
         )
     if len(raw) == 0:
-        raise DataError(f"the {what} has no rows")
+        raise RULES["empty_table"].error(None, table=what)
 
 
 def _normalise_name(name: object) -> str:
@@ -264,11 +254,67 @@ def _clean_source_ids(column: pd.Series, name: str) -> pd.Series:
     text = values.astype("string").str.strip()
     bad = (text.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null"])).fillna(True)
     if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())
-        raise DataError(
-            "missing sources",
-            column=name,
-            n_rows=int(bad.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-        )
+        raise RULES["missing_source"].error(name, n_rows=int(bad.sum()), examples=_row_labels(bad))
     return text.astype(object)
+
+
+def _row_labels(mask: pd.Series | np.ndarray) -> list[Label]:
+    """``row N`` (counted from 1) of the first five rows where ``mask`` holds."""
+    return [Label(f"row {i + 1}") for i in np.flatnonzero(np.asarray(mask))[:5]]
+
+
+def _clean_user_ids(column: pd.Series, name: str) -> pd.Series:
+    """Strip text ids and reject empty or missing ones (rule ``missing_id``, naming ``name``).
+
+    Integral float ids become integers, so that they match integer customer ids.
+    """
+    values = column
+    bad = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        stripped = values.astype("string").str.strip()
+        bad = (
+            bad
+            | (stripped == "").fillna(False)
+            | stripped.str.lower().isin(["nan", "none", "null"]).fillna(False)
+        )
+        values = stripped
+    if bad.any():
+        raise RULES["missing_id"].error(name, n_rows=int(bad.sum()), examples=_row_labels(bad))
+    if pd.api.types.is_float_dtype(values.dtype) and (values % 1 == 0).all():
+        values = values.astype("int64")
+    return values
+
+
+def _parse_times(column: pd.Series, name: str, date_format: str | None) -> pd.Series:
+    """Parse a date column (text, YYYYMMDD integers or datetimes) to naive datetime64[ns].
+
+    Missing values break the rule ``missing_date``, unparsable ones ``bad_date``.
+    """
+    missing = column.isna()
+    if missing.any():
+        raise RULES["missing_date"].error(
+            name, n_rows=int(missing.sum()), examples=_row_labels(missing)
+        )
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        parsed = column
+    else:
+        source = column
+        fmt = date_format
+        if fmt is None and pd.api.types.is_integer_dtype(column.dtype):
+            if column.between(1000_01_01, 9999_12_31).all():
+                fmt = "%Y%m%d"
+                source = column.astype("string")
+        elif fmt is not None and not pd.api.types.is_string_dtype(column.dtype):
+            source = column.astype("string")
+        try:
+            parsed = pd.to_datetime(source, errors="coerce", format=fmt)
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(source.astype("string"), errors="coerce", format="mixed")
+        bad = parsed.isna()
+        if bad.any():
+            raise RULES["bad_date"].error(
+                name, n_rows=int(bad.sum()), examples=column[bad].head(5).tolist()
+            )
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")

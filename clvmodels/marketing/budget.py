@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import DataError
+from clvmodels.data.rules import RULES
 from clvmodels.marketing.sources import (
     expected_by_group,
     factors_of,
@@ -445,10 +445,12 @@ def _check_months(value: object, name: str) -> int:
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(
-            f"the {what} has no column {', '.join(repr(m) for m in missing)}",
+        raise RULES["missing_column"].error(
+            None,
             hint=f"its columns are: {', '.join(map(str, frame.columns))}. Write it with "
             "`clv payback`",
+            table=what,
+            columns=", ".join(repr(m) for m in missing),
         )
 
 

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.marketing import COST_COLUMNS
-from clvmodels.errors import DataError
+from clvmodels.data.rules import RULES
 from clvmodels.marketing.attribution import (
     AttributionRule,
     attribute_buyers,
@@ -378,7 +378,9 @@ def _require_columns(
     for frame, columns, what in tables:
         absent = [c for c in columns if c not in frame.columns]
         if absent:
-            raise DataError(f"the {what} has no column {', '.join(map(repr, absent))}")
+            raise RULES["missing_column"].error(
+                None, table=what, columns=", ".join(map(repr, absent))
+            )
 
 
 def _orders_side(
@@ -403,7 +405,7 @@ def _orders_side(
         notes = check_date_ranges(extent, visits, costs, observation_end=dates.observation_end)
         return orders, notes
     if len(orders) == 0:
-        raise DataError("the orders table has no rows")
+        raise RULES["no_rows"].error(None, where="")
     dates = order_period(orders, observation_end=observation_end)
     notes = check_date_ranges(orders, visits, costs, observation_end=dates.observation_end)
     side = payback_orders(
