@@ -254,7 +254,11 @@ def costs_by_cohort(
 
 
 def check_cost_sources(cost_cells: pd.DataFrame, visits: pd.DataFrame) -> list[str]:
-    """The sources with costs that no visit names (warned about: they bring no buyers)."""
+    """The sources with costs that no visit names (warned about: they bring no buyers).
+
+    The warning points at the caller of the function that calls this one
+    (:func:`clvmodels.marketing.payback.payback_analysis`).
+    """
     visit_sources = set(visits["source_id"].astype(str))
     orphan = cost_cells.loc[~cost_cells["source_id"].isin(visit_sources)]
     orphan_sources = sorted(orphan["source_id"].unique().tolist())

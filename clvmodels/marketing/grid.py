@@ -5,7 +5,8 @@
 (:func:`clvmodels.marketing.attribution.costs_by_cohort`) out as one row per (cohort, source)
 cell and one column per age; :func:`predicted_cumulative_margin` extends each cell's
 cumulative margin past the observation end with a fitted model (the "predicted LTV_k" of
-:mod:`clvmodels.marketing.payback`).
+:mod:`clvmodels.marketing.payback`); :func:`predict_cells` does so with each source's own
+parameters and returns a :class:`Prediction`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import DataQualityWarning
-from clvmodels.marketing.sources import expected_by_group
+from clvmodels.marketing.sources import expected_by_group, rfm_in_units, source_scales
 from clvmodels.model import CLVModel
 from clvmodels.summaries.calendar import CohortPeriod, period_index, period_start
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
@@ -116,7 +117,11 @@ def cohorts_without_costs(grid: CellGrid) -> list[str]:
 
 
 def check_cohort_costs(grid: CellGrid) -> list[str]:
-    """The cohorts with buyers and no costs (warned about: their CAC is undefined)."""
+    """The cohorts with buyers and no costs (warned about: their CAC is undefined).
+
+    The warning points at the caller of the function that calls this one
+    (:func:`clvmodels.marketing.payback.payback_analysis`).
+    """
     uncosted = cohorts_without_costs(grid)
     if uncosted:
         warnings.warn(
@@ -127,6 +132,44 @@ def check_cohort_costs(grid: CellGrid) -> list[str]:
             stacklevel=3,
         )
     return uncosted
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted cumulative margin (draws, cells, ages) and the source factors used."""
+
+    draws: np.ndarray
+    scales: pd.DataFrame | None
+
+
+def predict_cells(
+    model: CLVModel,
+    buyers: pd.DataFrame,
+    grid: CellGrid,
+    *,
+    max_age: int,
+    margin: float,
+    n_draws: int | None,
+    adjust: bool,
+) -> Prediction:
+    """The predicted cumulative margin of every cell, with each source's factors if ``adjust``.
+
+    ``buyers`` is the buyer table of the payback analysis (RFM in days); the factors are
+    :func:`clvmodels.marketing.sources.source_scales` (None without ``adjust``).
+    """
+    rfm_model = rfm_in_units(buyers, model.time_unit)
+    scales = source_scales(model, rfm_model, buyers["source_id"].to_numpy()) if adjust else None
+    draws = predicted_cumulative_margin(
+        model,
+        rfm_model,
+        buyers,
+        grid,
+        max_age=max_age,
+        margin=margin,
+        n_draws=n_draws,
+        scales=scales,
+    )
+    return Prediction(draws=draws, scales=scales)
 
 
 def predicted_cumulative_margin(

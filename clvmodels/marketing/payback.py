@@ -51,11 +51,9 @@ from clvmodels.marketing.attribution import (
     costs_by_cohort,
     source_cohort_table,
 )
-from clvmodels.marketing.grid import CellGrid, check_cohort_costs, predicted_cumulative_margin
-from clvmodels.marketing.sources import rfm_in_units, source_scales
+from clvmodels.marketing.grid import CellGrid, Prediction, check_cohort_costs, predict_cells
 from clvmodels.marketing.tables import (
     PaybackSettings,
-    Prediction,
     age_table,
     cells_table,
     cohort_table,
@@ -325,16 +323,21 @@ def payback_analysis(
     side, range_notes = _orders_side(orders, visits, costs, settings, observation_end)
     end = pd.Timestamp(side.dates.observation_end)
     cost_cells = costs_by_cohort(costs, period=settings.period, observation_end=end)
+    orphan_sources = check_cost_sources(cost_cells, visits)
     grid = CellGrid.build(side.buyers, cost_cells, side.stacked, period=settings.period, end=end)
     notes = _Notes(
-        date_ranges=range_notes,
-        orphan_sources=check_cost_sources(cost_cells, visits),
-        uncosted=check_cohort_costs(grid),
+        date_ranges=range_notes, orphan_sources=orphan_sources, uncosted=check_cohort_costs(grid)
     )
     prediction = None
     if model is not None:
-        prediction = _predict(
-            model, side.buyers, grid, settings, n_draws=n_draws, adjust=source_adjustment
+        prediction = predict_cells(
+            model,
+            side.buyers,
+            grid,
+            max_age=settings.max_age,
+            margin=settings.margin,
+            n_draws=n_draws,
+            adjust=source_adjustment,
         )
     predicted = prediction.draws if prediction is not None else None
     by_source = source_table(grid, prediction, settings.horizons)
@@ -417,31 +420,6 @@ def _orders_side(
         observation_end=dates.observation_end,
     )
     return side, notes
-
-
-def _predict(
-    model: CLVModel,
-    buyers: pd.DataFrame,
-    grid: CellGrid,
-    settings: PaybackSettings,
-    *,
-    n_draws: int | None,
-    adjust: bool,
-) -> Prediction:
-    """The predicted cumulative margin of every cell, with each source's factors if ``adjust``."""
-    rfm_model = rfm_in_units(buyers, model.time_unit)
-    scales = source_scales(model, rfm_model, buyers["source_id"].to_numpy()) if adjust else None
-    draws = predicted_cumulative_margin(
-        model,
-        rfm_model,
-        buyers,
-        grid,
-        max_age=settings.max_age,
-        margin=settings.margin,
-        n_draws=n_draws,
-        scales=scales,
-    )
-    return Prediction(draws=draws, scales=scales)
 
 
 def _summary(

@@ -2,9 +2,9 @@
 
 :func:`clvmodels.marketing.payback.payback_analysis` checks its settings
 (:class:`PaybackSettings`), lays the cells out (:class:`clvmodels.marketing.grid.CellGrid`),
-predicts them with a model (:class:`Prediction`) and returns the tables built here:
-``cells`` (:func:`cells_table`), ``by_source`` (:func:`source_table`), ``by_cohort``
-(:func:`cohort_table`) and ``by_age`` (:func:`age_table`). The measures are those of
+predicts them with a model (:class:`clvmodels.marketing.grid.Prediction`) and returns the
+tables built here: ``cells`` (:func:`cells_table`), ``by_source`` (:func:`source_table`),
+``by_cohort`` (:func:`cohort_table`) and ``by_age`` (:func:`age_table`). The measures are those of
 :mod:`clvmodels.marketing.summary`.
 """
 
@@ -18,7 +18,7 @@ import pandas as pd
 
 from clvmodels.marketing.attribution import AttributionRule, check_attribution
 from clvmodels.marketing.curves import by_age_table
-from clvmodels.marketing.grid import CellGrid
+from clvmodels.marketing.grid import CellGrid, Prediction
 from clvmodels.marketing.summary import Grouping, summarise
 from clvmodels.ranges import check_margin
 from clvmodels.summaries.calendar import CohortPeriod, check_period, period_start
@@ -53,14 +53,6 @@ class PaybackSettings:
             attribution=check_attribution(attribution),
             horizons=check_horizons(horizons),
         )
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """Predicted cumulative margin (draws, cells, ages) and the source factors used."""
-
-    draws: np.ndarray
-    scales: pd.DataFrame | None
 
 
 def check_horizons(horizons: Sequence[int]) -> tuple[int, ...]:
