@@ -25,14 +25,9 @@ from clvmodels.cli.acquisition import payback
 from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.examples.marketing import simulate_marketing
-from clvmodels.marketing.payback import (
-    attribute_buyers,
-    costs_by_cohort,
-    payback_age,
-    payback_analysis,
-    source_cohort_table,
-    source_romi_curves,
-)
+from clvmodels.marketing.attribution import attribute_buyers, costs_by_cohort, source_cohort_table
+from clvmodels.marketing.curves import source_romi_curves
+from clvmodels.marketing.payback import payback_age, payback_analysis
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel

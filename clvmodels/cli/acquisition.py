@@ -27,12 +27,11 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
-from clvmodels.data.marketing import (
+from clvmodels.data.marketing import read_costs, read_visits
+from clvmodels.jobs.marketing_files import (
     budget_files,
     payback_files,
-    read_costs,
     read_payback,
-    read_visits,
     write_budget,
     write_payback,
 )
@@ -172,23 +171,13 @@ def payback(
       clv payback --orders s3a://shop/orders/ --engine spark --spark-master yarn \\
           --visits visits.csv --costs costs.csv -o payback.parquet
     """
-    target = output_path(output)
-    files = payback_files(target, plots_dir=plots_dir)
-    _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])
-    plots = [] if no_plots else [path for name, path in files.items() if "plot" in name]
-    tables = [path for name, path in files.items() if "plot" not in name]
-    check_outputs(
-        inputs={
-            "--orders": orders_path,
-            "--visits": visits_path,
-            "--costs": costs_path,
-            "--model": model_dir,
-        },
-        outputs={
-            "--output": tables + ([] if plots_dir else plots),
-            "--plots": plots if plots_dir else None,
-        },
-    )
+    inputs = {
+        "--orders": orders_path,
+        "--visits": visits_path,
+        "--costs": costs_path,
+        "--model": model_dir,
+    }
+    target = _payback_target(output, inputs, plots_dir=plots_dir, no_plots=no_plots)
     ages = _horizons(horizons)
     model = load_model(model_dir) if model_dir else None
 
@@ -197,20 +186,7 @@ def payback(
     orders: pd.DataFrame | PaybackOrders | None = None
     if engine == "duckdb":
         orders = load_orders(orders_path, opts)
-    visits = read_visits(
-        visits_path,
-        uid_col=kwargs["visits_uid_col"],
-        start_col=kwargs["visits_start_col"],
-        end_col=kwargs["visits_end_col"],
-        source_col=kwargs["visits_source_col"],
-        device_col=kwargs["visits_device_col"],
-    )
-    costs = read_costs(
-        costs_path,
-        source_col=kwargs["costs_source_col"],
-        date_col=kwargs["costs_date_col"],
-        costs_col=kwargs["costs_col"],
-    )
+    visits, costs = _read_visits_and_costs(visits_path, costs_path, kwargs)
     end = observation_end.date().isoformat() if observation_end is not None else None
     if orders is None:  # --engine spark, after the visits and costs: their errors need no JVM
         orders = spark_payback_orders(
@@ -237,17 +213,57 @@ def payback(
         source_adjustment=not no_source_adjustment,
     )
     report = _payback_lines(result, predicted=model is not None)
-    inputs = {
+    extra = {
         "orders": str(orders_path),
         "visits": str(visits_path),
         "costs": str(costs_path),
         "model_dir": str(model_dir) if model_dir else None,
     }
-    written = write_payback(result, target, plots=not no_plots, plots_dir=plots_dir, extra=inputs)
+    written = write_payback(result, target, plots=not no_plots, plots_dir=plots_dir, extra=extra)
     for line in report:
         say(line)
     for path in written:
         say(f"wrote {path}")
+
+
+def _payback_target(
+    output: str, inputs: dict[str, str | None], *, plots_dir: str | None, no_plots: bool
+) -> Path:
+    """OUTPUT as a path, once no output file would overwrite an input or another output."""
+    target = output_path(output)
+    files = payback_files(target, plots_dir=plots_dir)
+    _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])
+    plots = [] if no_plots else [path for name, path in files.items() if "plot" in name]
+    tables = [path for name, path in files.items() if "plot" not in name]
+    check_outputs(
+        inputs=inputs,
+        outputs={
+            "--output": tables + ([] if plots_dir else plots),
+            "--plots": plots if plots_dir else None,
+        },
+    )
+    return target
+
+
+def _read_visits_and_costs(
+    visits_path: str, costs_path: str, options: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The visits and costs, read and validated with the --visits-* and --costs-* names."""
+    visits = read_visits(
+        visits_path,
+        uid_col=options["visits_uid_col"],
+        start_col=options["visits_start_col"],
+        end_col=options["visits_end_col"],
+        source_col=options["visits_source_col"],
+        device_col=options["visits_device_col"],
+    )
+    costs = read_costs(
+        costs_path,
+        source_col=options["costs_source_col"],
+        date_col=options["costs_date_col"],
+        costs_col=options["costs_col"],
+    )
+    return visits, costs
 
 
 def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:

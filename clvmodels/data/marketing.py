@@ -1,4 +1,4 @@
-"""Marketing tables in and out: visits, daily costs, and the files of payback and budget.
+"""Marketing tables in: visits and daily costs, read and validated.
 
 Visits (the ad source of each session) and costs are validated at the boundary like orders
 (:func:`clvmodels.data.io.validate_orders`): a bad table raises a
@@ -11,26 +11,20 @@ The classic schema (Yandex.Afisha's ``visits_log``, ``costs``):
 * visits: ``uid, device, start_ts, end_ts, source_id`` — one row a session;
 * costs: ``source_id, dt, costs`` — money spent on a source on a day.
 
-:func:`payback_files` and :func:`budget_files` name the files ``clv payback`` and
-``clv budget`` write; :func:`write_payback`, :func:`read_payback` and :func:`write_budget`
-write and read them (each file atomically).
+The files ``clv payback`` and ``clv budget`` write are named, written and read by
+:mod:`clvmodels.jobs.marketing_files`.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.io import clean_customer_ids, parse_dates, read_table, write_json, write_table
-from clvmodels.errors import DataError, Label
-
-if TYPE_CHECKING:
-    from clvmodels.marketing.payback import PaybackResult
+from clvmodels.data.io import read_table
+from clvmodels.data.rules import RULES
+from clvmodels.errors import Label
 
 VISIT_COLUMNS = ("uid", "device", "start_ts", "end_ts", "source_id")
 COST_COLUMNS = ("source_id", "dt", "costs")
@@ -111,19 +105,18 @@ def validate_visits(
         source_col: "--visits-source-col",
     }
     _require(raw, flags, "visits table")
-    uid = clean_customer_ids(raw[uid_col], uid_col)
-    start = parse_dates(raw[start_col], start_col, date_format)
-    end = parse_dates(raw[end_col], end_col, date_format)
+    uid = _clean_user_ids(raw[uid_col], uid_col)
+    start = _parse_times(raw[start_col], start_col, date_format)
+    end = _parse_times(raw[end_col], end_col, date_format)
     source_id = _clean_source_ids(raw[source_col], source_col)
     backwards = (end < start).to_numpy()
     if backwards.any():
-        rows = np.flatnonzero(backwards)
-        raise DataError(
-            f"sessions that end before they start ({end_col} < {start_col})",
-            column=end_col,
+        raise RULES["session_order"].error(
+            end_col,
             n_rows=int(backwards.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-            hint="Fix or drop those rows; the session times are probably swapped",
+            examples=_row_labels(backwards),
+            end=end_col,
+            start=start_col,
         )
     if device_col in raw.columns:
         device = raw[device_col].astype("string").to_numpy(dtype=object, na_value=None)
@@ -202,37 +195,27 @@ def validate_costs(
     }
     _require(raw, flags, "costs table")
     source_id = _clean_source_ids(raw[source_col], source_col)
-    day = parse_dates(raw[date_col], date_col, date_format).dt.normalize()
+    day = _parse_times(raw[date_col], date_col, date_format).dt.normalize()
     column = raw[costs_col]
     numeric = pd.to_numeric(column, errors="coerce")
     not_number = (numeric.isna() & column.notna()).to_numpy()
     if pd.api.types.is_bool_dtype(column.dtype) or not_number.any():
         bad = not_number if not_number.any() else np.ones(len(column), dtype=bool)
-        raise DataError(
-            "costs that are not numbers",
-            column=costs_col,
+        raise RULES["costs_not_number"].error(
+            costs_col,
             n_rows=int(bad.sum()),
             examples=column[bad].head(5).tolist(),
         )
     values = numeric.to_numpy(dtype="float64")
     missing = ~np.isfinite(values)
     if missing.any():
-        rows = np.flatnonzero(missing)
-        raise DataError(
-            "missing (NaN) or infinite costs",
-            column=costs_col,
-            n_rows=int(missing.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-            hint="Fill or drop those rows; clvmodels does not count missing costs as 0",
+        raise RULES["missing_costs"].error(
+            costs_col, n_rows=int(missing.sum()), examples=_row_labels(missing)
         )
     negative = values < 0
     if negative.any():
-        raise DataError(
-            "negative costs",
-            column=costs_col,
-            n_rows=int(negative.sum()),
-            examples=values[negative][:5].tolist(),
-            hint="Costs are money spent on a source on a day and cannot be negative",
+        raise RULES["negative_costs"].error(
+            costs_col, n_rows=int(negative.sum()), examples=values[negative][:5].tolist()
         )
     return pd.DataFrame({"source_id": source_id.to_numpy(), "dt": day.to_numpy(), "costs": values})
 
@@ -252,11 +235,11 @@ def _require(raw: pd.DataFrame, flags: dict[str, str], what: str) -> None:
             if guesses
             else "Name yours with " + ", ".join(flags[m] for m in missing)
         )
-        raise DataError(
-            f"the {what} has no column {', '.join(repr(m) for m in missing)}", hint=hint
+        raise RULES["missing_column"].error(
+            None, hint=hint, table=what, columns=", ".join(repr(m) for m in missing)
         )
     if len(raw) == 0:
-        raise DataError(f"the {what} has no rows")
+        raise RULES["empty_table"].error(None, table=what)
 
 
 def _normalise_name(name: object) -> str:
@@ -271,148 +254,67 @@ def _clean_source_ids(column: pd.Series, name: str) -> pd.Series:
     text = values.astype("string").str.strip()
     bad = (text.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null"])).fillna(True)
     if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())
-        raise DataError(
-            "missing sources",
-            column=name,
-            n_rows=int(bad.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-        )
+        raise RULES["missing_source"].error(name, n_rows=int(bad.sum()), examples=_row_labels(bad))
     return text.astype(object)
 
 
-# --------------------------------------------------------------------------------------
-# the files of `clv payback` and `clv budget`
-# --------------------------------------------------------------------------------------
-#: Tables `clv payback -o OUT` writes beside OUT, by the suffix added to OUT's name.
-PAYBACK_TABLES = ("by_age", "by_source", "by_cohort", "buyers")
+def _row_labels(mask: pd.Series | np.ndarray) -> list[Label]:
+    """``row N`` (counted from 1) of the first five rows where ``mask`` holds."""
+    return [Label(f"row {i + 1}") for i in np.flatnonzero(np.asarray(mask))[:5]]
 
 
-def payback_files(
-    target: str | os.PathLike[str], *, plots_dir: str | None = None
-) -> dict[str, Path]:
-    """Every file ``clv payback -o target`` writes; tables share the target's format.
+def _clean_user_ids(column: pd.Series, name: str) -> pd.Series:
+    """Strip text ids and reject empty or missing ones (rule ``missing_id``, naming ``name``).
 
-    ``cells`` is the target itself; then ``<stem>_by_age``, ``_by_source``, ``_by_cohort``,
-    ``_buyers``, ``_summary.json`` and the plots ``_romi.png`` and ``_cac.png`` (in
-    ``plots_dir`` when given).
+    Integral float ids become integers, so that they match integer customer ids.
     """
-    path = Path(target)
-    files = {"cells": path}
-    for name in PAYBACK_TABLES:
-        files[name] = path.with_name(f"{path.stem}_{name}{path.suffix}")
-    files["summary"] = path.with_name(f"{path.stem}_summary.json")
-    folder = Path(plots_dir) if plots_dir else path.parent
-    files["romi_plot"] = folder / f"{path.stem}_romi.png"
-    files["cac_plot"] = folder / f"{path.stem}_cac.png"
-    return files
+    values = column
+    bad = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        stripped = values.astype("string").str.strip()
+        bad = (
+            bad
+            | (stripped == "").fillna(False)
+            | stripped.str.lower().isin(["nan", "none", "null"]).fillna(False)
+        )
+        values = stripped
+    if bad.any():
+        raise RULES["missing_id"].error(name, n_rows=int(bad.sum()), examples=_row_labels(bad))
+    if pd.api.types.is_float_dtype(values.dtype) and (values % 1 == 0).all():
+        values = values.astype("int64")
+    return values
 
 
-def budget_files(target: str | os.PathLike[str]) -> dict[str, Path]:
-    """Every file ``clv budget -o target`` writes: the table, ``_forecast`` and its plot."""
-    path = Path(target)
-    return {
-        "budget": path,
-        "forecast": path.with_name(f"{path.stem}_forecast{path.suffix}"),
-        "forecast_plot": path.with_name(f"{path.stem}_forecast.png"),
-    }
+def _parse_times(column: pd.Series, name: str, date_format: str | None) -> pd.Series:
+    """Parse a date column (text, YYYYMMDD integers or datetimes) to naive datetime64[ns].
 
-
-def write_payback(
-    result: PaybackResult,
-    target: str | os.PathLike[str],
-    *,
-    plots: bool = True,
-    plots_dir: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> list[Path]:
-    """Write a :class:`clvmodels.marketing.payback.PaybackResult` as :func:`payback_files` names.
-
-    The plots are drawn before anything is written, so a failure leaves no partial output;
-    each file is written atomically. ``extra`` is added to the summary JSON.
+    Missing values break the rule ``missing_date``, unparsable ones ``bad_date``.
     """
-    files = payback_files(target, plots_dir=plots_dir)
-    axes = {}
-    if plots:
-        from clvmodels.plots.marketing import plot_cac_by_source, plot_romi_curves
-
-        axes = {
-            "romi_plot": plot_romi_curves(result.by_age),
-            "cac_plot": plot_cac_by_source(result.cells),
-        }
-    summary = {
-        **result.summary,
-        **(extra or {}),
-        "files": {name: path.name for name, path in files.items() if plots or "plot" not in name},
-    }
-    written = [write_table(result.cells, files["cells"])]
-    for name in PAYBACK_TABLES:
-        written.append(write_table(getattr(result, name), files[name]))
-    written.append(write_json(summary, files["summary"]))
-    if axes:
-        from clvmodels.plots.base import save_figure
-
-        for name, ax in axes.items():
-            written.append(save_figure(ax, files[name]))
-    return written
-
-
-def read_payback(
-    target: str | os.PathLike[str],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """The cells, buyers and summary that :func:`write_payback` (``clv payback``) wrote.
-
-    Raises
-    ------
-    DataError
-        When a file is missing or is not what ``clv payback`` writes.
-    """
-    files = payback_files(target)
-    for name in ("cells", "buyers", "summary"):
-        if not files[name].exists():
-            raise DataError(
-                f"{files[name]} is missing: --payback takes the OUTPUT of `clv payback`, "
-                f"whose {files[name].name} is written beside it"
-            )
-    try:
-        info = json.loads(files["summary"].read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{files['summary']} is not valid JSON: {exc}") from exc
-    if not isinstance(info, dict) or "observation_end" not in info:
-        raise DataError(f"{files['summary']} is not a `clv payback` summary")
-    return _read_output(files["cells"]), _read_output(files["buyers"]), info
-
-
-def _read_output(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() == ".json":
-        try:
-            frame = pd.read_json(path, orient="records", dtype={"source_id": str})
-        except ValueError as exc:
-            raise DataError(f"{path} is not a table written by clvmodels: {exc}") from exc
+    missing = column.isna()
+    if missing.any():
+        raise RULES["missing_date"].error(
+            name, n_rows=int(missing.sum()), examples=_row_labels(missing)
+        )
+    if pd.api.types.is_datetime64_any_dtype(column.dtype):
+        parsed = column
     else:
-        frame = read_table(path)
-    if "source_id" in frame.columns:
-        frame["source_id"] = frame["source_id"].astype(str)
-    return frame
-
-
-def write_budget(
-    table: pd.DataFrame,
-    forecast: pd.DataFrame,
-    target: str | os.PathLike[str],
-    *,
-    plots: bool = True,
-) -> list[Path]:
-    """Write a budget table and revenue forecast as :func:`budget_files` names."""
-    files = budget_files(target)
-    ax = None
-    if plots:
-        from clvmodels.plots.marketing import plot_revenue_forecast
-
-        ax = plot_revenue_forecast(forecast)
-    written = [write_table(table, files["budget"]), write_table(forecast, files["forecast"])]
-    if ax is not None:
-        from clvmodels.plots.base import save_figure
-
-        written.append(save_figure(ax, files["forecast_plot"]))
-    return written
+        source = column
+        fmt = date_format
+        if fmt is None and pd.api.types.is_integer_dtype(column.dtype):
+            if column.between(1000_01_01, 9999_12_31).all():
+                fmt = "%Y%m%d"
+                source = column.astype("string")
+        elif fmt is not None and not pd.api.types.is_string_dtype(column.dtype):
+            source = column.astype("string")
+        try:
+            parsed = pd.to_datetime(source, errors="coerce", format=fmt)
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(source.astype("string"), errors="coerce", format="mixed")
+        bad = parsed.isna()
+        if bad.any():
+            raise RULES["bad_date"].error(
+                name, n_rows=int(bad.sum()), examples=column[bad].head(5).tolist()
+            )
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")

@@ -1,7 +1,9 @@
 """The rules of the orders contract: one message each, shared by the DuckDB and Spark readers.
 
 ``docs/orders.md`` states them for users; :mod:`clvmodels.data.contract` checks them in DuckDB
-SQL and :mod:`clvmodels.spark.engine` in Spark.
+SQL and :mod:`clvmodels.spark.engine` in Spark. The visits and costs tables
+(:mod:`clvmodels.data.marketing`, checked in pandas) follow the same rules for their ids and
+dates, and add the rules of their own columns (sources, session times, costs).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ class Rule:
     """One rule of the orders contract: its name, the column it is about, its message."""
 
     name: str
-    column: Literal["customer", "date", "revenue", "table"]
+    column: Literal["customer", "date", "revenue", "table", "source", "costs"]
     problem: str
     hint: str | None = None
 
@@ -31,14 +33,18 @@ class Rule:
         hint: str | None = None,
         **fields: Any,
     ) -> DataError:
-        """The DataError of this rule, naming ``column``; ``fields`` fill the ``{}`` parts."""
-        text = hint if hint is not None else self.hint
+        """The DataError of this rule, naming ``column``; ``fields`` fill the ``{}`` parts.
+
+        ``hint`` replaces the rule's own hint as it is (it is not a template).
+        """
+        if hint is None and self.hint:
+            hint = self.hint.format(**fields)
         return DataError(
             self.problem.format(**fields),
             column=column,
             n_rows=n_rows,
             examples=examples,
-            hint=text.format(**fields) if text else None,
+            hint=hint,
         )
 
 
@@ -133,6 +139,29 @@ RULES: dict[str, Rule] = {
             "revenue that overflows to infinity when summed",
             "Check the revenue unit: sums of these customers' revenue exceed the largest "
             "floating-point number",
+        ),
+        # the visits and costs tables (clvmodels.data.marketing), and the tables read back
+        Rule("missing_column", "table", "the {table} has no column {columns}"),
+        Rule("empty_table", "table", "the {table} has no rows"),
+        Rule("missing_source", "source", "missing sources"),
+        Rule(
+            "session_order",
+            "date",
+            "sessions that end before they start ({end} < {start})",
+            "Fix or drop those rows; the session times are probably swapped",
+        ),
+        Rule("costs_not_number", "costs", "costs that are not numbers"),
+        Rule(
+            "missing_costs",
+            "costs",
+            "missing (NaN) or infinite costs",
+            "Fill or drop those rows; clvmodels does not count missing costs as 0",
+        ),
+        Rule(
+            "negative_costs",
+            "costs",
+            "negative costs",
+            "Costs are money spent on a source on a day and cannot be negative",
         ),
     )
 }

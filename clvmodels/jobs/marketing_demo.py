@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from clvmodels.data.io import write_table
-from clvmodels.data.marketing import budget_files, payback_files, write_budget, write_payback
 from clvmodels.examples.marketing import simulate_marketing
+from clvmodels.jobs.marketing_files import budget_files, payback_files, write_budget, write_payback
 from clvmodels.marketing.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.marketing.payback import payback_analysis
 from clvmodels.model import CLVModel

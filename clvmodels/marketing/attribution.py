@@ -22,10 +22,9 @@ from __future__ import annotations
 import warnings
 from typing import Literal
 
-import duckdb
 import pandas as pd
 
-from clvmodels.data.io import floor_to_microseconds
+from clvmodels.data.io import duckdb_connection, floor_to_microseconds
 from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.summaries.calendar import CohortPeriod, check_period, period_index, period_start
 from clvmodels.summaries.cohorts import cohort_table
@@ -161,8 +160,7 @@ def attribute_buyers(
     )
     order_keys = order_ids.astype(str) if as_text else order_ids
     visit_keys = visit_ids.astype(str) if as_text else visit_ids
-    con = duckdb.connect()
-    try:
+    with duckdb_connection() as con:
         con.register(
             "orders",
             pd.DataFrame(
@@ -184,8 +182,6 @@ def attribute_buyers(
             ),
         )
         found = con.execute(_ATTRIBUTION_SQL, {"observation_end": dates.observation_end}).df()
-    finally:
-        con.close()
     first_touch = found["first_touch"].astype(object)
     last_touch = found["last_touch"].astype(object)
     fallback = first_touch.notna() & last_touch.isna()
@@ -255,6 +251,26 @@ def costs_by_cohort(
             "costs": cells["costs"].astype("float64").to_numpy(),
         }
     )
+
+
+def check_cost_sources(cost_cells: pd.DataFrame, visits: pd.DataFrame) -> list[str]:
+    """The sources with costs that no visit names (warned about: they bring no buyers).
+
+    The warning points at the caller of the function that calls this one
+    (:func:`clvmodels.marketing.payback.payback_analysis`).
+    """
+    visit_sources = set(visits["source_id"].astype(str))
+    orphan = cost_cells.loc[~cost_cells["source_id"].isin(visit_sources)]
+    orphan_sources = sorted(orphan["source_id"].unique().tolist())
+    if orphan_sources:
+        warnings.warn(
+            f"the costs name {len(orphan_sources)} source(s) that never appear in the visits "
+            f"({', '.join(map(repr, orphan_sources[:5]))}; {orphan['costs'].sum():,.2f} in "
+            "total): they bring no buyers and are kept in the totals (ROMI 0)",
+            DataQualityWarning,
+            stacklevel=3,
+        )
+    return orphan_sources
 
 
 def source_cohort_table(

@@ -29,12 +29,13 @@ Definitions (docs/definitions.md; the per-source model is :mod:`clvmodels.market
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.errors import DataError
+from clvmodels.data.rules import RULES
 from clvmodels.marketing.sources import (
     expected_by_group,
     factors_of,
@@ -156,8 +157,11 @@ def budget_recommendation(
         (from acquisition, within ``max(target, horizon)``) at which the value reaches the
         current CAC, missing when it does not. ``attrs`` holds the settings.
     """
-    target = _check_months(target_payback_months, "target_payback_months")
-    horizon = _check_months(horizon_months, "horizon_months")
+    targets = _Targets(
+        target=_check_months(target_payback_months, "target_payback_months"),
+        horizon=_check_months(horizon_months, "horizon_months"),
+        tolerance=tolerance,
+    )
     rate = check_margin(margin)
     unit = check_period(period)
     check_annual_discount_rate(annual_discount_rate)
@@ -175,61 +179,28 @@ def budget_recommendation(
         scales = source_scales(
             model, rfm_in_units(buyers, model.time_unit), buyers["source_id"].to_numpy()
         )
-    longest = max(target, horizon)
-    months = np.arange(longest + 1, dtype="float64")
+    months = np.arange(max(targets.target, targets.horizon) + 1, dtype="float64")
     rows = []
     n_used = 0
     for source_id in sources:
-        factors = factors_of(scales, source_id)
         values = new_customer_value(
             model,
             months,
             margin=rate,
             annual_discount_rate=annual_discount_rate,
-            factors=factors,
+            factors=factors_of(scales, source_id),
             n_draws=n_draws,
         )
         n_used = values.shape[0]
-        mean = values.mean(axis=0)
-        low, high = np.quantile(values, [_LOW, _HIGH], axis=0)
-        spent, bought = recent.get(source_id, (0.0, 0))
-        current = spent / bought if bought > 0 else (math.inf if spent > 0 else math.nan)
-        reached = np.flatnonzero(mean >= current) if math.isfinite(current) else np.array([])
-        ratios = _ratios(scales, source_id)
+        spent_bought = recent.get(source_id, (0.0, 0))
         rows.append(
-            {
-                "source_id": source_id,
-                **ratios,
-                "value_at_target": mean[target],
-                "value_at_target_low": low[target],
-                "value_at_target_high": high[target],
-                "value_at_horizon": mean[horizon],
-                "value_at_horizon_low": low[horizon],
-                "value_at_horizon_high": high[horizon],
-                "max_affordable_cac": mean[target],
-                "max_affordable_cac_low": low[target],
-                "max_affordable_cac_high": high[target],
-                "recent_costs": spent,
-                "recent_buyers": int(bought),
-                "current_cac": current if math.isfinite(current) else math.nan,
-                "headroom": mean[target] - current if math.isfinite(current) else math.nan,
-                "headroom_share": (
-                    mean[target] / current - 1
-                    if math.isfinite(current) and current > 0
-                    else math.nan
-                ),
-                "romi_at_horizon": (
-                    mean[horizon] / current if math.isfinite(current) and current > 0 else math.nan
-                ),
-                "payback_months": int(reached[0]) if reached.size else None,
-                "direction": _direction(current, spent, low[target], high[target], tolerance),
-            }
+            _source_row(source_id, values, spent_bought, _ratios(scales, source_id), targets)
         )
     table = pd.DataFrame(rows, columns=list(BUDGET_COLUMNS))
     table["payback_months"] = table["payback_months"].astype("Int64")
     table.attrs = {
-        "target_payback_months": target,
-        "horizon_months": horizon,
+        "target_payback_months": targets.target,
+        "horizon_months": targets.horizon,
         "annual_discount_rate": float(annual_discount_rate),
         "margin": rate,
         "recent_periods": recent_periods,
@@ -240,6 +211,56 @@ def budget_recommendation(
         "source_adjustment": scales is not None,
     }
     return table
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """The months a new customer's value is read at, and the relative band of ``hold``."""
+
+    target: int
+    horizon: int
+    tolerance: float
+
+
+def _source_row(
+    source_id: str,
+    values: np.ndarray,
+    spent_bought: tuple[float, int],
+    ratios: dict[str, float],
+    targets: _Targets,
+) -> dict[str, Any]:
+    """One row of the budget table from the source's new-customer value draws (by month)."""
+    target, horizon = targets.target, targets.horizon
+    mean = values.mean(axis=0)
+    low, high = np.quantile(values, [_LOW, _HIGH], axis=0)
+    spent, bought = spent_bought
+    current = spent / bought if bought > 0 else (math.inf if spent > 0 else math.nan)
+    reached = np.flatnonzero(mean >= current) if math.isfinite(current) else np.array([])
+    return {
+        "source_id": source_id,
+        **ratios,
+        "value_at_target": mean[target],
+        "value_at_target_low": low[target],
+        "value_at_target_high": high[target],
+        "value_at_horizon": mean[horizon],
+        "value_at_horizon_low": low[horizon],
+        "value_at_horizon_high": high[horizon],
+        "max_affordable_cac": mean[target],
+        "max_affordable_cac_low": low[target],
+        "max_affordable_cac_high": high[target],
+        "recent_costs": spent,
+        "recent_buyers": int(bought),
+        "current_cac": current if math.isfinite(current) else math.nan,
+        "headroom": mean[target] - current if math.isfinite(current) else math.nan,
+        "headroom_share": (
+            mean[target] / current - 1 if math.isfinite(current) and current > 0 else math.nan
+        ),
+        "romi_at_horizon": (
+            mean[horizon] / current if math.isfinite(current) and current > 0 else math.nan
+        ),
+        "payback_months": int(reached[0]) if reached.size else None,
+        "direction": _direction(current, spent, low[target], high[target], targets.tolerance),
+    }
 
 
 def _recent_cac(
@@ -424,10 +445,12 @@ def _check_months(value: object, name: str) -> int:
 def _require(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(
-            f"the {what} has no column {', '.join(repr(m) for m in missing)}",
+        raise RULES["missing_column"].error(
+            None,
             hint=f"its columns are: {', '.join(map(str, frame.columns))}. Write it with "
             "`clv payback`",
+            table=what,
+            columns=", ".join(repr(m) for m in missing),
         )
 
 

@@ -13,7 +13,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
-from clvmodels.marketing.payback import source_romi_curves
+from clvmodels.marketing.curves import source_romi_curves
 from clvmodels.plots.base import new_axes
 
 
