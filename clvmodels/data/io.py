@@ -429,32 +429,35 @@ def fingerprint(
     *,
     up_to: Any = None,
 ) -> str:
-    """SHA-256 of the orders up to the day ``up_to`` (all without it), to tie a model to them.
+    """SHA-256 of the validated orders up to the observation end ``up_to``, to tie a model to them.
 
-    Computed in SQL from the validated view (:func:`orders_fingerprint`): the same for
-    every input kind and row order.
+    Parameters
+    ----------
+    orders : DataFrame, path or OrdersSource
+        The orders, read and validated by the orders contract.
+    up_to : date, optional
+        The observation end: orders after this day do not change the fingerprint. Without
+        it, the last order's day (the default observation end), so every order counts.
+
+    Computed in SQL from the validated view (:func:`counted_fingerprint`): the same for every
+    input kind and row order.
     """
     with duckdb_connection() as con:
         register_orders(con, orders)
-        return orders_fingerprint(con, up_to=up_to)
-
-
-def orders_fingerprint(
-    con: duckdb.DuckDBPyConnection, name: str = ORDERS_VIEW, *, up_to: Any = None
-) -> str:
-    """SHA-256 of the view ``name``'s rows up to the day ``up_to``, independent of row order.
-
-    Each row's text (id, ISO time to the microsecond, revenue) is hashed with MD5; the
-    fingerprint hashes the row count and the sum of those hashes, so it depends on the
-    rows (duplicates included) and not on their order or on the input's file kind.
-    """
-    return counted_fingerprint(con, name, up_to=up_to)[1]
+        return counted_fingerprint(con, up_to=up_to)[1]
 
 
 def counted_fingerprint(
     con: duckdb.DuckDBPyConnection, name: str = ORDERS_VIEW, *, up_to: Any = None
 ) -> tuple[int, str]:
-    """``(rows, fingerprint)`` of :func:`orders_fingerprint`, from its one scan of the view."""
+    """``(rows, fingerprint)`` of the view ``name``'s rows up to the day ``up_to`` (all without it).
+
+    The one definition of the orders' fingerprint (:func:`fingerprint` runs it on any orders
+    input), for a connection where the orders are registered already. Each row's text (id, ISO
+    time to the microsecond, revenue) is hashed with MD5; the fingerprint hashes the row count
+    and the sum of those hashes, so it depends on the rows (duplicates included) and not on
+    their order or on the input's file kind. One scan counts the rows and hashes them.
+    """
     columns = [row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()]
     parts = ["CAST(customer_id AS VARCHAR)", "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"]
     if "revenue" in columns:
