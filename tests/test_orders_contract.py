@@ -624,6 +624,35 @@ def test_fingerprint_ignores_row_order_and_input_kind(tmp_path: Path) -> None:
     assert fingerprint(frame.iloc[:3]) != fingerprint(pd.concat([frame.iloc[:3], frame.iloc[:1]]))
 
 
+def test_fingerprint_is_of_the_orders_up_to_the_observation_end(tmp_path: Path) -> None:
+    """Files that differ only after the observation end share a fingerprint, and the fit
+    records it; files that differ on or before it do not."""
+    header = "customer_id,timestamp,revenue\n1,2024-01-01,10\n1,2024-01-20,5\n2,2024-01-31,7\n"
+    files = {
+        "base": header + "1,2024-02-10,3\n",
+        "after": header + "3,2024-02-01,8\n2,2024-03-01,9\n",
+        "before": header + "3,2024-01-31,8\n",
+        "changed": header.replace("1,2024-01-20,5", "1,2024-01-20,6"),
+    }
+    paths = {}
+    for name, text in files.items():
+        paths[name] = tmp_path / f"{name}.csv"
+        paths[name].write_text(text)
+    prints = {name: fingerprint(path, up_to="2024-01-31") for name, path in paths.items()}
+    assert prints["base"] == prints["after"]
+    assert prints["before"] != prints["base"]
+    assert prints["changed"] != prints["base"]
+    assert fingerprint(paths["base"]) != fingerprint(paths["after"])  # all orders differ
+
+    # the RFM table a fit records counts and fingerprints the same orders
+    summaries = {
+        name: rfm_summary(str(paths[name]), observation_end="2024-01-31", with_fingerprint=True)
+        for name in ("base", "after")
+    }
+    assert {s.attrs["fingerprint"] for s in summaries.values()} == {prints["base"]}
+    assert [s.attrs["n_orders_used"] for s in summaries.values()] == [3, 3]
+
+
 @pytest.fixture(autouse=True)
 def _folders(tmp_path: Path) -> None:
     for kind in KINDS:

@@ -22,19 +22,19 @@ from clvmodels.cli.display import run_cli
 #: command name -> ("module:function", first line of the command's docstring)
 COMMANDS: dict[str, tuple[str, str]] = {
     "rfm": (
-        "clvmodels.cli.pipeline:rfm",
+        "clvmodels.cli.rfm:rfm",
         "Summarise orders into recency, frequency and monetary value per customer.",
     ),
     "fit": (
-        "clvmodels.cli.pipeline:fit",
+        "clvmodels.cli.fit:fit",
         "Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.",
     ),
     "show": (
-        "clvmodels.cli.pipeline:show",
+        "clvmodels.cli.fit:show",
         "Print a fitted model's parameters (mean, sd, 94% interval) and diagnostics.",
     ),
     "score": (
-        "clvmodels.cli.pipeline:score",
+        "clvmodels.cli.score:score",
         "Score customers: P(alive), expected purchases and spend, discounted CLV.",
     ),
     "segment": (
@@ -62,7 +62,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Write one self-contained HTML report: data, model, matrices, backtest, cohorts, segments.",
     ),
     "demo": (
-        "clvmodels.cli.pipeline:demo",
+        "clvmodels.cli.demo:demo",
         "Run the whole pipeline on a simulated customer base and say where the outputs went.",
     ),
 }

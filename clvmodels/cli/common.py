@@ -61,87 +61,8 @@ def guarded[F: Callable[..., Any]](func: F) -> F:
 
 
 def orders_options[F: Callable[..., Any]](func: F) -> F:
-    """The options that say how to read an orders table."""
-    options = [
-        click.option(
-            "--table", help="Table to read from a DuckDB or SQLite file, e.g. --table orders."
-        ),
-        click.option(
-            "--query",
-            help="One read-only SELECT to run on a DuckDB or SQLite file, e.g. "
-            "--query 'SELECT * FROM orders WHERE revenue >= 0'.",
-        ),
-        click.option(
-            "--customer-col",
-            default="customer_id",
-            show_default=True,
-            help="Column with the customer id (e.g. uid, client_id).",
-        ),
-        click.option(
-            "--date-col",
-            default="timestamp",
-            show_default=True,
-            help="Column with the order time (e.g. buy_ts, created_at).",
-        ),
-        click.option(
-            "--revenue-col",
-            default="revenue",
-            show_default=True,
-            help="Column with the order's revenue, e.g. --revenue-col amount.",
-        ),
-        click.option(
-            "--no-revenue",
-            is_flag=True,
-            help="The log has no revenue (customer and date only): purchase models only, "
-            "e.g. clv rfm visits.csv --no-revenue -o rfm.parquet.",
-        ),
-        click.option(
-            "--value-per-order",
-            type=NumberType(VALUE_PER_ORDER),
-            default=None,
-            help="With --no-revenue: revenue given to every order, e.g. --value-per-order 25.",
-        ),
-        click.option(
-            "--date-format",
-            default=None,
-            help="strftime format every date must match, e.g. %Y%m%d or %d/%m/%Y "
-            "(without it: ISO 8601, native dates, YYYYMMDD numbers).",
-        ),
-        click.option(
-            "--date-unit",
-            type=click.Choice(DATE_UNITS),
-            default=None,
-            help="Unit of numeric dates: s, ms, us since 1970-01-01 UTC, or excel (days "
-            "since 1899-12-30), e.g. --date-unit ms.",
-        ),
-        click.option(
-            "--time-zone",
-            default="UTC",
-            show_default=True,
-            help="IANA zone that dates with a UTC offset are converted to, e.g. "
-            "--time-zone Europe/Berlin (naive dates are kept as written).",
-        ),
-        click.option(
-            "--encoding",
-            default="utf-8",
-            show_default=True,
-            help="Text encoding of a CSV file (utf-8, utf-16, latin-1), e.g. --encoding latin-1.",
-        ),
-        click.option(
-            "--refunds",
-            type=click.Choice(["error", "net"]),
-            default="error",
-            show_default=True,
-            help="Negative revenue: an error, or net it within the purchase day, "
-            "e.g. --refunds net.",
-        ),
-        click.option(
-            "--dedupe",
-            is_flag=True,
-            help="Drop exact duplicate order rows (otherwise only warned about), e.g. --dedupe.",
-        ),
-    ]
-    for option in reversed(options):
+    """The options that say how to read an orders table (:data:`ORDERS_OPTIONS`)."""
+    for option in reversed(ORDERS_OPTIONS):
         func = option(func)
     return func
 
@@ -259,6 +180,11 @@ def _paths(paths: PathLike | Iterable[PathLike]) -> list[PathLike]:
     return list(paths)  # type: ignore[arg-type]
 
 
+def day_text(value: Any) -> str | None:
+    """A ``DATE`` option's value as ``YYYY-MM-DD`` (None stays None)."""
+    return value.date().isoformat() if value is not None else None
+
+
 def say(text: str = "") -> None:
     """A line of the command's report (standard output)."""
     click.echo(text)
@@ -359,6 +285,87 @@ SEED = WholeNumberType(0, 2**32 - 1)
 CUSTOMERS = WholeNumberType(100, 10_000_000)
 MONTHS = WholeNumberType(1, 1200)  # 100 years
 PERIODS = WholeNumberType(1, 1200)
+
+
+#: The options that say how to read an orders table (``orders_options``), in help order.
+ORDERS_OPTIONS: tuple[Callable[[Any], Any], ...] = (
+    click.option(
+        "--table", help="Table to read from a DuckDB or SQLite file, e.g. --table orders."
+    ),
+    click.option(
+        "--query",
+        help="One read-only SELECT to run on a DuckDB or SQLite file, e.g. "
+        "--query 'SELECT * FROM orders WHERE revenue >= 0'.",
+    ),
+    click.option(
+        "--customer-col",
+        default="customer_id",
+        show_default=True,
+        help="Column with the customer id (e.g. uid, client_id).",
+    ),
+    click.option(
+        "--date-col",
+        default="timestamp",
+        show_default=True,
+        help="Column with the order time (e.g. buy_ts, created_at).",
+    ),
+    click.option(
+        "--revenue-col",
+        default="revenue",
+        show_default=True,
+        help="Column with the order's revenue, e.g. --revenue-col amount.",
+    ),
+    click.option(
+        "--no-revenue",
+        is_flag=True,
+        help="The log has no revenue (customer and date only): purchase models only, "
+        "e.g. clv rfm visits.csv --no-revenue -o rfm.parquet.",
+    ),
+    click.option(
+        "--value-per-order",
+        type=NumberType(VALUE_PER_ORDER),
+        default=None,
+        help="With --no-revenue: revenue given to every order, e.g. --value-per-order 25.",
+    ),
+    click.option(
+        "--date-format",
+        default=None,
+        help="strftime format every date must match, e.g. %Y%m%d or %d/%m/%Y "
+        "(without it: ISO 8601, native dates, YYYYMMDD numbers).",
+    ),
+    click.option(
+        "--date-unit",
+        type=click.Choice(DATE_UNITS),
+        default=None,
+        help="Unit of numeric dates: s, ms, us since 1970-01-01 UTC, or excel (days "
+        "since 1899-12-30), e.g. --date-unit ms.",
+    ),
+    click.option(
+        "--time-zone",
+        default="UTC",
+        show_default=True,
+        help="IANA zone that dates with a UTC offset are converted to, e.g. "
+        "--time-zone Europe/Berlin (naive dates are kept as written).",
+    ),
+    click.option(
+        "--encoding",
+        default="utf-8",
+        show_default=True,
+        help="Text encoding of a CSV file (utf-8, utf-16, latin-1), e.g. --encoding latin-1.",
+    ),
+    click.option(
+        "--refunds",
+        type=click.Choice(["error", "net"]),
+        default="error",
+        show_default=True,
+        help="Negative revenue: an error, or net it within the purchase day, e.g. --refunds net.",
+    ),
+    click.option(
+        "--dedupe",
+        is_flag=True,
+        help="Drop exact duplicate order rows (otherwise only warned about), e.g. --dedupe.",
+    ),
+)
 
 
 def margin_option[F: Callable[..., Any]](func: F) -> F:

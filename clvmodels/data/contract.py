@@ -22,6 +22,7 @@ import pandas as pd
 from clvmodels.data.orders_sql import (
     STAGE_VIEW,
     ColumnChecks,
+    DateColumn,
     customer_checks,
     date_checks,
     example_values,
@@ -119,6 +120,11 @@ class OrdersSource:
                     f"--value-per-order (value_per_order) must be a finite number > 0, "
                     f"not {self.value_per_order!r}"
                 )
+
+    @property
+    def date_column(self) -> DateColumn:
+        """The order-time column and its reading options."""
+        return DateColumn(self.date_col, self.date_format, self.date_unit, self.time_zone)
 
     @property
     def revenue_mode(self) -> str:
@@ -227,7 +233,7 @@ def register_orders_source(
     check_order_columns(types, source.customer_col, source.date_col, source.revenue_col)
     checks = [
         customer_checks(source.customer_col, types[source.customer_col]),
-        date_checks(con, source, types[source.date_col]),
+        date_checks(con, source.date_column, types[source.date_col]),
     ]
     if source.revenue_col is not None:
         checks.append(revenue_checks(source.revenue_col, types[source.revenue_col]))

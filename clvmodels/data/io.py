@@ -26,7 +26,7 @@ from clvmodels.data.contract import ORDERS_VIEW, OrdersInfo, Refunds, register_o
 from clvmodels.data.contract import OrdersSource as OrdersSource
 from clvmodels.data.contract import check_order_columns as check_order_columns
 from clvmodels.data.readers import RAW_VIEW, first_line, register_source
-from clvmodels.errors import DataError, Label
+from clvmodels.errors import DataError
 
 ORDER_COLUMNS = ("customer_id", "timestamp", "revenue")
 
@@ -184,75 +184,6 @@ def validate_orders(
         dedupe=dedupe,
         value_per_order=value_per_order,
     )
-
-
-# Marketing tables (visits, costs: clvmodels.data.marketing) are still cleaned in pandas by the
-# two helpers below; the orders contract does not use them.
-def clean_customer_ids(column: pd.Series, name: str) -> pd.Series:
-    """Strip text ids and reject empty or missing ones (DataError naming ``name``)."""
-    values = column
-    bad = values.isna()
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        as_text = values.astype("string")
-        stripped = as_text.str.strip()
-        bad = (
-            bad
-            | (stripped == "").fillna(False)
-            | stripped.str.lower().isin(["nan", "none", "null"]).fillna(False)
-        )
-        values = stripped
-    if bad.any():
-        rows = np.flatnonzero(bad.to_numpy())
-        raise DataError(
-            "empty or missing customer ids",
-            column=name,
-            n_rows=int(bad.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-        )
-    if pd.api.types.is_float_dtype(values.dtype):
-        if (values % 1 == 0).all():
-            values = values.astype("int64")
-    return values
-
-
-def parse_dates(column: pd.Series, name: str, date_format: str | None) -> pd.Series:
-    """Parse a date column (text, YYYYMMDD integers or datetimes) to naive datetime64[ns]."""
-    missing = column.isna()
-    if missing.any():
-        rows = np.flatnonzero(missing.to_numpy())
-        raise DataError(
-            "missing dates",
-            column=name,
-            n_rows=int(missing.sum()),
-            examples=[Label(f"row {i + 1}") for i in rows[:5]],
-        )
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        parsed = column
-    else:
-        source = column
-        fmt = date_format
-        if fmt is None and pd.api.types.is_integer_dtype(column.dtype):
-            if column.between(1000_01_01, 9999_12_31).all():
-                fmt = "%Y%m%d"
-                source = column.astype("string")
-        elif fmt is not None and not pd.api.types.is_string_dtype(column.dtype):
-            source = column.astype("string")
-        try:
-            parsed = pd.to_datetime(source, errors="coerce", format=fmt)
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(source.astype("string"), errors="coerce", format="mixed")
-        bad = parsed.isna()
-        if bad.any():
-            raise DataError(
-                "dates that cannot be parsed",
-                column=name,
-                n_rows=int(bad.sum()),
-                examples=column[bad].head(5).tolist(),
-                hint="Pass --date-format (such as %Y-%m-%d or %d.%m.%Y) if the format is unusual",
-            )
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]")
 
 
 # --------------------------------------------------------------------------------------
@@ -429,32 +360,35 @@ def fingerprint(
     *,
     up_to: Any = None,
 ) -> str:
-    """SHA-256 of the orders up to the day ``up_to`` (all without it), to tie a model to them.
+    """SHA-256 of the validated orders up to the observation end ``up_to``, to tie a model to them.
 
-    Computed in SQL from the validated view (:func:`orders_fingerprint`): the same for
-    every input kind and row order.
+    Parameters
+    ----------
+    orders : DataFrame, path or OrdersSource
+        The orders, read and validated by the orders contract.
+    up_to : date, optional
+        The observation end: orders after this day do not change the fingerprint. Without
+        it, the last order's day (the default observation end), so every order counts.
+
+    Computed in SQL from the validated view (:func:`counted_fingerprint`): the same for every
+    input kind and row order.
     """
     with duckdb_connection() as con:
         register_orders(con, orders)
-        return orders_fingerprint(con, up_to=up_to)
-
-
-def orders_fingerprint(
-    con: duckdb.DuckDBPyConnection, name: str = ORDERS_VIEW, *, up_to: Any = None
-) -> str:
-    """SHA-256 of the view ``name``'s rows up to the day ``up_to``, independent of row order.
-
-    Each row's text (id, ISO time to the microsecond, revenue) is hashed with MD5; the
-    fingerprint hashes the row count and the sum of those hashes, so it depends on the
-    rows (duplicates included) and not on their order or on the input's file kind.
-    """
-    return counted_fingerprint(con, name, up_to=up_to)[1]
+        return counted_fingerprint(con, up_to=up_to)[1]
 
 
 def counted_fingerprint(
     con: duckdb.DuckDBPyConnection, name: str = ORDERS_VIEW, *, up_to: Any = None
 ) -> tuple[int, str]:
-    """``(rows, fingerprint)`` of :func:`orders_fingerprint`, from its one scan of the view."""
+    """``(rows, fingerprint)`` of the view ``name``'s rows up to the day ``up_to`` (all without it).
+
+    The one definition of the orders' fingerprint (:func:`fingerprint` runs it on any orders
+    input), for a connection where the orders are registered already. Each row's text (id, ISO
+    time to the microsecond, revenue) is hashed with MD5; the fingerprint hashes the row count
+    and the sum of those hashes, so it depends on the rows (duplicates included) and not on
+    their order or on the input's file kind. One scan counts the rows and hashes them.
+    """
     columns = [row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()]
     parts = ["CAST(customer_id AS VARCHAR)", "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"]
     if "revenue" in columns:

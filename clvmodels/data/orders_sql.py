@@ -10,16 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
 from clvmodels.data.readers import first_line, quote
 from clvmodels.data.rules import DAY_MONTH_TIME, RULES, day_month_formats
 from clvmodels.errors import Label
-
-if TYPE_CHECKING:
-    from clvmodels.data.contract import OrdersSource
 
 STAGE_VIEW = "clv_stage"
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER"}
@@ -215,9 +212,17 @@ def revenue_checks(name: str, sql_type: str) -> ColumnChecks:
 
 
 # ------------------------------------------------------------------------------ dates
-def date_checks(
-    con: duckdb.DuckDBPyConnection, source: OrdersSource, sql_type: str
-) -> ColumnChecks:
+@dataclass(frozen=True)
+class DateColumn:
+    """The order-time column and how to read it (the date options of an orders source)."""
+
+    date_col: str
+    date_format: str | None = None
+    date_unit: str | None = None
+    time_zone: str = "UTC"
+
+
+def date_checks(con: duckdb.DuckDBPyConnection, source: DateColumn, sql_type: str) -> ColumnChecks:
     """Order times by explicit rules: a format, native types, ISO 8601, YYYYMMDD, units."""
     c = quote(source.date_col)
     tz = source.time_zone.replace("'", "''")
@@ -285,7 +290,7 @@ def _unit_value(number_sql: str, unit: str) -> str:
     )
 
 
-def _numeric_dates(source: OrdersSource, sql_type: str, c: str) -> ColumnChecks:
+def _numeric_dates(source: DateColumn, sql_type: str, c: str) -> ColumnChecks:
     is_float = sql_type in _FLOAT_TYPES
     missing = f"{c} IS NULL" + (f" OR isnan({c})" if is_float else "")
     if source.date_unit is not None:
@@ -321,7 +326,7 @@ def check_date_format(con: duckdb.DuckDBPyConnection, date_format: str, column: 
 
 
 def _formatted_dates(
-    con: duckdb.DuckDBPyConnection, source: OrdersSource, sql_type: str, c: str, tz: str
+    con: duckdb.DuckDBPyConnection, source: DateColumn, sql_type: str, c: str, tz: str
 ) -> ColumnChecks:
     fmt = source.date_format or ""
     literal = fmt.replace("'", "''")
@@ -344,7 +349,7 @@ def _formatted_dates(
     return _finish(source.date_col, prep, counts, checks)
 
 
-def _text_dates(source: OrdersSource, c: str, tz: str) -> ColumnChecks:
+def _text_dates(source: DateColumn, c: str, tz: str) -> ColumnChecks:
     unit = source.date_unit
     offset_minutes = (
         "CASE WHEN clv_iso['o'] = 'Z' THEN 0 ELSE "

@@ -352,3 +352,30 @@ def sql_text(text: str) -> str:
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (or its type's name)."""
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+#: DuckDB's readers by file suffix, to look at a file's columns without reading it.
+_DESCRIBE_READERS = {
+    ".csv": "read_csv_auto",
+    ".tsv": "read_csv_auto",
+    ".txt": "read_csv_auto",
+    ".parquet": "read_parquet",
+    ".json": "read_json_auto",
+}
+
+
+def file_columns(path: str | os.PathLike[str]) -> set[str] | None:
+    """The column names of a CSV, Parquet or JSON file, read from its header or schema.
+
+    ``None`` when the path is not such a file or DuckDB cannot describe it (the orders
+    reader then says what is wrong with it).
+    """
+    reader = _DESCRIBE_READERS.get(Path(path).suffix.lower())
+    if reader is None or not Path(path).is_file():
+        return None
+    try:
+        with duckdb.connect() as con:
+            described = con.execute(f"DESCRIBE SELECT * FROM {reader}(?)", [str(path)]).fetchall()
+    except duckdb.Error:
+        return None
+    return {str(row[0]) for row in described}

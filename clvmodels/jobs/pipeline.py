@@ -11,8 +11,10 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.backtest import backtest
-from clvmodels.data.io import fingerprint, write_json, write_table
+from clvmodels.data.io import write_json, write_table
 from clvmodels.jobs.backtest import write_backtest
+from clvmodels.jobs.files import PipelineFiles
+from clvmodels.jobs.fit import FitSettings, fitted_input, repeat_customers
 from clvmodels.jobs.marketing_demo import run_acquisition_demo
 from clvmodels.model import CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
@@ -20,6 +22,8 @@ from clvmodels.report.build import write_report
 from clvmodels.segments.assign import segment_customers, segment_summary
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES
+
+Echo = Callable[[str], None]
 
 
 @dataclass
@@ -47,41 +51,33 @@ def run_pipeline(
     n_draws: int = 200,
     seed: int = 0,
     progress: bool = False,
-    echo: Callable[[str], None] = lambda _: None,
+    echo: Echo = lambda _: None,
 ) -> PipelineResult:
     """Summarise, fit, save, score and write, reporting each step through ``echo``.
 
     Writes ``rfm.parquet``, ``model/``, ``scores.parquet`` and ``summary.json`` into
-    ``output_dir``.
+    ``output_dir`` (:class:`clvmodels.jobs.files.PipelineFiles`). The model records the
+    fingerprint of the orders up to the observation end, the orders it was fitted on.
     """
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    files = PipelineFiles(Path(output_dir))
+    files.folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
 
     started = time.perf_counter()
-    rfm = rfm_summary(orders, time_unit=time_unit, observation_end=observation_end)
-    paths["rfm"] = write_table(rfm, out / "rfm.parquet")
-    n_repeat = int((rfm["frequency"] > 0).sum())
+    rfm = rfm_summary(
+        orders, time_unit=time_unit, observation_end=observation_end, with_fingerprint=True
+    )
+    paths["rfm"] = write_table(rfm, files.rfm)
     echo(
-        f"RFM: {len(orders):,} orders -> {len(rfm):,} customers ({n_repeat:,} repeat), "
-        f"{rfm.attrs['first_order']} to {rfm.attrs['calibration_end']}, time unit "
+        f"RFM: {len(orders):,} orders -> {len(rfm):,} customers ({repeat_customers(rfm):,} "
+        f"repeat), {rfm.attrs['first_order']} to {rfm.attrs['calibration_end']}, time unit "
         f"{UNIT_NAMES[time_unit]} [{time.perf_counter() - started:.1f} s]"
     )
 
     started = time.perf_counter()
-    model = CLVModel(
-        time_unit=time_unit, method=method, priors=priors, seed=seed, progressbar=progress
-    ).fit(rfm)
-    paths["model"] = save_model(
-        model,
-        out / "model",
-        extra={
-            "input": {
-                "n_orders": len(orders),
-                "fingerprint": fingerprint(orders, up_to=rfm.attrs["calibration_end"]),
-            }
-        },
-    )
+    settings = FitSettings(time_unit=time_unit, method=method, priors=priors, seed=seed)
+    model = settings.model(progress=progress).fit(rfm)
+    paths["model"] = save_model(model, files.model, extra={"input": fitted_input(rfm)})
     echo(
         f"fit ({method}, {priors} priors) [{time.perf_counter() - started:.1f} s]: "
         f"BG/NBD {_params(model.transaction_model_.params_)}; "
@@ -99,23 +95,43 @@ def run_pipeline(
         n_draws=n_draws,
         progress=progress,
     )
-    paths["scores"] = write_table(scores, out / "scores.parquet")
+    paths["scores"] = write_table(scores, files.scores)
     echo(
         f"scores: {len(scores):,} customers over {horizon}, annual discount rate "
         f"{annual_discount_rate:g}, margin {margin:g}, {scores.attrs['n_draws']} draws "
         f"[{time.perf_counter() - started:.1f} s]"
     )
-    summary = {
-        "n_orders": len(orders),
+    summary = {"n_orders": len(orders)} | _run_numbers(
+        rfm,
+        scores,
+        model,
+        {
+            "time_unit": time_unit,
+            "observation_end": rfm.attrs["calibration_end"],
+            "horizon": horizon,
+            "annual_discount_rate": annual_discount_rate,
+            "margin": margin,
+            "method": method,
+            "priors": priors,
+        },
+    )
+    echo(
+        f"predicted: {summary['total_expected_purchases']:,.0f} purchases and "
+        f"{summary['total_clv']:,.0f} of discounted value over {horizon}; "
+        f"mean P(alive) {summary['mean_p_alive']:.3f}"
+    )
+    paths["summary"] = write_json(summary, files.summary)
+    return PipelineResult(model=model, rfm=rfm, scores=scores, summary=summary, paths=paths)
+
+
+def _run_numbers(
+    rfm: pd.DataFrame, scores: pd.DataFrame, model: CLVModel, settings: dict[str, Any]
+) -> dict[str, Any]:
+    """The numbers of ``summary.json`` after ``n_orders``: data, settings, fits, totals."""
+    return {
         "n_customers": len(rfm),
-        "n_repeat_customers": n_repeat,
-        "time_unit": time_unit,
-        "observation_end": rfm.attrs["calibration_end"],
-        "horizon": horizon,
-        "annual_discount_rate": annual_discount_rate,
-        "margin": margin,
-        "method": method,
-        "priors": priors,
+        "n_repeat_customers": repeat_customers(rfm),
+        **settings,
         "bgnbd": model.transaction_model_.params_,
         "gamma_gamma": model.require_spend_model().params_,
         "total_expected_purchases": float(scores["expected_purchases"].sum()),
@@ -126,13 +142,6 @@ def run_pipeline(
         ],
         "mean_p_alive": float(scores["p_alive"].mean()),
     }
-    echo(
-        f"predicted: {summary['total_expected_purchases']:,.0f} purchases and "
-        f"{summary['total_clv']:,.0f} of discounted value over {horizon}; "
-        f"mean P(alive) {summary['mean_p_alive']:.3f}"
-    )
-    paths["summary"] = write_json(summary, out / "summary.json")
-    return PipelineResult(model=model, rfm=rfm, scores=scores, summary=summary, paths=paths)
 
 
 def run_demo(
@@ -143,7 +152,7 @@ def run_demo(
     method: str = "laplace",
     priors: str = "flat",
     progress: bool = False,
-    echo: Callable[[str], None] = lambda _: None,
+    echo: Echo = lambda _: None,
 ) -> PipelineResult:
     """Simulate a customer base, run :func:`run_pipeline` on it, and compare with the truth.
 
@@ -152,17 +161,17 @@ def run_demo(
     """
     from clvmodels.examples.simulate import simulate_orders
 
-    out = Path(output_dir)
+    files = PipelineFiles(Path(output_dir))
     started = time.perf_counter()
     orders, truth = simulate_orders(n_customers=n_customers, seed=seed)
-    orders_path = write_table(orders, out / "orders.parquet")
+    orders_path = write_table(orders, files.orders)
     echo(
         f"simulated {n_customers:,} customers, {len(orders):,} orders "
         f"({truth.start.date()} to {truth.last_day.date()}) [{time.perf_counter() - started:.1f} s]"
     )
     result = run_pipeline(
         orders,
-        out,
+        files.folder,
         time_unit=truth.time_unit,
         observation_end=truth.last_day.date().isoformat(),
         method=method,
@@ -179,22 +188,12 @@ def run_demo(
     ):
         pairs = ", ".join(f"{k} {fitted[k]:.3g} (true {true[k]:.3g})" for k in true)
         echo(f"  {label}: {pairs}")
-
-    segmented = segment_customers(result.scores)
-    summary = segment_summary(segmented)
-    result.paths["segments"] = write_table(segmented, out / "segments.parquet")
-    echo(
-        "segments: "
-        + ", ".join(
-            f"{row.segment} {row.customers:,}" for row in summary.itertuples() if row.customers
-        )
-    )
+    result.paths["segments"] = _segments(result.scores, files, echo)
 
     echo("acquisition sources, payback and budget (a second simulated shop, 4 ad sources):")
-    marketing = out / "marketing"
     result.paths.update(
         run_acquisition_demo(
-            marketing,
+            files.marketing,
             n_buyers=n_customers // 2,
             seed=seed,
             method="map",
@@ -202,8 +201,31 @@ def run_demo(
             echo=echo,
         )
     )
-    started = time.perf_counter()
     shop_orders = pd.read_parquet(result.paths["mkt_orders"])
+    _backtest_shop(shop_orders, files, priors=priors, seed=seed, echo=echo)
+    result.paths["report"] = _report(shop_orders, files, result.paths, echo)
+    return result
+
+
+def _segments(scores: pd.DataFrame, files: PipelineFiles, echo: Echo) -> Path:
+    """Segment the scored customers, write them and say how many each segment has."""
+    segmented = segment_customers(scores)
+    summary = segment_summary(segmented)
+    path = write_table(segmented, files.segments)
+    echo(
+        "segments: "
+        + ", ".join(
+            f"{row.segment} {row.customers:,}" for row in summary.itertuples() if row.customers
+        )
+    )
+    return path
+
+
+def _backtest_shop(
+    shop_orders: pd.DataFrame, files: PipelineFiles, *, priors: str, seed: int, echo: Echo
+) -> None:
+    """Backtest BG/NBD on the second shop with its last 3 months held out."""
+    started = time.perf_counter()
     last_day = shop_orders["timestamp"].max().normalize()
     tested = backtest(
         shop_orders,
@@ -212,26 +234,31 @@ def run_demo(
         priors=priors,
         seed=seed,
     )
-    write_backtest(tested, marketing / "backtest")
+    write_backtest(tested, files.backtest)
     row = tested.totals.set_index("model").loc["bgnbd"]
     echo(
         f"backtest (last 3 months held out): BG/NBD predicted {row.predicted_purchases:,.0f} "
         f"holdout purchases, actual {row.actual_purchases:,.0f} "
         f"({row.purchases_error_pct:+.1f}%) [{time.perf_counter() - started:.1f} s]"
     )
+
+
+def _report(
+    shop_orders: pd.DataFrame, files: PipelineFiles, paths: dict[str, Path], echo: Echo
+) -> Path:
+    """The HTML report of the second shop: its model, backtest, visits and costs."""
     started = time.perf_counter()
     write_report(
-        out / "report.html",
+        files.report,
         shop_orders,
-        model=load_model(marketing / "model"),
-        model_metadata=read_metadata(marketing / "model"),
-        backtest=marketing / "backtest",
-        visits=marketing / "visits.parquet",
-        costs=marketing / "costs.parquet",
+        model=load_model(paths["mkt_model"]),
+        model_metadata=read_metadata(paths["mkt_model"]),
+        backtest=files.backtest,
+        visits=paths["visits"],
+        costs=paths["costs"],
     )
-    result.paths["report"] = out / "report.html"
     echo(f"report [{time.perf_counter() - started:.1f} s]")
-    return result
+    return files.report
 
 
 def _params(params: dict[str, float]) -> str:

@@ -1,6 +1,6 @@
 """Plots of acquisition economics: ROMI curves and CAC by source, and the revenue forecast.
 
-Drawn with matplotlib's object-oriented API, like :mod:`clvmodels.plots.plotting`: every function
+Drawn with matplotlib's object-oriented API, like the other plot modules: every function
 takes ``ax=None`` and returns the Axes it drew on (a new
 :class:`matplotlib.figure.Figure` when omitted); nothing touches pyplot's global state.
 Save with :func:`clvmodels.plots.base.save_figure`, which writes atomically.

@@ -114,7 +114,7 @@ def rfm_summary(
         adds the holdout columns for (calibration end, observation end].
     with_fingerprint : bool
         Also record ``attrs["fingerprint"]`` and ``attrs["n_orders_used"]``: the SQL
-        fingerprint (:func:`clvmodels.data.io.orders_fingerprint`) and count of the orders up to
+        fingerprint (:func:`clvmodels.data.io.counted_fingerprint`) and count of the orders up to
         the calibration end, which a fitted model records.
 
     Returns

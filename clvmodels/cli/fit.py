@@ -1,0 +1,247 @@
+"""The fit and show commands: orders -> fitted models (:func:`clvmodels.jobs.fit.fit_orders`).
+
+The modelling stack (SciPy, xarray, PyMC) is imported when a command runs, not by ``--help``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from clvmodels.cli.common import (
+    CHAINS,
+    DATE,
+    DRAWS,
+    SEED,
+    TIME_UNIT,
+    TUNE,
+    check_outputs,
+    day_text,
+    guarded,
+    orders_options,
+    orders_source,
+    pop_orders_options,
+    say,
+    show_progress,
+)
+from clvmodels.units import UNIT_NAMES
+
+
+# ------------------------------------------------------------------------------- fit
+@click.command()
+@click.argument("orders", type=click.Path(dir_okay=False))
+@orders_options
+@click.option("-o", "--output", "model_dir", required=True, help="Model directory to write.")
+@click.option(
+    "--time-unit",
+    type=TIME_UNIT,
+    default="W",
+    show_default=True,
+    help="Time unit the models are fitted in.",
+)
+@click.option(
+    "--observation-end",
+    type=DATE,
+    help="Orders after this day are not used (default: last order's day).",
+)
+@click.option(
+    "--model",
+    "transaction_model",
+    type=click.Choice(["bgnbd", "pareto", "mbgnbd"]),
+    default="bgnbd",
+    show_default=True,
+    help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["map", "laplace", "mcmc"]),
+    default="map",
+    show_default=True,
+    help="map: posterior mode (fast); laplace: Gaussian at the mode; mcmc: NUTS.",
+)
+@click.option(
+    "--priors",
+    type=click.Choice(["default", "flat"]),
+    default="default",
+    show_default=True,
+    help="pymc-marketing's default priors, or flat (MAP = maximum likelihood).",
+)
+@click.option("--chains", type=CHAINS, default=4, show_default=True)
+@click.option(
+    "--draws",
+    type=DRAWS,
+    default=1000,
+    show_default=True,
+    help="Draws per chain (laplace, mcmc).",
+)
+@click.option(
+    "--tune",
+    type=TUNE,
+    default=1000,
+    show_default=True,
+    help="Tuning steps per chain (mcmc).",
+)
+@click.option("--seed", type=SEED, default=0, show_default=True)
+@guarded
+def fit(
+    orders: str,
+    model_dir: str,
+    time_unit: str,
+    observation_end: Any,
+    method: str,
+    priors: str,
+    chains: int,
+    draws: int,
+    tune: int,
+    seed: int,
+    transaction_model: str,
+    **kwargs: Any,
+) -> None:
+    """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
+
+    Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
+    observation end, a fingerprint of the input, and the optimiser's status or the
+    sampler's diagnostics (r-hat, ESS, divergences). Gamma-Gamma leaves out repeat customers
+    whose repeat orders are worth 0 (counted; scored at the population mean spend); a fit
+    with a parameter at a bound or Gamma-Gamma q <= 1 is marked not usable and `clv score`
+    refuses it. With --no-revenue only the purchase model is fitted; with --no-revenue
+    --value-per-order X the spend is not modelled but constant: X per purchase occasion
+    (X times the mean orders per repeat occasion when same-day orders merge). See
+    docs/models.md.
+
+    Example:
+
+    \b
+      clv fit orders.csv -o model/ --time-unit W --method map --priors flat
+    """
+    check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
+    # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
+    from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
+
+    settings = FitSettings(
+        time_unit=time_unit.upper(),
+        transaction_model=transaction_model,
+        method=method,
+        priors=priors,
+        chains=chains,
+        draws=draws,
+        tune=tune,
+        seed=seed,
+    )
+
+    def announce(data: FitData) -> None:
+        say(
+            f"fitting on {data.n_customers:,} customers ({data.n_repeat:,} repeat) with orders "
+            f"up to {data.up_to}; time unit {UNIT_NAMES[settings.time_unit]}; "
+            f"model {transaction_model}, method {method}, {priors} priors"
+        )
+
+    result = fit_orders(
+        orders_source(orders, pop_orders_options(kwargs)),
+        model_dir,
+        settings,
+        observation_end=day_text(observation_end),
+        progress=show_progress(),
+        announce=announce,
+    )
+    say(f"fitted in {result.seconds:.1f} s")
+    _print_description(result.model.describe())
+    say(f"wrote {model_dir}")
+
+
+# ------------------------------------------------------------------------------- show
+@click.command()
+@click.argument("model_dir", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@guarded
+def show(model_dir: str, as_json: bool) -> None:
+    """Print a fitted model's parameters (mean, sd, 94% interval) and diagnostics.
+
+    Example:
+
+    \b
+      clv show model/ --json
+    """
+    from clvmodels.persistence import read_metadata
+
+    metadata = read_metadata(model_dir)
+    if as_json:
+        keep = (
+            "time_unit",
+            "observation_end",
+            "n_customers",
+            "n_repeat_customers",
+            "revenue",
+            "transaction_model",
+            "spend_model",
+            "no_spend_model",
+            "input",
+            "library_versions",
+            "clvmodels_version",
+        )
+        click.echo(json.dumps({k: metadata[k] for k in keep if k in metadata}, indent=2))
+        return
+    _print_description(metadata)
+    say(
+        f"saved with clvmodels {metadata['clvmodels_version']}, pymc-marketing "
+        f"{metadata['library_versions'].get('pymc-marketing')}"
+    )
+
+
+def _print_description(description: dict[str, Any]) -> None:
+    from clvmodels.models.posterior import MODEL_LABELS
+    from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
+
+    say(
+        f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
+        f"observation end: {description.get('observation_end')}"
+    )
+    for key in ("transaction_model", "spend_model"):
+        part = description.get(key)
+        if part is None:
+            say(f"no spend model: {description.get('no_spend_model', 'none was fitted')}")
+            continue
+        if part.get("name") == ConstantSpendModel.name:
+            say(f"spend: {constant_spend_line(part['fit_report'])}")
+            continue
+        title = MODEL_LABELS.get(part["name"], part["name"])
+        report = part.get("fit_report", {})
+        say(
+            f"{title} ({part['method']}, {part['priors']} priors; "
+            f"{report.get('n_customers', '?'):,} customers)"
+        )
+        say(f"  {'parameter':<10}{'mean':>12}{'sd':>12}{'94% interval':>28}")
+        for name, row in part["summary"].items():
+            interval = f"[{row['low_94']:.4g}, {row['high_94']:.4g}]"
+            say(f"  {name:<10}{row['mean']:>12.4g}{row['sd']:>12.3g}{interval:>28}")
+        say("  " + _diagnostics_line(report))
+        if report.get("usable") is False:
+            say(f"  NOT USABLE (scoring refuses it): {report.get('not_usable_reason')}")
+        excluded = report.get("zero_value_exclusions")
+        if excluded and excluded.get("n_customers"):
+            say("  " + _exclusions_line(excluded))
+
+
+def _exclusions_line(excluded: dict[str, Any]) -> str:
+    """The Gamma-Gamma exclusions of customers whose mean repeat value is 0, as one line."""
+    mean = excluded.get("population_mean_spend")
+    shown = f" (posterior mean {mean:,.2f})" if mean is not None else ""
+    examples = ", ".join(str(e) for e in excluded.get("examples", []))
+    return (
+        f"left out of the fit: {excluded['n_customers']:,} repeat customers whose mean repeat "
+        f"value is 0 (e.g. {examples}); scoring gives them {excluded.get('spend_used')}{shown}"
+    )
+
+
+def _diagnostics_line(report: dict[str, Any]) -> str:
+    status = "converged" if report.get("converged", True) else "NOT CONVERGED"
+    if report.get("method") == "mcmc":
+        return (
+            f"{status}: max r-hat {report.get('max_r_hat', float('nan')):.3f}, "
+            f"min bulk ESS {report.get('min_ess_bulk', float('nan')):.0f}, "
+            f"{report.get('divergences', 0)} divergences ({report.get('sampler')})"
+        )
+    message, iterations = report.get("message"), report.get("iterations")
+    return f"{status}: optimiser says '{message}' after {iterations} iterations"
