@@ -1,7 +1,7 @@
 """The rules of the orders contract: one message each, shared by the DuckDB and Spark readers.
 
 ``docs/orders.md`` states them for users; :mod:`clvmodels.data.contract` checks them in DuckDB
-SQL and :mod:`clvmodels.spark.engine` in Spark.
+SQL and :mod:`clvmodels.spark.orders` in Spark.
 """
 
 from __future__ import annotations
