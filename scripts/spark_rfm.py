@@ -1,7 +1,7 @@
 """RFM of an orders table on a Spark cluster: the driver program to give spark-submit.
 
 It reads and validates the orders where they are (any path Spark reads, or a catalog table),
-summarises them with :func:`clvmodels.spark.engine.rfm_summary_spark` (the DuckDB engine's
+summarises them with :func:`clvmodels.spark.jobs.orders_rfm_spark` (the DuckDB engine's
 definitions), and leaves the result distributed: Spark writes OUTPUT as a folder of part
 files, first beside it and then renamed into place, so a failed job leaves the previous
 output untouched. Nothing per customer is collected on the driver.
@@ -78,14 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from clvmodels.errors import ClvError
-    from clvmodels.spark.engine import (
-        order_period_spark,
-        orders_extent_spark,
-        read_orders_spark,
-        rfm_summary_spark,
-        spark_session,
-        write_spark_table,
-    )
+    from clvmodels.spark.jobs import orders_rfm_spark
+    from clvmodels.spark.session import spark_session
+    from clvmodels.spark.write import write_spark_table
     from clvmodels.units import UNIT_NAMES
 
     started = time.perf_counter()
@@ -95,29 +90,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
     try:
-        orders = read_orders_spark(
+        read_options = {
+            "customer_col": args.customer_col,
+            "date_col": args.date_col,
+            "revenue_col": args.revenue_col,
+            "fmt": args.fmt,
+            "date_format": args.date_format,
+            "refunds": args.refunds,
+            "dedupe": args.dedupe,
+        }
+        result = orders_rfm_spark(
             spark,
             args.orders,
-            customer_col=args.customer_col,
-            date_col=args.date_col,
-            revenue_col=args.revenue_col,
-            fmt=args.fmt,
-            date_format=args.date_format,
-            refunds=args.refunds,
-            dedupe=args.dedupe,
-        )
-        extent = orders_extent_spark(orders)
-        period = order_period_spark(
-            extent, observation_end=args.observation_end, calibration_end=args.calibration_end
-        )
-        rfm = rfm_summary_spark(
-            orders,
+            read_options,
             time_unit=args.time_unit,
             observation_end=args.observation_end,
             calibration_end=args.calibration_end,
-            extent=extent,
         )
-        write_spark_table(rfm, args.output, fmt=args.output_format)
+        write_spark_table(result.rfm, args.output, fmt=args.output_format)
         written = spark.read.format(args.output_format).option("header", True)
         n_customers = written.load(args.output).count()
     except (ClvError, ValueError) as exc:
@@ -125,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         spark.stop()
+    period = result.period
     print(
-        f"RFM of {extent.n_orders:,} orders: {n_customers:,} customers; time unit "
+        f"RFM of {result.n_orders:,} orders: {n_customers:,} customers; time unit "
         f"{UNIT_NAMES[args.time_unit]} ({args.time_unit}); first order {period.first_order}; "
         f"calibration end {period.calibration_end}; observation end {period.observation_end}"
     )

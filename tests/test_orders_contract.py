@@ -431,7 +431,7 @@ def test_contract(case: Case, kind: str, tmp_path: Path) -> None:
     "case", [c for c in CASES if "csv" in c.kinds or "parquet" in c.kinds], ids=lambda c: c.name
 )
 def test_contract_on_spark(case: Case, tmp_path: Path, spark_session_fixture: Any) -> None:
-    from clvmodels.spark.engine import read_orders_spark
+    from clvmodels.spark.read import read_orders_spark
 
     frame = raw_frame(case)
     kind = "csv" if "csv" in case.kinds else "parquet"
@@ -459,7 +459,7 @@ def test_contract_on_spark(case: Case, tmp_path: Path, spark_session_fixture: An
 
 @pytest.fixture(scope="module")
 def spark_session_fixture() -> Any:
-    from clvmodels.spark.engine import spark_session
+    from clvmodels.spark.session import spark_session
 
     session = spark_session("local[1]", "clvmodels-contract-tests")
     yield session

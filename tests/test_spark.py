@@ -53,15 +53,13 @@ from clvmodels.cli.spark import (  # noqa: E402
     spark_rfm,
     spark_scores,
 )
-from clvmodels.spark.engine import (  # noqa: E402
-    cohort_table_spark,
-    read_orders_spark,
-    rfm_summary_spark,
-    score_spark,
-    spark_session,
-    strftime_to_spark,
-    write_spark_table,
-)
+from clvmodels.spark.cohorts import cohort_table_spark  # noqa: E402
+from clvmodels.spark.orders import strftime_to_spark  # noqa: E402
+from clvmodels.spark.read import read_orders_spark  # noqa: E402
+from clvmodels.spark.rfm import rfm_summary_spark  # noqa: E402
+from clvmodels.spark.score import score_spark  # noqa: E402
+from clvmodels.spark.session import spark_session  # noqa: E402
+from clvmodels.spark.write import write_spark_table  # noqa: E402
 
 OBS_END = pd.Timestamp("2025-01-31")
 CAL_END = pd.Timestamp("2024-10-31")
@@ -289,7 +287,7 @@ def test_missing_column_and_missing_file(spark, data_dir, tmp_path):
 NO_JAVA_SCRIPT = textwrap.dedent(
     """
     from clvmodels.errors import ClvError
-    from clvmodels.spark.engine import spark_session
+    from clvmodels.spark.session import spark_session
     try:
         spark_session()
     except ClvError as exc:
@@ -329,10 +327,10 @@ def test_clvmodels_imports_without_pyspark_and_says_how_to_install_it():
         """
         import sys
         sys.modules["pyspark"] = None  # as if it were not installed
-        import clvmodels, clvmodels.spark.engine, clvmodels.cli.spark
+        import clvmodels, clvmodels.spark.jobs, clvmodels.spark.session, clvmodels.cli.spark
         from clvmodels.errors import ClvError
         try:
-            clvmodels.spark.engine.spark_session()
+            clvmodels.spark.session.spark_session()
         except ClvError as exc:
             print("ClvError:", exc)
         """

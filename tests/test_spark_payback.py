@@ -38,11 +38,9 @@ pytestmark = [
 ]
 pytest.importorskip("pyspark", reason="the Spark engine needs pip install 'clvmodels[spark]'")
 
-from clvmodels.spark.engine import (  # noqa: E402
-    payback_orders_spark,
-    read_orders_spark,
-    spark_session,
-)
+from clvmodels.spark.payback import payback_orders_spark  # noqa: E402
+from clvmodels.spark.read import read_orders_spark  # noqa: E402
+from clvmodels.spark.session import spark_session  # noqa: E402
 
 OBS_END = pd.Timestamp("2024-09-18")  # a Wednesday: the last month and week are partial
 DAY = pd.Timedelta(days=1)

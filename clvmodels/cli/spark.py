@@ -1,8 +1,8 @@
 """``--engine spark`` for the rfm, cohorts, payback and score commands.
 
 Each function here does what its command does between reading the orders and writing the
-output, on Spark (:mod:`clvmodels.spark.engine`), and returns the same pandas table with the
-same ``attrs`` as the DuckDB engine. The command then writes it as it writes the DuckDB
+output, on Spark (one job of :mod:`clvmodels.spark.jobs`), and returns the same pandas table
+with the same ``attrs`` as the DuckDB engine. The command then writes it as it writes the DuckDB
 engine's table: one Parquet/CSV/JSON file, written beside its target and renamed into place.
 So the output is collected on the machine that runs ``clv`` (about 50 bytes per customer
 for rfm, 120 for score); for per-customer outputs larger than that machine's memory, run
@@ -17,17 +17,15 @@ inside this process's machine; ``yarn``, ``spark://host:7077`` or ``k8s://...`` 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
-import pandas as pd
 
 from clvmodels.cli.common import UserError
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    import pandas as pd
 
     from clvmodels.marketing.payback import PaybackOrders
     from clvmodels.model import CLVModel
@@ -65,67 +63,26 @@ def pop_engine_options(kwargs: dict[str, Any]) -> tuple[str, str]:
     return kwargs.pop("engine"), kwargs.pop("spark_master")
 
 
-@contextlib.contextmanager
-def spark_for_command(master: str) -> Iterator[SparkSession]:
-    """A Spark session for one command, stopped at the end unless it was running before.
-
-    Errors of the Spark job (a file it cannot read, a failed task) become a ClvError: a
-    one-line message and exit code 2 instead of a Java stack trace.
-    """
-    from clvmodels.errors import ClvError
-    from clvmodels.spark.engine import running_session, spark_session
-
-    was_running = running_session() is not None
-    spark = spark_session(master)
-    try:
-        yield spark
-    except ClvError:
-        raise
-    except Exception as exc:
-        if not _is_spark_error(exc):
-            raise
-        raise ClvError(f"the Spark job failed: {_first_line(exc)}") from exc
-    finally:
-        if not was_running:
-            spark.stop()
-
-
-def _is_spark_error(exc: BaseException) -> bool:
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-
-    return isinstance(exc, PySparkException | Py4JError)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def read_orders_for_command(spark: SparkSession, orders: str, opts: dict[str, Any]) -> DataFrame:
-    """Read and validate ORDERS in Spark with the options of ``orders_options``."""
-    from clvmodels.spark.engine import read_orders_spark
-
+def read_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The ``orders_options`` as keyword arguments of Spark's ``read_orders_spark``."""
     if opts.get("table"):
         raise UserError(
             "--table names a table in a DuckDB or SQLite file; with --engine spark, give a "
             "Spark catalog table as ORDERS (e.g. clv rfm sales.orders --engine spark ...)"
         )
-    return read_orders_spark(
-        spark,
-        orders,
-        customer_col=opts["customer_col"],
-        date_col=opts["date_col"],
-        revenue_col=None if opts.get("no_revenue") else opts["revenue_col"],
-        date_format=opts["date_format"],
-        date_unit=opts.get("date_unit"),
-        time_zone=opts.get("time_zone") or "UTC",
-        encoding=opts["encoding"],
-        refunds=opts["refunds"],
-        dedupe=opts["dedupe"],
-        query=opts["query"],
-        value_per_order=opts.get("value_per_order"),
-    )
+    return {
+        "customer_col": opts["customer_col"],
+        "date_col": opts["date_col"],
+        "revenue_col": None if opts.get("no_revenue") else opts["revenue_col"],
+        "date_format": opts["date_format"],
+        "date_unit": opts.get("date_unit"),
+        "time_zone": opts.get("time_zone") or "UTC",
+        "encoding": opts["encoding"],
+        "refunds": opts["refunds"],
+        "dedupe": opts["dedupe"],
+        "query": opts["query"],
+        "value_per_order": opts.get("value_per_order"),
+    }
 
 
 def spark_rfm(
@@ -137,37 +94,17 @@ def spark_rfm(
     calibration_end: str | None,
     master: str = DEFAULT_MASTER,
 ) -> tuple[pd.DataFrame, int]:
-    """The rfm command's work on Spark.
+    """The rfm command's work on Spark: :func:`clvmodels.spark.jobs.rfm_job`."""
+    from clvmodels.spark.jobs import rfm_job
 
-    Returns
-    -------
-    (pandas.DataFrame, int)
-        The RFM table exactly as :func:`clvmodels.summaries.rfm.rfm_summary` returns it (sorted by
-        customer, same ``attrs``), and the number of orders read.
-    """
-    from clvmodels.spark.engine import (
-        order_period_spark,
-        orders_extent_spark,
-        rfm_attrs,
-        rfm_summary_spark,
+    return rfm_job(
+        orders,
+        read_options(opts),
+        time_unit=time_unit,
+        observation_end=observation_end,
+        calibration_end=calibration_end,
+        master=master,
     )
-
-    with spark_for_command(master) as spark:
-        table = read_orders_for_command(spark, orders, opts)
-        extent = orders_extent_spark(table)
-        period = order_period_spark(
-            extent, observation_end=observation_end, calibration_end=calibration_end
-        )
-        summary = rfm_summary_spark(
-            table,
-            time_unit=time_unit,
-            observation_end=observation_end,
-            calibration_end=calibration_end,
-            extent=extent,
-        ).toPandas()
-    summary = _sorted(summary)
-    summary.attrs = rfm_attrs(period, time_unit)
-    return summary, extent.n_orders
 
 
 def spark_cohort_table(
@@ -179,28 +116,17 @@ def spark_cohort_table(
     observation_end: str | None,
     master: str = DEFAULT_MASTER,
 ) -> tuple[pd.DataFrame, int]:
-    """The cohorts command's table on Spark.
+    """The cohorts command's table on Spark: :func:`clvmodels.spark.jobs.cohorts_job`."""
+    from clvmodels.spark.jobs import cohorts_job
 
-    Returns
-    -------
-    (pandas.DataFrame, int)
-        The table :func:`clvmodels.summaries.cohorts.cohort_table` returns, and the number of
-        orders.
-    """
-    from clvmodels.spark.engine import cohort_table_spark, orders_extent_spark
-    from clvmodels.summaries.calendar import check_period
-
-    with spark_for_command(master) as spark:
-        table = read_orders_for_command(spark, orders, opts)
-        extent = orders_extent_spark(table)
-        result = cohort_table_spark(
-            table,
-            period=check_period(period),
-            margin=margin,
-            observation_end=observation_end,
-            extent=extent,
-        )
-    return result, extent.n_orders
+    return cohorts_job(
+        orders,
+        read_options(opts),
+        period=period,
+        margin=margin,
+        observation_end=observation_end,
+        master=master,
+    )
 
 
 def spark_payback_orders(
@@ -214,27 +140,19 @@ def spark_payback_orders(
     observation_end: str | None,
     master: str = DEFAULT_MASTER,
 ) -> PaybackOrders:
-    """The payback command's work on the orders, on Spark.
+    """The payback command's orders on Spark: :func:`clvmodels.spark.jobs.payback_job`."""
+    from clvmodels.spark.jobs import payback_job
 
-    Returns
-    -------
-    clvmodels.marketing.payback.PaybackOrders
-        What :func:`clvmodels.marketing.payback.payback_orders` returns for the orders and
-        visits; :func:`clvmodels.marketing.payback.payback_analysis` does the rest.
-    """
-    from clvmodels.spark.engine import payback_orders_spark
-    from clvmodels.summaries.calendar import check_period
-
-    with spark_for_command(master) as spark:
-        table = read_orders_for_command(spark, orders, opts)
-        return payback_orders_spark(
-            table,
-            visits,
-            attribution=attribution,
-            period=check_period(period),
-            margin=margin,
-            observation_end=observation_end,
-        )
+    return payback_job(
+        orders,
+        read_options(opts),
+        visits,
+        attribution=attribution,
+        period=period,
+        margin=margin,
+        observation_end=observation_end,
+        master=master,
+    )
 
 
 def spark_scores(
@@ -249,53 +167,15 @@ def spark_scores(
     n_draws: int | None,
     master: str = DEFAULT_MASTER,
 ) -> pd.DataFrame:
-    """The score command's work on Spark: RFM of ORDERS, then scores, both in Spark.
+    """The score command's work on Spark: :func:`clvmodels.spark.jobs.scores_job`."""
+    from clvmodels.spark.jobs import ScoreSettings, scores_job
 
-    Returns
-    -------
-    pandas.DataFrame
-        The scores exactly as :meth:`clvmodels.model.CLVModel.score` returns them for
-        :func:`clvmodels.summaries.rfm.rfm_summary` of the orders (sorted by customer), with
-        ``attrs``
-        holding the scoring settings and the RFM table's dates.
-    """
-    from clvmodels.spark.engine import (
-        draws_used,
-        order_period_spark,
-        orders_extent_spark,
-        rfm_attrs,
-        rfm_summary_spark,
-        score_spark,
+    settings = ScoreSettings(
+        horizon=horizon,
+        annual_discount_rate=annual_discount_rate,
+        margin=margin,
+        n_draws=n_draws,
     )
-    from clvmodels.units import parse_duration
-
-    duration = parse_duration(horizon)
-    with spark_for_command(master) as spark:
-        table = read_orders_for_command(spark, orders, opts)
-        extent = orders_extent_spark(table)
-        period = order_period_spark(extent, observation_end=observation_end)
-        rfm = rfm_summary_spark(
-            table, time_unit=model.time_unit, observation_end=observation_end, extent=extent
-        )
-        scores = score_spark(
-            rfm,
-            model,
-            horizon=str(duration),
-            annual_discount_rate=annual_discount_rate,
-            margin=margin,
-            n_draws=n_draws,
-        ).toPandas()
-    scores = _sorted(scores)
-    scores.attrs = {
-        **rfm_attrs(period, model.time_unit),
-        "horizon": str(duration),
-        "annual_discount_rate": annual_discount_rate,
-        "margin": margin,
-        "n_draws": draws_used(model, n_draws),
-    }
-    return scores
-
-
-def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows by customer id, as the DuckDB engine orders them (sorting here saves a shuffle)."""
-    return frame.sort_values("customer_id", ignore_index=True, kind="stable")
+    return scores_job(
+        model, orders, read_options(opts), settings, observation_end=observation_end, master=master
+    )

@@ -325,6 +325,12 @@ def check_date_format(con: duckdb.DuckDBPyConnection, date_format: str, column: 
         raise RULES["bad_format"].error(column, date_format=date_format, reason=reason) from None
 
 
+def check_date_format_alone(date_format: str, column: str) -> None:
+    """:func:`check_date_format` on a DuckDB connection of its own (for the Spark reader)."""
+    with duckdb.connect() as con:
+        check_date_format(con, date_format, column)
+
+
 def _formatted_dates(
     con: duckdb.DuckDBPyConnection, source: DateColumn, sql_type: str, c: str, tz: str
 ) -> ColumnChecks:

@@ -1,7 +1,7 @@
 """The rules of the orders contract: one message each, shared by the DuckDB and Spark readers.
 
 ``docs/orders.md`` states them for users; :mod:`clvmodels.data.contract` checks them in DuckDB
-SQL and :mod:`clvmodels.spark.engine` in Spark. The visits and costs tables
+SQL and :mod:`clvmodels.spark.validate` in Spark. The visits and costs tables
 (:mod:`clvmodels.data.marketing`, checked in pandas) follow the same rules for their ids and
 dates, and add the rules of their own columns (sources, session times, costs).
 """

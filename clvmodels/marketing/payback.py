@@ -110,7 +110,7 @@ class PaybackOrders:
     """What a payback analysis takes from the orders (with the visits, for attribution).
 
     :func:`payback_orders` builds it with DuckDB and pandas,
-    :func:`clvmodels.spark.engine.payback_orders_spark` with Spark; :func:`payback_analysis`
+    :func:`clvmodels.spark.payback.payback_orders_spark` with Spark; :func:`payback_analysis`
     accepts it in place of the orders, so every later step is the same code for both.
 
     Attributes
@@ -263,7 +263,7 @@ def payback_analysis(
     orders : pandas.DataFrame or PaybackOrders
         Validated orders (:func:`clvmodels.data.io.read_orders`), or what the analysis takes
         from them, computed already (:func:`payback_orders`,
-        :func:`clvmodels.spark.engine.payback_orders_spark`) with the same attribution,
+        :func:`clvmodels.spark.payback.payback_orders_spark`) with the same attribution,
         margin, period and observation end.
     visits : pandas.DataFrame
         Validated visits (:func:`clvmodels.data.marketing.read_visits`).

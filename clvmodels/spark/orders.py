@@ -1,20 +1,19 @@
 """The orders contract in Spark: the rules and messages of :data:`clvmodels.data.rules.RULES`.
 
 The same id, date and revenue rules as the DuckDB reader (``docs/orders.md``), written as Spark
-SQL expressions; what Spark cannot do the same way is refused with a message instead.
+SQL expressions; what Spark cannot do the same way is refused with a message instead. A
+``strftime`` date format becomes Spark's pattern (:func:`strftime_to_spark`). The checks are
+counted and raised by :mod:`clvmodels.spark.validate`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from clvmodels.data.rules import DAY_MONTH_TIME, RULES, day_month_formats
-from clvmodels.errors import DataError, Label
-
-if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame
+from clvmodels.data.rules import DAY_MONTH_TIME
+from clvmodels.errors import DataError
 
 _ISO = (
     r"^([0-9]{4}-[0-9]{2}-[0-9]{2})"
@@ -28,7 +27,8 @@ _UNITS = {"s": (1e6, 0.0), "ms": (1e3, 0.0), "us": (1.0, 0.0), "excel": (86400e6
 _LOW_US, _HIGH_US = -2208988800e6, 7289654400e6  # 1900-01-01 and 2201-01-01 (exclusive)
 
 
-def _q(name: str) -> str:
+def quote(name: str) -> str:
+    """A column name quoted for Spark SQL (backticks)."""
     return "`" + name.replace("`", "``") + "`"
 
 
@@ -54,7 +54,7 @@ class SparkChecks:
 
 def customer_checks(name: str, type_name: str) -> SparkChecks:
     """Ids exactly as written: text, or long when every id is a canonical 64-bit integer."""
-    c = _q(name)
+    c = quote(name)
     if type_name in {"byte", "short", "int", "integer", "long", "bigint"}:
         return SparkChecks(
             name,
@@ -93,7 +93,7 @@ def customer_checks(name: str, type_name: str) -> SparkChecks:
 
 def revenue_checks(name: str, type_name: str) -> SparkChecks:
     """Revenue: numbers or plain-number text; finite; negative only when netted."""
-    c = _q(name)
+    c = quote(name)
     if type_name in {"byte", "short", "int", "integer", "long", "bigint", "float", "double"} or (
         type_name.startswith("decimal")
     ):
@@ -151,9 +151,7 @@ def date_checks(
     nanoseconds: bool,
 ) -> SparkChecks:
     """Order times as TIMESTAMP_NTZ by the rules of ``docs/orders.md``."""
-    from clvmodels.spark.engine import strftime_to_spark
-
-    c = _q(name)
+    c = quote(name)
     numeric = type_name in {
         "byte",
         "short",
@@ -169,12 +167,9 @@ def date_checks(
     checks: list[tuple[str, str, str | None]] = []
     fields: dict[str, Any] = {}
     if date_format is not None:
-        import duckdb
+        from clvmodels.data.orders_sql import check_date_format_alone
 
-        from clvmodels.data.orders_sql import check_date_format
-
-        with duckdb.connect() as con:  # the same check and message as the DuckDB reader
-            check_date_format(con, date_format, name)
+        check_date_format_alone(date_format, name)  # the DuckDB reader's check and message
         pattern = strftime_to_spark(date_format)
         t = _text(f"CAST({c} AS BIGINT)" if type_name in {"float", "double"} else c)
         value = f"CAST(try_to_timestamp({t}, {_lit(pattern)}) AS TIMESTAMP_NTZ)"
@@ -222,7 +217,7 @@ def date_checks(
 
 
 def _text_dates(name: str, date_unit: str | None, time_zone: str) -> SparkChecks:
-    c = _q(name)
+    c = quote(name)
     t = _text(c)
     d, tm, o = (f"regexp_extract({t}, '{_ISO}', {i})" for i in (1, 2, 3))
     iso = f"{t} RLIKE '{_ISO}'"
@@ -288,114 +283,61 @@ def _with_range(checks: SparkChecks) -> SparkChecks:
     return checks
 
 
-def validate(
-    raw: DataFrame,
-    *,
-    customer_col: str,
-    date_col: str,
-    revenue_col: str | None,
-    date_format: str | None,
-    date_unit: str | None,
-    time_zone: str,
-    value_per_order: float | None,
-    nanoseconds: bool,
-) -> tuple[DataFrame, dict[str, int]]:
-    """Check ``raw`` against the contract; return the converted orders and the counts."""
-    from pyspark.sql import functions as F
-
-    from clvmodels.data.contract import check_distinct_columns
-    from clvmodels.spark.engine import _first_rows, _first_values
-
-    check_distinct_columns(
-        {
-            "--customer-col (customer_col)": customer_col,
-            "--date-col (date_col)": date_col,
-            "--revenue-col (revenue_col)": revenue_col,
-        }
-    )
-    session_zone = raw.sparkSession.conf.get("spark.sql.session.timeZone")
-    if session_zone != "UTC":
-        raise DataError(
-            f"the Spark engine reads orders only in a session whose time zone is UTC (this one: "
-            f"{session_zone}); clvmodels.spark.engine.spark_session sets it"
-        )
-    types = {f.name: f.dataType.simpleString() for f in raw.schema.fields}
-    columns = [
-        customer_checks(customer_col, types[customer_col]),
-        date_checks(
-            date_col,
-            types[date_col],
-            date_format=date_format,
-            date_unit=date_unit,
-            time_zone=time_zone,
-            nanoseconds=nanoseconds,
-        ),
-    ]
-    if revenue_col is not None:
-        columns.append(revenue_checks(revenue_col, types[revenue_col]))
-    conditions = {n: cond for col in columns for n, cond in col.counts.items()}
-    aggregates = [F.count(F.lit(1)).alias("n_rows")] + [
-        F.sum(F.when(F.expr(f"coalesce(({cond}), false)"), 1).otherwise(0)).alias(n)
-        for n, cond in conditions.items()
-    ]
-    row = raw.agg(*aggregates).first()
-    assert row is not None
-    counts = {k: int(v or 0) for k, v in row.asDict().items()}
-    if counts["n_rows"] == 0:
-        raise RULES["no_rows"].error(None, where="")
-    for col in columns:
-        for count, rule, example in col.checks:
-            n = counts.get(count, 0)
-            if not n:
-                continue
-            condition = F.expr(f"coalesce(({col.counts[count]}), false)")
-            examples: list[Any] = (
-                [Label(f"row {i}") for i in _first_rows(raw, condition)]
-                if example is None
-                else _first_values(raw, condition, col.column)
-            )
-            fields = dict(col.fields)
-            if rule == "day_month":
-                fields = {"formats": _day_month_formats(raw, condition, col.fields["day_month"])}
-            raise RULES[rule].error(col.column, n_rows=n, examples=examples, **fields)
-        if counts.get("date_offset") and counts.get("date_naive") and col.column == date_col:
-            condition = F.expr(f"coalesce(({col.counts['date_offset']}), false)")
-            raise RULES["mixed_offsets"].error(
-                date_col,
-                n_rows=counts["date_offset"],
-                examples=_first_values(raw, condition, date_col),
-                n_naive=counts["date_naive"],
-            )
-        if counts.get("date_range") and col.column == date_col:
-            condition = F.expr(f"coalesce(({col.counts['date_range']}), false)")
-            raise RULES["date_range"].error(
-                date_col,
-                n_rows=counts["date_range"],
-                examples=_first_values(raw, condition, date_col),
-            )
-    ids = columns[0]
-    id_value = ids.text_value if counts.get("id_noncanonical") and ids.text_value else ids.value
-    select = [F.expr(id_value).alias("customer_id"), F.expr(columns[1].value).alias("timestamp")]
-    if revenue_col is not None:
-        select.append(F.expr(columns[2].value).alias("revenue"))
-    elif value_per_order is not None:
-        select.append(F.lit(float(value_per_order)).alias("revenue"))
-    return raw.select(*select), counts
+_STRFTIME = {
+    "Y": "yyyy",
+    "y": "yy",
+    "m": "MM",
+    "d": "dd",
+    "H": "HH",
+    "I": "hh",
+    "M": "mm",
+    "S": "ss",
+    "f": "SSSSSS",
+    "p": "a",
+    "b": "MMM",
+    "B": "MMMM",
+    "a": "EEE",
+    "A": "EEEE",
+    "j": "DDD",
+    "z": "Z",
+    "Z": "z",
+}
 
 
-def _day_month_formats(raw: DataFrame, condition: Column, parts: tuple[str, str, str, str]) -> str:
-    from pyspark.sql import functions as F
+def strftime_to_spark(date_format: str) -> str:
+    """Translate a ``strftime`` format (``%d.%m.%Y``) into Spark's pattern (``dd'.'MM'.'yyyy``).
 
-    a, b, sep, time = parts
-    row = (
-        raw.filter(condition)
-        .agg(
-            F.max(F.expr(f"CAST({a} AS INT)")),
-            F.max(F.expr(f"CAST({b} AS INT)")),
-            F.first(F.expr(sep)),
-            F.max(F.expr(time)),
-        )
-        .first()
-    )
-    assert row is not None
-    return day_month_formats(int(row[0]), int(row[1]), str(row[2]), str(row[3]))
+    Raises
+    ------
+    DataError
+        For a directive Spark has no equivalent of.
+    """
+    out: list[str] = []
+    literal: list[str] = []
+
+    def flush() -> None:
+        if literal:
+            out.append("'" + "".join(literal).replace("'", "''") + "'")
+            literal.clear()
+
+    i = 0
+    while i < len(date_format):
+        char = date_format[i]
+        if char == "%" and i + 1 < len(date_format):
+            code = date_format[i + 1]
+            if code == "%":
+                literal.append("%")
+            elif code in _STRFTIME:
+                flush()
+                out.append(_STRFTIME[code])
+            else:
+                raise DataError(
+                    f"Spark cannot read %{code} of the date format {date_format!r}: the Spark "
+                    f"engine translates {', '.join('%' + k for k in _STRFTIME)}"
+                )
+            i += 2
+            continue
+        literal.append(char)
+        i += 1
+    flush()
+    return "".join(out)

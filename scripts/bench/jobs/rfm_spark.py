@@ -35,7 +35,8 @@ def child_duckdb(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def _spark_rfm(spark: Any, path: str) -> tuple[Any, int]:
     """What ``clv rfm ORDERS --engine spark`` computes: validated read, extent, RFM, sorted."""
-    from clvmodels.spark.engine import orders_extent_spark, read_orders_spark, rfm_summary_spark
+    from clvmodels.spark.read import orders_extent_spark, read_orders_spark
+    from clvmodels.spark.rfm import rfm_summary_spark
 
     table = read_orders_spark(spark, path)
     extent = orders_extent_spark(table)
@@ -45,7 +46,7 @@ def _spark_rfm(spark: Any, path: str) -> tuple[Any, int]:
 
 def child_spark(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """The same RFM on Spark local[2]: session start, a first (cold) and a second run."""
-    from clvmodels.spark.engine import spark_session
+    from clvmodels.spark.session import spark_session
 
     path = str(input_path(args, out, "orders.parquet"))
     with TreeMemory() as memory:
