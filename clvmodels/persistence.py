@@ -33,7 +33,7 @@ from clvmodels._version import __version__
 from clvmodels.data.paths import METADATA_FILE, inside_folder_problem, model_target_problem
 from clvmodels.errors import ModelFileError
 from clvmodels.model import TRANSACTION_MODELS, CLVModel
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc.versions import library_versions
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.spend import ConstantSpendModel
 
@@ -77,7 +77,7 @@ def save_model(
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "clvmodels_version": __version__,
-            "library_versions": pymc_adapter.library_versions(),
+            "library_versions": library_versions(),
             "settings": {k: v for k, v in model._settings().items() if k != "progressbar"},
             **description,
             **(extra or {}),

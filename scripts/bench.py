@@ -607,7 +607,7 @@ def child_nuts_pymc(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import xarray as xr
     from pymc_marketing.clv import BetaGeoModel
 
-    from clvmodels.models._pymc.adapter import sampler_diagnostics
+    from clvmodels.models._pymc.summary import sampler_diagnostics
 
     rfm = pd.read_parquet(out / "nuts_rfm.parquet")
     data = rfm[["customer_id", "frequency", "recency", "T"]]
