@@ -14,7 +14,8 @@ from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
 from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps, score_customers
+from clvmodels.predict.columns import SCORE_COLUMNS
+from clvmodels.predict.scoring import monthly_steps, score_customers
 from clvmodels.units import DAYS_PER_UNIT
 
 PARETO_PUBLISHED = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}

@@ -24,7 +24,8 @@ from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.posterior import INTERVAL_PROB
 from clvmodels.models.spend import ConstantSpendModel
 from clvmodels.persistence import _checksum, load_model, read_metadata, save_model
-from clvmodels.predict.scoring import SCORE_STATISTICS, monthly_steps
+from clvmodels.predict.columns import SCORE_STATISTICS
+from clvmodels.predict.scoring import monthly_steps
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT
 

@@ -1,7 +1,7 @@
 """Customer segments from a scores table: ordered rules, first match wins, RFM quartiles.
 
 A segment rule is a name, a description and conditions on fields of the scores table
-(:data:`clvmodels.predict.scoring.SCORE_COLUMNS`) or on fields derived from it. Rules are tried in
+(:data:`clvmodels.predict.columns.SCORE_COLUMNS`) or on fields derived from it. Rules are tried in
 order and a customer gets the first segment whose conditions all hold; the last rule has no
 conditions, so every customer gets exactly one segment. The default rules (high_value, loyal,
 promising_new, at_risk, occasional, hibernating, lost) are documented in
@@ -70,7 +70,7 @@ import pandas as pd
 
 from clvmodels.errors import DataError, DataQualityWarning, Label
 from clvmodels.models.inputs import RFM_COLUMNS, validate_rfm
-from clvmodels.predict.scoring import SCORE_COLUMNS
+from clvmodels.predict.columns import SCORE_COLUMNS
 
 #: Where the default rules live, as shown to users.
 DEFAULT_RULES_NAME = "clvmodels/segment_rules.toml"
@@ -695,7 +695,7 @@ def segment_customers(
     Parameters
     ----------
     scores : pandas.DataFrame
-        A scores table (:data:`clvmodels.predict.scoring.SCORE_COLUMNS`; at least
+        A scores table (:data:`clvmodels.predict.columns.SCORE_COLUMNS`; at least
         :data:`REQUIRED_COLUMNS` and the score columns the rules use). Not modified.
     rules : sequence of SegmentRule, or path, optional
         The rules, or a TOML file of them; None uses the default rules

@@ -57,7 +57,8 @@ from clvmodels.data.io import Refunds, check_order_columns
 from clvmodels.data.rules import RULES
 from clvmodels.errors import ClvError, DataError, DataQualityWarning
 from clvmodels.models.inputs import RFM_COLUMNS
-from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps
+from clvmodels.predict.columns import SCORE_COLUMNS
+from clvmodels.predict.scoring import monthly_steps
 from clvmodels.ranges import check_margin
 from clvmodels.summaries.calendar import (
     WEEK_ORIGIN,
@@ -1096,7 +1097,7 @@ def score_spark(
     Returns
     -------
     pyspark.sql.DataFrame
-        :data:`clvmodels.predict.scoring.SCORE_COLUMNS`, row for row in the order of ``rfm``.
+        :data:`clvmodels.predict.columns.SCORE_COLUMNS`, row for row in the order of ``rfm``.
     """
     from pyspark.sql import types as T
 
