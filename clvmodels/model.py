@@ -9,7 +9,8 @@ have a known spend per purchase occasion: ``spend_model_`` is a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Self
 
 import pandas as pd
@@ -19,10 +20,16 @@ from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
+from clvmodels.models.settings import (
+    TRANSACTION_MODEL_NAMES,
+    Method,
+    Priors,
+    TransactionModelName,
+)
 from clvmodels.models.spend import ConstantSpendModel, SpendModel
 from clvmodels.models.transaction import TransactionModel
 from clvmodels.predict.scoring import check_rfm_time_unit, iter_scores, score_customers
-from clvmodels.units import Duration, check_time_unit
+from clvmodels.units import Duration, TimeUnit, check_time_unit
 
 #: Why a model has no spend model (in ``describe()``, ``model.json`` and ``clv show``).
 NO_SPEND_REASON = (
@@ -30,11 +37,36 @@ NO_SPEND_REASON = (
     "model is fitted, and scores hold P(alive) and expected purchases, no spend or CLV"
 )
 
-#: The transaction models by the name the CLI and saved models use.
-TRANSACTION_MODELS: dict[str, type[TransactionModel]] = {
-    "bgnbd": BetaGeoModel,
-    "pareto": ParetoNBDModel,
-    "mbgnbd": ModifiedBetaGeoModel,
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A transaction model a CLVModel can fit: its class, and what the CLI and reports show.
+
+    Every transaction model is fitted with a spend model (Gamma-Gamma, or a constant spend)
+    when the RFM table has a ``monetary_value``.
+    """
+
+    model_class: type[TransactionModel]
+
+    @property
+    def label(self) -> str:
+        """The model's name as the papers write it."""
+        return self.model_class.label
+
+
+_TRANSACTION_CLASSES = {
+    cls.name: cls for cls in (BetaGeoModel, ParetoNBDModel, ModifiedBetaGeoModel)
+}
+#: The registry of transaction models, by name, in the order of
+#: :data:`clvmodels.models.settings.TRANSACTION_MODEL_NAMES`.
+MODELS: Mapping[TransactionModelName, ModelSpec] = {
+    name: ModelSpec(_TRANSACTION_CLASSES[name]) for name in TRANSACTION_MODEL_NAMES
+}
+#: Each model's name as the papers write it, by the name saved models use: the transaction
+#: models of :data:`MODELS` and the Gamma-Gamma spend model.
+MODEL_LABELS: Mapping[str, str] = {
+    **{name: spec.label for name, spec in MODELS.items()},
+    GammaGammaModel.name: GammaGammaModel.label,
 }
 
 
@@ -83,10 +115,10 @@ class CLVModel:
     def __init__(
         self,
         *,
-        time_unit: str = "W",
-        transaction_model: str = "bgnbd",
-        method: str = "map",
-        priors: str = "default",
+        time_unit: TimeUnit = "W",
+        transaction_model: TransactionModelName = "bgnbd",
+        method: Method = "map",
+        priors: Priors = "default",
         chains: int = 4,
         draws: int = 1000,
         tune: int = 1000,
@@ -125,12 +157,12 @@ class CLVModel:
         """
         unit = check_time_unit(self.time_unit)
         check_rfm_time_unit(rfm, unit, action="fit")
-        if self.transaction_model not in TRANSACTION_MODELS:
+        if self.transaction_model not in MODELS:
             raise ValueError(
-                f"transaction_model must be one of {', '.join(TRANSACTION_MODELS)}; "
+                f"transaction_model must be one of {', '.join(MODELS)}; "
                 f"got {self.transaction_model!r}"
             )
-        model_class = TRANSACTION_MODELS[self.transaction_model]
+        model_class = MODELS[self.transaction_model].model_class
         self.transaction_model_ = model_class(**self._settings()).fit(rfm)
         has_revenue = "monetary_value" in rfm.columns
         self.spend_model_ = None

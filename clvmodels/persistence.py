@@ -32,7 +32,7 @@ import xarray as xr
 from clvmodels._version import __version__
 from clvmodels.data.paths import METADATA_FILE, inside_folder_problem, model_target_problem
 from clvmodels.errors import ModelFileError
-from clvmodels.model import TRANSACTION_MODELS, CLVModel
+from clvmodels.model import MODELS, CLVModel
 from clvmodels.models._pymc.versions import library_versions
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.spend import ConstantSpendModel
@@ -279,7 +279,7 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
     metadata = read_metadata(directory)
     settings = dict(metadata["settings"])
     name = metadata["transaction_model"]["name"]
-    if name not in TRANSACTION_MODELS:
+    if name not in MODELS:
         raise ModelFileError(f"{directory} holds an unknown transaction model {name!r}")
     known = set(inspect.signature(CLVModel).parameters) - {"time_unit", "transaction_model"}
     unknown = sorted(set(settings) - known)
@@ -289,7 +289,7 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
         )
     model = CLVModel(time_unit=metadata["time_unit"], transaction_model=name, **settings)
     subs: dict[str, Any] = {"spend_model": None}
-    classes = (("transaction_model", TRANSACTION_MODELS[name]), ("spend_model", GammaGammaModel))
+    classes = (("transaction_model", MODELS[name].model_class), ("spend_model", GammaGammaModel))
     for key, cls in classes:
         if key == "spend_model" and metadata.get(key) is None:
             continue  # fitted without revenue

@@ -36,8 +36,14 @@ from clvmodels.cli.common import (
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm, spark_scores
 from clvmodels.data.io import write_table, write_table_chunks
+from clvmodels.models.settings import (
+    TRANSACTION_MODEL_NAMES,
+    Method,
+    Priors,
+    TransactionModelName,
+)
 from clvmodels.summaries.rfm import rfm_summary
-from clvmodels.units import UNIT_NAMES
+from clvmodels.units import UNIT_NAMES, check_time_unit
 
 
 def _day(value: Any) -> str | None:
@@ -144,7 +150,7 @@ def rfm(
 @click.option(
     "--model",
     "transaction_model",
-    type=click.Choice(["bgnbd", "pareto", "mbgnbd"]),
+    type=click.Choice(TRANSACTION_MODEL_NAMES),
     default="bgnbd",
     show_default=True,
     help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
@@ -185,13 +191,13 @@ def fit(
     model_dir: str,
     time_unit: str,
     observation_end: Any,
-    method: str,
-    priors: str,
+    method: Method,
+    priors: Priors,
     chains: int,
     draws: int,
     tune: int,
     seed: int,
-    transaction_model: str,
+    transaction_model: TransactionModelName,
     **kwargs: Any,
 ) -> None:
     """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
@@ -230,7 +236,7 @@ def fit(
     )
     started = time.perf_counter()
     model = CLVModel(
-        time_unit=time_unit.upper(),
+        time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,
         method=method,
         priors=priors,
@@ -293,7 +299,7 @@ def show(model_dir: str, as_json: bool) -> None:
 
 
 def _print_description(description: dict[str, Any]) -> None:
-    from clvmodels.models.posterior import MODEL_LABELS
+    from clvmodels.model import MODEL_LABELS
     from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
 
     say(
@@ -529,7 +535,7 @@ def _print_score_summary(totals: dict[str, float], *, has_spend: bool = True) ->
     "--method", type=click.Choice(["map", "laplace", "mcmc"]), default="laplace", show_default=True
 )
 @guarded
-def demo(output_dir: str, customers: int, seed: int, method: str) -> None:
+def demo(output_dir: str, customers: int, seed: int, method: Method) -> None:
     """Run the whole pipeline on a simulated customer base and say where the outputs went.
 
     Simulates orders with known BG/NBD and Gamma-Gamma parameters, summarises them, fits

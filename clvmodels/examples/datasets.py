@@ -35,7 +35,7 @@ import pandas as pd
 
 from clvmodels.errors import ClvError
 from clvmodels.models.bgnbd import expected_purchases_new_customer
-from clvmodels.units import DAYS_PER_UNIT, units_per_month
+from clvmodels.units import DAYS_PER_UNIT, TimeUnit, units_per_month
 
 #: BG/NBD parameters of the simulator (time unit: weeks), close to the CDNOW fit of [FHL05]_.
 DEFAULT_BGNBD: Mapping[str, float] = MappingProxyType({"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5})
@@ -43,7 +43,7 @@ DEFAULT_BGNBD: Mapping[str, float] = MappingProxyType({"r": 0.25, "alpha": 4.0, 
 DEFAULT_GAMMA_GAMMA: Mapping[str, float] = MappingProxyType({"p": 6.0, "q": 4.0, "v": 15.0})
 
 #: The simulator's time unit: BG/NBD rates are purchases per week.
-SIMULATION_TIME_UNIT = "W"
+SIMULATION_TIME_UNIT: TimeUnit = "W"
 
 ORDER_COLUMNS = ("customer_id", "timestamp", "revenue")
 CUSTOMER_COLUMNS = (
@@ -89,7 +89,7 @@ class SimulationTruth:
         ``end``, NaT otherwise).
     """
 
-    time_unit: str
+    time_unit: TimeUnit
     bgnbd: dict[str, float]
     gamma_gamma: dict[str, float]
     start: pd.Timestamp

@@ -218,6 +218,7 @@ class BetaGeoModel(TransactionModel):
     """
 
     name = "bgnbd"
+    label = "BG/NBD"
     param_names = BGNBD_PARAMS
 
     @staticmethod

@@ -102,6 +102,7 @@ class GammaGammaModel(PosteriorModel):
     """
 
     name = "gamma_gamma"
+    label = "Gamma-Gamma"
     param_names = GAMMA_GAMMA_PARAMS
     #: v is in currency units (the population mean spend is p v / (q - 1)).
     scale_params = ("v",)
@@ -137,8 +138,8 @@ class GammaGammaModel(PosteriorModel):
         result = pymc_fit.fit_gamma_gamma(
             x,
             z / scale,
-            priors=self.priors,  # type: ignore[arg-type]
-            method=self.method,  # type: ignore[arg-type]
+            priors=self.priors,
+            method=self.method,
             chains=self.chains,
             draws=self.draws,
             tune=self.tune,

@@ -100,6 +100,7 @@ class ModifiedBetaGeoModel(TransactionModel):
     """
 
     name = "mbgnbd"
+    label = "MBG/NBD"
     param_names = BGNBD_PARAMS
 
     @staticmethod

@@ -133,6 +133,7 @@ class ParetoNBDModel(TransactionModel):
     """
 
     name = "pareto"
+    label = "Pareto/NBD"
     param_names = PARETO_NBD_PARAMS
 
     @staticmethod

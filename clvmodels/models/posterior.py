@@ -15,21 +15,14 @@ with ``converged`` false and ``usable`` false and the reason, and scoring refuse
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from clvmodels.errors import ConvergenceWarning, DataError, NotFittedError
-
-#: Each model's name as the papers write it, by the name saved models and the CLI use.
-MODEL_LABELS = {
-    "bgnbd": "BG/NBD",
-    "pareto": "Pareto/NBD",
-    "mbgnbd": "MBG/NBD",
-    "gamma_gamma": "Gamma-Gamma",
-}
+from clvmodels.models.settings import Method, Priors
 
 #: Posterior intervals are equal-tailed and hold 94% of the mass (pymc-marketing's default).
 INTERVAL_PROB = 0.94
@@ -43,7 +36,10 @@ SHAPE_CEILING = 1e6
 class PosteriorModel:
     """Base of the fitted models: holds ``posterior_``, ``fit_report_`` and ``params_``."""
 
+    #: The name saved models and the CLI use (``bgnbd``, ``gamma_gamma``, ...).
     name: ClassVar[str] = ""
+    #: The model's name as the papers write it (BG/NBD, Gamma-Gamma, ...).
+    label: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
     #: Parameters with a unit (time or money): only checked to be positive and finite,
     #: since any fixed bound on them would depend on the data's units.
@@ -56,8 +52,8 @@ class PosteriorModel:
     def __init__(
         self,
         *,
-        method: str = "map",
-        priors: str = "default",
+        method: Method = "map",
+        priors: Priors = "default",
         chains: int = 4,
         draws: int = 1000,
         tune: int = 1000,
@@ -71,11 +67,6 @@ class PosteriorModel:
         self.tune = tune
         self.seed = seed
         self.progressbar = progressbar
-
-    @property
-    def label(self) -> str:
-        """The model's name as the papers write it (:data:`MODEL_LABELS`)."""
-        return MODEL_LABELS.get(self.name, self.name)
 
     # ----------------------------------------------------------------- state
     @property
@@ -174,7 +165,7 @@ class PosteriorModel:
     @classmethod
     def from_posterior(
         cls, posterior: xr.Dataset, report: dict[str, Any] | None = None, **settings: Any
-    ) -> PosteriorModel:
+    ) -> Self:
         """A fitted model from given draws (a saved fit, or fixed draws in tests)."""
         missing = [name for name in cls.param_names if name not in posterior]
         if missing:

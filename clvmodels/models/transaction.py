@@ -150,8 +150,8 @@ class TransactionModel(PosteriorModel):
             tuples["recency"].to_numpy(),
             tuples["T"].to_numpy(),
             tuples["n_customers"].to_numpy(),
-            priors=self.priors,  # type: ignore[arg-type]
-            method=self.method,  # type: ignore[arg-type]
+            priors=self.priors,
+            method=self.method,
             chains=self.chains,
             draws=self.draws,
             tune=self.tune,

@@ -55,8 +55,7 @@ from clvmodels._version import __version__
 from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import atomic_path, fingerprint
 from clvmodels.errors import ClvError, DataError, DataQualityWarning
-from clvmodels.model import CLVModel
-from clvmodels.models.posterior import MODEL_LABELS
+from clvmodels.model import MODEL_LABELS, CLVModel
 from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
 from clvmodels.plots.plotting import (
     plot_cohort_heatmap,

@@ -1135,7 +1135,7 @@ def score_payload(rfm: pd.DataFrame, payload: Mapping[str, Any]) -> pd.DataFrame
     """Score a pandas RFM batch with models rebuilt from broadcast draws (runs on executors)."""
     import xarray as xr
 
-    from clvmodels.model import TRANSACTION_MODELS
+    from clvmodels.model import MODELS
     from clvmodels.models.gamma_gamma import GammaGammaModel
     from clvmodels.predict.scoring import score_customers
 
@@ -1146,14 +1146,14 @@ def score_payload(rfm: pd.DataFrame, payload: Mapping[str, Any]) -> pd.DataFrame
             coords={"chain": [0], "draw": np.arange(n)},
         )
 
-    transaction = TRANSACTION_MODELS[payload["transaction_name"]].from_posterior(
+    transaction = MODELS[payload["transaction_name"]].model_class.from_posterior(
         posterior(payload["transaction_draws"])
     )
     spend = GammaGammaModel.from_posterior(posterior(payload["spend_draws"]))
     scores = score_customers(
         rfm,
-        transaction,  # type: ignore[arg-type]
-        spend,  # type: ignore[arg-type]
+        transaction,
+        spend,
         time_unit=payload["time_unit"],
         horizon=payload["horizon"],
         annual_discount_rate=payload["annual_discount_rate"],

@@ -107,16 +107,13 @@ class BGNBDTuples:
         )
 
 
-#: The compiler options of every kernel here: the per-tuple sums tolerate reassociation.
-KERNEL_OPTIONS = {
-    "cache": True,
-    "nogil": True,
-    "error_model": "numpy",
-    "fastmath": {"contract", "arcp", "reassoc", "nsz"},
-}
-
-
-@numba.njit(inline="always", **KERNEL_OPTIONS)
+@numba.njit(
+    inline="always",
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "arcp", "reassoc", "nsz"},
+)
 def _per_x_terms(
     r: float, alpha: float, a: float, b: float, x_values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -158,7 +155,13 @@ def _per_x_terms(
     return base, log_c, d_r, d_a, d_b, inv_bx
 
 
-@numba.njit(inline="always", **KERNEL_OPTIONS)
+@numba.njit(
+    inline="always",
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "arcp", "reassoc", "nsz"},
+)
 def _log_and_inverse(alpha: float, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``log(alpha + v)`` and ``1 / (alpha + v)`` per distinct T (or t_x) ``v``."""
     n = values.shape[0]
@@ -170,7 +173,12 @@ def _log_and_inverse(alpha: float, values: np.ndarray) -> tuple[np.ndarray, np.n
     return logs, inverses
 
 
-@numba.njit(**KERNEL_OPTIONS)
+@numba.njit(
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "arcp", "reassoc", "nsz"},
+)
 def loglike_and_grad(
     r: float,
     alpha: float,
