@@ -13,7 +13,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
+import xarray as xr
+from numpy.typing import ArrayLike
 
 from clvmodels.errors import DataError, NotFittedError
 from clvmodels.models.bgnbd import BetaGeoModel
@@ -97,9 +100,9 @@ class CLVModel:
         None when the RFM table had no ``monetary_value`` column; a constant spend when its
         orders were valued with ``value_per_order`` (``attrs["revenue"]``).
     data_info_ : dict
-        The data period the models were fitted on (``observation_end`` and, when the RFM
-        table came from :func:`clvmodels.summaries.rfm.rfm_summary`, its dates), and customer
-        counts.
+        The data the models were fitted on: ``calibration_end`` (the last day of the orders
+        fitted) and ``first_order`` when the RFM table came from
+        :func:`clvmodels.summaries.rfm.rfm_summary`, customer counts, and ``revenue``.
 
     Examples
     --------
@@ -134,6 +137,63 @@ class CLVModel:
         self.tune = tune
         self.seed = seed
         self.progressbar = progressbar
+
+    @classmethod
+    def from_posteriors(
+        cls,
+        transaction: TransactionModel | xr.Dataset | Mapping[str, ArrayLike],
+        spend: SpendModel | xr.Dataset | Mapping[str, ArrayLike] | None = None,
+        *,
+        time_unit: TimeUnit = "W",
+        transaction_model: TransactionModelName = "bgnbd",
+        data_info: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> Self:
+        """A fitted CLVModel from given posteriors: a saved fit, or fixed draws.
+
+        The only way, besides :meth:`fit`, to set a CLVModel's fitted state.
+
+        Parameters
+        ----------
+        transaction : TransactionModel, xarray.Dataset or dict of str to array
+            The transaction model's draws: a Dataset with dimensions ``(chain, draw)``, or one
+            array per parameter (1-D: draws, 2-D: chains x draws); or a fitted transaction
+            model (its name then sets ``transaction_model``).
+        spend : SpendModel, xarray.Dataset or dict of str to array, optional
+            Gamma-Gamma draws in the same forms, or a fitted spend model (e.g. a
+            :class:`~clvmodels.models.spend.ConstantSpendModel`); None for a model without one.
+        time_unit : {"D", "W", "M"}
+            The unit of the draws' time scales.
+        transaction_model : {"bgnbd", "pareto", "mbgnbd"}
+            Which model the transaction draws are of (:data:`MODELS`).
+        data_info : dict, optional
+            ``data_info_``: ``calibration_end``, ``first_order``, customer counts, ``revenue``.
+        **settings
+            The other settings of :class:`CLVModel` (``method``, ``priors``, ...); models
+            built from draws get ``method`` and ``priors``.
+        """
+        if isinstance(transaction, TransactionModel):
+            transaction_model = next(
+                name for name, spec in MODELS.items() if type(transaction) is spec.model_class
+            )
+        model = cls(time_unit=time_unit, transaction_model=transaction_model, **settings)
+        if transaction_model not in MODELS:
+            raise ValueError(
+                f"transaction_model must be one of {', '.join(MODELS)}; got {transaction_model!r}"
+            )
+        if not isinstance(transaction, TransactionModel):
+            model_class = MODELS[transaction_model].model_class
+            transaction = model_class.from_posterior(
+                _as_posterior(transaction), method=model.method, priors=model.priors
+            )
+        if spend is not None and not isinstance(spend, GammaGammaModel | ConstantSpendModel):
+            spend = GammaGammaModel.from_posterior(
+                _as_posterior(spend), method=model.method, priors=model.priors
+            )
+        model.transaction_model_ = transaction
+        model.spend_model_ = spend
+        model.data_info_ = dict(data_info or {})
+        return model
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -171,7 +231,7 @@ class CLVModel:
         elif has_revenue:
             self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm)
         self.data_info_ = {
-            "observation_end": rfm.attrs.get("calibration_end"),
+            "calibration_end": rfm.attrs.get("calibration_end"),
             "first_order": rfm.attrs.get("first_order"),
             "n_customers": len(rfm),
             "n_repeat_customers": int((rfm["frequency"] > 0).sum()),
@@ -336,3 +396,16 @@ class CLVModel:
         if not self.is_fitted:
             return f"CLVModel(time_unit={self.time_unit!r}, method={self.method!r}; not fitted)"
         return f"CLVModel({self.transaction_model_!r}, {self.spend_model_!r})"
+
+
+def _as_posterior(draws: xr.Dataset | Mapping[str, ArrayLike]) -> xr.Dataset:
+    """Draws as a Dataset with dimensions ``(chain, draw)`` (1-D arrays: one chain)."""
+    if isinstance(draws, xr.Dataset):
+        return draws
+    arrays = {name: np.asarray(values, dtype="float64") for name, values in draws.items()}
+    arrays = {name: a.reshape(1, -1) if a.ndim < 2 else a for name, a in arrays.items()}
+    chains, n_draws = next(iter(arrays.values())).shape
+    return xr.Dataset(
+        {name: (("chain", "draw"), values) for name, values in arrays.items()},
+        coords={"chain": np.arange(chains), "draw": np.arange(n_draws)},
+    )

@@ -278,7 +278,7 @@ def show(model_dir: str, as_json: bool) -> None:
     if as_json:
         keep = (
             "time_unit",
-            "observation_end",
+            "calibration_end",
             "n_customers",
             "n_repeat_customers",
             "revenue",
@@ -304,7 +304,7 @@ def _print_description(description: dict[str, Any]) -> None:
 
     say(
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
-        f"observation end: {description.get('observation_end')}"
+        f"observation end: {description.get('calibration_end')}"
     )
     for key in ("transaction_model", "spend_model"):
         part = description.get(key)
@@ -402,7 +402,7 @@ def score(
     check_outputs(inputs={"MODEL_DIR": model_dir, "ORDERS": orders}, outputs={"--output": target})
     engine, spark_master = pop_engine_options(kwargs)
     model = load_model(model_dir)
-    end = _day(observation_end) or model.data_info_.get("observation_end")
+    end = _day(observation_end) or model.data_info_.get("calibration_end")
     source = "given with --observation-end" if observation_end else "the model's observation end"
     opts = pop_orders_options(kwargs)
     _refuse_rfm_table(orders, opts)

@@ -507,7 +507,7 @@ def payback_analysis(
     if model is not None and predicted is not None:
         summary["model"] = {
             "time_unit": model.time_unit,
-            "observation_end": model.data_info_.get("observation_end"),
+            "observation_end": model.data_info_.get("calibration_end"),
             "n_draws": int(predicted.shape[0]),
             "source_adjustment": scales is not None,
             "source_scales": None if scales is None else scales.to_dict(orient="records"),

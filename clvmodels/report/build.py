@@ -408,7 +408,7 @@ class _ModelRFM:
             self._rfm = rfm_summary(
                 _orders_input(self._orders),
                 time_unit=self._model.time_unit,
-                observation_end=self._model.data_info_.get("observation_end"),
+                observation_end=self._model.data_info_.get("calibration_end"),
             )
         return self._rfm
 
@@ -481,7 +481,7 @@ def _model_section(
     unit = description["time_unit"]
     rows = [
         ("time unit", f"{UNIT_NAMES.get(unit, unit)} ({unit})"),
-        ("observation end", str(description.get("observation_end"))),
+        ("observation end", str(description.get("calibration_end"))),
         (
             "customers fitted",
             f"{_int(description.get('n_customers'))} "
@@ -498,7 +498,7 @@ def _model_section(
                 f"{versions.get('pymc-marketing', '?')}",
             )
         )
-    matches = _fitted_on_these_orders(meta, orders, description.get("observation_end"))
+    matches = _fitted_on_these_orders(meta, orders, description.get("calibration_end"))
     if matches is not None:
         rows.append(
             (
