@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
@@ -184,12 +183,10 @@ class CLVModel:
         if not isinstance(transaction, TransactionModel):
             model_class = MODELS[transaction_model].model_class
             transaction = model_class.from_posterior(
-                _as_posterior(transaction), method=model.method, priors=model.priors
+                transaction, method=model.method, priors=model.priors
             )
         if spend is not None and not isinstance(spend, GammaGammaModel | ConstantSpendModel):
-            spend = GammaGammaModel.from_posterior(
-                _as_posterior(spend), method=model.method, priors=model.priors
-            )
+            spend = GammaGammaModel.from_posterior(spend, method=model.method, priors=model.priors)
         model.transaction_model_ = transaction
         model.spend_model_ = spend
         model.data_info_ = dict(data_info or {})
@@ -396,16 +393,3 @@ class CLVModel:
         if not self.is_fitted:
             return f"CLVModel(time_unit={self.time_unit!r}, method={self.method!r}; not fitted)"
         return f"CLVModel({self.transaction_model_!r}, {self.spend_model_!r})"
-
-
-def _as_posterior(draws: xr.Dataset | Mapping[str, ArrayLike]) -> xr.Dataset:
-    """Draws as a Dataset with dimensions ``(chain, draw)`` (1-D arrays: one chain)."""
-    if isinstance(draws, xr.Dataset):
-        return draws
-    arrays = {name: np.asarray(values, dtype="float64") for name, values in draws.items()}
-    arrays = {name: a.reshape(1, -1) if a.ndim < 2 else a for name, a in arrays.items()}
-    chains, n_draws = next(iter(arrays.values())).shape
-    return xr.Dataset(
-        {name: (("chain", "draw"), values) for name, values in arrays.items()},
-        coords={"chain": np.arange(chains), "draw": np.arange(n_draws)},
-    )

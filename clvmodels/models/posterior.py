@@ -15,11 +15,13 @@ with ``converged`` false and ``usable`` false and the reason, and scoring refuse
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from clvmodels.errors import ConvergenceWarning, DataError, NotFittedError
 from clvmodels.models.settings import Method, Priors
@@ -164,9 +166,17 @@ class PosteriorModel:
 
     @classmethod
     def from_posterior(
-        cls, posterior: xr.Dataset, report: dict[str, Any] | None = None, **settings: Any
+        cls,
+        posterior: xr.Dataset | Mapping[str, ArrayLike],
+        report: dict[str, Any] | None = None,
+        **settings: Any,
     ) -> Self:
-        """A fitted model from given draws (a saved fit, or fixed draws in tests)."""
+        """A fitted model from given draws (a saved fit, or fixed draws in tests).
+
+        ``posterior`` is a Dataset with dimensions ``(chain, draw)``, or one array per
+        parameter (:func:`as_posterior`).
+        """
+        posterior = as_posterior(posterior)
         missing = [name for name in cls.param_names if name not in posterior]
         if missing:
             raise ValueError(f"{cls.__name__} posterior lacks {', '.join(missing)}")
@@ -224,6 +234,21 @@ class PosteriorModel:
             else "not fitted"
         )
         return f"{type(self).__name__}(method={self.method!r}, priors={self.priors!r}; {state})"
+
+
+def as_posterior(draws: xr.Dataset | Mapping[str, ArrayLike]) -> xr.Dataset:
+    """Draws as a Dataset with dimensions ``(chain, draw)`` (1-D arrays: one chain)."""
+    if isinstance(draws, xr.Dataset):
+        return draws
+    arrays = {name: np.asarray(values, dtype="float64") for name, values in draws.items()}
+    arrays = {name: a.reshape(1, -1) if a.ndim < 2 else a for name, a in arrays.items()}
+    if not arrays:
+        return xr.Dataset()
+    chains, n_draws = next(iter(arrays.values())).shape
+    return xr.Dataset(
+        {name: (("chain", "draw"), values) for name, values in arrays.items()},
+        coords={"chain": np.arange(chains), "draw": np.arange(n_draws)},
+    )
 
 
 def thin_index(total: int, n_draws: int | None) -> np.ndarray:

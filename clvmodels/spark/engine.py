@@ -1133,23 +1133,14 @@ def score_spark(
 
 def score_payload(rfm: pd.DataFrame, payload: Mapping[str, Any]) -> pd.DataFrame:
     """Score a pandas RFM batch with models rebuilt from broadcast draws (runs on executors)."""
-    import xarray as xr
-
     from clvmodels.model import MODELS
     from clvmodels.models.gamma_gamma import GammaGammaModel
     from clvmodels.predict.scoring import score_customers
 
-    def posterior(draws: Mapping[str, np.ndarray]) -> xr.Dataset:
-        n = len(next(iter(draws.values())))
-        return xr.Dataset(
-            {name: (("chain", "draw"), values.reshape(1, n)) for name, values in draws.items()},
-            coords={"chain": [0], "draw": np.arange(n)},
-        )
-
     transaction = MODELS[payload["transaction_name"]].model_class.from_posterior(
-        posterior(payload["transaction_draws"])
+        payload["transaction_draws"]
     )
-    spend = GammaGammaModel.from_posterior(posterior(payload["spend_draws"]))
+    spend = GammaGammaModel.from_posterior(payload["spend_draws"])
     scores = score_customers(
         rfm,
         transaction,
