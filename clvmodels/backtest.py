@@ -30,14 +30,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataError
-from clvmodels.model import TRANSACTION_MODELS, CLVModel
+from clvmodels.model import MODELS, CLVModel
+from clvmodels.models.settings import (
+    TRANSACTION_MODEL_NAMES,
+    Method,
+    Priors,
+    TransactionModelName,
+)
 from clvmodels.summaries.period import DateLike, order_period, to_day
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
@@ -95,9 +101,9 @@ def backtest(
     calibration_end: DateLike,
     observation_end: DateLike = None,
     time_unit: str = "W",
-    models: Sequence[str] = ("bgnbd", "pareto", "mbgnbd"),
-    method: str = "map",
-    priors: str = "default",
+    models: Sequence[str] = TRANSACTION_MODEL_NAMES,
+    method: Method = "map",
+    priors: Priors = "default",
     seed: int = 0,
     value_per_order: float | None = None,
 ) -> BacktestResult:
@@ -144,7 +150,11 @@ def backtest(
     holdout_length = float(customers["duration_holdout"].iloc[0])
     unfitted = {
         name: CLVModel(
-            time_unit=unit, transaction_model=name, method=method, priors=priors, seed=seed
+            time_unit=unit,
+            transaction_model=cast(TransactionModelName, name),  # a name of MODELS (checked)
+            method=method,
+            priors=priors,
+            seed=seed,
         )
         for name in models
     }
@@ -179,11 +189,11 @@ def backtest(
 
 
 def _check_models(models: Sequence[str]) -> None:
-    unknown = [m for m in models if m not in TRANSACTION_MODELS]
+    unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise DataError(
             f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"choose from {', '.join(TRANSACTION_MODELS)}"
+            f"choose from {', '.join(MODELS)}"
         )
 
 

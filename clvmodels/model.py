@@ -9,20 +9,29 @@ have a known spend per purchase occasion: ``spend_model_`` is a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Self
 
 import pandas as pd
+import xarray as xr
+from numpy.typing import ArrayLike
 
 from clvmodels.errors import DataError, NotFittedError
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
+from clvmodels.models.settings import (
+    TRANSACTION_MODEL_NAMES,
+    Method,
+    Priors,
+    TransactionModelName,
+)
 from clvmodels.models.spend import ConstantSpendModel, SpendModel
 from clvmodels.models.transaction import TransactionModel
 from clvmodels.predict.scoring import check_rfm_time_unit, iter_scores, score_customers
-from clvmodels.units import Duration, check_time_unit
+from clvmodels.units import Duration, TimeUnit, check_time_unit
 
 #: Why a model has no spend model (in ``describe()``, ``model.json`` and ``clv show``).
 NO_SPEND_REASON = (
@@ -30,11 +39,36 @@ NO_SPEND_REASON = (
     "model is fitted, and scores hold P(alive) and expected purchases, no spend or CLV"
 )
 
-#: The transaction models by the name the CLI and saved models use.
-TRANSACTION_MODELS: dict[str, type[TransactionModel]] = {
-    "bgnbd": BetaGeoModel,
-    "pareto": ParetoNBDModel,
-    "mbgnbd": ModifiedBetaGeoModel,
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A transaction model a CLVModel can fit: its class, and what the CLI and reports show.
+
+    Every transaction model is fitted with a spend model (Gamma-Gamma, or a constant spend)
+    when the RFM table has a ``monetary_value``.
+    """
+
+    model_class: type[TransactionModel]
+
+    @property
+    def label(self) -> str:
+        """The model's name as the papers write it."""
+        return self.model_class.label
+
+
+_TRANSACTION_CLASSES = {
+    cls.name: cls for cls in (BetaGeoModel, ParetoNBDModel, ModifiedBetaGeoModel)
+}
+#: The registry of transaction models, by name, in the order of
+#: :data:`clvmodels.models.settings.TRANSACTION_MODEL_NAMES`.
+MODELS: Mapping[TransactionModelName, ModelSpec] = {
+    name: ModelSpec(_TRANSACTION_CLASSES[name]) for name in TRANSACTION_MODEL_NAMES
+}
+#: Each model's name as the papers write it, by the name saved models use: the transaction
+#: models of :data:`MODELS` and the Gamma-Gamma spend model.
+MODEL_LABELS: Mapping[str, str] = {
+    **{name: spec.label for name, spec in MODELS.items()},
+    GammaGammaModel.name: GammaGammaModel.label,
 }
 
 
@@ -65,9 +99,9 @@ class CLVModel:
         None when the RFM table had no ``monetary_value`` column; a constant spend when its
         orders were valued with ``value_per_order`` (``attrs["revenue"]``).
     data_info_ : dict
-        The data period the models were fitted on (``observation_end`` and, when the RFM
-        table came from :func:`clvmodels.summaries.rfm.rfm_summary`, its dates), and customer
-        counts.
+        The data the models were fitted on: ``calibration_end`` (the last day of the orders
+        fitted) and ``first_order`` when the RFM table came from
+        :func:`clvmodels.summaries.rfm.rfm_summary`, customer counts, and ``revenue``.
 
     Examples
     --------
@@ -83,10 +117,10 @@ class CLVModel:
     def __init__(
         self,
         *,
-        time_unit: str = "W",
-        transaction_model: str = "bgnbd",
-        method: str = "map",
-        priors: str = "default",
+        time_unit: TimeUnit = "W",
+        transaction_model: TransactionModelName = "bgnbd",
+        method: Method = "map",
+        priors: Priors = "default",
         chains: int = 4,
         draws: int = 1000,
         tune: int = 1000,
@@ -102,6 +136,61 @@ class CLVModel:
         self.tune = tune
         self.seed = seed
         self.progressbar = progressbar
+
+    @classmethod
+    def from_posteriors(
+        cls,
+        transaction: TransactionModel | xr.Dataset | Mapping[str, ArrayLike],
+        spend: SpendModel | xr.Dataset | Mapping[str, ArrayLike] | None = None,
+        *,
+        time_unit: TimeUnit = "W",
+        transaction_model: TransactionModelName = "bgnbd",
+        data_info: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> Self:
+        """A fitted CLVModel from given posteriors: a saved fit, or fixed draws.
+
+        The only way, besides :meth:`fit`, to set a CLVModel's fitted state.
+
+        Parameters
+        ----------
+        transaction : TransactionModel, xarray.Dataset or dict of str to array
+            The transaction model's draws: a Dataset with dimensions ``(chain, draw)``, or one
+            array per parameter (1-D: draws, 2-D: chains x draws); or a fitted transaction
+            model (its name then sets ``transaction_model``).
+        spend : SpendModel, xarray.Dataset or dict of str to array, optional
+            Gamma-Gamma draws in the same forms, or a fitted spend model (e.g. a
+            :class:`~clvmodels.models.spend.ConstantSpendModel`); None for a model without one.
+        time_unit : {"D", "W", "M"}
+            The unit of the draws' time scales.
+        transaction_model : {"bgnbd", "pareto", "mbgnbd"}
+            Which model the transaction draws are of (:data:`MODELS`).
+        data_info : dict, optional
+            ``data_info_``: ``calibration_end``, ``first_order``, customer counts, ``revenue``.
+        **settings
+            The other settings of :class:`CLVModel` (``method``, ``priors``, ...); models
+            built from draws get ``method`` and ``priors``.
+        """
+        if isinstance(transaction, TransactionModel):
+            transaction_model = next(
+                name for name, spec in MODELS.items() if type(transaction) is spec.model_class
+            )
+        model = cls(time_unit=time_unit, transaction_model=transaction_model, **settings)
+        if transaction_model not in MODELS:
+            raise ValueError(
+                f"transaction_model must be one of {', '.join(MODELS)}; got {transaction_model!r}"
+            )
+        if not isinstance(transaction, TransactionModel):
+            model_class = MODELS[transaction_model].model_class
+            transaction = model_class.from_posterior(
+                transaction, method=model.method, priors=model.priors
+            )
+        if spend is not None and not isinstance(spend, GammaGammaModel | ConstantSpendModel):
+            spend = GammaGammaModel.from_posterior(spend, method=model.method, priors=model.priors)
+        model.transaction_model_ = transaction
+        model.spend_model_ = spend
+        model.data_info_ = dict(data_info or {})
+        return model
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -125,12 +214,12 @@ class CLVModel:
         """
         unit = check_time_unit(self.time_unit)
         check_rfm_time_unit(rfm, unit, action="fit")
-        if self.transaction_model not in TRANSACTION_MODELS:
+        if self.transaction_model not in MODELS:
             raise ValueError(
-                f"transaction_model must be one of {', '.join(TRANSACTION_MODELS)}; "
+                f"transaction_model must be one of {', '.join(MODELS)}; "
                 f"got {self.transaction_model!r}"
             )
-        model_class = TRANSACTION_MODELS[self.transaction_model]
+        model_class = MODELS[self.transaction_model].model_class
         self.transaction_model_ = model_class(**self._settings()).fit(rfm)
         has_revenue = "monetary_value" in rfm.columns
         self.spend_model_ = None
@@ -139,7 +228,7 @@ class CLVModel:
         elif has_revenue:
             self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm)
         self.data_info_ = {
-            "observation_end": rfm.attrs.get("calibration_end"),
+            "calibration_end": rfm.attrs.get("calibration_end"),
             "first_order": rfm.attrs.get("first_order"),
             "n_customers": len(rfm),
             "n_repeat_customers": int((rfm["frequency"] > 0).sum()),

@@ -32,8 +32,8 @@ import xarray as xr
 from clvmodels._version import __version__
 from clvmodels.data.paths import METADATA_FILE, inside_folder_problem, model_target_problem
 from clvmodels.errors import ModelFileError
-from clvmodels.model import TRANSACTION_MODELS, CLVModel
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.model import MODELS, CLVModel
+from clvmodels.models._pymc.versions import library_versions
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.spend import ConstantSpendModel
 
@@ -77,7 +77,7 @@ def save_model(
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "clvmodels_version": __version__,
-            "library_versions": pymc_adapter.library_versions(),
+            "library_versions": library_versions(),
             "settings": {k: v for k, v in model._settings().items() if k != "progressbar"},
             **description,
             **(extra or {}),
@@ -100,7 +100,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     format and format version; every key :func:`load_model` and ``clv show`` use is there
     with the right type (:data:`METADATA_KEYS`); the checksum; every file it names is a
     plain name inside the folder (no absolute path, no ``..``, no symlink out) with the
-    recorded SHA-256.
+    recorded SHA-256. A folder saved by clvmodels 0.1 keeps the calibration end under
+    ``observation_end``: it is returned under ``calibration_end``.
 
     Raises
     ------
@@ -149,8 +150,16 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise ModelFileError(
                 f"{file_path} fails its integrity check (SHA-256 differs from {METADATA_FILE})"
             )
+    if OLD_CALIBRATION_END_KEY in metadata and "calibration_end" not in metadata:
+        metadata["calibration_end"] = metadata.pop(OLD_CALIBRATION_END_KEY)  # clvmodels 0.1
     return metadata
 
+
+#: Where models saved by clvmodels 0.1 keep ``calibration_end`` (the last day of the orders
+#: fitted); still read, never written.
+OLD_CALIBRATION_END_KEY = "observation_end"
+#: The data facts of ``model.json`` that become the loaded model's ``data_info_``.
+DATA_INFO_KEYS = ("calibration_end", "first_order", "n_customers", "n_repeat_customers")
 
 #: The keys of ``model.json`` that are read, with their JSON types (None: may be null).
 METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
@@ -167,7 +176,8 @@ METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
 }
 #: Keys that may be absent, with their types.
 OPTIONAL_METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
-    "observation_end": (str, None),
+    "calibration_end": (str, None),
+    OLD_CALIBRATION_END_KEY: (str, None),
     "first_order": (str, None),
     "n_customers": (int, None),
     "n_repeat_customers": (int, None),
@@ -279,7 +289,7 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
     metadata = read_metadata(directory)
     settings = dict(metadata["settings"])
     name = metadata["transaction_model"]["name"]
-    if name not in TRANSACTION_MODELS:
+    if name not in MODELS:
         raise ModelFileError(f"{directory} holds an unknown transaction model {name!r}")
     known = set(inspect.signature(CLVModel).parameters) - {"time_unit", "transaction_model"}
     unknown = sorted(set(settings) - known)
@@ -287,9 +297,8 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
         raise ModelFileError(
             f"{directory / METADATA_FILE}: key 'settings' has unknown settings {', '.join(unknown)}"
         )
-    model = CLVModel(time_unit=metadata["time_unit"], transaction_model=name, **settings)
     subs: dict[str, Any] = {"spend_model": None}
-    classes = (("transaction_model", TRANSACTION_MODELS[name]), ("spend_model", GammaGammaModel))
+    classes = (("transaction_model", MODELS[name].model_class), ("spend_model", GammaGammaModel))
     for key, cls in classes:
         if key == "spend_model" and metadata.get(key) is None:
             continue  # fitted without revenue
@@ -314,16 +323,17 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
             )
         except ValueError as exc:
             raise ModelFileError(f"{file_path}: {exc}") from None
-    model.transaction_model_ = subs["transaction_model"]
-    model.spend_model_ = subs["spend_model"]
-    model.data_info_ = {
-        key: metadata.get(key)
-        for key in ("observation_end", "first_order", "n_customers", "n_repeat_customers")
-    }
-    model.data_info_["revenue"] = metadata.get(
+    data_info = {key: metadata.get(key) for key in DATA_INFO_KEYS}
+    data_info["revenue"] = metadata.get(
         "revenue", "none" if subs["spend_model"] is None else "revenue"
     )
-    return model
+    return CLVModel.from_posteriors(
+        subs["transaction_model"],
+        subs["spend_model"],
+        time_unit=metadata["time_unit"],
+        data_info=data_info,
+        **settings,
+    )
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:

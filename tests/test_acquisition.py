@@ -534,16 +534,17 @@ def test_bad_settings_are_refused(hand):
 
 
 # ------------------------------------------------------------------ predictions
-def fixed_model(n_draws: int = 30) -> CLVModel:
-    model = CLVModel(time_unit="W")
-    model.transaction_model_ = BetaGeoModel.from_posterior(
-        fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=3), method="mcmc"
+def fixed_model(n_draws: int = 30, data_info: dict | None = None) -> CLVModel:
+    return CLVModel.from_posteriors(
+        BetaGeoModel.from_posterior(
+            fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=3), method="mcmc"
+        ),
+        GammaGammaModel.from_posterior(
+            fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=4), method="mcmc"
+        ),
+        time_unit="W",
+        data_info=data_info or {"calibration_end": HAND_END},
     )
-    model.spend_model_ = GammaGammaModel.from_posterior(
-        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=4), method="mcmc"
-    )
-    model.data_info_ = {"observation_end": HAND_END}
-    return model
 
 
 def test_predictions_equal_the_models_own_expectations(hand):
@@ -589,14 +590,15 @@ def test_predicted_curves_start_from_the_realised_ones(hand):
 
 def test_predictions_respect_the_model_time_unit(hand):
     weekly = fixed_model()
-    daily = fixed_model()
-    daily.time_unit = "D"
-    for name in ("transaction_model_", "spend_model_"):
-        setattr(daily, name, getattr(weekly, name))
     # the same rates per day instead of per week are 7 times faster: more predicted value
     alpha = weekly.transaction_model_.posterior_["alpha"]
-    daily.transaction_model_ = BetaGeoModel.from_posterior(
-        weekly.transaction_model_.posterior_.assign(alpha=alpha * 7), method="mcmc"
+    daily = CLVModel.from_posteriors(
+        BetaGeoModel.from_posterior(
+            weekly.transaction_model_.posterior_.assign(alpha=alpha * 7), method="mcmc"
+        ),
+        weekly.spend_model_,
+        time_unit="D",
+        data_info=weekly.data_info_,
     )
     by_week = run_hand(hand, model=weekly, source_adjustment=False)
     by_day = run_hand(hand, model=daily, source_adjustment=False)
@@ -722,13 +724,14 @@ def test_cli_writes_tables_summary_and_plots(hand_files, tmp_path):
 def test_cli_with_a_model_and_last_touch(hand_files, tmp_path):
     from clvmodels.persistence import save_model
 
-    model = fixed_model()
-    model.data_info_ = {
-        "observation_end": HAND_END,
-        "first_order": "2024-01-05",
-        "n_customers": 6,
-        "n_repeat_customers": 4,
-    }
+    model = fixed_model(
+        data_info={
+            "calibration_end": HAND_END,
+            "first_order": "2024-01-05",
+            "n_customers": 6,
+            "n_repeat_customers": 4,
+        }
+    )
     save_model(model, tmp_path / "model")
     out = tmp_path / "payback.parquet"
     args = cli_args(hand_files, out, "--model", str(tmp_path / "model"))

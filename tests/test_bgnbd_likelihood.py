@@ -8,7 +8,8 @@ import pytest
 from conftest import assert_same_posterior
 
 from clvmodels.examples.simulate import simulate_orders
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc import fit as pymc_fit
+from clvmodels.models._pymc import graphs
 from clvmodels.models.inputs import collapse_rfm
 from clvmodels.models.kernels.bgnbd_likelihood import BGNBDTuples, loglike_and_grad
 from clvmodels.summaries.rfm import rfm_summary
@@ -99,8 +100,8 @@ def test_fractional_frequency_is_refused() -> None:
 def test_op_gives_the_model_the_same_logp_and_gradient(cdnow_tuples: pd.DataFrame) -> None:
     """The Op inside a PyMC model (default priors, transforms) against pymc-marketing's graph."""
     args = [cdnow_tuples[c].to_numpy() for c in ("frequency", "recency", "T", "n_customers")]
-    ours = pymc_adapter._transaction_graph("bgnbd", *args, "default", "compiled")
-    theirs = pymc_adapter._transaction_graph("bgnbd", *args, "default", "pymc-marketing")
+    ours = graphs.transaction_graph("bgnbd", *args, "default", "compiled")
+    theirs = graphs.transaction_graph("bgnbd", *args, "default", "pymc-marketing")
     rng = np.random.default_rng(3)
     f_ours = ours.logp_dlogp_function(ravel_inputs=True)
     f_theirs = theirs.logp_dlogp_function(ravel_inputs=True)
@@ -119,7 +120,7 @@ def test_op_gives_the_model_the_same_logp_and_gradient(cdnow_tuples: pd.DataFram
 def test_compiled_and_pymc_marketing_likelihoods_give_the_same_map(cdnow_tuples, priors) -> None:
     args = [cdnow_tuples[c].to_numpy() for c in ("frequency", "recency", "T", "n_customers")]
     fits = {
-        likelihood: pymc_adapter.fit_transaction_model(
+        likelihood: pymc_fit.fit_transaction_model(
             "bgnbd", *args, priors=priors, method="map", seed=1, likelihood=likelihood
         )
         for likelihood in ("compiled", "pymc-marketing")
@@ -140,7 +141,7 @@ def test_nuts_on_the_compiled_likelihood_matches_pymc_marketing_graph() -> None:
     tuples = collapse_rfm(rfm_summary(orders)).tuples
     args = [tuples[c].to_numpy() for c in ("frequency", "recency", "T", "n_customers")]
     fits = {
-        likelihood: pymc_adapter.fit_transaction_model(
+        likelihood: pymc_fit.fit_transaction_model(
             "bgnbd", *args, method="mcmc", chains=4, draws=1000, tune=1000, seed=2,
             likelihood=likelihood,
         )

@@ -251,13 +251,14 @@ def test_pooled_values_do_not_tell_sources_apart(simulated_budget):
 # ------------------------------------------------------------------ the command
 @pytest.fixture
 def payback_out(hand_files, tmp_path):
-    model = fixed_model()
-    model.data_info_ = {
-        "observation_end": HAND_END,
-        "first_order": "2024-01-05",
-        "n_customers": 6,
-        "n_repeat_customers": 4,
-    }
+    model = fixed_model(
+        data_info={
+            "calibration_end": HAND_END,
+            "first_order": "2024-01-05",
+            "n_customers": 6,
+            "n_repeat_customers": 4,
+        }
+    )
     save_model(model, tmp_path / "model")
     out = tmp_path / "pay" / "payback.json"
     result = CliRunner().invoke(payback, cli_args(hand_files, out, "--no-plots"))

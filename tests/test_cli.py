@@ -100,7 +100,7 @@ def test_fit_show_json(model_dir):
     assert set(shown["spend_model"]["params"]) == {"p", "q", "v"}
     for name, value in BGNBD_PUBLISHED.items():
         assert shown["transaction_model"]["params"][name] == pytest.approx(value, rel=0.005)
-    assert shown["observation_end"] == "1997-09-30"
+    assert shown["calibration_end"] == "1997-09-30"
     assert len(shown["input"]["fingerprint"]) == 64
     text = run("show", str(model_dir))
     assert "converged" in text.output and "94% interval" in text.output

@@ -7,8 +7,8 @@ import pytest
 
 from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.posterior import INTERVAL_PROB
+from clvmodels.predict.columns import SCORE_COLUMNS
 from clvmodels.predict.draw_summary import SUMMARY_ROWS, _interval, summarize
-from clvmodels.predict.scoring import SCORE_COLUMNS
 
 LOW, HIGH = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
 

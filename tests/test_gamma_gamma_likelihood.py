@@ -8,7 +8,8 @@ import pytest
 from conftest import assert_same_posterior
 
 from clvmodels.examples.simulate import simulate_orders
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc import fit as pymc_fit
+from clvmodels.models._pymc import graphs
 from clvmodels.summaries.rfm import rfm_summary
 
 PARAMS = ("p", "q", "v")
@@ -22,8 +23,8 @@ def repeat(cdnow_rfm: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("priors", ["flat", "default"])
 def test_grouped_graph_has_pymc_marketing_logp_and_gradient(repeat, priors) -> None:
-    ours = pymc_adapter._gamma_gamma_graph(*repeat, priors, "compiled")
-    theirs = pymc_adapter._gamma_gamma_graph(*repeat, priors, "pymc-marketing")
+    ours = graphs.gamma_gamma_graph(*repeat, priors, "compiled")
+    theirs = graphs.gamma_gamma_graph(*repeat, priors, "pymc-marketing")
     f_ours = ours.logp_dlogp_function(ravel_inputs=True)
     f_theirs = theirs.logp_dlogp_function(ravel_inputs=True)
     f_ours.set_extra_values({})
@@ -39,7 +40,7 @@ def test_grouped_graph_has_pymc_marketing_logp_and_gradient(repeat, priors) -> N
 
 def test_grouped_and_pymc_marketing_graphs_give_the_same_map(repeat) -> None:
     fits = {
-        likelihood: pymc_adapter.fit_gamma_gamma(
+        likelihood: pymc_fit.fit_gamma_gamma(
             *repeat, priors="flat", method="map", seed=1, likelihood=likelihood
         )
         for likelihood in ("compiled", "pymc-marketing")
@@ -58,7 +59,7 @@ def test_nuts_on_the_grouped_graph_matches_pymc_marketing_graph() -> None:
     rows = rfm[rfm["frequency"] > 0]
     args = (rows["frequency"].to_numpy(), rows["monetary_value"].to_numpy())
     fits = {
-        likelihood: pymc_adapter.fit_gamma_gamma(
+        likelihood: pymc_fit.fit_gamma_gamma(
             *args, method="mcmc", chains=4, draws=1000, tune=1000, seed=3, likelihood=likelihood
         )
         for likelihood in ("compiled", "pymc-marketing")

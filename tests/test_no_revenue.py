@@ -23,7 +23,7 @@ from clvmodels.errors import DataError
 from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import NO_SPEND_REASON, CLVModel
 from clvmodels.persistence import load_model, read_metadata, save_model
-from clvmodels.predict.scoring import SCORE_STATISTICS, SPEND_STATISTICS
+from clvmodels.predict.columns import SCORE_STATISTICS, SPEND_STATISTICS
 from clvmodels.segments.assign import segment_customers, segment_summary
 from clvmodels.segments.rules_file import parse_rules
 from clvmodels.summaries.rfm import rfm_summary

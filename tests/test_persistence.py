@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pandas as pd
@@ -14,35 +15,37 @@ from clvmodels.errors import ModelFileError
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
-from clvmodels.persistence import load_model, save_model
+from clvmodels.persistence import load_model, read_metadata, save_model
 
 
 def fixed_model(seed: int = 0, n_draws: int = 40) -> CLVModel:
-    model = CLVModel(time_unit="W", method="mcmc")
-    model.transaction_model_ = BetaGeoModel.from_posterior(
-        fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=seed),
-        {"method": "mcmc"},
+    return CLVModel.from_posteriors(
+        BetaGeoModel.from_posterior(
+            fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=seed),
+            {"method": "mcmc"},
+            method="mcmc",
+        ),
+        GammaGammaModel.from_posterior(
+            fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=seed + 1),
+            {"method": "mcmc"},
+            method="mcmc",
+        ),
+        time_unit="W",
         method="mcmc",
+        data_info={
+            "calibration_end": "1997-09-30",
+            "first_order": "1997-01-01",
+            "n_customers": 10,
+            "n_repeat_customers": 5,
+        },
     )
-    model.spend_model_ = GammaGammaModel.from_posterior(
-        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=seed + 1),
-        {"method": "mcmc"},
-        method="mcmc",
-    )
-    model.data_info_ = {
-        "observation_end": "1997-09-30",
-        "first_order": "1997-01-01",
-        "n_customers": 10,
-        "n_repeat_customers": 5,
-    }
-    return model
 
 
 def test_fitted_model_round_trip_scores_identically(cdnow_flat_model, cdnow_rfm, tmp_path):
     save_model(cdnow_flat_model, tmp_path / "model")
     loaded = load_model(tmp_path / "model")
     assert loaded.transaction_model_.params_ == cdnow_flat_model.transaction_model_.params_
-    assert loaded.data_info_["observation_end"] == "1997-09-30"
+    assert loaded.data_info_["calibration_end"] == "1997-09-30"
     pd.testing.assert_frame_equal(loaded.score(cdnow_rfm), cdnow_flat_model.score(cdnow_rfm))
 
 
@@ -109,3 +112,20 @@ def test_resaving_replaces_the_old_model(tmp_path):
     save_model(fixed_model(seed=1), tmp_path / "m")
     save_model(fixed_model(seed=2, n_draws=10), tmp_path / "m")
     assert load_model(tmp_path / "m").transaction_model_.n_draws_ == 10
+
+
+def test_a_folder_saved_by_clvmodels_0_1_still_loads(tmp_path):
+    """clvmodels 0.1 kept the calibration end under ``observation_end`` in model.json."""
+    save_model(fixed_model(), tmp_path / "m")
+    meta_path = tmp_path / "m" / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["observation_end"] = meta.pop("calibration_end")
+    del meta["checksum"]
+    canonical = json.dumps(meta, sort_keys=True, separators=(",", ":"))
+    meta["checksum"] = hashlib.sha256(canonical.encode()).hexdigest()
+    meta_path.write_text(json.dumps(meta, indent=2))
+    assert read_metadata(tmp_path / "m")["calibration_end"] == "1997-09-30"
+    loaded = load_model(tmp_path / "m")
+    assert loaded.data_info_["calibration_end"] == "1997-09-30"
+    assert "observation_end" not in loaded.data_info_
+    assert loaded.describe()["calibration_end"] == "1997-09-30"

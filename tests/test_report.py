@@ -250,22 +250,24 @@ def _sampled_model(converged: bool) -> CLVModel:
         "divergences": 3,
         "converged": converged,
     }
-    model = CLVModel(time_unit="W", method="mcmc")
-    model.transaction_model_ = BetaGeoModel.from_posterior(
-        fixed_posterior(BGNBD_PUBLISHED, n_draws=40), report, method="mcmc"
-    )
-    model.spend_model_ = GammaGammaModel.from_posterior(
-        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=40, seed=1),
-        {"method": "mcmc", "converged": True, "max_r_hat": 1.0, "min_ess_bulk": 500.0},
+    return CLVModel.from_posteriors(
+        BetaGeoModel.from_posterior(
+            fixed_posterior(BGNBD_PUBLISHED, n_draws=40), report, method="mcmc"
+        ),
+        GammaGammaModel.from_posterior(
+            fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=40, seed=1),
+            {"method": "mcmc", "converged": True, "max_r_hat": 1.0, "min_ess_bulk": 500.0},
+            method="mcmc",
+        ),
+        time_unit="W",
         method="mcmc",
+        data_info={
+            "calibration_end": "2025-12-30",
+            "first_order": "2024-01-01",
+            "n_customers": 2_000,
+            "n_repeat_customers": 1_000,
+        },
     )
-    model.data_info_ = {
-        "observation_end": "2025-12-30",
-        "first_order": "2024-01-01",
-        "n_customers": 2_000,
-        "n_repeat_customers": 1_000,
-    }
-    return model
 
 
 def test_sampler_diagnostics_and_a_fit_that_did_not_converge(inputs):

@@ -9,12 +9,14 @@ from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
 from clvmodels.models.posterior import INTERVAL_PROB
-from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps, score_customers
+from clvmodels.predict.columns import SCORE_COLUMNS
+from clvmodels.predict.scoring import monthly_steps, score_customers
 from clvmodels.units import DAYS_PER_UNIT
 
 PARETO_PUBLISHED = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
@@ -229,3 +231,23 @@ def test_streamed_parquet_equals_whole_and_survives_interruption(
         write_table_chunks(interrupted(), target)
     assert target.read_bytes() == before, "the good file is untouched"
     assert [p.name for p in tmp_path.iterdir()] == ["scores.parquet"], "no temporary file left"
+
+
+def test_a_model_from_arrays_of_draws_scores_as_from_their_datasets(posterior_models, cdnow_rfm):
+    """CLVModel.from_posteriors takes the draws as Datasets or as one array per parameter."""
+    bg, gg = posterior_models
+    as_arrays = CLVModel.from_posteriors(
+        {name: bg.posterior_[name].values.ravel() for name in bg.param_names},
+        {name: gg.posterior_[name].values.ravel() for name in gg.param_names},
+        time_unit="W",
+        data_info={"calibration_end": "1997-09-30"},
+    )
+    as_datasets = CLVModel.from_posteriors(bg.posterior_, gg.posterior_, time_unit="W")
+    assert as_arrays.is_fitted and as_arrays.data_info_ == {"calibration_end": "1997-09-30"}
+    assert as_arrays.transaction_model_.params_ == bg.params_
+    sample = cdnow_rfm.head(300)
+    pd.testing.assert_frame_equal(
+        as_arrays.score(sample, n_draws=None), as_datasets.score(sample, n_draws=None)
+    )
+    with pytest.raises(ValueError, match="transaction_model must be one of bgnbd, pareto"):
+        CLVModel.from_posteriors(bg.posterior_, transaction_model="xyz")  # type: ignore[arg-type]

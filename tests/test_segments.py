@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from clvmodels.cli.segment import segment
 from clvmodels.errors import DataError, DataQualityWarning
-from clvmodels.predict.scoring import SCORE_COLUMNS
+from clvmodels.predict.columns import SCORE_COLUMNS
 from clvmodels.segments.assign import SUMMARY_COLUMNS, segment_customers, segment_summary
 from clvmodels.segments.rules import Condition, SegmentRule
 from clvmodels.segments.rules_file import load_rules, parse_rules

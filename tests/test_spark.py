@@ -377,20 +377,20 @@ def test_cohort_table_with_partial_last_period_and_text_ids(spark, data_dir):
 # ------------------------------------------------------------------------------ scoring
 def fixed_model(transaction: str = "bgnbd", n_draws: int = 60) -> CLVModel:
     """A "fitted" model from fixed draws around the published CDNOW values, no sampling."""
-    model = CLVModel(time_unit="W", transaction_model=transaction, method="mcmc")
     cls, params = (
         (BetaGeoModel, BGNBD_PUBLISHED)
         if transaction == "bgnbd"
         else (ParetoNBDModel, PARETO_PUBLISHED)
     )
-    model.transaction_model_ = cls.from_posterior(
-        fixed_posterior(params, n_draws=n_draws, seed=4), method="mcmc"
+    return CLVModel.from_posteriors(
+        cls.from_posterior(fixed_posterior(params, n_draws=n_draws, seed=4), method="mcmc"),
+        GammaGammaModel.from_posterior(
+            fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=5), method="mcmc"
+        ),
+        time_unit="W",
+        method="mcmc",
+        data_info={"calibration_end": OBS_END.date().isoformat()},
     )
-    model.spend_model_ = GammaGammaModel.from_posterior(
-        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=5), method="mcmc"
-    )
-    model.data_info_ = {"observation_end": OBS_END.date().isoformat()}
-    return model
 
 
 @pytest.mark.parametrize("transaction", ["bgnbd", "pareto"])

@@ -214,15 +214,16 @@ def assert_same_orders_side(actual: PaybackOrders, expected: PaybackOrders) -> N
 
 def fixed_model(n_draws: int = 30) -> CLVModel:
     """A "fitted" weekly model from fixed draws around the published CDNOW values."""
-    model = CLVModel(time_unit="W")
-    model.transaction_model_ = BetaGeoModel.from_posterior(
-        fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=3), method="mcmc"
+    return CLVModel.from_posteriors(
+        BetaGeoModel.from_posterior(
+            fixed_posterior(BGNBD_PUBLISHED, n_draws=n_draws, seed=3), method="mcmc"
+        ),
+        GammaGammaModel.from_posterior(
+            fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=4), method="mcmc"
+        ),
+        time_unit="W",
+        data_info={"calibration_end": OBS_END.date().isoformat()},
     )
-    model.spend_model_ = GammaGammaModel.from_posterior(
-        fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=4), method="mcmc"
-    )
-    model.data_info_ = {"observation_end": OBS_END.date().isoformat()}
-    return model
 
 
 # ------------------------------------------------------------------ the orders' part

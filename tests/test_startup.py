@@ -150,7 +150,7 @@ def test_default_priors_are_pymc_marketings() -> None:
         ParetoNBDModel,
     )
 
-    from clvmodels.models._pymc.adapter import DEFAULT_PRIORS
+    from clvmodels.models._pymc.priors import DEFAULT_PRIORS
 
     classes = {
         "bgnbd": BetaGeoModel,
@@ -173,7 +173,7 @@ def test_default_prior_has_the_log_density_of_pymc_marketings_prior() -> None:
     import pymc as pm
     from pymc_marketing.clv import ParetoNBDModel
 
-    from clvmodels.models._pymc.adapter import default_prior
+    from clvmodels.models._pymc.priors import default_prior
 
     config = ParetoNBDModel().default_model_config
     logps = []
@@ -219,26 +219,26 @@ def test_find_map_finds_pymc_find_maps_mode(kind: str) -> None:
     import pymc as pm
 
     from clvmodels.examples.simulate import simulate_orders
-    from clvmodels.models._pymc import adapter as pymc_adapter
+    from clvmodels.models._pymc import graphs, optimize, priors
     from clvmodels.models.inputs import collapse_rfm
     from clvmodels.summaries.rfm import rfm_summary
 
     rfm = rfm_summary(simulate_orders(400, seed=5)[0], time_unit="W")
     if kind == "gamma_gamma":
         repeat = rfm[rfm["frequency"] > 0]
-        model = pymc_adapter._gamma_gamma_graph(
+        model = graphs.gamma_gamma_graph(
             repeat["frequency"].to_numpy(), repeat["monetary_value"].to_numpy(), "default"
         )
-        names = pymc_adapter.GAMMA_GAMMA_PARAMS
+        names = priors.GAMMA_GAMMA_PARAMS
     else:
         t = collapse_rfm(rfm).tuples
-        model = pymc_adapter._transaction_graph(
+        model = graphs.transaction_graph(
             kind,
             *(t[c].to_numpy() for c in ("frequency", "recency", "T", "n_customers")),
             "default",
         )
-        names = pymc_adapter.TRANSACTION_PARAMS[kind]
-    ours, raw = pymc_adapter.find_map(model, seed=0)
+        names = priors.TRANSACTION_PARAMS[kind]
+    ours, raw = optimize.find_map(model, seed=0)
     theirs, their_raw = pm.find_MAP(model=model, return_raw=True, progressbar=False, seed=0)
     assert raw.success and their_raw.success
     for name in names:

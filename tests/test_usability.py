@@ -116,7 +116,7 @@ def test_clv_score_exits_2_on_q_below_one(whale_orders, tmp_path):
 
 
 def bgnbd_at(params: dict[str, float]) -> BetaGeoModel:
-    return BetaGeoModel.from_posterior(fixed_posterior(params, n_draws=1, sd=0.0))  # type: ignore[return-value]
+    return BetaGeoModel.from_posterior(fixed_posterior(params, n_draws=1, sd=0.0))
 
 
 @pytest.mark.parametrize(
@@ -142,10 +142,7 @@ def test_a_transaction_parameter_at_a_bound_is_refused(cdnow_rfm, changed, probl
     with pytest.raises(DataError) as info:
         model.check_usable()
     assert str(info.value) == expected
-    clv = CLVModel(time_unit="W")
-    clv.transaction_model_ = model
-    clv.spend_model_ = None
-    clv.data_info_ = {}
+    clv = CLVModel.from_posteriors(model, None, time_unit="W")
     with pytest.raises(DataError) as info:
         clv.score(cdnow_rfm)
     assert str(info.value) == expected

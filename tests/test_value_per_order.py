@@ -24,7 +24,8 @@ from clvmodels.models.bgnbd import BetaGeoModel
 from clvmodels.models.posterior import INTERVAL_PROB
 from clvmodels.models.spend import ConstantSpendModel
 from clvmodels.persistence import _checksum, load_model, read_metadata, save_model
-from clvmodels.predict.scoring import SCORE_STATISTICS, monthly_steps
+from clvmodels.predict.columns import SCORE_STATISTICS
+from clvmodels.predict.scoring import monthly_steps
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT
 
@@ -111,15 +112,12 @@ def test_a_table_not_valued_at_x_is_refused(one_per_day):
 def posterior_model(orders):
     """A constant spend beside a BG/NBD with 60 fixed draws (no sampling)."""
     rfm = valued(orders)
-    model = CLVModel(time_unit="W")
-    model.transaction_model_ = BetaGeoModel.from_posterior(
-        fixed_posterior(BGNBD_PUBLISHED, n_draws=60, seed=1)
+    model = CLVModel.from_posteriors(
+        BetaGeoModel.from_posterior(fixed_posterior(BGNBD_PUBLISHED, n_draws=60, seed=1)),
+        ConstantSpendModel().fit(rfm),
+        time_unit="W",
+        data_info={"calibration_end": rfm.attrs["calibration_end"], "revenue": "value_per_order"},
     )
-    model.spend_model_ = ConstantSpendModel().fit(rfm)
-    model.data_info_ = {
-        "observation_end": rfm.attrs["calibration_end"],
-        "revenue": "value_per_order",
-    }
     return rfm, model
 
 

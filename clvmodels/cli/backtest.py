@@ -16,6 +16,7 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.models.settings import Method, Priors
 
 
 @click.command()
@@ -50,8 +51,8 @@ def backtest(
     observation_end: Any,
     time_unit: str,
     models: str,
-    method: str,
-    priors: str,
+    method: Method,
+    priors: Priors,
     output_dir: str,
     **kwargs: Any,
 ) -> None:

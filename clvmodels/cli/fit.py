@@ -26,6 +26,7 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
+from clvmodels.models.settings import TRANSACTION_MODEL_NAMES
 from clvmodels.units import UNIT_NAMES
 
 
@@ -49,7 +50,7 @@ from clvmodels.units import UNIT_NAMES
 @click.option(
     "--model",
     "transaction_model",
-    type=click.Choice(["bgnbd", "pareto", "mbgnbd"]),
+    type=click.Choice(TRANSACTION_MODEL_NAMES),
     default="bgnbd",
     show_default=True,
     help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
@@ -170,7 +171,7 @@ def show(model_dir: str, as_json: bool) -> None:
     if as_json:
         keep = (
             "time_unit",
-            "observation_end",
+            "calibration_end",
             "n_customers",
             "n_repeat_customers",
             "revenue",
@@ -191,12 +192,12 @@ def show(model_dir: str, as_json: bool) -> None:
 
 
 def _print_description(description: dict[str, Any]) -> None:
-    from clvmodels.models.posterior import MODEL_LABELS
+    from clvmodels.model import MODEL_LABELS
     from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
 
     say(
         f"time unit: {UNIT_NAMES[description['time_unit']]} ({description['time_unit']}); "
-        f"observation end: {description.get('observation_end')}"
+        f"observation end: {description.get('calibration_end')}"
     )
     for key in ("transaction_model", "spend_model"):
         part = description.get(key)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.examples.arguments import check_count, check_params, check_start
-from clvmodels.units import DAYS_PER_UNIT
+from clvmodels.units import DAYS_PER_UNIT, TimeUnit
 
 #: BG/NBD parameters of the simulator (time unit: weeks), close to the CDNOW fit of [FHL05]_.
 DEFAULT_BGNBD: Mapping[str, float] = MappingProxyType({"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5})
@@ -33,7 +33,7 @@ DEFAULT_BGNBD: Mapping[str, float] = MappingProxyType({"r": 0.25, "alpha": 4.0, 
 DEFAULT_GAMMA_GAMMA: Mapping[str, float] = MappingProxyType({"p": 6.0, "q": 4.0, "v": 15.0})
 
 #: The simulator's time unit: BG/NBD rates are purchases per week.
-SIMULATION_TIME_UNIT = "W"
+SIMULATION_TIME_UNIT: TimeUnit = "W"
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -75,7 +75,7 @@ class SimulationTruth:
         ``end``, NaT otherwise).
     """
 
-    time_unit: str
+    time_unit: TimeUnit
     bgnbd: dict[str, float]
     gamma_gamma: dict[str, float]
     start: pd.Timestamp

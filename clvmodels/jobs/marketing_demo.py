@@ -22,6 +22,7 @@ from clvmodels.jobs.marketing_files import budget_files, payback_files, write_bu
 from clvmodels.marketing.budget import budget_recommendation, recommendation_lines, revenue_forecast
 from clvmodels.marketing.payback import payback_analysis
 from clvmodels.model import CLVModel
+from clvmodels.models.settings import Method
 from clvmodels.persistence import save_model
 from clvmodels.summaries.rfm import rfm_summary
 
@@ -31,7 +32,7 @@ def run_acquisition_demo(
     *,
     n_buyers: int = 20_000,
     seed: int = 42,
-    method: str = "map",
+    method: Method = "map",
     observed_months: int = 9,
     progress: bool = False,
     echo: Callable[[str], None] = lambda _: None,

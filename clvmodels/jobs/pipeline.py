@@ -17,11 +17,12 @@ from clvmodels.jobs.files import PipelineFiles
 from clvmodels.jobs.fit import FitSettings, fitted_input, repeat_customers
 from clvmodels.jobs.marketing_demo import run_acquisition_demo
 from clvmodels.model import CLVModel
+from clvmodels.models.settings import Method, Priors
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.report.build import write_report
 from clvmodels.segments.assign import segment_customers, segment_summary
 from clvmodels.summaries.rfm import rfm_summary
-from clvmodels.units import UNIT_NAMES
+from clvmodels.units import UNIT_NAMES, TimeUnit
 
 Echo = Callable[[str], None]
 
@@ -41,10 +42,10 @@ def run_pipeline(
     orders: pd.DataFrame,
     output_dir: str | Path,
     *,
-    time_unit: str = "W",
+    time_unit: TimeUnit = "W",
     observation_end: str | None = None,
-    method: str = "map",
-    priors: str = "default",
+    method: Method = "map",
+    priors: Priors = "default",
     horizon: str = "12M",
     annual_discount_rate: float = 0.1,
     margin: float = 1.0,
@@ -149,8 +150,8 @@ def run_demo(
     *,
     n_customers: int = 20_000,
     seed: int = 42,
-    method: str = "laplace",
-    priors: str = "flat",
+    method: Method = "laplace",
+    priors: Priors = "flat",
     progress: bool = False,
     echo: Echo = lambda _: None,
 ) -> PipelineResult:

@@ -147,7 +147,7 @@ def score_orders(
         break the orders contract.
     """
     model = load_model(model_dir)
-    end = observation_end or model.data_info_.get("observation_end")
+    end = observation_end or model.data_info_.get("calibration_end")
     refuse_rfm_table(orders)
     model.check_usable()  # before reading the orders: a fit that is not usable is refused
     chunks: Iterator[pd.DataFrame]

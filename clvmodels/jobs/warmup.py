@@ -18,8 +18,10 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 
+from clvmodels.models.settings import Method, TransactionModelName
+
 #: (transaction model, method) pairs that are fitted.
-FITS: tuple[tuple[str, str], ...] = (
+FITS: tuple[tuple[TransactionModelName, Method], ...] = (
     ("bgnbd", "map"),
     ("pareto", "map"),
     ("mbgnbd", "map"),
@@ -31,7 +33,7 @@ FITS: tuple[tuple[str, str], ...] = (
 
 def warm_up(
     n_customers: int = 2000,
-    fits: Sequence[tuple[str, str]] = FITS,
+    fits: Sequence[tuple[TransactionModelName, Method]] = FITS,
     echo: Callable[[str], None] = print,
 ) -> dict[str, float]:
     """Fit and score each of ``fits`` on ``n_customers`` simulated customers.

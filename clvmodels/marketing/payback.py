@@ -463,7 +463,7 @@ def _model_summary(model: CLVModel | None, prediction: Prediction | None) -> dic
     scales = prediction.scales
     return {
         "time_unit": model.time_unit,
-        "observation_end": model.data_info_.get("observation_end"),
+        "observation_end": model.data_info_.get("calibration_end"),
         "n_draws": int(prediction.draws.shape[0]),
         "source_adjustment": scales is not None,
         "source_scales": None if scales is None else scales.to_dict(orient="records"),

@@ -11,7 +11,7 @@ Assumptions (FHL05, section 3):
 4. Dropout probabilities differ across customers: p ~ Beta(a, b).
 5. Purchase rates and dropout probabilities vary independently.
 
-Fitting goes through pymc-marketing (:mod:`clvmodels.models._pymc.adapter`) on collapsed
+Fitting goes through pymc-marketing (:mod:`clvmodels.models._pymc`) on collapsed
 (x, t_x, T) tuples; the predictions here are the closed forms of the papers, evaluated in
 NumPy for every posterior draw at once.
 
@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc.priors import BGNBD_PARAMS
 from clvmodels.models.transaction import Params, TransactionModel, numerator_steps
 
 #: Elements per array when grid points the series leaves are computed with scipy.
@@ -218,7 +218,8 @@ class BetaGeoModel(TransactionModel):
     """
 
     name = "bgnbd"
-    param_names = pymc_adapter.BGNBD_PARAMS
+    label = "BG/NBD"
+    param_names = BGNBD_PARAMS
 
     @staticmethod
     def log_likelihood_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:

@@ -31,7 +31,8 @@ from numpy.typing import ArrayLike
 from scipy.special import gammaln
 
 from clvmodels.errors import DataError
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc import fit as pymc_fit
+from clvmodels.models._pymc.priors import GAMMA_GAMMA_PARAMS
 from clvmodels.models.inputs import validate_rfm
 from clvmodels.models.posterior import PosteriorModel
 
@@ -101,7 +102,8 @@ class GammaGammaModel(PosteriorModel):
     """
 
     name = "gamma_gamma"
-    param_names = pymc_adapter.GAMMA_GAMMA_PARAMS
+    label = "Gamma-Gamma"
+    param_names = GAMMA_GAMMA_PARAMS
     #: v is in currency units (the population mean spend is p v / (q - 1)).
     scale_params = ("v",)
 
@@ -133,11 +135,11 @@ class GammaGammaModel(PosteriorModel):
             )
         x, z = x_all[used], z_all[used]
         scale = spend_scale(z) if self.priors == "flat" else 1.0
-        result = pymc_adapter.fit_gamma_gamma(
+        result = pymc_fit.fit_gamma_gamma(
             x,
             z / scale,
-            priors=self.priors,  # type: ignore[arg-type]
-            method=self.method,  # type: ignore[arg-type]
+            priors=self.priors,
+            method=self.method,
             chains=self.chains,
             draws=self.draws,
             tune=self.tune,
@@ -265,7 +267,7 @@ def spend_scale(mean_spend: np.ndarray) -> float:
     return float(10.0 ** np.floor(np.log10(median)))
 
 
-def _unscale(result: pymc_adapter.FitResult, scale: float, n_customers: int) -> None:
+def _unscale(result: pymc_fit.FitResult, scale: float, n_customers: int) -> None:
     """Put a fit on spend / ``scale`` back in the spend's units (see :func:`spend_scale`)."""
     result.posterior["v"] = result.posterior["v"] * scale
     report = result.report

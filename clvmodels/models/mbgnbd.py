@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc.priors import BGNBD_PARAMS
 from clvmodels.models.transaction import Params, TransactionModel
 
 
@@ -100,7 +100,8 @@ class ModifiedBetaGeoModel(TransactionModel):
     """
 
     name = "mbgnbd"
-    param_names = pymc_adapter.BGNBD_PARAMS
+    label = "MBG/NBD"
+    param_names = BGNBD_PARAMS
 
     @staticmethod
     def log_likelihood_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import gammaln, hyp2f1
 
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc.priors import PARETO_NBD_PARAMS
 from clvmodels.models.transaction import Params, TransactionModel
 
 
@@ -133,7 +133,8 @@ class ParetoNBDModel(TransactionModel):
     """
 
     name = "pareto"
-    param_names = pymc_adapter.PARETO_NBD_PARAMS
+    label = "Pareto/NBD"
+    param_names = PARETO_NBD_PARAMS
 
     @staticmethod
     def log_likelihood_fn(p: Params, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> np.ndarray:

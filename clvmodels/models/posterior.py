@@ -15,21 +15,16 @@ with ``converged`` false and ``usable`` false and the reason, and scoring refuse
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from clvmodels.errors import ConvergenceWarning, DataError, NotFittedError
-
-#: Each model's name as the papers write it, by the name saved models and the CLI use.
-MODEL_LABELS = {
-    "bgnbd": "BG/NBD",
-    "pareto": "Pareto/NBD",
-    "mbgnbd": "MBG/NBD",
-    "gamma_gamma": "Gamma-Gamma",
-}
+from clvmodels.models.settings import Method, Priors
 
 #: Posterior intervals are equal-tailed and hold 94% of the mass (pymc-marketing's default).
 INTERVAL_PROB = 0.94
@@ -43,7 +38,10 @@ SHAPE_CEILING = 1e6
 class PosteriorModel:
     """Base of the fitted models: holds ``posterior_``, ``fit_report_`` and ``params_``."""
 
+    #: The name saved models and the CLI use (``bgnbd``, ``gamma_gamma``, ...).
     name: ClassVar[str] = ""
+    #: The model's name as the papers write it (BG/NBD, Gamma-Gamma, ...).
+    label: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
     #: Parameters with a unit (time or money): only checked to be positive and finite,
     #: since any fixed bound on them would depend on the data's units.
@@ -56,8 +54,8 @@ class PosteriorModel:
     def __init__(
         self,
         *,
-        method: str = "map",
-        priors: str = "default",
+        method: Method = "map",
+        priors: Priors = "default",
         chains: int = 4,
         draws: int = 1000,
         tune: int = 1000,
@@ -71,11 +69,6 @@ class PosteriorModel:
         self.tune = tune
         self.seed = seed
         self.progressbar = progressbar
-
-    @property
-    def label(self) -> str:
-        """The model's name as the papers write it (:data:`MODEL_LABELS`)."""
-        return MODEL_LABELS.get(self.name, self.name)
 
     # ----------------------------------------------------------------- state
     @property
@@ -173,9 +166,17 @@ class PosteriorModel:
 
     @classmethod
     def from_posterior(
-        cls, posterior: xr.Dataset, report: dict[str, Any] | None = None, **settings: Any
-    ) -> PosteriorModel:
-        """A fitted model from given draws (a saved fit, or fixed draws in tests)."""
+        cls,
+        posterior: xr.Dataset | Mapping[str, ArrayLike],
+        report: dict[str, Any] | None = None,
+        **settings: Any,
+    ) -> Self:
+        """A fitted model from given draws (a saved fit, or fixed draws in tests).
+
+        ``posterior`` is a Dataset with dimensions ``(chain, draw)``, or one array per
+        parameter (:func:`as_posterior`).
+        """
+        posterior = as_posterior(posterior)
         missing = [name for name in cls.param_names if name not in posterior]
         if missing:
             raise ValueError(f"{cls.__name__} posterior lacks {', '.join(missing)}")
@@ -233,6 +234,21 @@ class PosteriorModel:
             else "not fitted"
         )
         return f"{type(self).__name__}(method={self.method!r}, priors={self.priors!r}; {state})"
+
+
+def as_posterior(draws: xr.Dataset | Mapping[str, ArrayLike]) -> xr.Dataset:
+    """Draws as a Dataset with dimensions ``(chain, draw)`` (1-D arrays: one chain)."""
+    if isinstance(draws, xr.Dataset):
+        return draws
+    arrays = {name: np.asarray(values, dtype="float64") for name, values in draws.items()}
+    arrays = {name: a.reshape(1, -1) if a.ndim < 2 else a for name, a in arrays.items()}
+    if not arrays:
+        return xr.Dataset()
+    chains, n_draws = next(iter(arrays.values())).shape
+    return xr.Dataset(
+        {name: (("chain", "draw"), values) for name, values in arrays.items()},
+        coords={"chain": np.arange(chains), "draw": np.arange(n_draws)},
+    )
 
 
 def thin_index(total: int, n_draws: int | None) -> np.ndarray:

@@ -1,7 +1,7 @@
 """What the transaction models (BG/NBD, Pareto/NBD, MBG/NBD) share.
 
 Each model's likelihood depends on a customer only through (x, t_x, T), so every model is
-fitted on collapsed tuples with count weights (:mod:`clvmodels.models._pymc.adapter`). And each
+fitted on collapsed tuples with count weights (:mod:`clvmodels.models._pymc`). And each
 model's conditional expectation factors the same way::
 
     E[X(T, T + t) | x, t_x, T] = P(alive | x, t_x, T) * N(x, T, t)
@@ -23,7 +23,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from clvmodels.errors import DataError
-from clvmodels.models._pymc import adapter as pymc_adapter
+from clvmodels.models._pymc import fit as pymc_fit
 from clvmodels.models.inputs import collapse_rfm, validate_rfm
 from clvmodels.models.posterior import PosteriorModel
 
@@ -144,14 +144,14 @@ class TransactionModel(PosteriorModel):
                 n_rows=len(rfm),
             )
         tuples = collapse_rfm(rfm).tuples
-        result = pymc_adapter.fit_transaction_model(
+        result = pymc_fit.fit_transaction_model(
             self.name,
             tuples["frequency"].to_numpy(),
             tuples["recency"].to_numpy(),
             tuples["T"].to_numpy(),
             tuples["n_customers"].to_numpy(),
-            priors=self.priors,  # type: ignore[arg-type]
-            method=self.method,  # type: ignore[arg-type]
+            priors=self.priors,
+            method=self.method,
             chains=self.chains,
             draws=self.draws,
             tune=self.tune,

@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit
 
-from clvmodels.predict.scoring import SCORE_STATISTICS
+from clvmodels.predict.columns import SCORE_STATISTICS
 
 #: The rows of :func:`summarize`'s result, in order: the score's statistics.
 SUMMARY_ROWS = SCORE_STATISTICS

@@ -45,6 +45,7 @@ from clvmodels.models.inputs import RFM_COLUMNS, validate_rfm
 from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.posterior import INTERVAL_PROB
 from clvmodels.models.transaction import TransactionModel
+from clvmodels.predict.columns import SCORE_COLUMNS, SPEND_STATISTICS
 from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.units import (
     UNIT_NAMES,
@@ -59,21 +60,6 @@ if TYPE_CHECKING:
 
 #: Expected spend per draw of some customers (rows of the RFM table): ``(rows, draws)``.
 type SpendFunction = Callable[[np.ndarray], np.ndarray]
-
-#: The per-customer statistics a score holds, in order (after the RFM columns).
-SCORE_STATISTICS = (
-    "p_alive",
-    "expected_purchases",
-    "expected_purchases_low",
-    "expected_purchases_high",
-    "expected_spend",
-    "clv",
-    "clv_low",
-    "clv_high",
-)
-SCORE_COLUMNS = (*RFM_COLUMNS, *SCORE_STATISTICS)
-#: The statistics that need a spend model: absent from scores without one.
-SPEND_STATISTICS = ("expected_spend", "clv", "clv_low", "clv_high")
 
 #: Customers per chunk by default: this many elements (draws x customers), at least 1,000.
 CHUNK_ELEMENTS = 4_000_000

@@ -63,6 +63,6 @@ class ModelRFM:
             self._rfm = rfm_summary(
                 orders_input(self._orders),
                 time_unit=self._model.time_unit,
-                observation_end=self._model.data_info_.get("observation_end"),
+                observation_end=self._model.data_info_.get("calibration_end"),
             )
         return self._rfm

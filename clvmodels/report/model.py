@@ -8,8 +8,7 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.data.io import fingerprint
-from clvmodels.model import CLVModel
-from clvmodels.models.posterior import MODEL_LABELS
+from clvmodels.model import MODEL_LABELS, CLVModel
 from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
 from clvmodels.report.html import (
     NEED_MODEL,
@@ -58,7 +57,7 @@ def _overview(
     unit = description["time_unit"]
     rows = [
         ("time unit", f"{UNIT_NAMES.get(unit, unit)} ({unit})"),
-        ("observation end", str(description.get("observation_end"))),
+        ("observation end", str(description.get("calibration_end"))),
         (
             "customers fitted",
             f"{count(description.get('n_customers'))} "
@@ -74,7 +73,7 @@ def _overview(
                 f"{versions.get('pymc-marketing', '?')}",
             )
         )
-    matches = _fitted_on_these_orders(meta, orders, description.get("observation_end"))
+    matches = _fitted_on_these_orders(meta, orders, description.get("calibration_end"))
     if matches is not None:
         rows.append(
             (

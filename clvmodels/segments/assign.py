@@ -1,7 +1,7 @@
 """Customer segments from a scores table: ordered rules, first match wins, a summary per segment.
 
 A segment rule (:class:`clvmodels.segments.rules.SegmentRule`) is a name, a description and
-conditions on fields of the scores table (:data:`clvmodels.predict.scoring.SCORE_COLUMNS`) or
+conditions on fields of the scores table (:data:`clvmodels.predict.columns.SCORE_COLUMNS`) or
 on fields derived from it (:mod:`clvmodels.segments.scores`: percentiles, RFM quartile
 scores). Rules are tried in order and a customer gets the first segment whose conditions all
 hold; the last rule has no conditions, so every customer gets exactly one segment. The
@@ -28,7 +28,7 @@ import pandas as pd
 
 from clvmodels.errors import DataError, DataQualityWarning, Label
 from clvmodels.models.inputs import RFM_COLUMNS, validate_rfm
-from clvmodels.predict.scoring import SCORE_COLUMNS
+from clvmodels.predict.columns import SCORE_COLUMNS
 from clvmodels.segments.rules import NO_CLV_RULES_NAME, SegmentRule, check_rules
 from clvmodels.segments.rules_file import default_rules, load_rules
 from clvmodels.segments.scores import (
@@ -74,7 +74,7 @@ def segment_customers(
     Parameters
     ----------
     scores : pandas.DataFrame
-        A scores table (:data:`clvmodels.predict.scoring.SCORE_COLUMNS`; at least
+        A scores table (:data:`clvmodels.predict.columns.SCORE_COLUMNS`; at least
         :data:`REQUIRED_COLUMNS` and the score columns the rules use). Not modified.
     rules : sequence of SegmentRule, or path, optional
         The rules, or a TOML file of them; None uses the default rules

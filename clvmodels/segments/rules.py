@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import DataError
-from clvmodels.predict.scoring import SCORE_COLUMNS
+from clvmodels.predict.columns import SCORE_COLUMNS
 from clvmodels.segments.scores import DERIVED_COLUMNS
 
 #: Where the default rules live, as shown to users.

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from clvmodels.models.inputs import RFM_COLUMNS
-from clvmodels.predict.scoring import SCORE_COLUMNS, monthly_steps
+from clvmodels.predict.columns import SCORE_COLUMNS
+from clvmodels.predict.scoring import monthly_steps
 from clvmodels.units import check_time_unit, parse_duration
 
 if TYPE_CHECKING:
@@ -91,27 +91,18 @@ def score_spark(
 
 def score_payload(rfm: pd.DataFrame, payload: Mapping[str, Any]) -> pd.DataFrame:
     """Score a pandas RFM batch with models rebuilt from broadcast draws (runs on executors)."""
-    import xarray as xr
-
-    from clvmodels.model import TRANSACTION_MODELS
+    from clvmodels.model import MODELS
     from clvmodels.models.gamma_gamma import GammaGammaModel
     from clvmodels.predict.scoring import score_customers
 
-    def posterior(draws: Mapping[str, np.ndarray]) -> xr.Dataset:
-        n = len(next(iter(draws.values())))
-        return xr.Dataset(
-            {name: (("chain", "draw"), values.reshape(1, n)) for name, values in draws.items()},
-            coords={"chain": [0], "draw": np.arange(n)},
-        )
-
-    transaction = TRANSACTION_MODELS[payload["transaction_name"]].from_posterior(
-        posterior(payload["transaction_draws"])
+    transaction = MODELS[payload["transaction_name"]].model_class.from_posterior(
+        payload["transaction_draws"]
     )
-    spend = GammaGammaModel.from_posterior(posterior(payload["spend_draws"]))
+    spend = GammaGammaModel.from_posterior(payload["spend_draws"])
     scores = score_customers(
         rfm,
-        transaction,  # type: ignore[arg-type]
-        spend,  # type: ignore[arg-type]
+        transaction,
+        spend,
         time_unit=payload["time_unit"],
         horizon=payload["horizon"],
         annual_discount_rate=payload["annual_discount_rate"],

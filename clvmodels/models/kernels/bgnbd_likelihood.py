@@ -108,34 +108,19 @@ class BGNBDTuples:
 
 
 @numba.njit(
-    cache=True, nogil=True, error_model="numpy", fastmath={"contract", "arcp", "reassoc", "nsz"}
+    inline="always",
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "arcp", "reassoc", "nsz"},
 )
-def loglike_and_grad(
-    r: float,
-    alpha: float,
-    a: float,
-    b: float,
-    x_values: np.ndarray,
-    x_index: np.ndarray,
-    T_values: np.ndarray,
-    T_index: np.ndarray,
-    recency_values: np.ndarray,
-    recency_index: np.ndarray,
-    weights: np.ndarray,
-    x_weights: np.ndarray,
-) -> tuple[float, np.ndarray]:
-    """Weighted sum of the BG/NBD log-likelihood and its gradient in (r, alpha, a, b).
+def _per_x_terms(
+    r: float, alpha: float, a: float, b: float, x_values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct x: A1 + A2, log(a) - log(b + x - 1), the digamma differences, 1/(b + x - 1).
 
-    Returns ``-inf`` and a zero gradient outside the parameter space (any parameter <= 0 or
-    not finite).
+    Returns ``base, log_c, d_r, d_a, d_b, inv_bx``, one value per x (``x_values`` ascending).
     """
-    grad = np.zeros(4)
-    if not (r > 0.0 and alpha > 0.0 and a > 0.0 and b > 0.0):
-        return -np.inf, grad
-    if not (math.isfinite(r) and math.isfinite(alpha) and math.isfinite(a) and math.isfinite(b)):
-        return -np.inf, grad
-
-    # per distinct x: A1 + A2, log(a) - log(b + x - 1), digamma differences
     nx = x_values.shape[0]
     base = np.empty(nx)
     log_c = np.empty(nx)
@@ -167,20 +152,60 @@ def loglike_and_grad(
         else:
             inv_bx[j] = 0.0
             log_c[j] = -np.inf
+    return base, log_c, d_r, d_a, d_b, inv_bx
 
-    # per distinct T and t_x: log(alpha + .) and 1 / (alpha + .)
-    nT = T_values.shape[0]
-    log_T = np.empty(nT)
-    inv_T = np.empty(nT)
-    for i in range(nT):
-        log_T[i] = math.log(alpha + T_values[i])
-        inv_T[i] = 1.0 / (alpha + T_values[i])
-    nR = recency_values.shape[0]
-    log_R = np.empty(nR)
-    inv_R = np.empty(nR)
-    for i in range(nR):
-        log_R[i] = math.log(alpha + recency_values[i])
-        inv_R[i] = 1.0 / (alpha + recency_values[i])
+
+@numba.njit(
+    inline="always",
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "arcp", "reassoc", "nsz"},
+)
+def _log_and_inverse(alpha: float, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(alpha + v)`` and ``1 / (alpha + v)`` per distinct T (or t_x) ``v``."""
+    n = values.shape[0]
+    logs = np.empty(n)
+    inverses = np.empty(n)
+    for i in range(n):
+        logs[i] = math.log(alpha + values[i])
+        inverses[i] = 1.0 / (alpha + values[i])
+    return logs, inverses
+
+
+@numba.njit(
+    cache=True,
+    nogil=True,
+    error_model="numpy",
+    fastmath={"contract", "arcp", "reassoc", "nsz"},
+)
+def loglike_and_grad(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x_values: np.ndarray,
+    x_index: np.ndarray,
+    T_values: np.ndarray,
+    T_index: np.ndarray,
+    recency_values: np.ndarray,
+    recency_index: np.ndarray,
+    weights: np.ndarray,
+    x_weights: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """Weighted sum of the BG/NBD log-likelihood and its gradient in (r, alpha, a, b).
+
+    Returns ``-inf`` and a zero gradient outside the parameter space (any parameter <= 0 or
+    not finite).
+    """
+    grad = np.zeros(4)
+    if not (r > 0.0 and alpha > 0.0 and a > 0.0 and b > 0.0):
+        return -np.inf, grad
+    if not (math.isfinite(r) and math.isfinite(alpha) and math.isfinite(a) and math.isfinite(b)):
+        return -np.inf, grad
+    base, log_c, d_r, d_a, d_b, inv_bx = _per_x_terms(r, alpha, a, b, x_values)
+    log_T, inv_T = _log_and_inverse(alpha, T_values)
+    log_R, inv_R = _log_and_inverse(alpha, recency_values)
 
     # per x: the weighted sums of the terms that depend on x only
     total = 0.0
@@ -188,7 +213,7 @@ def loglike_and_grad(
     g_a = 0.0
     g_b = 0.0
     n_customers = 0.0
-    for j in range(nx):
+    for j in range(x_values.shape[0]):
         total += x_weights[j] * base[j]
         g_r += x_weights[j] * d_r[j]
         g_a += x_weights[j] * d_a[j]

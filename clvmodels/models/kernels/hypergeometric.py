@@ -241,6 +241,78 @@ def _bgnbd_draw(
             out_discounted[pair_row[p], d] = cc * (e_sum[i] - s_disc)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _horizon_terms(
+    alpha: float,
+    am1: float,
+    T_values: np.ndarray,
+    t: np.ndarray,
+    weight: np.ndarray,
+    z: np.ndarray,
+    q: np.ndarray,
+    e_sum: np.ndarray,
+    e_last: np.ndarray,
+    w_last: np.ndarray,
+) -> None:
+    """One draw's parts that depend on T and t but not on x, written into the arrays given.
+
+    Per step k and distinct T: ``z = t / (alpha + T + t)``, ``w**(a-1)`` with ``w = 1 - z``,
+    ``e = (1 - w**(a-1)) / (a-1)`` (``-log w`` at a = 1); ``e_sum`` is ``sum_k weight_k e_k``,
+    ``q`` is ``weight_k w_k**(a-1) z_k`` (the first power of the moments), and ``e_last``,
+    ``w_last`` are e and ``w**(a-1)`` at the last step.
+    """
+    n_steps, n_T = z.shape
+    last = n_steps - 1
+    e_sum[:] = 0.0
+    for k in range(n_steps):
+        for i in range(n_T):
+            u = alpha + T_values[i]
+            z[k, i] = t[k] / (u + t[k])
+            log_w = -np.log1p(t[k] / u)
+            em = np.expm1(am1 * log_w)
+            e_k = -em / am1 if am1 != 0.0 else -log_w
+            e_sum[i] += weight[k] * e_k
+            q[k, i] = weight[k] * (1.0 + em) * z[k, i]
+            if k == last:
+                e_last[i] = e_k
+                w_last[i] = 1.0 + em
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _draw_coefficients(
+    first: float,
+    am1: float,
+    a_plus_b: float,
+    group_x: np.ndarray,
+    group_start: np.ndarray,
+    pair_T_index: np.ndarray,
+    z_last: np.ndarray,
+    coef: np.ndarray,
+    n_terms: np.ndarray,
+    series_start: np.ndarray,
+) -> int:
+    """One draw's series coefficients per distinct x (the module docstring's c_n).
+
+    ``first`` is ``a + b - 1 - r``, so that for x the series is
+    ``2F1(first, a - 1; a + b + x - 1; z)``. Fills ``coef``, ``n_terms`` and
+    ``series_start`` per group of pairs, and returns the most terms any group needs.
+    """
+    most = 0
+    for g in range(group_x.shape[0]):
+        n, series_start[g] = _group_coefficients(
+            first,
+            am1,
+            a_plus_b + group_x[g] - 1.0,
+            z_last,
+            pair_T_index[group_start[g] : group_start[g + 1]],
+            coef[g],
+        )
+        series_start[g] += group_start[g]
+        n_terms[g] = n
+        most = max(most, n)
+    return most
+
+
 @njit(cache=True, nogil=True)
 def _bgnbd_block(
     start: int,
@@ -279,34 +351,19 @@ def _bgnbd_block(
     powers_by_n = np.empty((room, n_T))
     for d in range(start, stop):
         am1 = a[d] - 1.0
-        # the parts that depend on T and t but not on x: z, (1 - w**(a-1)) / (a-1), w**(a-1)
-        e_sum[:] = 0.0
-        for k in range(n_steps):
-            for i in range(n_T):
-                u = alpha[d] + T_values[i]
-                z[k, i] = t[k] / (u + t[k])
-                log_w = -np.log1p(t[k] / u)
-                em = np.expm1(am1 * log_w)
-                e_k = -em / am1 if am1 != 0.0 else -log_w
-                e_sum[i] += weight[k] * e_k
-                q[k, i] = weight[k] * (1.0 + em) * z[k, i]
-                if k == last:
-                    e_last[i] = e_k
-                    w_last[i] = 1.0 + em
-        # the series' coefficients, per x
-        most = 0
-        for g in range(n_groups):
-            n, series_start[g] = _group_coefficients(
-                a[d] + b[d] - 1.0 - r[d],
-                am1,
-                a[d] + b[d] + group_x[g] - 1.0,
-                z[last],
-                pair_T_index[group_start[g] : group_start[g + 1]],
-                coef[g],
-            )
-            series_start[g] += group_start[g]
-            n_terms[g] = n
-            most = max(most, n)
+        _horizon_terms(alpha[d], am1, T_values, t, weight, z, q, e_sum, e_last, w_last)
+        most = _draw_coefficients(
+            a[d] + b[d] - 1.0 - r[d],
+            am1,
+            a[d] + b[d],
+            group_x,
+            group_start,
+            pair_T_index,
+            z[last],
+            coef,
+            n_terms,
+            series_start,
+        )
         if most > room:
             room = max(most, min(2 * room, MAX_TERMS))
             moments = np.empty((n_T, room))

@@ -156,7 +156,7 @@ def child_pymc(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import pandas as pd
     from pymc_marketing.clv import BetaGeoModel
 
-    from clvmodels.models._pymc.adapter import sampler_diagnostics
+    from clvmodels.models._pymc.summary import sampler_diagnostics
 
     rfm = pd.read_parquet(out / "nuts_rfm.parquet")
     data = rfm[["customer_id", "frequency", "recency", "T"]]
