@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from clvmodels.cli.common import CUSTOMERS, SEED, check_outputs, guarded, say, show_progress
+from clvmodels.models.settings import Method
 
 
 @click.command()
@@ -23,7 +24,7 @@ from clvmodels.cli.common import CUSTOMERS, SEED, check_outputs, guarded, say, s
     "--method", type=click.Choice(["map", "laplace", "mcmc"]), default="laplace", show_default=True
 )
 @guarded
-def demo(output_dir: str, customers: int, seed: int, method: str) -> None:
+def demo(output_dir: str, customers: int, seed: int, method: Method) -> None:
     """Run the whole pipeline on a simulated customer base and say where the outputs went.
 
     Simulates orders with known BG/NBD and Gamma-Gamma parameters, summarises them, fits

@@ -26,8 +26,13 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
-from clvmodels.models.settings import TRANSACTION_MODEL_NAMES
-from clvmodels.units import UNIT_NAMES
+from clvmodels.models.settings import (
+    TRANSACTION_MODEL_NAMES,
+    Method,
+    Priors,
+    TransactionModelName,
+)
+from clvmodels.units import UNIT_NAMES, check_time_unit
 
 
 # ------------------------------------------------------------------------------- fit
@@ -91,13 +96,13 @@ def fit(
     model_dir: str,
     time_unit: str,
     observation_end: Any,
-    method: str,
-    priors: str,
+    method: Method,
+    priors: Priors,
     chains: int,
     draws: int,
     tune: int,
     seed: int,
-    transaction_model: str,
+    transaction_model: TransactionModelName,
     **kwargs: Any,
 ) -> None:
     """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
@@ -122,7 +127,7 @@ def fit(
     from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
 
     settings = FitSettings(
-        time_unit=time_unit.upper(),
+        time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,
         method=method,
         priors=priors,

@@ -69,7 +69,7 @@ def rfm(
     check_outputs(inputs={"ORDERS": orders}, outputs={"--output": target})
     engine, spark_master = pop_engine_options(kwargs)
     opts = pop_orders_options(kwargs)
-    dates = {
+    dates: dict[str, Any] = {
         "time_unit": time_unit.upper(),
         "observation_end": day_text(observation_end),
         "calibration_end": day_text(calibration_end),

@@ -18,18 +18,20 @@ import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
 from clvmodels.model import CLVModel
+from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.persistence import save_model
 from clvmodels.summaries.rfm import rfm_summary
+from clvmodels.units import TimeUnit
 
 
 @dataclass(frozen=True)
 class FitSettings:
     """How the models are fitted (the arguments of :class:`clvmodels.model.CLVModel`)."""
 
-    time_unit: str = "W"
-    transaction_model: str = "bgnbd"
-    method: str = "map"
-    priors: str = "default"
+    time_unit: TimeUnit = "W"
+    transaction_model: TransactionModelName = "bgnbd"
+    method: Method = "map"
+    priors: Priors = "default"
     chains: int = 4
     draws: int = 1000
     tune: int = 1000

@@ -223,7 +223,7 @@ def _segments(scores: pd.DataFrame, files: PipelineFiles, echo: Echo) -> Path:
 
 
 def _backtest_shop(
-    shop_orders: pd.DataFrame, files: PipelineFiles, *, priors: str, seed: int, echo: Echo
+    shop_orders: pd.DataFrame, files: PipelineFiles, *, priors: Priors, seed: int, echo: Echo
 ) -> None:
     """Backtest BG/NBD on the second shop with its last 3 months held out."""
     started = time.perf_counter()
