@@ -13,11 +13,24 @@ each short help is the first line of the command's docstring).
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 import click
 
 from clvmodels._version import __version__
 from clvmodels.cli.display import run_cli
+
+if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's graph
+    from clvmodels.cli.acquisition import budget, payback  # noqa: F401
+    from clvmodels.cli.backtest import backtest  # noqa: F401
+    from clvmodels.cli.cohorts import cohorts  # noqa: F401
+    from clvmodels.cli.demo import demo  # noqa: F401
+    from clvmodels.cli.fit import fit, show  # noqa: F401
+    from clvmodels.cli.report import report  # noqa: F401
+    from clvmodels.cli.rfm import rfm  # noqa: F401
+    from clvmodels.cli.score import score  # noqa: F401
+    from clvmodels.cli.segment import segment  # noqa: F401
+
 
 #: command name -> ("module:function", first line of the command's docstring)
 COMMANDS: dict[str, tuple[str, str]] = {
