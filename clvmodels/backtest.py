@@ -44,11 +44,23 @@ from clvmodels.models.settings import (
     Priors,
     TransactionModelName,
 )
+from clvmodels.summaries.baseline import cohort_baseline
 from clvmodels.summaries.period import DateLike, order_period, to_day
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 BASELINES = ("naive", "cohort")
+#: The files of a backtest's output folder (``clv backtest -o DIR``): role -> file name.
+#: :mod:`clvmodels.jobs.backtest` writes them and the report reads them.
+BACKTEST_FILES: dict[str, str] = {
+    "metrics": "metrics.json",
+    "totals": "totals.csv",
+    "conditional": "conditional.csv",
+    "tracking": "tracking.csv",
+    "customers": "customers.parquet",
+    "tracking_plot": "tracking.png",
+    "conditional_plot": "conditional.png",
+}
 MAX_FREQUENCY_GROUP = 7  # conditional expectations pool frequencies >= 7 into "7+"
 
 
@@ -277,7 +289,7 @@ def _predict_baselines(
         customers["revenue_naive"] = (
             customers["purchases_naive"] * customers["customer_id"].map(mean_revenue).to_numpy()
         )
-    cohort = _cohort_baseline(occasions, customers, cal_end, obs_end)
+    cohort = cohort_baseline(occasions, customers, cal_end, obs_end)
     customers["purchases_cohort"] = cohort["purchases"].to_numpy()
     if has_revenue:
         customers["revenue_cohort"] = cohort["revenue"].to_numpy()
@@ -420,73 +432,3 @@ def tracking_table(
         np.nan,
     )
     return table
-
-
-def _cohort_baseline(
-    occasions: pd.DataFrame,
-    customers: pd.DataFrame,
-    calibration_end: Any,
-    observation_end: Any,
-) -> pd.DataFrame:
-    """Expected holdout occasions and revenue per customer from older cohorts' curves.
-
-    Cohorts are calendar months of the first occasion
-    (:func:`clvmodels.summaries.cohorts.cohort_table`
-    on the calibration period's occasions). The curves are the average cumulative repeat
-    occasions and repeat revenue per customer by age in months, over the cohorts that fully
-    reached each age (:func:`clvmodels.summaries.cohorts.average_ltv_curve`). A customer expects
-    ``curve(age at observation end) - curve(age at calibration end)``, partial months
-    interpolated linearly, ages beyond the oldest cohort extrapolated at the curve's recent
-    run rate (:func:`_curve_at`).
-    """
-    from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
-
-    table = cohort_table(occasions, period="month", margin=1.0, observation_end=calibration_end)
-    first = occasions.groupby("customer_id")["timestamp"].min()
-    cohort_start = first.dt.to_period("M").dt.to_timestamp()
-    repeat = occasions[occasions["timestamp"] > occasions["customer_id"].map(first)]
-    repeat_cohort = repeat["customer_id"].map(cohort_start)
-    repeat_age = (repeat["timestamp"].dt.year - repeat_cohort.dt.year) * 12 + (
-        repeat["timestamp"].dt.month - repeat_cohort.dt.month
-    )
-    sums = (
-        repeat.assign(cohort=repeat_cohort.to_numpy(), age=repeat_age.to_numpy())
-        .groupby(["cohort", "age"])
-        .agg(repeat_occasions=("revenue", "size"), repeat_revenue=("revenue", "sum"))
-    )
-    table = table.merge(sums, left_on=["cohort", "age"], right_index=True, how="left")
-    table[["repeat_occasions", "repeat_revenue"]] = table[
-        ["repeat_occasions", "repeat_revenue"]
-    ].fillna(0.0)
-    ages_at = {}
-    for label, end in (("start", calibration_end), ("end", observation_end)):
-        end_ts = pd.Timestamp(end) + pd.Timedelta(days=1)  # the end day is inclusive
-        months = (end_ts.year - cohort_start.dt.year) * 12 + (end_ts.month - cohort_start.dt.month)
-        ages_at[label] = months + (end_ts.day - 1) / end_ts.days_in_month
-    result = {}
-    for key, column in (("purchases", "repeat_occasions"), ("revenue", "repeat_revenue")):
-        per_customer = table.assign(
-            ltv=table[column] / table["cohort_size"],
-            cumulative_ltv=table.groupby("cohort")[column].cumsum() / table["cohort_size"],
-        )
-        curve = average_ltv_curve(per_customer)
-        values = _curve_at(curve, ages_at["end"].to_numpy()) - _curve_at(
-            curve, ages_at["start"].to_numpy()
-        )
-        result[key] = pd.Series(values, index=first.index)
-    return pd.DataFrame(result).reindex(customers["customer_id"].to_numpy()).fillna(0.0)
-
-
-def _curve_at(curve: pd.DataFrame, ages: np.ndarray, run_rate_months: int = 3) -> np.ndarray:
-    """Cumulative value after ``ages`` months, interpolated between month ends.
-
-    Beyond the oldest age any cohort fully reached, the curve continues at its run rate: the
-    mean monthly increment over its last ``run_rate_months`` ages (the analyst's usual
-    extrapolation; the curves alone say nothing about older ages).
-    """
-    ends = np.concatenate([[0.0], curve["age"].to_numpy(dtype="float64") + 1.0])
-    values = np.concatenate([[0.0], curve["cumulative_ltv"].to_numpy(dtype="float64")])
-    inside = np.interp(ages, ends, values)
-    k = min(run_rate_months, len(ends) - 1)
-    slope = (values[-1] - values[-1 - k]) / (ends[-1] - ends[-1 - k]) if k > 0 else 0.0
-    return np.where(ages > ends[-1], values[-1] + slope * (ages - ends[-1]), inside)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clvmodels.backtest import BacktestResult
+from clvmodels.backtest import BACKTEST_FILES, BacktestResult
 from clvmodels.data.io import write_json, write_table
 from clvmodels.plots.backtest import plot_conditional_expectations, plot_tracking
 from clvmodels.plots.base import save_figure
@@ -18,12 +18,7 @@ from clvmodels.plots.base import save_figure
 def backtest_files(output_dir: str | Path) -> dict[str, Path]:
     """Every file :func:`write_backtest` writes into ``output_dir``, by name."""
     out = Path(output_dir)
-    names = ("metrics.json", "totals.csv", "conditional.csv", "tracking.csv")
-    files = {name.split(".")[0]: out / name for name in names}
-    files["customers"] = out / "customers.parquet"
-    files["tracking_plot"] = out / "tracking.png"
-    files["conditional_plot"] = out / "conditional.png"
-    return files
+    return {role: out / name for role, name in BACKTEST_FILES.items()}
 
 
 def write_backtest(result: BacktestResult, output_dir: str | Path) -> list[Path]:

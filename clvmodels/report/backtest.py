@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.axes import Axes
 
+from clvmodels.backtest import BACKTEST_FILES
 from clvmodels.errors import DataError
 from clvmodels.plots.backtest import plot_conditional_expectations, plot_tracking
 from clvmodels.report.html import (
@@ -31,14 +32,8 @@ from clvmodels.report.inputs import Source
 from clvmodels.units import UNIT_NAMES
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-BACKTEST_FILES = (
-    "metrics.json",
-    "totals.csv",
-    "conditional.csv",
-    "tracking.csv",
-    "tracking.png",
-    "conditional.png",
-)
+#: The files whose presence marks a backtest folder (customers.parquet is not read here).
+SHOWN_FILES = tuple(name for role, name in BACKTEST_FILES.items() if role != "customers")
 NEED_BACKTEST = (
     "Pass --backtest DIR (the output folder of `clv backtest`) to see the tracking and "
     "conditional-expectation plots and the holdout totals."
@@ -84,9 +79,9 @@ def read_backtest(path: Source) -> BacktestOutputs:
     folder = Path(path)
     if not folder.is_dir():
         raise DataError(f"backtest folder not found: {folder}", hint=_NOT_A_BACKTEST)
-    if not any((folder / name).is_file() for name in BACKTEST_FILES):
+    if not any((folder / name).is_file() for name in SHOWN_FILES):
         raise DataError(
-            f"{folder} holds no backtest outputs (none of {', '.join(BACKTEST_FILES)})",
+            f"{folder} holds no backtest outputs (none of {', '.join(SHOWN_FILES)})",
             hint=_NOT_A_BACKTEST,
         )
     outputs = BacktestOutputs(path=folder)
