@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.summaries.calendar import day_index, period_index, period_start
 from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
 
 
@@ -34,12 +35,11 @@ def cohort_baseline(
     """
     table = cohort_table(occasions, period="month", margin=1.0, observation_end=calibration_end)
     first = occasions.groupby("customer_id")["timestamp"].min()
-    cohort_start = first.dt.to_period("M").dt.to_timestamp()
+    cohort_p = pd.Series(period_index(first, "month"), index=first.index)
+    cohort_start = pd.Series(period_start(cohort_p.to_numpy(), "month"), index=first.index)
     repeat = occasions[occasions["timestamp"] > occasions["customer_id"].map(first)]
     repeat_cohort = repeat["customer_id"].map(cohort_start)
-    repeat_age = (repeat["timestamp"].dt.year - repeat_cohort.dt.year) * 12 + (
-        repeat["timestamp"].dt.month - repeat_cohort.dt.month
-    )
+    repeat_age = period_index(repeat["timestamp"], "month") - repeat["customer_id"].map(cohort_p)
     sums = (
         repeat.assign(cohort=repeat_cohort.to_numpy(), age=repeat_age.to_numpy())
         .groupby(["cohort", "age"])
@@ -52,7 +52,7 @@ def cohort_baseline(
     ages_at = {}
     for label, end in (("start", calibration_end), ("end", observation_end)):
         end_ts = pd.Timestamp(end) + pd.Timedelta(days=1)  # the end day is inclusive
-        months = (end_ts.year - cohort_start.dt.year) * 12 + (end_ts.month - cohort_start.dt.month)
+        months = day_index(end_ts.date(), "month") - cohort_p
         ages_at[label] = months + (end_ts.day - 1) / end_ts.days_in_month
     result = {}
     for key, column in (("purchases", "repeat_occasions"), ("revenue", "repeat_revenue")):
