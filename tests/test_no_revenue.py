@@ -2,7 +2,7 @@
 
 The RFM tables without revenue are built here from the same log as ``rfm_summary`` returns
 them with ``--no-revenue``: no ``monetary_value`` column, ``attrs["revenue"]`` ``"none"``
-(``tests/test_no_revenue_cli.py`` runs the command line on a file without revenue). The oracle
+(``tests/cli/test_no_revenue_cli.py`` runs the command line on a file without revenue). The oracle
 for the predictions is the same log with a constant revenue column: the purchase model sees
 the same (x, t_x, T), so P(alive) and expected purchases must be the same numbers, with or
 without a spend model beside it.

@@ -20,7 +20,7 @@ _DROPOUT_PRIORS: dict[str, tuple[str, dict[str, float]]] = {
 #: pymc-marketing 1.3.0's default priors (``default_model_config`` of BetaGeoModel,
 #: ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel): parameter -> (PyMC distribution,
 #: its parameters). Kept as data so that a fit need not import pymc-marketing's model classes;
-#: tests/test_startup.py asserts they equal pymc-marketing's.
+#: tests/cli/test_startup.py asserts they equal pymc-marketing's.
 DEFAULT_PRIORS: dict[str, dict[str, tuple[str, dict[str, float]]]] = {
     "bgnbd": _DROPOUT_PRIORS,
     "mbgnbd": _DROPOUT_PRIORS,

@@ -17,7 +17,7 @@ import pytest
 
 from clvmodels.cli import COMMANDS, cli, load_command
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: What a command that neither reads orders nor models needs none of.
 HEAVY = (
     "pandas",

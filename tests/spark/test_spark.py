@@ -511,7 +511,7 @@ def test_write_spark_table_replaces_the_folder_only_when_done(spark, tmp_path):
 
 
 def test_spark_rfm_script_writes_the_duckdb_rfm(data_dir, tmp_path):
-    script = Path(__file__).resolve().parents[1] / "scripts" / "spark_rfm.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "spark_rfm.py"
     out = tmp_path / "rfm"
     ends = ["--calibration-end", "2024-09-30", "--observation-end", "2024-12-31"]
     args = ["--orders", str(data_dir / "orders_ns.parquet"), "--output", str(out), *ends]

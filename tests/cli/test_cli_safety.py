@@ -358,7 +358,7 @@ def test_a_file_given_as_the_model_folder(work, command):
     [("orders", "is the input --orders"), (".", "holds the input --orders (orders)")],
 )
 def test_the_spark_rfm_script_never_replaces_its_input(work, output, message):
-    script = Path(__file__).resolve().parents[1] / "scripts" / "spark_rfm.py"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "spark_rfm.py"
     (work / "orders").mkdir()
     (work / "orders" / "part-0.csv").write_text(ORDERS)
     before = snapshot(work)
@@ -367,7 +367,7 @@ def test_the_spark_rfm_script_never_replaces_its_input(work, output, message):
         capture_output=True,
         text=True,
         cwd=work,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         timeout=120,
     )
     assert result.returncode == 2
