@@ -23,6 +23,7 @@ from clvmodels.cli.display import run_cli
 if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's graph
     from clvmodels.cli.acquisition import budget, payback  # noqa: F401
     from clvmodels.cli.backtest import backtest  # noqa: F401
+    from clvmodels.cli.churn import churn  # noqa: F401
     from clvmodels.cli.cohorts import cohorts  # noqa: F401
     from clvmodels.cli.demo import demo  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
@@ -69,6 +70,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "budget": (
         "clvmodels.cli.acquisition:budget",
         "How much a new customer from each source is worth, and where to move the budget.",
+    ),
+    "churn": (
+        "clvmodels.cli.churn:churn",
+        "Fit the sBG per group and write retention, survival, churn drivers and residual value.",
     ),
     "report": (
         "clvmodels.cli.report:report",

@@ -425,3 +425,40 @@ def observation_end_option(
 ) -> Callable[[Any], Any]:
     """``--observation-end``: a YYYY-MM-DD date."""
     return click.option("--observation-end", type=DATE, help=help_text)
+
+
+def fit_method_options[F: Callable[..., Any]](func: F) -> F:
+    """``--method``, ``--priors``, ``--chains``, ``--draws``, ``--tune`` and ``--seed`` of a fit."""
+    for option in reversed(_FIT_METHOD_OPTIONS):
+        func = option(func)
+    return func
+
+
+_FIT_METHOD_OPTIONS = (
+    click.option(
+        "--method",
+        type=click.Choice(["map", "laplace", "mcmc"]),
+        default="map",
+        show_default=True,
+        help="map: posterior mode (fast); laplace: Gaussian at the mode; mcmc: NUTS.",
+    ),
+    click.option(
+        "--priors",
+        type=click.Choice(["default", "flat"]),
+        default="default",
+        show_default=True,
+        help="pymc-marketing's default priors, or flat (MAP = maximum likelihood).",
+    ),
+    click.option("--chains", type=CHAINS, default=4, show_default=True),
+    click.option(
+        "--draws",
+        type=DRAWS,
+        default=1000,
+        show_default=True,
+        help="Draws per chain (laplace, mcmc).",
+    ),
+    click.option(
+        "--tune", type=TUNE, default=1000, show_default=True, help="Tuning steps per chain (mcmc)."
+    ),
+    click.option("--seed", type=SEED, default=0, show_default=True),
+)

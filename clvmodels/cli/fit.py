@@ -11,14 +11,11 @@ from typing import Any
 import click
 
 from clvmodels.cli.common import (
-    CHAINS,
     DATE,
-    DRAWS,
-    SEED,
     TIME_UNIT,
-    TUNE,
     check_outputs,
     day_text,
+    fit_method_options,
     guarded,
     orders_options,
     orders_source,
@@ -60,36 +57,7 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
     show_default=True,
     help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
 )
-@click.option(
-    "--method",
-    type=click.Choice(["map", "laplace", "mcmc"]),
-    default="map",
-    show_default=True,
-    help="map: posterior mode (fast); laplace: Gaussian at the mode; mcmc: NUTS.",
-)
-@click.option(
-    "--priors",
-    type=click.Choice(["default", "flat"]),
-    default="default",
-    show_default=True,
-    help="pymc-marketing's default priors, or flat (MAP = maximum likelihood).",
-)
-@click.option("--chains", type=CHAINS, default=4, show_default=True)
-@click.option(
-    "--draws",
-    type=DRAWS,
-    default=1000,
-    show_default=True,
-    help="Draws per chain (laplace, mcmc).",
-)
-@click.option(
-    "--tune",
-    type=TUNE,
-    default=1000,
-    show_default=True,
-    help="Tuning steps per chain (mcmc).",
-)
-@click.option("--seed", type=SEED, default=0, show_default=True)
+@fit_method_options
 @guarded
 def fit(
     orders: str,

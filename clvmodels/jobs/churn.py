@@ -1,0 +1,145 @@
+"""``clv churn``: read a subscriptions table (and companies, activities, people), analyse, write.
+
+:func:`churn_files` names every file ``clv churn -o OUT_DIR`` writes (the CLI checks them
+against the inputs before any work); :func:`run_churn` reads the inputs, runs
+:func:`clvmodels.subscriptions.churn.analyse_churn`, draws the plots and only then writes
+each file atomically, so a failure leaves OUT_DIR as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clvmodels.data.io import read_table, write_json, write_table
+from clvmodels.data.subscriptions import read_subscriptions
+from clvmodels.errors import DataError
+from clvmodels.subscriptions.churn import ChurnResult, ChurnSettings, analyse_churn
+
+#: Tables ``clv churn`` writes, by name; customers is Parquet, the others CSV.
+CHURN_TABLES = ("sbg_params", "retention", "customers", "logrank", "drivers", "profile")
+#: Plots ``clv churn`` writes (unless --no-plots).
+CHURN_PLOTS = ("survival", "retention_rates", "hazard_ratios")
+
+
+@dataclass(frozen=True)
+class ChurnInputs:
+    """The files ``clv churn`` reads: SUBS, and optionally companies, activities, people."""
+
+    subscriptions: str | os.PathLike[str]
+    companies: str | os.PathLike[str] | None = None
+    activities: str | os.PathLike[str] | None = None
+    people: str | os.PathLike[str] | None = None
+
+
+@dataclass
+class ChurnOutcome:
+    """What :func:`run_churn` did: the result, the files written, the seconds each step took."""
+
+    result: ChurnResult
+    files: dict[str, Path]
+    seconds: dict[str, float]
+
+
+def churn_files(out_dir: str | os.PathLike[str], *, plots: bool = True) -> dict[str, Path]:
+    """Every file ``clv churn -o out_dir`` writes, by name."""
+    folder = Path(out_dir)
+    files = {
+        name: folder / (f"{name}.parquet" if name == "customers" else f"{name}.csv")
+        for name in CHURN_TABLES
+    }
+    files["summary"] = folder / "summary.json"
+    if plots:
+        files.update({name: folder / f"{name}.png" for name in CHURN_PLOTS})
+    return files
+
+
+def run_churn(
+    inputs: ChurnInputs,
+    out_dir: str | os.PathLike[str],
+    settings: ChurnSettings | None = None,
+    *,
+    plots: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ChurnOutcome:
+    """Read the inputs, analyse churn and write :func:`churn_files` into ``out_dir``."""
+    settings = settings or ChurnSettings()
+    seconds: dict[str, float] = {}
+    clock = _Clock(seconds, progress)
+    clock("read")
+    subs = read_subscriptions(inputs.subscriptions)
+    companies = _optional(inputs.companies, "--companies")
+    activities = _optional(inputs.activities, "--activity")
+    people = _optional(inputs.people, "--people")
+    result = analyse_churn(
+        subs, settings, companies=companies, activities=activities, people=people, progress=clock
+    )
+    files = churn_files(out_dir, plots=plots)
+    if plots:
+        clock("plots")
+    figures = _figures(result) if plots else {}
+    clock("write")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    tables = {
+        "sbg_params": result.params,
+        "retention": result.retention,
+        "customers": result.customers,
+        "logrank": result.logrank,
+        "drivers": result.drivers,
+        "profile": result.profile,
+    }
+    for name, table in tables.items():
+        write_table(table, files[name])
+    from clvmodels.plots.base import save_figure
+
+    for name, ax in figures.items():
+        save_figure(ax, files[name])
+    clock(None)
+    summary = {**result.summary, "seconds": seconds, "files": {k: str(v) for k, v in files.items()}}
+    write_json(summary, files["summary"])
+    result.summary = summary
+    return ChurnOutcome(result=result, files=files, seconds=seconds)
+
+
+def _optional(path: str | os.PathLike[str] | None, flag: str) -> Any:
+    if path is None:
+        return None
+    try:
+        return read_table(path)
+    except DataError as exc:
+        raise DataError(f"{flag} {exc}") from exc
+
+
+def _figures(result: ChurnResult) -> dict[str, Any]:
+    from clvmodels.plots.subscriptions import plot_hazard_ratios, plot_retention, plot_survival
+
+    group_cols = list(result.group_cols)
+    figures = {
+        "survival": plot_survival(result.retention, group_cols),
+        "retention_rates": plot_retention(result.retention, group_cols),
+    }
+    if len(result.drivers):
+        figures["hazard_ratios"] = plot_hazard_ratios(result.drivers)
+    return figures
+
+
+class _Clock:
+    """Times the steps: each call ends the running step and starts the next (None: stop)."""
+
+    def __init__(self, seconds: dict[str, float], progress: Callable[[str], None] | None):
+        self.seconds = seconds
+        self.progress = progress
+        self.step: str | None = None
+        self.started = time.perf_counter()
+
+    def __call__(self, step: str | None) -> None:
+        now = time.perf_counter()
+        if self.step is not None:
+            self.seconds[self.step] = round(now - self.started, 3)
+        self.step, self.started = step, now
+        if step is not None and self.progress is not None:
+            self.progress(step)
