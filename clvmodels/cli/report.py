@@ -28,6 +28,7 @@ from clvmodels.report.acquisition import read_acquisition_inputs
 from clvmodels.report.backtest import read_backtest
 from clvmodels.report.build import REPORT_SUFFIXES, write_report
 from clvmodels.report.inputs import capture_findings
+from clvmodels.report.subscriptions import read_churn
 from clvmodels.units import parse_duration
 
 
@@ -63,6 +64,12 @@ from clvmodels.units import parse_duration
     type=click.Path(dir_okay=False),
     help="Marketing costs (source_id, dt, costs), with --visits.",
 )
+@click.option(
+    "--subscriptions",
+    "subscriptions_dir",
+    type=click.Path(),
+    help="Output folder of `clv churn`: survival, retention, churn drivers per group.",
+)
 @margin_option
 @horizon_option("CLV horizon of the segment table: a number and D, W or M.")
 @discount_option
@@ -75,6 +82,7 @@ def report(
     backtest_dir: str | None,
     visits: str | None,
     costs: str | None,
+    subscriptions_dir: str | None,
     margin: float,
     horizon: str,
     annual_discount_rate: float,
@@ -87,14 +95,16 @@ def report(
     94% interval) and convergence diagnostics; the frequency-recency and P(alive) matrices;
     a backtest's tracking and conditional-expectation plots and holdout totals; cohort LTV
     heatmap and retention curves; ROMI, payback and budget by source (needs --visits and
-    --costs); and the customer segments of the model's scores. A section whose inputs are
-    not given says what to pass. Images are embedded, so the file opens in any browser
-    without a network.
+    --costs); the customer segments of the model's scores; and, with --subscriptions, the
+    survival, retention and churn drivers of a `clv churn` folder. A section whose inputs
+    are not given says what to pass (the subscriptions section is left out). Images are
+    embedded, so the file opens in any browser without a network.
 
     Example:
 
     \b
       clv report -o report.html --orders orders.csv --model model/ --backtest backtest/
+      clv report -o report.html --orders orders.csv --subscriptions churn/
     """
     target = output_path(output, REPORT_SUFFIXES)
     check_outputs(
@@ -104,6 +114,7 @@ def report(
             "--backtest": backtest_dir,
             "--visits": visits,
             "--costs": costs,
+            "--subscriptions": subscriptions_dir,
         },
         outputs={"--output": target},
     )
@@ -113,6 +124,7 @@ def report(
             raise UserError(f"{name} file not found: {path}")
     visits_table, costs_table = read_acquisition_inputs(visits, costs)
     backtest = read_backtest(backtest_dir) if backtest_dir is not None else None
+    churn = read_churn(subscriptions_dir) if subscriptions_dir is not None else None
     model = load_model(model_dir) if model_dir is not None else None
     metadata = read_metadata(model_dir) if model_dir is not None else None
     options = pop_orders_options(kwargs)
@@ -124,6 +136,8 @@ def report(
         sources["model"] = model_dir
     if backtest_dir is not None:
         sources["backtest"] = backtest_dir
+    if subscriptions_dir is not None:
+        sources["subscriptions"] = subscriptions_dir
     result = write_report(
         target,
         orders,
@@ -138,8 +152,9 @@ def report(
         annual_discount_rate=annual_discount_rate,
         cohort_period=period,
         sources=sources,
+        subscriptions=churn,
     )
     say(f"report of {len(orders):,} orders with {len(result.sections)} sections:")
     for section in result.sections:
-        say(f"  {section.id:<12}{'shown' if section.shown else section.note}")
+        say(f"  {section.id + ' ':<12}{'shown' if section.shown else section.note}")
     say(f"wrote {target}")

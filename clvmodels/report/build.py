@@ -1,6 +1,7 @@
 """One self-contained HTML report of the whole job, for people who do not run Python.
 
-The report has seven sections, each a ``<section>`` with a fixed id:
+The report has seven sections, and an eighth for subscriptions, each a ``<section>`` with a
+fixed id:
 
 ``data``
     Orders, customers, date range, revenue, orders per customer, repeat share, and the
@@ -24,14 +25,19 @@ The report has seven sections, each a ``<section>`` with a fixed id:
     from visits and costs.
 ``segments``
     The segment summary of the model's scores (:mod:`clvmodels.segments.assign`).
+``subscriptions`` (only with ``subscriptions=``)
+    Survival, retention, log-rank tests, churn drivers and the typical customer per group of
+    a ``clv churn`` output folder (:mod:`clvmodels.report.subscriptions`).
 
-A section whose inputs were not given still appears, with a note saying what to pass; a
+A section whose inputs were not given still appears, with a note saying what to pass (the
+subscriptions section, for subscription businesses only, is left out instead); a
 section that cannot be computed from the inputs says why, and the rest of the report still
 renders. Images are PNGs embedded as base64 data URIs and the CSS is inline, so the file
 opens anywhere without JavaScript or a network.
 
 Each section is built by its own module (:mod:`clvmodels.report.data`, ``.model``,
-``.matrices``, ``.backtest``, ``.cohorts``, ``.acquisition``, ``.segments``) and the page by
+``.matrices``, ``.backtest``, ``.cohorts``, ``.acquisition``, ``.segments``,
+``.subscriptions``) and the page by
 :mod:`clvmodels.report.html`; this module puts them together.
 """
 
@@ -58,10 +64,19 @@ from clvmodels.report.inputs import ModelRFM, Source
 from clvmodels.report.matrices import matrices_section
 from clvmodels.report.model import model_section
 from clvmodels.report.segments import segments_section
+from clvmodels.report.subscriptions import (
+    SUBSCRIPTIONS_ID,
+    SUBSCRIPTIONS_TITLE,
+    ChurnOutputs,
+    read_churn,
+    subscriptions_section,
+)
 from clvmodels.summaries.calendar import check_period
 from clvmodels.units import parse_duration
 
 SECTION_IDS = ("data", "model", "matrices", "backtest", "cohorts", "acquisition", "segments")
+#: Sections shown only when their input is given, after :data:`SECTION_IDS`.
+OPTIONAL_SECTION_IDS = (SUBSCRIPTIONS_ID,)
 REPORT_SUFFIXES = (".html", ".htm")
 
 
@@ -87,6 +102,7 @@ def build_report(
     annual_discount_rate: float = 0.1,
     cohort_period: str = "month",
     sources: Mapping[str, str] | None = None,
+    subscriptions: ChurnOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
 ) -> str:
     """The report as one self-contained HTML document; see the module docstring.
@@ -119,6 +135,10 @@ def build_report(
         Cohort and age unit of the cohort section.
     sources : mapping of str to str, optional
         Where the inputs came from (``orders``, ``model``, ``backtest``, ...), shown as is.
+    subscriptions : ChurnOutputs or path, optional
+        A ``clv churn`` output folder, or what
+        :func:`clvmodels.report.subscriptions.read_churn` read from one: adds the
+        subscriptions section (absent without it).
     title : str
         The report's title.
 
@@ -140,6 +160,7 @@ def build_report(
         annual_discount_rate=annual_discount_rate,
         cohort_period=cohort_period,
         sources=sources,
+        subscriptions=subscriptions,
         title=title,
     ).html
 
@@ -178,6 +199,7 @@ def make_report(
     annual_discount_rate: float = 0.1,
     cohort_period: str = "month",
     sources: Mapping[str, str] | None = None,
+    subscriptions: ChurnOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
 ) -> Report:
     """Like :func:`build_report`, but also return the sections (for a summary of what is in)."""
@@ -186,6 +208,8 @@ def make_report(
     duration = parse_duration(horizon)
     if isinstance(backtest, str | os.PathLike):
         backtest = read_backtest(backtest)
+    if isinstance(subscriptions, str | os.PathLike):
+        subscriptions = read_churn(subscriptions)
     if model is not None:
         model._check_fitted()
     rfm = ModelRFM(orders, model)
@@ -215,6 +239,11 @@ def make_report(
             lambda: segments_section(model, rfm, str(duration), annual_discount_rate, rate),
         ),
     )
+    if subscriptions is not None:
+        churn = subscriptions
+        sections += (
+            _guarded(SUBSCRIPTIONS_ID, SUBSCRIPTIONS_TITLE, lambda: subscriptions_section(churn)),
+        )
     return Report(sections=sections, html=document(title, sections))
 
 

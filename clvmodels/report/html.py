@@ -32,7 +32,7 @@ class Section:
     ----------
     id : str
         The ``id`` of its ``<section>`` element (one of
-        :data:`clvmodels.report.build.SECTION_IDS`).
+        :data:`clvmodels.report.build.SECTION_IDS` or ``OPTIONAL_SECTION_IDS``).
     title : str
         Its heading.
     body : str
