@@ -2,8 +2,8 @@
 
 :func:`churn_files` names every file ``clv churn -o OUT_DIR`` writes (the CLI checks them
 against the inputs before any work); :func:`run_churn` reads the inputs, runs
-:func:`clvmodels.subscriptions.churn.analyse_churn`, draws the plots and only then writes
-each file atomically, so a failure leaves OUT_DIR as it was.
+:func:`clvmodels.subscriptions.churn.analyse_churn` (nothing is written until it has
+finished), then writes the plots, the tables and last ``summary.json``, each file atomically.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from clvmodels.data.subscriptions import read_subscriptions
 from clvmodels.errors import DataError
 from clvmodels.subscriptions.churn import ChurnResult, ChurnSettings, analyse_churn
 
-#: Tables ``clv churn`` writes, by name; customers is Parquet, the others CSV.
-CHURN_TABLES = ("sbg_params", "retention", "customers", "logrank", "drivers", "profile")
-#: Plots ``clv churn`` writes (unless --no-plots).
-CHURN_PLOTS = ("survival", "retention_rates", "hazard_ratios")
+#: The per-customer table, besides the files the report reads (CHURN_FILES).
+CUSTOMERS_FILE = "customers.parquet"
 
 
 @dataclass(frozen=True)
@@ -46,15 +44,22 @@ class ChurnOutcome:
 
 
 def churn_files(out_dir: str | os.PathLike[str], *, plots: bool = True) -> dict[str, Path]:
-    """Every file ``clv churn -o out_dir`` writes, by name."""
+    """Every file ``clv churn -o out_dir`` writes, by name.
+
+    The tables and summary the report reads (:data:`clvmodels.report.subscriptions.CHURN_FILES`),
+    ``customers.parquet``, and the plots (:data:`clvmodels.plots.subscriptions.SUBSCRIPTION_PLOTS`;
+    the hazard-ratio plot only when there are drivers).
+    """
+    from clvmodels.plots.subscriptions import SUBSCRIPTION_PLOTS
+    from clvmodels.report.subscriptions import CHURN_FILES
+
     folder = Path(out_dir)
-    files = {
-        name: folder / (f"{name}.parquet" if name == "customers" else f"{name}.csv")
-        for name in CHURN_TABLES
-    }
-    files["summary"] = folder / "summary.json"
+    files = {name: folder / file_name for name, file_name in CHURN_FILES.items()}
+    files["customers"] = folder / CUSTOMERS_FILE
     if plots:
-        files.update({name: folder / f"{name}.png" for name in CHURN_PLOTS})
+        files.update(
+            {name: folder / f"{file_name}" for name, file_name in SUBSCRIPTION_PLOTS.items()}
+        )
     return files
 
 
@@ -79,10 +84,6 @@ def run_churn(
         subs, settings, companies=companies, activities=activities, people=people, progress=clock
     )
     files = churn_files(out_dir, plots=plots)
-    if plots:
-        clock("plots")
-    figures = _figures(result) if plots else {}
-    clock("write")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     tables = {
         "sbg_params": result.params,
@@ -92,12 +93,20 @@ def run_churn(
         "drivers": result.drivers,
         "profile": result.profile,
     }
+    if plots:
+        from clvmodels.plots.subscriptions import save_subscription_plots
+
+        clock("plots")
+        save_subscription_plots(
+            result.retention,
+            result.drivers,
+            list(result.group_cols),
+            out_dir,
+            billing_period=result.summary.get("billing_period"),
+        )
+    clock("write")
     for name, table in tables.items():
         write_table(table, files[name])
-    from clvmodels.plots.base import save_figure
-
-    for name, ax in figures.items():
-        save_figure(ax, files[name])
     clock(None)
     summary = {**result.summary, "seconds": seconds, "files": {k: str(v) for k, v in files.items()}}
     write_json(summary, files["summary"])
@@ -112,19 +121,6 @@ def _optional(path: str | os.PathLike[str] | None, flag: str) -> Any:
         return read_table(path)
     except DataError as exc:
         raise DataError(f"{flag} {exc}") from exc
-
-
-def _figures(result: ChurnResult) -> dict[str, Any]:
-    from clvmodels.plots.subscriptions import plot_hazard_ratios, plot_retention, plot_survival
-
-    group_cols = list(result.group_cols)
-    figures = {
-        "survival": plot_survival(result.retention, group_cols),
-        "retention_rates": plot_retention(result.retention, group_cols),
-    }
-    if len(result.drivers):
-        figures["hazard_ratios"] = plot_hazard_ratios(result.drivers)
-    return figures
 
 
 class _Clock:
