@@ -55,11 +55,14 @@ def require_columns(raw: pd.DataFrame, flags: Mapping[str, str], what: str) -> N
             if normalise_name(m) in normalised
         ]
         hint = f"its columns are: {', '.join(map(str, raw.columns))}. "
+        unguessed = [flags[m] for m in missing if normalise_name(m) not in normalised]
         hint += (
             f"Did you mean {', '.join(guesses)}?"
             if guesses
-            else "Name yours with " + ", ".join(flags[m] for m in missing)
+            else "Name yours with " + ", ".join(unguessed)
         )
+        if guesses and unguessed:
+            hint += " Name the others with " + ", ".join(unguessed)
         raise RULES["missing_column"].error(
             None, hint=hint, table=what, columns=", ".join(repr(m) for m in missing)
         )
@@ -127,7 +130,9 @@ def _float_ids(column: pd.Series, name: str) -> pd.Series:
     values = column.to_numpy(dtype="float64", na_value=np.nan)
     missing = np.isnan(values)
     if missing.any():
-        raise RULES["missing_id"].error(name, n_rows=int(missing.sum()), examples=row_labels(missing))
+        raise RULES["missing_id"].error(
+            name, n_rows=int(missing.sum()), examples=row_labels(missing)
+        )
     inexact = (values != np.floor(values)) | (np.abs(values) > FLOAT_EXACT_LIMIT)
     if inexact.any():
         raise RULES["float_id"].error(
@@ -140,7 +145,9 @@ def _text_ids(column: pd.Series, name: str, *, text_integers: bool) -> pd.Series
     text = column.astype("string").str.strip()
     missing = (text.isna() | (text == "") | text.str.lower().isin(_MISSING_TEXT)).fillna(True)
     if missing.any():
-        raise RULES["missing_id"].error(name, n_rows=int(missing.sum()), examples=row_labels(missing))
+        raise RULES["missing_id"].error(
+            name, n_rows=int(missing.sum()), examples=row_labels(missing)
+        )
     scientific = text.str.fullmatch(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool)
     if scientific.any():
         raise RULES["scientific_id"].error(

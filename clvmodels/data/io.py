@@ -64,9 +64,7 @@ def read_table(
         When the file is missing, is not a table, or is not in the stated encoding.
     """
     with duckdb_connection() as con:
-        register_source(
-            con, source, table=table, query=query, encoding=encoding, all_text=all_text
-        )
+        register_source(con, source, table=table, query=query, encoding=encoding, all_text=all_text)
         try:
             return con.execute(f"SELECT * FROM {RAW_VIEW}").df()
         except duckdb.Error as exc:
