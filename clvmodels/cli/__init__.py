@@ -73,7 +73,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "subscriptions": (
         "clvmodels.cli.subscriptions:subscriptions",
-        "Summarise a billing table (one row a payment) into one row per customer (SUBS).",
+        "Summarise a billing table into one row per customer (the SUBS table).",
     ),
     "report": (
         "clvmodels.cli.report:report",

@@ -83,7 +83,7 @@ def subscriptions(
     observation_end: Any,
     **columns: Any,
 ) -> None:
-    """Summarise a billing table (one row a payment) into one row per customer (SUBS).
+    """Summarise a billing table into one row per customer (the SUBS table).
 
     Paid payments (--status-col in --paid-values) cover [payment date, paid-until). Writes
     customer_id, plan (first payment), plan_last, cohort (period of the first payment),
