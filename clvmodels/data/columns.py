@@ -25,7 +25,7 @@ FLOAT_EXACT_LIMIT = 2**53
 _MISSING_TEXT = ["nan", "none", "null"]
 _CANONICAL_INT = r"^-?(?:0|[1-9][0-9]{0,18})$"
 _SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]\d+$"
-_INT64_MIN, _INT64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 def require_columns(raw: pd.DataFrame, flags: Mapping[str, str], what: str) -> None:
@@ -154,9 +154,10 @@ def _text_ids(column: pd.Series, name: str, *, text_integers: bool) -> pd.Series
             name, n_rows=int(scientific.sum()), examples=text[scientific].head(5).tolist()
         )
     if text_integers and bool(text.str.fullmatch(_CANONICAL_INT).all()):
-        wide = text.astype(object).map(int)
-        if bool(wide.between(_INT64_MIN, _INT64_MAX).all()):
-            return wide.astype("int64")
+        try:  # exact: integers parsed from their digits, never through a float
+            return text.astype("int64")
+        except (OverflowError, ValueError):  # 19 digits beyond int64: kept as text
+            pass
     return text.astype(object)
 
 
