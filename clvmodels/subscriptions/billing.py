@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.rules import RULES
-from clvmodels.errors import Label
+from clvmodels.errors import DataError, Label
 
 BillingPeriod = Literal["month", "year"]
 
@@ -162,7 +162,12 @@ def _paid_payments(payments: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]
     paid = paid[columns].reset_index(drop=True)
     report["paid_payments"] = len(paid)
     if len(paid) == 0:
-        raise RULES["empty_table"].error(None, table="billing table's paid payments")
+        statuses = ", ".join(repr(s) for s in report["unpaid_by_status"]) or "none"
+        raise DataError(
+            f"the billing table has no paid payments (statuses: {statuses})",
+            column="status" if report["unpaid_by_status"] else None,
+            hint="Name the statuses of paid payments with --paid-values (paid_values)",
+        )
     duplicated = paid.duplicated(["customer_id", "payment_date", "paid_until", "amount"])
     report["duplicates"] = int(duplicated.sum())
     paid = paid.loc[~duplicated.to_numpy()].reset_index(drop=True)

@@ -391,3 +391,9 @@ def test_fader_hardie_2007_segments(fh2007_billing):
         paid = group["first_spell_periods"].to_numpy()
         assert [int((paid > t).sum()) for t in range(8)] == list(survivors)
     assert set(subs["cohort"]) == {"2000"}
+
+
+def test_a_table_without_paid_payments_names_the_statuses():
+    table = payments([(1, "2024-01-01", "2024-02-01", 10, "a")], status=["success"])
+    with pytest.raises(DataError, match=r"no paid payments \(statuses: 'success'\)"):
+        summarize_billing(table, billing_period="month")
