@@ -246,13 +246,13 @@ def _customers(
     c = codes[cover]
     start = paid["payment_date"].to_numpy("datetime64[ns]")[cover].view("int64")
     stop = paid["paid_until"].to_numpy("datetime64[ns]")[cover].view("int64")
-    order = np.lexsort((start, c))  # stable: same-day payments keep the table's order
+    order, running_max = _by_customer_and_date(c, start, stop)
     c, start, stop = c[order], start[order], stop[order]
     plans = paid["plan"].to_numpy(dtype=object)[cover][order]
     amounts = amount[cover][order]
     first = np.r_[True, c[1:] != c[:-1]]
     last = np.r_[c[1:] != c[:-1], True]
-    running = pd.Series(stop).groupby(c, sort=False).cummax().to_numpy()
+    running = running_max(c, stop)
     before = np.empty_like(running)  # latest paid-until of the customer's earlier payments
     before[1:] = running[:-1]
     before[first] = start[first]
@@ -300,6 +300,44 @@ def _customers(
         "reactivated_customers": int((reactivations > 0).sum()),
     }
     return subs, counts
+
+
+def _by_customer_and_date(
+    codes: np.ndarray, start: np.ndarray, stop: np.ndarray
+) -> tuple[np.ndarray, Any]:
+    """The stable order by customer, then payment time; and the running maximum by customer.
+
+    When the customer code and the dates (as ticks of the coarsest unit that divides them
+    all: a day, second, millisecond, microsecond or nanosecond) fit in 62 bits together, one
+    integer key ``code << bits | ticks`` does both: one stable sort, and one running maximum
+    over all rows (a later customer's key is larger than every earlier one's). Otherwise a
+    two-key sort and a maximum per group. Same-time payments keep the table's order.
+    """
+    low = int(min(start.min(), stop.min())) if len(start) else 0
+    unit = next(u for u in (_DAY_NS, 10**9, 10**6, 10**3, 1) if _divides(u, low, start, stop))
+    bits = max(int((max(int(start.max()), int(stop.max())) - low) // unit).bit_length(), 1)
+    if int(codes.max()).bit_length() + bits > 62:
+        order = np.lexsort((start, codes))
+
+        def by_group(sorted_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+            series = pd.Series(values).groupby(sorted_codes, sort=False)
+            return series.cummax().to_numpy()
+
+        return order, by_group
+    shift = np.int64(bits)
+
+    def key(sorted_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return (sorted_codes.astype("int64") << shift) | ((values - low) // unit)
+
+    def running(sorted_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+        top = np.maximum.accumulate(key(sorted_codes, values)) & ((np.int64(1) << shift) - 1)
+        return top * unit + low
+
+    return np.argsort(key(codes, start), kind="stable"), running
+
+
+def _divides(unit: int, low: int, *values: np.ndarray) -> bool:
+    return not any(((v - low) % unit).any() for v in values)
 
 
 def _ids(ids: pd.Index, kept: np.ndarray) -> np.ndarray:
