@@ -98,3 +98,48 @@ def assert_same_posterior(fits: dict, names: tuple[str, ...]) -> None:
         sd = float(theirs.std())
         assert abs(float(ours.mean()) - float(theirs.mean())) < 0.1 * sd, name
         assert float(ours.std()) == pytest.approx(sd, rel=0.10), name
+
+
+#: Fader & Hardie (2007), "How to project customer retention", Table 1: survivors per 1,000
+#: at years 0-7 of the regular and the high-end segment.
+FH2007_SURVIVORS = {
+    "regular": (1000, 631, 468, 382, 326, 289, 262, 241),
+    "high end": (1000, 869, 743, 653, 593, 551, 517, 491),
+}
+#: The observation end of the table below: mid-year 7 (years start on 2000-01-01).
+FH2007_OBSERVATION_END = "2007-07-01"
+
+
+@pytest.fixture(scope="session")
+def fh2007_billing() -> pd.DataFrame:
+    """Fader & Hardie (2007)'s two segments as a yearly billing table, in the simulator's names.
+
+    1,000 customers per segment (ids 1-1000 regular, 1001-2000 high end; ``plan`` = segment),
+    all starting on 2000-01-01. A customer who churns in year n (S(n-1) - S(n) of them) pays
+    on Jan 1 of years 0..n-1, each payment until the next Jan 1 (100 regular, 250 high end);
+    the S(7) survivors pay in years 0..7. Observed to 2007-07-01 (``attrs``), so that every
+    customer has T = 8; churned ones have first_spell_periods = their churn year, survivors
+    8 and are not churned. ``attrs`` also hold the survivors and the observation end.
+    """
+    rows = []
+    customer = 0
+    for plan, survivors in FH2007_SURVIVORS.items():
+        amount = 100.0 if plan == "regular" else 250.0
+        counts = [survivors[n - 1] - survivors[n] for n in range(1, 8)] + [survivors[7]]
+        for n_paid, count in zip(range(1, 9), counts, strict=True):
+            for _ in range(count):
+                customer += 1
+                for year in range(n_paid):
+                    rows.append(
+                        (customer, plan, f"{2000 + year}-01-01", f"{2001 + year}-01-01", amount)
+                    )
+    frame = pd.DataFrame(
+        rows, columns=["company_id", "plan", "payment_date", "paid_until", "amount"]
+    )
+    frame.insert(0, "payment_id", np.arange(1, len(frame) + 1))
+    frame["status"] = "success"
+    frame["payment_date"] = pd.to_datetime(frame["payment_date"])
+    frame["paid_until"] = pd.to_datetime(frame["paid_until"])
+    frame.attrs["survivors"] = FH2007_SURVIVORS
+    frame.attrs["observation_end"] = FH2007_OBSERVATION_END
+    return frame

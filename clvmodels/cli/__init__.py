@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.rfm import rfm  # noqa: F401
     from clvmodels.cli.score import score  # noqa: F401
     from clvmodels.cli.segment import segment  # noqa: F401
+    from clvmodels.cli.subscriptions import subscriptions  # noqa: F401
 
 
 #: command name -> ("module:function", first line of the command's docstring)
@@ -70,6 +71,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "budget": (
         "clvmodels.cli.acquisition:budget",
         "How much a new customer from each source is worth, and where to move the budget.",
+    ),
+    "subscriptions": (
+        "clvmodels.cli.subscriptions:subscriptions",
+        "Summarise a billing table into one row per customer (the SUBS table).",
     ),
     "churn": (
         "clvmodels.cli.churn:churn",
@@ -146,6 +151,7 @@ def cli() -> None:
           -o payback.parquet
       clv budget --model model/ --payback payback.parquet --target-payback-months 6 -o budget.csv
       clv report --orders orders.csv --model model/ --backtest backtest/ -o report.html
+      clv subscriptions billing.csv --billing-period month -o subs.parquet
 
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
     --customer-col, --date-col and --revenue-col.

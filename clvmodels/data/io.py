@@ -40,6 +40,7 @@ def read_table(
     table: str | None = None,
     query: str | None = None,
     encoding: str = "utf-8",
+    all_text: bool = False,
 ) -> pd.DataFrame:
     """Read a CSV, Parquet, DuckDB or SQLite file into a DataFrame, as it is.
 
@@ -53,6 +54,9 @@ def read_table(
         database with a single table needs neither.
     encoding : str
         Text encoding of a CSV file (``utf-8``, ``utf-16`` or ``latin-1``).
+    all_text : bool
+        Read every CSV column as text, so that no type is guessed (ids such as ``007`` or
+        numbers beyond 64 bits stay as written); other kinds keep their stored types.
 
     Raises
     ------
@@ -60,7 +64,7 @@ def read_table(
         When the file is missing, is not a table, or is not in the stated encoding.
     """
     with duckdb_connection() as con:
-        register_source(con, source, table=table, query=query, encoding=encoding)
+        register_source(con, source, table=table, query=query, encoding=encoding, all_text=all_text)
         try:
             return con.execute(f"SELECT * FROM {RAW_VIEW}").df()
         except duckdb.Error as exc:

@@ -22,9 +22,9 @@ import os
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.columns import clean_ids, parse_times, require_columns, row_labels
 from clvmodels.data.io import read_table
 from clvmodels.data.rules import RULES
-from clvmodels.errors import Label
 
 VISIT_COLUMNS = ("uid", "device", "start_ts", "end_ts", "source_id")
 COST_COLUMNS = ("source_id", "dt", "costs")
@@ -104,17 +104,17 @@ def validate_visits(
         end_col: "--visits-end-col",
         source_col: "--visits-source-col",
     }
-    _require(raw, flags, "visits table")
-    uid = _clean_user_ids(raw[uid_col], uid_col)
-    start = _parse_times(raw[start_col], start_col, date_format)
-    end = _parse_times(raw[end_col], end_col, date_format)
+    require_columns(raw, flags, "visits table")
+    uid = clean_ids(raw[uid_col], uid_col, text_integers=False)
+    start = parse_times(raw[start_col], start_col, date_format)
+    end = parse_times(raw[end_col], end_col, date_format)
     source_id = _clean_source_ids(raw[source_col], source_col)
     backwards = (end < start).to_numpy()
     if backwards.any():
         raise RULES["session_order"].error(
             end_col,
             n_rows=int(backwards.sum()),
-            examples=_row_labels(backwards),
+            examples=row_labels(backwards),
             end=end_col,
             start=start_col,
         )
@@ -193,9 +193,9 @@ def validate_costs(
         date_col: "--costs-date-col",
         costs_col: "--costs-col",
     }
-    _require(raw, flags, "costs table")
+    require_columns(raw, flags, "costs table")
     source_id = _clean_source_ids(raw[source_col], source_col)
-    day = _parse_times(raw[date_col], date_col, date_format).dt.normalize()
+    day = parse_times(raw[date_col], date_col, date_format).dt.normalize()
     column = raw[costs_col]
     numeric = pd.to_numeric(column, errors="coerce")
     not_number = (numeric.isna() & column.notna()).to_numpy()
@@ -210,7 +210,7 @@ def validate_costs(
     missing = ~np.isfinite(values)
     if missing.any():
         raise RULES["missing_costs"].error(
-            costs_col, n_rows=int(missing.sum()), examples=_row_labels(missing)
+            costs_col, n_rows=int(missing.sum()), examples=row_labels(missing)
         )
     negative = values < 0
     if negative.any():
@@ -218,32 +218,6 @@ def validate_costs(
             costs_col, n_rows=int(negative.sum()), examples=values[negative][:5].tolist()
         )
     return pd.DataFrame({"source_id": source_id.to_numpy(), "dt": day.to_numpy(), "costs": values})
-
-
-def _require(raw: pd.DataFrame, flags: dict[str, str], what: str) -> None:
-    missing = [name for name in flags if name not in raw.columns]
-    if missing:
-        normalised = {_normalise_name(c): str(c) for c in raw.columns}
-        guesses = [
-            f"{flags[m]} '{normalised[_normalise_name(m)]}'"
-            for m in missing
-            if _normalise_name(m) in normalised
-        ]
-        hint = f"its columns are: {', '.join(map(str, raw.columns))}. "
-        hint += (
-            f"Did you mean {', '.join(guesses)}?"
-            if guesses
-            else "Name yours with " + ", ".join(flags[m] for m in missing)
-        )
-        raise RULES["missing_column"].error(
-            None, hint=hint, table=what, columns=", ".join(repr(m) for m in missing)
-        )
-    if len(raw) == 0:
-        raise RULES["empty_table"].error(None, table=what)
-
-
-def _normalise_name(name: object) -> str:
-    return str(name).strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def _clean_source_ids(column: pd.Series, name: str) -> pd.Series:
@@ -254,67 +228,5 @@ def _clean_source_ids(column: pd.Series, name: str) -> pd.Series:
     text = values.astype("string").str.strip()
     bad = (text.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null"])).fillna(True)
     if bad.any():
-        raise RULES["missing_source"].error(name, n_rows=int(bad.sum()), examples=_row_labels(bad))
+        raise RULES["missing_source"].error(name, n_rows=int(bad.sum()), examples=row_labels(bad))
     return text.astype(object)
-
-
-def _row_labels(mask: pd.Series | np.ndarray) -> list[Label]:
-    """``row N`` (counted from 1) of the first five rows where ``mask`` holds."""
-    return [Label(f"row {i + 1}") for i in np.flatnonzero(np.asarray(mask))[:5]]
-
-
-def _clean_user_ids(column: pd.Series, name: str) -> pd.Series:
-    """Strip text ids and reject empty or missing ones (rule ``missing_id``, naming ``name``).
-
-    Integral float ids become integers, so that they match integer customer ids.
-    """
-    values = column
-    bad = values.isna()
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        stripped = values.astype("string").str.strip()
-        bad = (
-            bad
-            | (stripped == "").fillna(False)
-            | stripped.str.lower().isin(["nan", "none", "null"]).fillna(False)
-        )
-        values = stripped
-    if bad.any():
-        raise RULES["missing_id"].error(name, n_rows=int(bad.sum()), examples=_row_labels(bad))
-    if pd.api.types.is_float_dtype(values.dtype) and (values % 1 == 0).all():
-        values = values.astype("int64")
-    return values
-
-
-def _parse_times(column: pd.Series, name: str, date_format: str | None) -> pd.Series:
-    """Parse a date column (text, YYYYMMDD integers or datetimes) to naive datetime64[ns].
-
-    Missing values break the rule ``missing_date``, unparsable ones ``bad_date``.
-    """
-    missing = column.isna()
-    if missing.any():
-        raise RULES["missing_date"].error(
-            name, n_rows=int(missing.sum()), examples=_row_labels(missing)
-        )
-    if pd.api.types.is_datetime64_any_dtype(column.dtype):
-        parsed = column
-    else:
-        source = column
-        fmt = date_format
-        if fmt is None and pd.api.types.is_integer_dtype(column.dtype):
-            if column.between(1000_01_01, 9999_12_31).all():
-                fmt = "%Y%m%d"
-                source = column.astype("string")
-        elif fmt is not None and not pd.api.types.is_string_dtype(column.dtype):
-            source = column.astype("string")
-        try:
-            parsed = pd.to_datetime(source, errors="coerce", format=fmt)
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(source.astype("string"), errors="coerce", format="mixed")
-        bad = parsed.isna()
-        if bad.any():
-            raise RULES["bad_date"].error(
-                name, n_rows=int(bad.sum()), examples=column[bad].head(5).tolist()
-            )
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.astype("datetime64[ns]")

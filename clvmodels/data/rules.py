@@ -1,9 +1,10 @@
 """The rules of the orders contract: one message each, shared by the DuckDB and Spark readers.
 
 ``docs/orders.md`` states them for users; :mod:`clvmodels.data.contract` checks them in DuckDB
-SQL and :mod:`clvmodels.spark.validate` in Spark. The visits and costs tables
-(:mod:`clvmodels.data.marketing`, checked in pandas) follow the same rules for their ids and
-dates, and add the rules of their own columns (sources, session times, costs).
+SQL and :mod:`clvmodels.spark.validate` in Spark. The visits, costs and billing
+tables (:mod:`clvmodels.data.marketing`, :mod:`clvmodels.data.billing`, checked in pandas by
+:mod:`clvmodels.data.columns`) follow the same rules for their ids and dates, and add the rules
+of their own columns (sources, session times, costs, paid-until dates, plans, amounts).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Rule:
     """One rule of the orders contract: its name, the column it is about, its message."""
 
     name: str
-    column: Literal["customer", "date", "revenue", "table", "source", "costs"]
+    column: Literal["customer", "date", "revenue", "table", "source", "costs", "billing"]
     problem: str
     hint: str | None = None
 
@@ -162,6 +163,40 @@ RULES: dict[str, Rule] = {
             "costs",
             "negative costs",
             "Costs are money spent on a source on a day and cannot be negative",
+        ),
+        # the billing table (clvmodels.data.billing, clvmodels.subscriptions.billing)
+        Rule(
+            "missing_paid_until",
+            "billing",
+            "paid payments without a paid-until date",
+            "Every paid payment needs the date it pays until; name that column with "
+            "--paid-until-col (paid_until_col)",
+        ),
+        Rule(
+            "paid_until_order",
+            "billing",
+            "payments paid until before their payment date ({paid_until} < {payment_date})",
+            "Fix or drop those rows; the two dates are probably swapped",
+        ),
+        Rule(
+            "missing_plan",
+            "billing",
+            "paid payments without a plan",
+            "Fill the plan of every paid payment, or name the plan column with --plan-col "
+            "(plan_col)",
+        ),
+        Rule("amount_not_number", "billing", "amounts that are not numbers"),
+        Rule(
+            "missing_amount",
+            "billing",
+            "missing (NaN) or infinite amounts of paid payments",
+            "Fill or drop those rows; clvmodels does not count a missing amount as 0",
+        ),
+        Rule(
+            "after_observation_end",
+            "billing",
+            "payments after the observation end {observation_end}",
+            "Pass a later --observation-end (observation_end), or drop the payments after it",
         ),
     )
 }

@@ -28,10 +28,10 @@ def survival(alpha: float, beta: float, t: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def churn_dir(tmp_path_factory, fh2007_billing_frame):
+def churn_dir(tmp_path_factory, fh2007_billing):
     folder = tmp_path_factory.mktemp("fh2007")
     billing = folder / "billing.csv"
-    fh2007_billing_frame.to_csv(billing, index=False)
+    fh2007_billing.to_csv(billing, index=False)
     subs = folder / "subs.parquet"
     runner = CliRunner()
     result = runner.invoke(
@@ -102,7 +102,8 @@ def test_residual_value_of_survivors(churn_dir):
         assert len(alive) == SURVIVORS[plan][7]
         n = 8  # seven renewals observed
         np.testing.assert_allclose(alive["p_renew_next"], (beta + n - 1) / (alpha + beta + n - 1))
-        derl = (beta + n - 1) / (alpha + beta + n - 1) * hyp2f1(1, beta + n, alpha + beta + n, 1 / 1.1)
+        renew = (beta + n - 1) / (alpha + beta + n - 1)
+        derl = renew * hyp2f1(1, beta + n, alpha + beta + n, 1 / 1.1)
         np.testing.assert_allclose(alive["expected_residual_lifetime"], derl, rtol=1e-9)
         # a long truncated sum of discounted survival, written here
         k = np.arange(0, 2000)
