@@ -82,9 +82,9 @@ def summarize_billing(
     Returns
     -------
     subs : pandas.DataFrame
-        :data:`clvmodels.data.subscriptions.SUBS_COLUMNS`, one row per customer with at least one paid payment that is not
-        a refund, sorted by ``customer_id``. With ``P`` the period length in days, per
-        customer:
+        :data:`clvmodels.data.subscriptions.SUBS_COLUMNS`, one row per customer with at
+        least one paid payment that is not a refund, sorted by ``customer_id``. With ``P``
+        the period length in days, per customer:
 
         * ``periods_paid = max(1, round(U / P))``, ``U`` the length in days of the union of
           the covered intervals [payment_date, paid_until) (half up);
