@@ -45,10 +45,13 @@ _FLAGS = ("churned", "first_spell_churned")
 def read_subscriptions(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     """Read a SUBS table (Parquet, CSV, DuckDB or SQLite file, or a DataFrame) and check it.
 
+    A CSV is read as text, so ids keep their leading zeros (``007``) exactly as written.
+
     Returns
     -------
     pandas.DataFrame
-        The table with whole-number columns as int64 and flags as bool; ids as written.
+        The table with whole-number columns as int64, flags as bool, money as float; ids as
+        written.
 
     Raises
     ------
@@ -56,7 +59,7 @@ def read_subscriptions(source: str | os.PathLike[str] | pd.DataFrame) -> pd.Data
         A column is missing, a number of periods is not a whole number >= the rules allow, a
         flag is not true/false, or the table mixes billing periods.
     """
-    subs = source.copy() if isinstance(source, pd.DataFrame) else read_table(source)
+    subs = source.copy() if isinstance(source, pd.DataFrame) else read_table(source, all_text=True)
     missing = [c for c in SUBS_COLUMNS if c not in subs.columns]
     if missing:
         raise DataError(
@@ -69,6 +72,8 @@ def read_subscriptions(source: str | os.PathLike[str] | pd.DataFrame) -> pd.Data
         subs[column] = _whole_numbers(subs[column], column)
     for column in _FLAGS:
         subs[column] = _flags(subs[column], column)
+    for column in ("revenue", "price_per_period"):
+        subs[column] = _numbers(subs[column], column)
     _check_periods(subs)
     periods = subs["billing_period"].astype("string").str.strip().str.lower()
     bad = ~periods.isin(list(BILLING_PERIOD_DAYS)).fillna(False).to_numpy(dtype=bool)
@@ -95,6 +100,16 @@ def _whole_numbers(column: pd.Series, name: str) -> pd.Series:
             examples=column[bad].head(5).tolist(),
         )
     return values.astype("int64")
+
+
+def _numbers(column: pd.Series, name: str) -> pd.Series:
+    values = pd.to_numeric(column, errors="coerce")
+    bad = (values.isna() & column.notna()).to_numpy(dtype=bool)
+    if bad.any():
+        raise DataError(
+            "must be a number", column=name, n_rows=int(bad.sum()), examples=column[bad].head(5)
+        )
+    return values.astype("float64")
 
 
 def _flags(column: pd.Series, name: str) -> pd.Series:
