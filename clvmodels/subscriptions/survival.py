@@ -375,6 +375,8 @@ def _checked(duration: Any, event: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _int_array(values: Any, column: str) -> np.ndarray:
     arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{column} must be one-dimensional; got shape {arr.shape}")
     if arr.dtype.kind in "iub":
         return arr.astype(np.int64)
     num = pd.to_numeric(pd.Series(arr), errors="coerce").to_numpy(dtype=float)
