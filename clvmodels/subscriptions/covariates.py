@@ -304,14 +304,6 @@ def _activity_offsets(
     _require(activities, names, "activities")
     if not names:
         raise DataError("no numeric activity measure columns", column=month_col)
-    dup = activities.duplicated([key, month_col])
-    if dup.any():
-        raise DataError(
-            "more than one activity row for a customer and month",
-            column=month_col,
-            n_rows=int(dup.sum()),
-            examples=activities.loc[dup, key].head(5).tolist(),
-        )
     month = _month_index(activities[month_col], month_col)
     first = _month_index(subs["first_payment"], "first_payment")
     pos = _match(activities[key], subs["customer_id"], key)
@@ -323,9 +315,17 @@ def _activity_offsets(
             column=names[int(np.flatnonzero(bad.any(axis=0))[0])],
             n_rows=int(bad.any(axis=1).sum()),
         )
-    offset = np.where(pos >= 0, month - first[np.maximum(pos, 0)], -1)
     keep = pos >= 0
-    return pos[keep], offset[keep], values[keep], names
+    pos, month, values = pos[keep], month[keep], values[keep]
+    dup = pd.Series(pos * 1_000_000 + (month - month.min() if len(month) else month)).duplicated()
+    if dup.any():
+        raise DataError(
+            "more than one activity row for a customer and month",
+            column=month_col,
+            n_rows=int(dup.sum()),
+            examples=activities[key].to_numpy()[np.flatnonzero(keep)[dup.to_numpy()][:5]],
+        )
+    return pos, month - first[pos], values, names
 
 
 def _month_index(values: pd.Series, column: str) -> np.ndarray:
@@ -333,8 +333,7 @@ def _month_index(values: pd.Series, column: str) -> np.ndarray:
         raise DataError("expected dates (datetime64)", column=column, examples=values.head(3))
     if values.isna().any():
         raise DataError("missing dates", column=column, n_rows=int(values.isna().sum()))
-    stamps = pd.DatetimeIndex(values)
-    return (stamps.year * 12 + stamps.month - 1).to_numpy(dtype=np.int64)
+    return values.to_numpy().astype("datetime64[M]").astype(np.int64)
 
 
 def _match(left: pd.Series, right: pd.Series, column: str) -> np.ndarray:
