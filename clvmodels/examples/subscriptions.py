@@ -279,14 +279,10 @@ def _billing(
     billing_period: str,
 ) -> pd.DataFrame:
     """The billing table: paid rows, failed attempts, duplicates and refunds."""
-    plans = np.array(list(PLANS), dtype=object)
-    paid = rows.assign(status="success", comment=None)
-    paid["price_id"] = np.where(paid["covers"].to_numpy() == 12, "year", billing_period).astype(
-        object
-    )
-    failed = paid[rng.random(len(paid)) < FAILED_SHARE].assign(
-        status="failed", comment="card declined"
-    )
+    paid = rows[["comp", "payment_date", "paid_until", "amount"]].assign(
+        status=0, comment=0, yearly=(rows["covers"] == 12).to_numpy()
+    )  # status 0 success / 1 failed; comment 0 none / 1 card declined / 2 refund
+    failed = paid[rng.random(len(paid)) < FAILED_SHARE].assign(status=1, comment=1)
     n = len(c["d0"])
     lost = (c["churn"] <= c["t_end"] - 1) & (rng.random(n) < 0.5)
     step = 1 if billing_period == "month" else 12
@@ -295,45 +291,46 @@ def _billing(
             "comp": np.flatnonzero(lost),
             "payment_date": _add_periods(c["d0"][lost], c["churn"][lost], step),
             "paid_until": _add_periods(c["d0"][lost], c["churn"][lost] + 1, step),
-            "status": "failed",
-            "comment": "card declined",
-            "price_id": billing_period,
+            "status": 1,
+            "comment": 1,
+            "yearly": False,
         }
     )
     missed["amount"] = paid.groupby("comp")["amount"].last().reindex(missed["comp"]).to_numpy()
-    refunds = paid[(rng.random(len(paid)) < REFUND_SHARE) & (paid["covers"] == 1)].copy()
+    refunds = paid[(rng.random(len(paid)) < REFUND_SHARE) & ~paid["yearly"]].copy()
     refunds["amount"] = -refunds["amount"]
-    refunds["comment"] = "refund"
+    refunds["comment"] = 2
     refunds["payment_date"] = np.minimum(refunds["payment_date"] + pd.Timedelta(days=1), obs_end)
     out = pd.concat([paid, failed, missed, refunds], ignore_index=True)
     out = out[out["payment_date"] <= obs_end]
     out = out.sort_values(["payment_date", "comp"], kind="stable", ignore_index=True)
-    comp = out["comp"].to_numpy()
+    dup = np.flatnonzero((rng.random(len(out)) < DUPLICATE_SHARE) & (out["status"] == 0))
+    at = np.sort(np.concatenate([np.arange(len(out)), dup]), kind="stable")
+    comp = out["comp"].to_numpy()[at]
     created = out["payment_date"].to_numpy().astype("datetime64[s]") + rng.integers(
         6 * 3600, 22 * 3600, len(out)
     )
-    billing = pd.DataFrame(
+    updated = created + rng.integers(0, 600, len(out))
+    plan = np.array(list(PLANS), dtype=object)[c["plan"][comp]]
+    kind = np.array([billing_period, "year"], dtype=object)[out["yearly"].to_numpy(dtype=int)[at]]
+    return pd.DataFrame(
         {
-            "payment_id": np.arange(1, len(out) + 1),
+            "payment_id": at + 1,
             "user_id": c["owner"][comp],
             "company_id": c["id"][comp],
-            "plan": plans[c["plan"][comp]],
-            "paid_until": out["paid_until"].to_numpy().astype("datetime64[s]"),
-            "status": out["status"].to_numpy(dtype=object),
-            "created_at": created,
-            "updated_at": created + rng.integers(0, 600, len(out)),
-            "price_id": "price_"
-            + plans[c["plan"][comp]]
-            + "_"
-            + out["price_id"].to_numpy(dtype=object),
-            "comment": out["comment"].to_numpy(dtype=object),
-            "payment_date": out["payment_date"].to_numpy().astype("datetime64[s]"),
-            "amount": out["amount"].to_numpy(dtype=float),
+            "plan": plan,
+            "paid_until": out["paid_until"].to_numpy().astype("datetime64[s]")[at],
+            "status": np.array(["success", "failed"], dtype=object)[out["status"].to_numpy()[at]],
+            "created_at": created[at],
+            "updated_at": updated[at],
+            "price_id": "price_" + plan + "_" + kind,
+            "comment": np.array([None, "card declined", "refund"], dtype=object)[
+                out["comment"].to_numpy()[at]
+            ],
+            "payment_date": out["payment_date"].to_numpy().astype("datetime64[s]")[at],
+            "amount": out["amount"].to_numpy(dtype=float)[at],
         }
     )
-    dup = billing[(rng.random(len(billing)) < DUPLICATE_SHARE) & (billing["status"] == "success")]
-    billing = pd.concat([billing, dup]).sort_values("payment_id", kind="stable")
-    return billing.reset_index(drop=True)[list(BILLING_COLUMNS)]
 
 
 def _truth_customers(

@@ -126,7 +126,8 @@ def kaplan_meier(
             freq_weights=np.concatenate([events[t_ev], censored[t_ce]]).astype(float),
         )
         step = np.searchsorted(fit.surv_times, periods, side="right") - 1
-        survival = np.where(step >= 0, fit.surv_prob[np.maximum(step, 0)], 1.0)
+        prob = np.concatenate([[1.0], np.asarray(fit.surv_prob, dtype=float)])
+        survival = prob[step + 1]  # 1 before the first churn (and with no churn at all)
         survival = np.where(periods > d.max(), np.nan, survival)
         at_risk = np.cumsum((events + censored)[::-1])[::-1]
         part = keys.iloc[[g] * len(periods)].reset_index(drop=True)
@@ -370,7 +371,10 @@ def _group_codes(groups: pd.DataFrame | None, n: int) -> tuple[np.ndarray, pd.Da
 def _labels(group_labels: Any, n: int) -> np.ndarray:
     if isinstance(group_labels, pd.DataFrame):
         _check_no_missing(group_labels)
-        labels = group_labels.astype(str).agg(" / ".join, axis=1)
+        columns = [group_labels[c].astype(str) for c in group_labels.columns]
+        labels = columns[0]
+        for more in columns[1:]:
+            labels = labels + " / " + more
     else:
         labels = pd.Series(np.asarray(group_labels, dtype=object))
         _check_no_missing(labels.to_frame("group"))

@@ -68,6 +68,13 @@ def test_kaplan_meier_without_groups_is_one_group_all() -> None:
     np.testing.assert_allclose(km["observed_survival"], [1, 0.75, 0.75 * 2 / 3, 0.5])
 
 
+def test_kaplan_meier_group_without_churn_stays_at_one() -> None:
+    groups = pd.DataFrame({"cohort": ["2024-11", "2024-11", "2024-12"]})
+    km = kaplan_meier([1, 2, 0], [0, 0, 0], groups, horizon=2)
+    assert km["observed_survival"].tolist()[:3] == [1.0, 1.0, 1.0]
+    assert km[km["cohort"] == "2024-12"]["observed_survival"].isna().tolist() == [False, True, True]
+
+
 def _textbook_logrank(t: np.ndarray, e: np.ndarray, g: np.ndarray) -> float:
     """Two-group log-rank: (O1 - E1)^2 / V over distinct event times (Mantel–Haenszel)."""
     o_minus_e, var = 0.0, 0.0
@@ -105,6 +112,12 @@ def test_logrank_has_an_overall_and_each_pairwise_test() -> None:
     pairs = list(zip(table["group_a"][1:], table["group_b"][1:], strict=True))
     assert pairs == [("x", "y"), ("x", "z"), ("y", "z")]
     assert logrank(t, np.ones(300), np.full(300, "one")).empty
+    by_two = logrank(
+        t[:4], [1, 1, 0, 1], pd.DataFrame({"plan": ["a", "a", "b", "b"], "cohort": [1, 2, 1, 2]})
+    )
+    assert set(by_two["group_a"].dropna()) | set(by_two["group_b"].dropna()) == {
+        "a / 1", "a / 2", "b / 1", "b / 2",
+    }  # fmt: skip
 
 
 def test_cox_recovers_known_hazard_ratios() -> None:
