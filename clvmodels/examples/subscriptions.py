@@ -15,7 +15,9 @@ Industry has no effect (a null covariate).
 
 The billing table exercises the rules of ``clv subscriptions``: renewals on the signup day
 (days 1–28, so month arithmetic is unambiguous), some annual prepayments under monthly
-billing (only inside a company's first spell, so the churn truth is unchanged), failed
+billing (only inside a company's first spell, so the churn truth is unchanged), renewals
+paid 1–5 days early (overlapping the period before), upgrades to the next plan (the truth
+is by the plan at the first payment), failed
 attempts (status ``"failed"``), exact duplicate rows, refunds (negative amount, status
 ``"success"``, comment ``"refund"``) and reactivations after a lapse of 2–6 periods (the
 first spell, which the sBG uses, is unchanged). The observation end is the latest paid
@@ -77,6 +79,7 @@ PRE_CHURN_FACTOR = 0.3
 ANNUAL_PREPAY_SHARE, YEAR_PRICE_MONTHS = 0.15, 10
 FAILED_SHARE, DUPLICATE_SHARE, REFUND_SHARE, REACTIVATION_SHARE = 0.03, 0.005, 0.003, 0.06
 TRIAL_SHARE = 0.1
+UPGRADE_SHARE, EARLY_SHARE = 0.05, 0.02
 
 BILLING_COLUMNS = (
     "payment_id", "user_id", "company_id", "plan", "paid_until", "status", "created_at",
@@ -255,16 +258,28 @@ def _payment_rows(
     covers[prepay[comp] & (spell == 1) & (k == j[comp])] = 12
     keep = ~in_year
     comp, k, covers, spell = comp[keep], k[keep], covers[keep], spell[keep]
-    price = np.array([PLANS[p]["price"] for p in PLANS])[c["plan"][comp]]
+    # Upgrades to the next plan from a renewal on (the churn truth is by the first plan).
+    upgrade = (c["plan"] < len(PLANS) - 1) & (p1 >= 2) & (rng.random(n) < UPGRADE_SHARE)
+    at = 1 + (rng.random(n) * np.maximum(p1 - 1, 1)).astype(np.int64)
+    plan = c["plan"][comp] + (upgrade[comp] & (k >= at[comp]))
+    latest = np.zeros(n, dtype=np.int64)  # each company's last row (rows go forward in time)
+    np.maximum.at(latest, comp, np.arange(len(comp)))
+    c["plan_last"] = plan[latest]
+    price = np.array([PLANS[p]["price"] for p in PLANS])[plan]
     yearly = (covers == 12) | (billing_period == "year")
     amount = np.where(yearly, price * YEAR_PRICE_MONTHS, price)
+    paid_date = _add_periods(c["d0"][comp], k, step)
+    # Some renewals are paid 1-5 days early: they overlap the period before (same union).
+    early = (spell == 1) & (k >= 1) & (rng.random(len(k)) < EARLY_SHARE)
+    paid_date = paid_date - np.where(early, rng.integers(1, 6, len(k)), 0)
     return pd.DataFrame(
         {
             "comp": comp,
             "k": k,
             "spell": spell,
             "covers": covers,
-            "payment_date": _add_periods(c["d0"][comp], k, step),
+            "plan": plan,
+            "payment_date": paid_date,
             "paid_until": _add_periods(c["d0"][comp], k + covers, step),
             "amount": amount,
         }
@@ -279,7 +294,7 @@ def _billing(
     billing_period: str,
 ) -> pd.DataFrame:
     """The billing table: paid rows, failed attempts, duplicates and refunds."""
-    paid = rows[["comp", "payment_date", "paid_until", "amount"]].assign(
+    paid = rows[["comp", "plan", "payment_date", "paid_until", "amount"]].assign(
         status=0, comment=0, yearly=(rows["covers"] == 12).to_numpy()
     )  # status 0 success / 1 failed; comment 0 none / 1 card declined / 2 refund
     failed = paid[rng.random(len(paid)) < FAILED_SHARE].assign(status=1, comment=1)
@@ -296,7 +311,8 @@ def _billing(
             "yearly": False,
         }
     )
-    missed["amount"] = paid.groupby("comp")["amount"].last().reindex(missed["comp"]).to_numpy()
+    last = paid.groupby("comp")[["amount", "plan"]].last().reindex(missed["comp"])
+    missed["amount"], missed["plan"] = last["amount"].to_numpy(), last["plan"].to_numpy()
     refunds = paid[(rng.random(len(paid)) < REFUND_SHARE) & ~paid["yearly"]].copy()
     refunds["amount"] = -refunds["amount"]
     refunds["comment"] = 2
@@ -311,7 +327,7 @@ def _billing(
         6 * 3600, 22 * 3600, len(out)
     )
     updated = created + rng.integers(0, 600, len(out))
-    plan = np.array(list(PLANS), dtype=object)[c["plan"][comp]]
+    plan = np.array(list(PLANS), dtype=object)[out["plan"].to_numpy()[at]]
     kind = np.array([billing_period, "year"], dtype=object)[out["yearly"].to_numpy(dtype=int)[at]]
     return pd.DataFrame(
         {
@@ -345,6 +361,7 @@ def _truth_customers(
         {
             "customer_id": c["id"],
             "plan": np.array(list(PLANS), dtype=object)[c["plan"]],
+            "plan_last": np.array(list(PLANS), dtype=object)[c["plan_last"]],
             "size_band": np.array(list(SIZE_BANDS), dtype=object)[c["size"]],
             "industry": np.array(list(INDUSTRIES), dtype=object)[c["industry"]],
             "low_activity": c["low"],
@@ -374,7 +391,7 @@ def _companies_table(
     industries = np.array(list(INDUSTRIES), dtype=object)
     lo = c["d0"].min()
     trial_created = lo + rng.integers(0, max(int((obs_end - lo).astype(np.int64)), 1), m)
-    last_paid = customers["plan"].to_numpy(dtype=object)
+    last_paid = customers["plan_last"].to_numpy(dtype=object)
     table = pd.DataFrame(
         {
             "id": np.concatenate([c["id"], c["trial_ids"]]),

@@ -141,6 +141,11 @@ def test_billing_table_matches_the_truth(tables, customers) -> None:
     )
     assert (customers["reactivations"] > 0).sum() > 0 and customers["annual_prepay"].sum() > 0
     assert tables.people["deleted_at"].notna().sum() > 0
+    assert (customers["plan_last"] != customers["plan"]).sum() > 0  # upgrades
+    paid_rows = billing[(billing["status"] == "success") & (billing["amount"] > 0)]
+    ordered = paid_rows.drop_duplicates().sort_values(["company_id", "payment_date"])
+    before = ordered.groupby("company_id")["paid_until"].shift()
+    assert (ordered["payment_date"] < before).sum() > 0  # renewals paid early: overlaps
     paid = billing[(billing["status"] == "success") & (billing["amount"] > 0)]
     obs_end = paid["payment_date"].max()
     assert obs_end == tables.truth["observation_end"]
