@@ -100,7 +100,8 @@ class SubscriptionTables:
         ``hazard_ratios`` (``size_band``: per band; ``low_activity``), ``reference`` levels
         and ``customers``: one row per paying company with its latent state and what the
         billing rules give (``plan, size_band, industry, low_activity, first_payment, T,
-        first_spell_periods, first_spell_churned, churned, reactivations, annual_prepay``).
+        first_spell_periods, first_spell_churned, churned, periods_paid, reactivations,
+        annual_prepay, revenue``).
     """
 
     billing: pd.DataFrame
@@ -320,7 +321,11 @@ def _billing(
     out = pd.concat([paid, failed, missed, refunds], ignore_index=True)
     out = out[out["payment_date"] <= obs_end]
     out = out.sort_values(["payment_date", "comp"], kind="stable", ignore_index=True)
-    dup = np.flatnonzero((rng.random(len(out)) < DUPLICATE_SHARE) & (out["status"] == 0))
+    success = (out["status"] == 0).to_numpy()
+    c["revenue"] = np.bincount(
+        out["comp"].to_numpy()[success], weights=out["amount"].to_numpy()[success], minlength=n
+    )
+    dup = np.flatnonzero((rng.random(len(out)) < DUPLICATE_SHARE) & success)
     at = np.sort(np.concatenate([np.arange(len(out)), dup]), kind="stable")
     comp = out["comp"].to_numpy()[at]
     created = out["payment_date"].to_numpy().astype("datetime64[s]") + rng.integers(
@@ -373,8 +378,10 @@ def _truth_customers(
             "first_spell_periods": c["p1"],
             "first_spell_churned": c["react"] | (first_until < obs_end),
             "churned": c["expired"],
+            "periods_paid": rows.groupby("comp")["covers"].sum().to_numpy(),
             "reactivations": c["react"].astype(np.int64),
             "annual_prepay": c["prepay"],
+            "revenue": c["revenue"],
         }
     )
 

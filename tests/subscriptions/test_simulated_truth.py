@@ -165,6 +165,11 @@ def test_billing_table_matches_the_truth(tables, customers) -> None:
     ]
     assert (until.to_numpy() == np.array(expected, dtype="datetime64[s]")).all()
     assert (single["first_spell_churned"] == (until < obs_end)).all()
+    # Revenue: paid amounts minus refunds, exact duplicates dropped.
+    success = billing[billing["status"] == "success"]
+    keys = ["company_id", "payment_date", "paid_until", "amount"]
+    revenue = success.drop_duplicates(keys).groupby("company_id")["amount"].sum()
+    np.testing.assert_allclose(revenue.loc[one.index], one["revenue"])
 
 
 def test_simulation_is_deterministic() -> None:
