@@ -88,6 +88,10 @@ def kaplan_meier(
 ) -> pd.DataFrame:
     """Kaplan–Meier survival per group at periods ``0..horizon`` (``SurvfuncRight``).
 
+    ``SurvfuncRight`` is given each group's counts of churns and censorings per period as
+    frequency weights: the same estimate as one row per customer, at the cost of one row
+    per period.
+
     Parameters
     ----------
     duration, event : array_like
@@ -175,7 +179,7 @@ def logrank(
     rows = []
     if len(levels) >= 2:
         rows.append(("overall", None, None, *_survdiff(survdiff, dur, ev, codes)))
-    if 2 < len(levels) <= max_pairwise_groups or len(levels) == 2:
+    if 2 <= len(levels) <= max(max_pairwise_groups, 2):
         for a, b in itertools.combinations(range(len(levels)), 2):
             sel = (codes == a) | (codes == b)
             stat = _survdiff(survdiff, dur[sel], ev[sel], codes[sel])
