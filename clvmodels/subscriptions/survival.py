@@ -21,6 +21,7 @@ which reproduces the survivors of Fader & Hardie (2007) [FH07]_ exactly.
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -329,8 +330,6 @@ def cox_design(covariates: pd.DataFrame, n_rows: int) -> tuple[np.ndarray, list[
 
 def natural_key(value: Any) -> tuple:
     """Sort key that orders the numbers inside labels by value (``"11-50"`` < ``"201+"``)."""
-    import re
-
     parts = re.split(r"(\d+)", str(value))
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p != "")
 
