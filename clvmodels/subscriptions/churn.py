@@ -154,7 +154,14 @@ def analyse_churn(
         customers=customers,
         logrank=tests if tests is not None else _no_tests(),
         drivers=drivers,
-        profile=profile(subs, list(settings.by), companies=companies, people=people),
+        profile=profile(
+            subs,
+            list(settings.by),
+            companies=companies,
+            people=people,
+            company_key=settings.company_key,
+            people_key=settings.activity_key,
+        ),
         summary=_summary(settings, fit, billing_period, discount, subs),
     )
 

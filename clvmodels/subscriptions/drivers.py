@@ -27,7 +27,7 @@ import pandas as pd
 from clvmodels.models.sbg import fit_sbg, sbg_cells
 from clvmodels.subscriptions.covariates import activity_baseline, company_covariates
 from clvmodels.subscriptions.residual import INTERVAL
-from clvmodels.subscriptions.survival import cox, dummy_design
+from clvmodels.subscriptions.survival import cox, cox_design
 
 if TYPE_CHECKING:
     from clvmodels.subscriptions.churn import ChurnSettings
@@ -55,17 +55,20 @@ def churn_drivers(
     companies: pd.DataFrame | None,
     activities: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """The rows of ``drivers.csv`` (empty when neither companies nor activities are given)."""
+    """The rows of ``drivers.csv`` (empty when neither companies nor activities are given).
+
+    Customers without a company row (or with a missing covariate) are left out of both
+    models; :func:`clvmodels.subscriptions.covariates.company_covariates` warns about them.
+    """
     rows: list[pd.DataFrame] = []
-    design = None
+    company = None
     if companies is not None and settings.covariates:
         company = company_covariates(
             subs["customer_id"], companies, key=settings.company_key, columns=settings.covariates
-        )
-        design = dummy_design(company)
-    covariates = design
-    entry = None
-    keep = np.ones(len(subs), dtype=bool)
+        ).reset_index(drop=True)
+    known = (
+        company.notna().all(axis=1).to_numpy() if company is not None else np.ones(len(subs), bool)
+    )
     if activities is not None:
         baseline = activity_baseline(
             subs,
@@ -75,15 +78,29 @@ def churn_drivers(
             measures=settings.activity_measures,
             baseline_periods=settings.baseline_periods,
         )
-        keep = subs.index.isin(baseline.index)
-        measured = baseline.drop(columns=["entry"])
-        covariates = measured if design is None else design.loc[baseline.index].join(measured)
-        entry = baseline["entry"].to_numpy(dtype="float64")
-    if covariates is not None and len(covariates.columns):
-        table = cox(duration[keep], event[keep], covariates.reset_index(drop=True), entry=entry)
+        position = pd.Index(subs["customer_id"]).get_indexer(baseline["customer_id"])
+        measured = baseline[[c for c in baseline.columns if c.startswith("log2(")]]
+        if company is not None:
+            measured = pd.concat([company.iloc[position].reset_index(drop=True), measured], axis=1)
+        use = known[position]
+        table = cox(
+            baseline["duration"].to_numpy()[use],
+            baseline["event"].to_numpy()[use],
+            measured[use].reset_index(drop=True),
+            entry=baseline["entry"].to_numpy(dtype="float64")[use],
+            seed=settings.seed or 0,
+        )
         rows.append(table.assign(source="cox"))
-    if design is not None and len(design.columns):
-        rows.append(_sbg_drivers(subs, design, settings))
+    elif company is not None:
+        table = cox(
+            duration[known],
+            event[known],
+            company[known].reset_index(drop=True),
+            seed=settings.seed or 0,
+        )
+        rows.append(table.assign(source="cox"))
+    if company is not None:
+        rows.append(_sbg_drivers(subs[known], company[known].reset_index(drop=True), settings))
     if not rows:
         return pd.DataFrame(columns=list(DRIVER_COLUMNS))
     table = pd.concat(rows, ignore_index=True)
@@ -93,14 +110,15 @@ def churn_drivers(
     return table[list(DRIVER_COLUMNS)]
 
 
-def _sbg_drivers(subs: pd.DataFrame, design: pd.DataFrame, settings: ChurnSettings) -> pd.DataFrame:
-    """The sBG with dropout covariates (one pooled group): churn ratios per covariate."""
-    rows = design.notna().all(axis=1).to_numpy()
-    x = design[rows].to_numpy(dtype="float64")
+def _sbg_drivers(
+    subs: pd.DataFrame, company: pd.DataFrame, settings: ChurnSettings
+) -> pd.DataFrame:
+    """The sBG with dropout covariates (one pooled group) on the company dummies."""
+    x, names, _counts = cox_design(company, len(company))
     cells = sbg_cells(
-        subs.loc[rows, "first_spell_periods"].to_numpy(),
-        subs.loc[rows, "T"].to_numpy(),
-        subs.loc[rows, "first_spell_churned"].to_numpy(),
+        subs["first_spell_periods"].to_numpy(),
+        subs["T"].to_numpy(),
+        subs["first_spell_churned"].to_numpy(),
         covariates=x,
     )
     fit = fit_sbg(
@@ -112,7 +130,7 @@ def _sbg_drivers(subs: pd.DataFrame, design: pd.DataFrame, settings: ChurnSettin
         tune=settings.tune,
         seed=settings.seed,
     )
-    return churn_ratios(fit.posterior, list(design.columns), x)
+    return churn_ratios(fit.posterior, names, x)
 
 
 def churn_ratios(posterior: Any, names: list[str], x: np.ndarray) -> pd.DataFrame:
