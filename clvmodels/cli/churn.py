@@ -61,6 +61,7 @@ def _names(value: str | None) -> tuple[str, ...]:
     help="Activity is measured in each customer's first N periods (never just before churn).",
 )
 @click.option("--people", type=click.Path(), help="People table (users per company, profile).")
+@click.option("--people-key", default="company_id", show_default=True, help="Its company id.")
 @click.option("--no-plots", is_flag=True, help="Write no PNG plots.")
 @guarded
 def churn(
@@ -84,6 +85,7 @@ def churn(
     activity_measures: str | None,
     baseline_periods: int,
     people: str | None,
+    people_key: str,
     no_plots: bool,
 ) -> None:
     """Fit the sBG per group and write retention, survival, churn drivers and residual value.
@@ -125,6 +127,7 @@ def churn(
         activity_month_col=activity_month_col,
         activity_measures=_names(activity_measures) or None,
         baseline_periods=baseline_periods,
+        people_key=people_key,
         chains=chains,
         draws=draws,
         tune=tune,

@@ -62,6 +62,7 @@ class ChurnSettings:
     activity_month_col: str = "month"
     activity_measures: tuple[str, ...] | None = None
     baseline_periods: int = 3
+    people_key: str = "company_id"
     chains: int = 4
     draws: int = 1000
     tune: int = 1000
@@ -160,7 +161,7 @@ def analyse_churn(
             companies=companies,
             people=people,
             company_key=settings.company_key,
-            people_key=settings.activity_key,
+            people_key=settings.people_key,
         ),
         summary=_summary(settings, fit, billing_period, discount, subs),
     )
