@@ -152,7 +152,19 @@ def fit_sbg_cells(
     seed: int | None = None,
     progressbar: bool = False,
 ) -> FitResult:
-    """Fit :func:`sbg_graph` by MAP, Laplace or NUTS (:func:`~.fit.fit_model`)."""
+    """Fit :func:`sbg_graph` by MAP, Laplace or NUTS (:func:`~.fit.fit_model`).
+
+    A MAP fit compiles its functions in PyTensor's ``FAST_COMPILE`` mode (fewer rewrites, no
+    numba or C linking): the graph is vectorised over a few hundred cells, so ``FAST_RUN``'s
+    full rewriting and linking cost more than they save. Measured on 1M simulated
+    subscriptions (324 cells) on a loaded 2-core machine: the fit took 0.6-1.1 s instead of
+    1.1-2.3 s, the same mode to the 8 digits printed.
+    """
+    import pytensor
+
     model = sbg_graph(group, value, censored, weights, groups, priors, covariates, covariate_names)
     names = SBG_PARAMS if covariates is None else SBG_COVARIATE_PARAMS
-    return fit_model(model, names, method, chains, draws, tune, seed, progressbar)
+    if method != "map":
+        return fit_model(model, names, method, chains, draws, tune, seed, progressbar)
+    with pytensor.config.change_flags(mode="FAST_COMPILE"):
+        return fit_model(model, names, method, chains, draws, tune, seed, progressbar)
