@@ -256,6 +256,22 @@ def test_cells_count_customers_like_a_groupby():
         ours.sort_index(), frame.sort_index(), check_names=False, check_index_type=False
     )
     assert data.weight.sum() == n and list(data.customers) == list(np.bincount(codes))
+    x = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n).round(1)])
+    with_x = sbg_cells(periods, T, churned, codes, x, groups=["a", "b", "c"])
+    frame = pd.DataFrame(
+        {
+            "g": codes,
+            "v": np.where(churned, periods, T),
+            "c": ~churned,
+            "x0": x[:, 0],
+            "x1": x[:, 1],
+        }
+    ).value_counts()
+    cells = [with_x.group, with_x.value, with_x.censored, *with_x.covariates.T]
+    ours = pd.Series(with_x.weight, index=pd.MultiIndex.from_arrays(cells))
+    pd.testing.assert_series_equal(
+        ours.sort_index(), frame.sort_index(), check_names=False, check_index_type=False
+    )
 
 
 @pytest.mark.parametrize(
