@@ -426,12 +426,14 @@ def sbg_usability_problems(
             data.group, weights=data.weight * (data.value > 1), minlength=len(groups)
         )
         for i, label in enumerate(groups):
-            if data.customers[i] > 0 and data.churned[i] == 0:
+            if data.customers[i] == 0:
+                problems.append(f"group {label}: no customers, so nothing determines its fit")
+            elif data.churned[i] == 0:
                 problems.append(
                     f"group {label}: no customer churned, so alpha[{label}] runs to 0 "
                     "(the likelihood has no maximum inside its support)"
                 )
-            elif data.customers[i] > 0 and renewed[i] == 0:
+            elif renewed[i] == 0:
                 problems.append(
                     f"group {label}: no customer renewed, so beta[{label}] runs to 0 "
                     "(the likelihood has no maximum inside its support)"

@@ -332,6 +332,15 @@ def test_a_parameter_at_a_bound_is_flagged():
     assert "alpha[a]" in problems[0] and "lower bound" in problems[0]
     assert "beta[b]" in problems[1] and "absurdly large" in problems[1]
     assert "beta[c] is not finite" in problems[2]
+    # a group without customers: nothing determines its (alpha, beta)
+    periods, T, churned = customers(REGULAR, 8)
+    data = sbg_cells(periods, T, churned, np.zeros(len(T), int), groups=["a", "b"])
+    fine = xr.Dataset(
+        {name: (("chain", "draw", "group"), [[[1.0, 1.0]]]) for name in ("alpha", "beta")}
+    )
+    assert sbg_usability_problems(fine, ["a", "b"], data) == [
+        "group b: no customers, so nothing determines its fit"
+    ]
 
 
 @pytest.mark.slow
