@@ -15,6 +15,7 @@ from .jobs import (
     rfm,
     rfm_file,
     rfm_spark,
+    sbg_fit,
     score,
     score_200,
 )
@@ -36,6 +37,7 @@ JOBS: dict[str, Job] = {
         cli_rfm.JOB,
         cli_startup.JOB,
         cli_fit.JOB,
+        sbg_fit.JOB,
     )
 }
 #: The children that are not a job's side, by (``--job``, ``--side``); ``--job check

@@ -45,4 +45,6 @@ Its modules, each importing only those listed before it:
 * :mod:`.summary` -- NUTS convergence: r-hat, ESS, divergences;
 * :mod:`.optimize` -- the posterior mode (``find_MAP``'s optimisation, compiled once);
 * :mod:`.fit` -- MAP, Laplace and NUTS fits (:class:`~.fit.FitResult`).
+* :mod:`.sbg` -- the shifted-beta-geometric model on weighted (group, value, censored) cells,
+  built on pymc-marketing's ``ShiftedBetaGeometric``, fitted through :mod:`.fit`.
 """

@@ -66,7 +66,9 @@ def fit_transaction_model(
     model = transaction_graph(
         kind, frequency, recency, T, weights, priors, likelihood, shared_data=method != "mcmc"
     )
-    return _fit(model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar)
+    return fit_model(
+        model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar
+    )
 
 
 def fit_gamma_gamma(
@@ -88,10 +90,10 @@ def fit_gamma_gamma(
     (see :func:`_gamma_gamma_graph`); both are the same function of (p, q, v).
     """
     model = gamma_gamma_graph(frequency, monetary_value, priors, likelihood)
-    return _fit(model, GAMMA_GAMMA_PARAMS, method, chains, draws, tune, seed, progressbar)
+    return fit_model(model, GAMMA_GAMMA_PARAMS, method, chains, draws, tune, seed, progressbar)
 
 
-def _fit(
+def fit_model(
     model: Any,
     names: tuple[str, ...],
     method: Method,
@@ -101,6 +103,11 @@ def _fit(
     seed: int | None,
     progressbar: bool,
 ) -> FitResult:
+    """Fit a PyMC ``model`` by ``method`` and return the draws of its variables ``names``.
+
+    A variable may be a scalar or carry the model's dims (the sBG's ``alpha`` over ``group``):
+    its draws then have dimensions ``(chain, draw, *dims)``.
+    """
     if method == "map":
         return _fit_map(model, names, seed)
     if method == "laplace":
@@ -121,11 +128,15 @@ def _map_and_point(
     with quiet():
         point, raw = find_map(model, seed=seed, maxeval=10_000)
     values = point_values(model, point, names)
+    dims = _named_dims(model, names)
     posterior = xr.Dataset(
-        {name: (("chain", "draw"), np.array([[values[name]]])) for name in names},
-        coords={"chain": [0], "draw": [0]},
+        {
+            name: (("chain", "draw", *dims[name]), np.asarray(values[name])[None, None])
+            for name in names
+        },
+        coords={"chain": [0], "draw": [0], **_dim_coords(model, dims)},
     )
-    finite = all(np.isfinite(v) for v in values.values())
+    finite = all(np.isfinite(v).all() for v in values.values())
     report = {
         "method": "map",
         "optimizer": "L-BFGS-B (scipy) on PyMC's log posterior, as pymc.find_MAP",
@@ -169,15 +180,25 @@ def _fit_laplace(
         )
     flat = _posterior_dataset(idata, names).stack(sample=("chain", "draw"))
     posterior = xr.Dataset(
-        {name: (("chain", "draw"), flat[name].values.reshape(chains, draws)) for name in names},
+        {
+            name: (
+                ("chain", "draw", *flat[name].dims[:-1]),
+                np.moveaxis(flat[name].values, -1, 0).reshape(
+                    chains, draws, *flat[name].shape[:-1]
+                ),
+            )
+            for name in names
+        },
         coords={"chain": np.arange(chains), "draw": np.arange(draws)},
-    )
-    mode = {name: float(map_fit.posterior[name].item()) for name in names}
-    drift = {
-        name: abs(float(posterior[name].mean()) - mode[name])
-        / max(float(posterior[name].std()), 1e-12)
+    ).assign_coords({dim: flat[dim].values for dim in flat.dims if dim != "sample"})
+    mode_values = {name: map_fit.posterior[name].values[0, 0] for name in names}
+    drift_values = {
+        name: np.abs(posterior[name].mean(("chain", "draw")).values - mode_values[name])
+        / np.maximum(posterior[name].std(("chain", "draw")).values, 1e-12)
         for name in names
     }
+    mode = {name: _jsonable(value) for name, value in mode_values.items()}
+    drift = {name: float(np.max(value)) for name, value in drift_values.items()}
     report = dict(map_fit.report)
     report.update(
         {
@@ -196,6 +217,21 @@ def _fit_laplace(
             f"the optimiser said: {report['message']}"
         )
     return FitResult(posterior=posterior, report=report)
+
+
+def _named_dims(model: Any, names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Each variable's dims as the model names them (empty for a scalar)."""
+    return {name: tuple(model.named_vars_to_dims.get(name, ())) for name in names}
+
+
+def _dim_coords(model: Any, dims: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    used = {dim for names in dims.values() for dim in names}
+    return {dim: list(model.coords[dim]) for dim in used}
+
+
+def _jsonable(value: np.ndarray) -> float | list[float]:
+    array = np.asarray(value, dtype="float64")
+    return float(array) if array.ndim == 0 else array.tolist()
 
 
 def nutpie_available() -> bool:

@@ -53,13 +53,23 @@ def find_map(model: Any, *, seed: int | None, maxeval: int = 10_000) -> tuple[di
     return {var.name: np.asarray(value) for var, value in zip(outputs, values, strict=True)}, raw
 
 
-def point_values(model: Any, point: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, float]:
-    """Parameter values at a point, computing deterministics that find_MAP left out."""
+def point_values(
+    model: Any, point: Mapping[str, Any], names: tuple[str, ...]
+) -> dict[str, float | np.ndarray]:
+    """Parameter values at a point, computing deterministics that find_MAP left out.
+
+    A scalar parameter gives a float, one with dims an array of float64.
+    """
     missing = [name for name in names if name not in point]
-    values = {name: float(np.asarray(point[name])) for name in names if name in point}
+    values = {name: _value(point[name]) for name in names if name in point}
     if missing:
         fn = model.compile_fn([model[name] for name in missing], inputs=model.value_vars)
         inputs = {var.name: point[var.name] for var in model.value_vars}
         for name, value in zip(missing, fn(inputs), strict=True):
-            values[name] = float(np.asarray(value))
+            values[name] = _value(value)
     return values
+
+
+def _value(value: Any) -> float | np.ndarray:
+    array = np.asarray(value, dtype="float64")
+    return float(array) if array.ndim == 0 else array

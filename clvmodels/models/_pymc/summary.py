@@ -17,6 +17,9 @@ MIN_ESS_PER_CHAIN = 100
 def sampler_diagnostics(posterior: xr.Dataset, divergences: int = 0) -> dict[str, Any]:
     """r-hat (rank-normalised), bulk and tail ESS per parameter, and the verdict.
 
+    A parameter with dims gets a list of values (one per element); the verdict takes the
+    worst element.
+
     A fit is called converged when every r-hat is at most 1.01, every bulk ESS is at least
     100 per chain, and there are no divergent transitions (Vehtari et al. 2021).
     """
@@ -28,8 +31,8 @@ def sampler_diagnostics(posterior: xr.Dataset, divergences: int = 0) -> dict[str
         rhat = _as_floats(az.rhat(tree))
         ess_bulk = _as_floats(az.ess(tree, method="bulk"))
         ess_tail = _as_floats(az.ess(tree, method="tail"))
-    worst_rhat = max(rhat.values())
-    least_ess = min(ess_bulk.values())
+    worst_rhat = max(np.max(value) for value in rhat.values())
+    least_ess = min(np.min(value) for value in ess_bulk.values())
     converged = (
         bool(np.isfinite(worst_rhat))
         and worst_rhat <= MAX_RHAT
@@ -40,13 +43,15 @@ def sampler_diagnostics(posterior: xr.Dataset, divergences: int = 0) -> dict[str
         "r_hat": rhat,
         "ess_bulk": ess_bulk,
         "ess_tail": ess_tail,
-        "max_r_hat": worst_rhat,
-        "min_ess_bulk": least_ess,
+        "max_r_hat": float(worst_rhat),
+        "min_ess_bulk": float(least_ess),
         "divergences": int(divergences),
         "converged": converged,
     }
 
 
-def _as_floats(result: Any) -> dict[str, float]:
+def _as_floats(result: Any) -> dict[str, Any]:
+    """Per parameter: a float, or a list of floats for a parameter with dims (the sBG's)."""
     dataset = result["posterior"].to_dataset() if "posterior" in result else result
-    return {str(name): float(np.asarray(dataset[name])) for name in dataset.data_vars}
+    values = {str(name): np.asarray(dataset[name], dtype="float64") for name in dataset.data_vars}
+    return {name: float(v) if v.ndim == 0 else v.tolist() for name, v in values.items()}
