@@ -108,7 +108,7 @@ def churn(
           --activity activities.csv --people people.csv --method laplace
     """
     from clvmodels.jobs.churn import ChurnInputs, churn_files, run_churn
-    from clvmodels.subscriptions.churn import ChurnSettings
+    from clvmodels.subscriptions.settings import ChurnSettings
 
     inputs = ChurnInputs(subs, companies=companies, activities=activity, people=people)
     check_outputs(

@@ -18,7 +18,8 @@ from typing import Any
 from clvmodels.data.io import read_table, write_json, write_table
 from clvmodels.data.subscriptions import read_subscriptions
 from clvmodels.errors import DataError
-from clvmodels.subscriptions.churn import ChurnResult, ChurnSettings, analyse_churn
+from clvmodels.subscriptions.churn import ChurnResult, analyse_churn
+from clvmodels.subscriptions.settings import ChurnSettings
 
 #: The per-customer table, besides the files the report reads (CHURN_FILES).
 CUSTOMERS_FILE = "customers.parquet"
@@ -58,7 +59,7 @@ def churn_files(out_dir: str | os.PathLike[str], *, plots: bool = True) -> dict[
     files["customers"] = folder / CUSTOMERS_FILE
     if plots:
         files.update(
-            {name: folder / f"{file_name}" for name, file_name in SUBSCRIPTION_PLOTS.items()}
+            {f"{name}_plot": folder / file_name for name, file_name in SUBSCRIPTION_PLOTS.items()}
         )
     return files
 

@@ -18,7 +18,7 @@ import pandas as pd
 from clvmodels.data.io import write_table
 from clvmodels.jobs.churn import ChurnInputs, run_churn
 from clvmodels.jobs.subscriptions import subscriptions_file
-from clvmodels.subscriptions.churn import ChurnSettings
+from clvmodels.subscriptions.settings import ChurnSettings
 
 Echo = Callable[[str], None]
 

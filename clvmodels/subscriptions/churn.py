@@ -20,7 +20,7 @@ nothing (:mod:`clvmodels.jobs.churn` does). The steps:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,10 +33,10 @@ from clvmodels.models.sbg import (
     sbg_retention,
     sbg_survival,
 )
-from clvmodels.models.settings import Method
 from clvmodels.subscriptions.covariates import profile
 from clvmodels.subscriptions.drivers import churn_drivers
 from clvmodels.subscriptions.residual import INTERVAL, customer_values
+from clvmodels.subscriptions.settings import ChurnSettings
 from clvmodels.subscriptions.survival import (
     kaplan_meier,
     logrank,
@@ -45,28 +45,6 @@ from clvmodels.subscriptions.survival import (
 
 #: The group column when no ``by`` columns are given.
 ALL_GROUP = "group"
-
-
-@dataclass(frozen=True)
-class ChurnSettings:
-    """How ``clv churn`` analyses a subscriptions table; the defaults are the CLI's."""
-
-    by: tuple[str, ...] = ()
-    method: Method = "map"
-    priors: Literal["default", "flat"] = "default"
-    horizon_periods: int = 12
-    annual_discount_rate: float = 0.1
-    company_key: str = "id"
-    covariates: tuple[str, ...] = ("industry", "size_band")
-    activity_key: str = "company_id"
-    activity_month_col: str = "month"
-    activity_measures: tuple[str, ...] | None = None
-    baseline_periods: int = 3
-    people_key: str = "company_id"
-    chains: int = 4
-    draws: int = 1000
-    tune: int = 1000
-    seed: int | None = 0
 
 
 @dataclass

@@ -19,7 +19,7 @@ Two estimates of each company covariate's effect, side by side in ``drivers.csv`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,10 +27,8 @@ import pandas as pd
 from clvmodels.models.sbg import fit_sbg, sbg_cells
 from clvmodels.subscriptions.covariates import activity_baseline, company_covariates
 from clvmodels.subscriptions.residual import INTERVAL
+from clvmodels.subscriptions.settings import ChurnSettings
 from clvmodels.subscriptions.survival import cox, cox_design
-
-if TYPE_CHECKING:
-    from clvmodels.subscriptions.churn import ChurnSettings
 
 #: The columns of drivers.csv.
 DRIVER_COLUMNS = (
