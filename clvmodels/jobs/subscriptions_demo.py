@@ -55,7 +55,7 @@ def run_subscriptions_demo(
     )
     report = summary.report
     echo(
-        f"subscriptions: {len(summary.subs):,} customers from {report.get('rows', 0):,} billing "
+        f"subscriptions: {len(summary.subs):,} customers from {report['rows_read']:,} billing "
         f"rows [{time.perf_counter() - started:.1f} s]"
     )
     outcome = run_churn(
@@ -66,7 +66,9 @@ def run_subscriptions_demo(
             people=paths["people"],
         ),
         folder / "churn",
-        ChurnSettings(by=("plan",), priors="flat", method="map", seed=seed),
+        ChurnSettings(
+            by=("plan",), priors="flat", method="map", seed=seed, activity_measures=("invoices",)
+        ),
     )
     echo(f"churn: sBG per plan, survival, drivers [{sum(outcome.seconds.values()):.1f} s]")
     _compare(outcome.result.params, outcome.result.drivers, tables.truth, echo)
@@ -80,13 +82,19 @@ def run_subscriptions_demo(
 def _compare(params: pd.DataFrame, drivers: pd.DataFrame, truth: dict, echo: Echo) -> None:
     """Fitted vs true sBG per plan, and Cox hazard ratios vs the true ones."""
     true_plans = truth.get("plans", {})
+    echo("  sBG per plan (true values hold for the reference companies, 1-10 staff and normal")
+    echo("  activity; bigger companies churn less, so a plan's whole base has a larger beta):")
     for row in params.itertuples():
         true = true_plans.get(row.plan)
-        known = f" (true {true['alpha']:.3g}, {true['beta']:.3g})" if true else ""
-        echo(f"  plan {row.plan}: alpha {row.alpha:.3g}, beta {row.beta:.3g}{known}")
-    cox = drivers[drivers["source"] == "cox"]
-    for row in cox.itertuples():
+        known = f" (reference truth {true['alpha']:.3g}, {true['beta']:.3g})" if true else ""
+        echo(f"    {row.plan}: alpha {row.alpha:.3g}, beta {row.beta:.3g}{known}")
+    ratios = truth.get("hazard_ratios", {})
+    sizes = ", ".join(f"{k} {v:g}" for k, v in ratios.get("size_band", {}).items())
+    echo(
+        f"  Cox hazard ratios (true: size band {sizes}; low activity {ratios.get('low_activity')},"
+        " i.e. about 0.81 per doubling of invoices):"
+    )
+    for row in drivers[drivers["source"] == "cox"].itertuples():
         echo(
-            f"  Cox: {row.covariate}: hazard ratio {row.hazard_ratio:.2f} "
-            f"(94% {row.hr_low:.2f}-{row.hr_high:.2f})"
+            f"    {row.covariate}: {row.hazard_ratio:.2f} (94% {row.hr_low:.2f}-{row.hr_high:.2f})"
         )

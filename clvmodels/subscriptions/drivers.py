@@ -63,7 +63,7 @@ def churn_drivers(
     if companies is not None and settings.covariates:
         company = company_covariates(
             subs["customer_id"], companies, key=settings.company_key, columns=settings.covariates
-        ).reset_index(drop=True)
+        )[list(settings.covariates)].reset_index(drop=True)
     known = (
         company.notna().all(axis=1).to_numpy() if company is not None else np.ones(len(subs), bool)
     )
