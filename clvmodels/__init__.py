@@ -22,9 +22,11 @@ from clvmodels._version import __version__
 
 if TYPE_CHECKING:
     from clvmodels.backtest import BacktestResult, backtest
+    from clvmodels.data.billing import read_billing
     from clvmodels.data.contract import OrdersSource
     from clvmodels.data.io import read_orders, read_table, validate_orders, write_table
     from clvmodels.data.marketing import read_costs, read_visits
+    from clvmodels.data.subscriptions import read_subscriptions
     from clvmodels.errors import (
         ClvError,
         ConvergenceWarning,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from clvmodels.examples.cdnow import load_cdnow, load_cdnow_summary
     from clvmodels.examples.marketing import MarketingTruth, simulate_marketing
     from clvmodels.examples.simulate import SimulationTruth, simulate_orders
+    from clvmodels.examples.subscriptions import SubscriptionTables, simulate_subscriptions
     from clvmodels.jobs.fit import fit_orders
     from clvmodels.jobs.pipeline import run_demo, run_pipeline
     from clvmodels.jobs.score import score_orders
@@ -47,12 +50,16 @@ if TYPE_CHECKING:
     from clvmodels.models.inputs import collapse_rfm, validate_rfm
     from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
     from clvmodels.models.pareto_nbd import ParetoNBDModel
+    from clvmodels.models.sbg import fit_sbg, sbg_cells
     from clvmodels.models.spend import ConstantSpendModel
     from clvmodels.persistence import load_model, save_model
     from clvmodels.predict.scoring import score_customers
     from clvmodels.report.build import write_report
     from clvmodels.segments.assign import segment_customers, segment_summary
     from clvmodels.segments.rules_file import load_rules
+    from clvmodels.subscriptions.billing import summarize_billing
+    from clvmodels.subscriptions.churn import ChurnResult, analyse_churn
+    from clvmodels.subscriptions.settings import ChurnSettings
     from clvmodels.summaries.cohorts import average_ltv_curve, cohort_ltv_wide, cohort_table
     from clvmodels.summaries.rfm import rfm_summary
     from clvmodels.units import Duration, parse_duration
@@ -68,6 +75,8 @@ _PUBLIC = {
     "OrdersSource": "data.contract",
     "read_visits": "data.marketing",
     "read_costs": "data.marketing",
+    "read_billing": "data.billing",
+    "read_subscriptions": "data.subscriptions",
     # summarise
     "rfm_summary": "summaries.rfm",
     "cohort_table": "summaries.cohorts",
@@ -81,6 +90,8 @@ _PUBLIC = {
     "ModifiedBetaGeoModel": "models.mbgnbd",
     "GammaGammaModel": "models.gamma_gamma",
     "ConstantSpendModel": "models.spend",
+    "sbg_cells": "models.sbg",
+    "fit_sbg": "models.sbg",
     "CLVModel": "model",
     "MODELS": "model",
     "save_model": "persistence",
@@ -97,6 +108,10 @@ _PUBLIC = {
     "PaybackResult": "marketing.payback",
     "budget_recommendation": "marketing.budget",
     "revenue_forecast": "marketing.budget",
+    "summarize_billing": "subscriptions.billing",
+    "analyse_churn": "subscriptions.churn",
+    "ChurnResult": "subscriptions.churn",
+    "ChurnSettings": "subscriptions.settings",
     # publish
     "write_report": "report.build",
     "fit_orders": "jobs.fit",
@@ -108,6 +123,8 @@ _PUBLIC = {
     "SimulationTruth": "examples.simulate",
     "simulate_marketing": "examples.marketing",
     "MarketingTruth": "examples.marketing",
+    "simulate_subscriptions": "examples.subscriptions",
+    "SubscriptionTables": "examples.subscriptions",
     "load_cdnow": "examples.cdnow",
     "load_cdnow_summary": "examples.cdnow",
     # errors and units
@@ -126,6 +143,8 @@ __all__ = [
     "BacktestResult",
     "BetaGeoModel",
     "CLVModel",
+    "ChurnResult",
+    "ChurnSettings",
     "ClvError",
     "ConstantSpendModel",
     "ConvergenceWarning",
@@ -141,7 +160,9 @@ __all__ = [
     "ParetoNBDModel",
     "PaybackResult",
     "SimulationTruth",
+    "SubscriptionTables",
     "__version__",
+    "analyse_churn",
     "average_ltv_curve",
     "backtest",
     "budget_recommendation",
@@ -149,14 +170,17 @@ __all__ = [
     "cohort_table",
     "collapse_rfm",
     "fit_orders",
+    "fit_sbg",
     "load_cdnow",
     "load_cdnow_summary",
     "load_model",
     "load_rules",
     "parse_duration",
     "payback_analysis",
+    "read_billing",
     "read_costs",
     "read_orders",
+    "read_subscriptions",
     "read_table",
     "read_visits",
     "revenue_forecast",
@@ -164,12 +188,15 @@ __all__ = [
     "run_demo",
     "run_pipeline",
     "save_model",
+    "sbg_cells",
     "score_customers",
     "score_orders",
     "segment_customers",
     "segment_summary",
     "simulate_marketing",
     "simulate_orders",
+    "simulate_subscriptions",
+    "summarize_billing",
     "validate_orders",
     "validate_rfm",
     "write_report",

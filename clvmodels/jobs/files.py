@@ -56,6 +56,11 @@ class PipelineFiles:
         return self.marketing / "backtest"
 
     @property
+    def subscriptions(self) -> Path:
+        """The SaaS part: billing, companies, activities, people, SUBS and churn/."""
+        return self.folder / "subscriptions"
+
+    @property
     def report(self) -> Path:
         """The HTML report."""
         return self.folder / "report.html"

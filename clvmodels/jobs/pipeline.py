@@ -16,6 +16,7 @@ from clvmodels.jobs.backtest import write_backtest
 from clvmodels.jobs.files import PipelineFiles
 from clvmodels.jobs.fit import FitSettings, fitted_input, repeat_customers
 from clvmodels.jobs.marketing_demo import run_acquisition_demo
+from clvmodels.jobs.subscriptions_demo import run_subscriptions_demo
 from clvmodels.model import CLVModel
 from clvmodels.models.settings import Method, Priors
 from clvmodels.persistence import load_model, read_metadata, save_model
@@ -202,6 +203,12 @@ def run_demo(
             echo=echo,
         )
     )
+    echo("subscriptions (a simulated SaaS service, 3 plans, billed monthly):")
+    result.paths.update(
+        run_subscriptions_demo(
+            files.subscriptions, n_companies=max(n_customers // 4, 1_000), seed=seed, echo=echo
+        )
+    )
     shop_orders = pd.read_parquet(result.paths["mkt_orders"])
     _backtest_shop(shop_orders, files, priors=priors, seed=seed, echo=echo)
     result.paths["report"] = _report(shop_orders, files, result.paths, echo)
@@ -257,6 +264,7 @@ def _report(
         backtest=files.backtest,
         visits=paths["visits"],
         costs=paths["costs"],
+        subscriptions=paths["churn"],
     )
     echo(f"report [{time.perf_counter() - started:.1f} s]")
     return files.report

@@ -91,8 +91,8 @@ def _compare(params: pd.DataFrame, drivers: pd.DataFrame, truth: dict, echo: Ech
     ratios = truth.get("hazard_ratios", {})
     sizes = ", ".join(f"{k} {v:g}" for k, v in ratios.get("size_band", {}).items())
     echo(
-        f"  Cox hazard ratios (true: size band {sizes}; low activity {ratios.get('low_activity')},"
-        " i.e. about 0.81 per doubling of invoices):"
+        f"  Cox hazard ratios (true: size band {sizes}; low activity {ratios.get('low_activity')}:"
+        " low-activity companies send far fewer invoices, and the Cox row is per doubling):"
     )
     for row in drivers[drivers["source"] == "cox"].itertuples():
         echo(
