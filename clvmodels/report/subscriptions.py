@@ -39,6 +39,7 @@ from clvmodels.report.html import (
     num,
 )
 from clvmodels.report.inputs import Source
+from clvmodels.subscriptions.churn import RETENTION_COLUMNS
 
 SUBSCRIPTIONS_ID = "subscriptions"
 SUBSCRIPTIONS_TITLE = "Subscriptions: survival, retention and churn drivers"
@@ -68,17 +69,7 @@ _COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("method",),
     ),
-    "retention": (
-        (
-            "period",
-            "observed_survival",
-            "predicted_survival",
-            "predicted_retention",
-            "at_risk",
-            "churn_events",
-        ),
-        (),
-    ),
+    "retention": (RETENTION_COLUMNS, ()),
     "logrank": (("statistic", "df", "p_value"), ("test", "group_a", "group_b")),
     "drivers": (
         ("hazard_ratio", "hr_low", "hr_high", "p_value", "coefficient", "customers"),

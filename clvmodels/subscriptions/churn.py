@@ -27,7 +27,6 @@ import pandas as pd
 
 from clvmodels.errors import DataError
 from clvmodels.models.sbg import (
-    fit_sbg,
     per_period_discount,
     sbg_cells,
     sbg_retention,
@@ -45,6 +44,15 @@ from clvmodels.subscriptions.survival import (
 
 #: The group column when no ``by`` columns are given.
 ALL_GROUP = "group"
+#: The columns of ``retention.csv`` after the group columns.
+RETENTION_COLUMNS = (
+    "period",
+    "observed_survival",
+    "predicted_survival",
+    "predicted_retention",
+    "at_risk",
+    "churn_events",
+)
 
 
 @dataclass
@@ -89,15 +97,7 @@ def analyse_churn(
         subs["first_spell_churned"].to_numpy(),
         group_codes=codes,
     )
-    fit = fit_sbg(
-        cells,
-        priors=settings.priors,
-        method=settings.method,
-        chains=settings.chains,
-        draws=settings.draws,
-        tune=settings.tune,
-        seed=settings.seed,
-    )
+    fit = settings.fit(cells)
     alpha, beta = _draws(fit.posterior, "alpha"), _draws(fit.posterior, "beta")
     step("Kaplan-Meier and log-rank")
     duration, event = survival_durations(
@@ -228,16 +228,7 @@ def _retention(
         retention = sbg_retention(alpha[:, lookup], beta[:, lookup], t[None, :]).mean(axis=0)
     km["predicted_survival"] = survival
     km["predicted_retention"] = np.where(t >= 1, retention, np.nan)
-    columns = [
-        *group_cols,
-        "period",
-        "observed_survival",
-        "predicted_survival",
-        "predicted_retention",
-        "at_risk",
-        "churn_events",
-    ]
-    return km[columns]
+    return km[[*group_cols, *RETENTION_COLUMNS]]
 
 
 def _no_tests() -> pd.DataFrame:

@@ -24,21 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.models.sbg import fit_sbg, sbg_cells
+from clvmodels.models.sbg import sbg_cells
 from clvmodels.subscriptions.covariates import activity_baseline, company_covariates
 from clvmodels.subscriptions.residual import INTERVAL
 from clvmodels.subscriptions.settings import ChurnSettings
-from clvmodels.subscriptions.survival import cox, cox_design
+from clvmodels.subscriptions.survival import COX_COLUMNS, cox, cox_design
 
 #: The columns of drivers.csv.
 DRIVER_COLUMNS = (
     "source",
-    "covariate",
-    "hazard_ratio",
-    "hr_low",
-    "hr_high",
-    "p_value",
-    "coefficient",
+    *(column for column in COX_COLUMNS if column != "customers"),
     "coefficient_alpha",
     "coefficient_beta",
     "customers",
@@ -119,15 +114,7 @@ def _sbg_drivers(
         subs["first_spell_churned"].to_numpy(),
         covariates=x,
     )
-    fit = fit_sbg(
-        cells,
-        priors=settings.priors,
-        method=settings.method,
-        chains=settings.chains,
-        draws=settings.draws,
-        tune=settings.tune,
-        seed=settings.seed,
-    )
+    fit = settings.fit(cells)
     return churn_ratios(fit.posterior, names, x)
 
 

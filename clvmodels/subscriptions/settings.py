@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from clvmodels.models.sbg import SBGData, SBGFit, fit_sbg
 from clvmodels.models.settings import Method
 
 
@@ -28,3 +29,15 @@ class ChurnSettings:
     draws: int = 1000
     tune: int = 1000
     seed: int | None = 0
+
+    def fit(self, cells: SBGData) -> SBGFit:
+        """Fit the sBG on ``cells`` with these settings' method, priors, draws and seed."""
+        return fit_sbg(
+            cells,
+            priors=self.priors,
+            method=self.method,
+            chains=self.chains,
+            draws=self.draws,
+            tune=self.tune,
+            seed=self.seed,
+        )
