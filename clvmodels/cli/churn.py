@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from clvmodels.cli.common import (
     PERIODS,
+    UserError,
     check_outputs,
     discount_option,
     fit_method_options,
@@ -113,8 +115,10 @@ def churn(
     inputs = ChurnInputs(subs, companies=companies, activities=activity, people=people)
     check_outputs(
         inputs={"SUBS": subs, "--companies": companies, "--activity": activity, "--people": people},
-        outputs={"--output": list(churn_files(out_dir, plots=not no_plots).values())},
+        outputs={"--output": [out_dir, *churn_files(out_dir, plots=not no_plots).values()]},
     )
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise UserError(f"--output {out_dir} is a file; clv churn writes a folder")
     settings = ChurnSettings(
         by=_names(by),
         method=method,
