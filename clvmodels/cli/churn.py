@@ -8,6 +8,7 @@ import click
 
 from clvmodels.cli.common import (
     PERIODS,
+    UserError,
     check_outputs,
     discount_option,
     fit_method_options,
@@ -111,8 +112,10 @@ def churn(
     from clvmodels.subscriptions.settings import ChurnSettings
 
     inputs = ChurnInputs(subs, companies=companies, activities=activity, people=people)
+    given = {"SUBS": subs, "--companies": companies, "--activity": activity, "--people": people}
+    _check_folder(out_dir, given)
     check_outputs(
-        inputs={"SUBS": subs, "--companies": companies, "--activity": activity, "--people": people},
+        inputs=given,
         outputs={"--output": list(churn_files(out_dir, plots=not no_plots).values())},
     )
     settings = ChurnSettings(
@@ -140,6 +143,25 @@ def churn(
     for path in outcome.files.values():
         if path.exists():
             say(f"wrote {path}")
+
+
+def _check_folder(out_dir: str, inputs: dict[str, str | None]) -> None:
+    """Refuse, before any work, an output folder that is an input or an existing file."""
+    from pathlib import Path
+
+    from clvmodels.data.paths import same_file
+
+    for flag, path in inputs.items():
+        if path is not None and same_file(out_dir, path):
+            raise UserError(
+                f"--output {out_dir} is the input {flag}; nothing was written: "
+                "choose another folder"
+            )
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise UserError(
+            f"--output {out_dir} is a file, not a folder; nothing was written: "
+            "choose another folder"
+        )
 
 
 def churn_lines(result: Any) -> list[str]:
