@@ -113,12 +113,12 @@ def churn(
     from clvmodels.subscriptions.settings import ChurnSettings
 
     inputs = ChurnInputs(subs, companies=companies, activities=activity, people=people)
+    given = {"SUBS": subs, "--companies": companies, "--activity": activity, "--people": people}
     check_outputs(
-        inputs={"SUBS": subs, "--companies": companies, "--activity": activity, "--people": people},
+        inputs=given,
         outputs={"--output": [out_dir, *churn_files(out_dir, plots=not no_plots).values()]},
     )
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise UserError(f"--output {out_dir} is a file; clv churn writes a folder")
+    _check_folder(out_dir)
     settings = ChurnSettings(
         by=_names(by),
         method=method,
@@ -144,6 +144,15 @@ def churn(
     for path in outcome.files.values():
         if path.exists():
             say(f"wrote {path}")
+
+
+def _check_folder(out_dir: str) -> None:
+    """Refuse, before any work, an output folder that is an existing file."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise UserError(
+            f"--output {out_dir} is a file, not a folder; nothing was written: "
+            "choose another folder"
+        )
 
 
 def churn_lines(result: Any) -> list[str]:
