@@ -129,3 +129,17 @@ def test_bench_rfm_on_spark_against_duckdb(tmp_path: Path) -> None:
     # the JVM's memory is counted: more than the Python process alone
     assert spark["peak_rss_mb"] > spark["peak_rss_mb_python"]
     assert any(name.startswith("java") for name in spark["memory"]["processes_hwm_mb"])
+
+
+@pytest.mark.slow  # ~25 s: the pymc-marketing side imports PyMC and fits per plan
+def test_bench_times_clv_churn_against_the_direct_way(tmp_path: Path) -> None:
+    report = run_bench(tmp_path, 100, ("cli_churn",), "--churn-subscriptions", "3000")
+    entry = report["jobs"]["cli_churn"]
+    assert entry["data"]["subscriptions"] == 3000
+    assert entry["agreement"]["agree"], entry["agreement"]
+    ours, other = entry["ours"], entry["pymc"]
+    assert ours["n_customers"] == other["n_customers"] == 3000
+    assert {"read", "sBG fit", "drivers", "plots"} <= set(ours["breakdown_seconds"])
+    assert {"read", "Kaplan-Meier", "Cox", "sBG"} <= set(other["breakdown_seconds"])
+    assert entry["summary"]["not_judged"]  # judged at 1M subscriptions only
+    assert (tmp_path / "cli_churn_ours" / "survival.png").exists()

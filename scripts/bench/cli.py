@@ -7,6 +7,7 @@ import argparse
 from . import __doc__ as overview
 from .child import child_main
 from .jobs.cdnow_clv import CDNOW_CHAINS, CDNOW_DRAWS
+from .jobs.cli_churn import CHURN_SUBSCRIPTIONS
 from .jobs.cli_fit import FIT_MODELS
 from .jobs.nuts import NUTS_CHAINS, NUTS_CUSTOMERS, NUTS_DRAWS, NUTS_POPULATIONS, NUTS_TUNE
 from .registry import CHILD_JOBS, JOBS
@@ -89,7 +90,7 @@ def _nuts_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _job_options(parser: argparse.ArgumentParser) -> None:
-    """The sizes of the cdnow_clv, cli_startup and cli_fit jobs."""
+    """The sizes of the cdnow_clv, cli_startup, cli_fit and cli_churn jobs."""
     parser.add_argument(
         "--cdnow-draws",
         type=int,
@@ -107,6 +108,13 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
         "--cli-fit-models",
         default=",".join(FIT_MODELS),
         help="transaction models of the cli_fit job (default bgnbd,pareto,mbgnbd)",
+    )
+    parser.add_argument(
+        "--churn-subscriptions",
+        type=int,
+        default=CHURN_SUBSCRIPTIONS,
+        help=f"simulated subscriptions of the cli_churn job (default {CHURN_SUBSCRIPTIONS:,}; "
+        "judged at 1M)",
     )
 
 

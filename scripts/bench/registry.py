@@ -6,6 +6,7 @@ from .data import child_prepare
 from .job import Child, Job
 from .jobs import (
     cdnow_clv,
+    cli_churn,
     cli_fit,
     cli_rfm,
     cli_startup,
@@ -38,6 +39,7 @@ JOBS: dict[str, Job] = {
         cli_startup.JOB,
         cli_fit.JOB,
         sbg_fit.JOB,
+        cli_churn.JOB,
     )
 }
 #: The children that are not a job's side, by (``--job``, ``--side``); ``--job check
@@ -46,6 +48,7 @@ TASKS: dict[tuple[str, str], Child] = {
     ("prepare", "data"): child_prepare,
     ("prepare_nuts", "data"): nuts.child_prepare,
     ("prepare_cdnow", "data"): cdnow_clv.child_prepare,
+    ("prepare_churn", "data"): cli_churn.child_prepare,
     ("posterior", "data"): child_posterior,
     ("warmup_score", "ours"): child_warmup_score,
 }
@@ -55,6 +58,7 @@ CHILD_JOBS = (
     "prepare",
     "prepare_nuts",
     "prepare_cdnow",
+    "prepare_churn",
     "posterior",
     "check",
     "warmup_score",

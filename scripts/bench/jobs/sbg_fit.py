@@ -6,7 +6,8 @@ both with pymc-marketing's default priors. The subscriptions are simulated here 
 draw the same ones from one seed): :data:`SBG_COHORTS` monthly signup cohorts, cohort c
 observed for T = c + 2 periods (pymc-marketing needs one T per cohort), each cohort's churn
 probabilities theta ~ Beta(alpha, beta) of its plan (:data:`SBG_PLANS`, cycling), churn
-period ~ Geometric(theta), censored at T. One group per cohort on both sides.
+period ~ Geometric(theta), censored at T (:func:`bench.subscriptions.first_spells`). One
+group per cohort on both sides.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..job import Job, both_sides
+from ..subscriptions import first_spells
 from .fit_map import pre_import_pymc
 
 TARGET = "≥ 20× faster"
@@ -36,11 +38,8 @@ def simulate_subscriptions(n: int = SBG_SUBSCRIPTIONS, seed: int = SBG_SEED) -> 
     cohort = rng.integers(0, SBG_COHORTS, n)
     T = cohort + 2
     plans = np.array(SBG_PLANS)[np.arange(SBG_COHORTS) % len(SBG_PLANS)]
-    theta = rng.beta(plans[cohort, 0], plans[cohort, 1])
-    churn_period = rng.geometric(np.clip(theta, 1e-12, 1.0))
-    churned = churn_period < T  # a churn at period >= T is not seen by the end of period T
-    periods = np.where(churned, churn_period, T)
-    return {"cohort": cohort, "T": T, "periods": periods, "churned": churned}
+    spells = first_spells(rng, plans[cohort, 0], plans[cohort, 1], T)
+    return {"cohort": cohort, "T": T, **spells}
 
 
 def cohort_labels() -> list[str]:
