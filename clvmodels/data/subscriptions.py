@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.columns import row_labels
+from clvmodels.data.columns import clean_ids, row_labels
 from clvmodels.data.io import read_table
 from clvmodels.errors import DataError
 
@@ -45,7 +45,9 @@ _FLAGS = ("churned", "first_spell_churned")
 def read_subscriptions(source: str | os.PathLike[str] | pd.DataFrame) -> pd.DataFrame:
     """Read a SUBS table (Parquet, CSV, DuckDB or SQLite file, or a DataFrame) and check it.
 
-    A CSV is read as text, so ids keep their leading zeros (``007``) exactly as written.
+    A CSV is read as text and its ids follow the billing reader's rule
+    (:func:`clvmodels.data.columns.clean_ids`): ids written as plain integers become integers,
+    any other id (``007``, ``A-17``) stays text exactly as written.
 
     Returns
     -------
@@ -68,6 +70,7 @@ def read_subscriptions(source: str | os.PathLike[str] | pd.DataFrame) -> pd.Data
         )
     if len(subs) == 0:
         raise DataError("the subscriptions table has no rows")
+    subs["customer_id"] = clean_ids(subs["customer_id"], "customer_id")
     for column in _WHOLE:
         subs[column] = _whole_numbers(subs[column], column)
     for column in _FLAGS:

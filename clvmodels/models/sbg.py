@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
 from scipy.special import betaln, hyp2f1
@@ -237,16 +238,21 @@ def sbg_cells(
 def _row_codes(key: np.ndarray, x: np.ndarray) -> np.ndarray:
     """One int64 code per distinct (key, covariate row): the columns factorised one by one.
 
-    Each step multiplies the codes so far (< n after ``np.unique``) by the next column's
-    number of distinct values (<= n), so the product stays below n^2 and fits int64; it is
-    several times faster than ``np.unique(..., axis=0)`` on the stacked rows (1M rows, two
-    covariates: ~0.4 s against ~2.1 s).
+    Each column is hashed (``pandas.factorize``, no sort) and folded into the codes so far
+    (codes * distinct values + column code); the codes are compressed again only when the
+    next fold could pass 2^62, so they always fit int64. The caller sorts the codes once.
+    Two sorts per column (``np.unique``) took ~1.9 s on 1M rows and seven dummies; this
+    takes ~0.1 s and groups the rows the same way.
     """
-    codes = np.unique(key, return_inverse=True)[1].astype("int64")
+    codes = pd.factorize(key)[0].astype("int64")
+    top = int(codes.max()) + 1 if len(codes) else 1
     for column in x.T:
-        values, column_codes = np.unique(column, return_inverse=True)
-        combined = codes * len(values) + column_codes
-        codes = np.unique(combined, return_inverse=True)[1].astype("int64")
+        column_codes, uniques = pd.factorize(column)
+        if top * len(uniques) >= 2**62:
+            codes = pd.factorize(codes)[0].astype("int64")
+            top = int(codes.max()) + 1
+        codes = codes * len(uniques) + column_codes
+        top *= len(uniques)
     return codes
 
 

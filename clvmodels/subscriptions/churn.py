@@ -125,7 +125,8 @@ def analyse_churn(
     )
     customers = pd.concat([subs[["customer_id", *settings.by]], values], axis=1)
     step("drivers")
-    drivers = churn_drivers(subs, duration, event, settings, companies, activities)
+    strata = codes if settings.by else None
+    drivers = churn_drivers(subs, strata, duration, event, settings, companies, activities)
     return ChurnResult(
         group_cols=group_cols,
         params=_params(fit, labels, subs, codes, alpha, beta),

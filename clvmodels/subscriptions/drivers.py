@@ -42,6 +42,7 @@ DRIVER_COLUMNS = (
 
 def churn_drivers(
     subs: pd.DataFrame,
+    groups: np.ndarray | None,
     duration: np.ndarray,
     event: np.ndarray,
     settings: ChurnSettings,
@@ -49,6 +50,9 @@ def churn_drivers(
     activities: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """The rows of ``drivers.csv`` (empty when neither companies nor activities are given).
+
+    ``groups`` (each row's ``--by`` group, or None) stratifies the Cox model: each group has
+    its own baseline hazard (the plans' sBG curves differ), the covariates one effect.
 
     Customers without a company row (or with a missing covariate) are left out of both
     models; :func:`clvmodels.subscriptions.covariates.company_covariates` warns about them.
@@ -81,6 +85,7 @@ def churn_drivers(
             baseline["event"].to_numpy()[use],
             measured[use].reset_index(drop=True),
             entry=baseline["entry"].to_numpy(dtype="float64")[use],
+            strata=None if groups is None else groups[position][use],
             seed=settings.seed or 0,
         )
         rows.append(table.assign(source="cox"))
@@ -89,6 +94,7 @@ def churn_drivers(
             duration[known],
             event[known],
             company[known].reset_index(drop=True),
+            strata=None if groups is None else groups[known],
             seed=settings.seed or 0,
         )
         rows.append(table.assign(source="cox"))

@@ -116,8 +116,8 @@ def test_laplace_intervals_bracket_the_mean(laplace_dir):
 
 
 def test_residual_value_against_the_formulas(folder, laplace_dir):
-    # a SUBS CSV is read as text: its ids stay text in customers.parquet
-    subs = pd.read_csv(folder / "subs.csv", dtype={"customer_id": str}).set_index("customer_id")
+    # ids written as plain integers come back as integers (clean_ids); "007" would stay text
+    subs = pd.read_csv(folder / "subs.csv", dtype={"customer_id": "int64"}).set_index("customer_id")
     customers = pd.read_parquet(laplace_dir / "customers.parquet").set_index("customer_id")
     summary = json.loads((laplace_dir / "summary.json").read_text())
     d = summary["per_period_discount_rate"]
