@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from clvmodels.models._pymc.graphs import gamma_gamma_graph, transaction_graph
+from clvmodels.models._pymc.laplace import laplace_draws
 from clvmodels.models._pymc.optimize import find_map, point_values
 from clvmodels.models._pymc.priors import GAMMA_GAMMA_PARAMS, TRANSACTION_PARAMS
 from clvmodels.models._pymc.quiet import quiet
@@ -159,32 +160,14 @@ def _fit_laplace(
     seed: int | None,
     progressbar: bool,
 ) -> FitResult:
-    """Gaussian approximation at the MAP (pymc_extras.fit_laplace), started at our MAP.
+    """Gaussian approximation at the MAP: :func:`clvmodels.models._pymc.laplace.laplace_draws`.
 
-    Left to its own start, fit_laplace's optimiser can stop far from the mode under flat
-    priors; started at the MAP it only refines it. The covariance is the inverse of the exact
-    Hessian at the mode (trust-ncg with Hessian-vector products): fit_laplace's default BFGS
-    takes its covariance from the optimiser's running inverse-Hessian estimate, which started
-    at the mode stays near its identity start (sd 1 on the log scale, no correlation). The
-    draws are checked against the MAP: a posterior mean more than 3 sd away from it marks the
-    fit as not converged.
+    The draws are checked against the MAP: a posterior mean more than 3 sd away from it
+    marks the fit as not converged.
     """
-    import pymc_extras as pmx
-
     map_fit, point = _map_and_point(model, names, seed)
-    start = {rv.name: np.asarray(point[rv.name]) for rv in model.free_RVs if rv.name in point}
     started = time.perf_counter()
-    with quiet():
-        idata = pmx.fit_laplace(
-            "trust-ncg",
-            model=model,
-            use_grad=True,
-            use_hessp=True,
-            draws=chains * draws,
-            initvals=start,
-            random_seed=seed,
-            progressbar=progressbar,
-        )
+    idata, covariance = laplace_draws(model, names, point, chains * draws, seed, progressbar)
     flat = _posterior_dataset(idata, names).stack(sample=("chain", "draw"))
     posterior = xr.Dataset(
         {
@@ -210,6 +193,7 @@ def _fit_laplace(
     report.update(
         {
             "method": "laplace",
+            "covariance": covariance,
             "draws": int(posterior.sizes["draw"]),
             "chains": int(posterior.sizes["chain"]),
             "seconds": round(map_fit.report["seconds"] + time.perf_counter() - started, 3),
