@@ -33,8 +33,8 @@ def sampler_diagnostics(posterior: xr.Dataset, divergences: int = 0) -> dict[str
         ess_tail = _as_floats(az.ess(tree, method="tail"))
     worst_rhat = max(np.max(value) for value in rhat.values())
     least_ess = min(np.min(value) for value in ess_bulk.values())
-    converged = (
-        bool(np.isfinite(worst_rhat))
+    converged = bool(
+        np.isfinite(worst_rhat)
         and worst_rhat <= MAX_RHAT
         and least_ess >= MIN_ESS_PER_CHAIN * n_chains
         and divergences == 0
