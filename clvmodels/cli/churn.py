@@ -173,6 +173,29 @@ def churn_lines(result: Any) -> list[str]:
             f"  {group}: alpha {row['alpha']:.3f}, beta {row['beta']:.3f} "
             f"({row['customers']:,} customers, {row['churned']:,} churned)"
         )
+    lines.extend(_driver_lines(result.drivers))
+    cox = summary.get("cox") or {}
+    if cox.get("fitted_rows", 0) < cox.get("total_rows", 0):
+        lines.append(
+            f"Cox fitted on a random sample of {cox['fitted_rows']:,} of {cox['total_rows']:,} "
+            "customers (statsmodels' PHReg is slow beyond); its intervals are the sample's"
+        )
     for warning in fit.get("warnings", []):
         lines.append(f"WARNING: {warning}")
+    return lines
+
+
+def _driver_lines(drivers: Any, most: int = 5) -> list[str]:
+    """The strongest Cox hazard ratios (largest |log HR|), with their 94% intervals."""
+    import numpy as np
+
+    cox = drivers[drivers["source"] == "cox"]
+    if cox.empty:
+        return []
+    strongest = cox.iloc[np.argsort(-np.abs(np.log(cox["hazard_ratio"].to_numpy(float))))][:most]
+    lines = ["strongest churn drivers (Cox hazard ratio, 94% interval; > 1 churns sooner):"]
+    for row in strongest.itertuples():
+        lines.append(
+            f"  {row.covariate}: {row.hazard_ratio:.2f} ({row.hr_low:.2f}-{row.hr_high:.2f})"
+        )
     return lines

@@ -142,7 +142,10 @@ def analyse_churn(
             company_key=settings.company_key,
             people_key=settings.people_key,
         ),
-        summary=_summary(settings, fit, billing_period, discount, subs),
+        summary={
+            **_summary(settings, fit, billing_period, discount, subs),
+            "cox": drivers.attrs.get("cox", {}),
+        },
     )
 
 

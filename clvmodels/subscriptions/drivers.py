@@ -102,11 +102,16 @@ def churn_drivers(
         rows.append(_sbg_drivers(subs[known], company[known].reset_index(drop=True), settings))
     if not rows:
         return pd.DataFrame(columns=list(DRIVER_COLUMNS))
+    cox_rows = {
+        key: rows[0].attrs[key] for key in ("fitted_rows", "total_rows") if key in rows[0].attrs
+    }
     table = pd.concat(rows, ignore_index=True)
     for column in DRIVER_COLUMNS:
         if column not in table.columns:
             table[column] = np.nan
-    return table[list(DRIVER_COLUMNS)]
+    table = table[list(DRIVER_COLUMNS)]
+    table.attrs["cox"] = cox_rows
+    return table
 
 
 def _sbg_drivers(
