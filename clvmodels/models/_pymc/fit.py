@@ -167,7 +167,7 @@ def _fit_laplace(
     """
     map_fit, point = _map_and_point(model, names, seed)
     started = time.perf_counter()
-    idata, covariance = laplace_draws(model, names, point, chains * draws, seed, progressbar)
+    idata, covariance = laplace_draws(model, names, point, chains * draws, seed)
     flat = _posterior_dataset(idata, names).stack(sample=("chain", "draw"))
     posterior = xr.Dataset(
         {
