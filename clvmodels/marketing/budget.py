@@ -44,7 +44,7 @@ from clvmodels.marketing.sources import (
     source_scales,
 )
 from clvmodels.model import CLVModel
-from clvmodels.models.posterior import INTERVAL_PROB
+from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.summaries.calendar import CohortPeriod, check_period
 from clvmodels.summaries.period import DateLike, to_day
@@ -88,7 +88,7 @@ FORECAST_COLUMNS = (
 )
 DIRECTIONS = ("increase", "hold", "decrease", "no costs")
 
-_LOW, _HIGH = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
+_LOW, _HIGH = INTERVAL_QUANTILES
 _BUYER_COLUMNS = (
     "customer_id",
     "source_id",

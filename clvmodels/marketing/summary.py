@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.marketing.grid import CellGrid
-from clvmodels.models.posterior import INTERVAL_PROB
+from clvmodels.models.posterior import INTERVAL_QUANTILES
 
 #: The quantiles of the 94% equal-tailed interval.
-LOW, HIGH = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
+LOW, HIGH = INTERVAL_QUANTILES
 
 
 @dataclass(frozen=True)

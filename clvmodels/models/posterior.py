@@ -28,6 +28,8 @@ from clvmodels.models.settings import Method, Priors
 
 #: Posterior intervals are equal-tailed and hold 94% of the mass (pymc-marketing's default).
 INTERVAL_PROB = 0.94
+#: The quantiles of that interval: 3% and 97%.
+INTERVAL_QUANTILES = ((1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2)
 
 #: A shape parameter (unit-free) below this is at the lower edge of its support (0).
 SHAPE_FLOOR = 1e-6
@@ -212,7 +214,7 @@ class PosteriorModel:
     def summary(self) -> pd.DataFrame:
         """Posterior mean, sd and 94% equal-tailed interval of each parameter."""
         self._check_fitted()
-        lo, hi = (1 - INTERVAL_PROB) / 2, 1 - (1 - INTERVAL_PROB) / 2
+        lo, hi = INTERVAL_QUANTILES
         rows = []
         for name in self.param_names:
             values = np.asarray(self.posterior_[name].values).reshape(-1)

@@ -43,7 +43,7 @@ from clvmodels.models import gamma_gamma
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.inputs import RFM_COLUMNS, validate_rfm
 from clvmodels.models.kernels.parallel import run_blocks
-from clvmodels.models.posterior import INTERVAL_PROB
+from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.models.transaction import TransactionModel
 from clvmodels.predict.columns import SCORE_COLUMNS, SPEND_STATISTICS
 from clvmodels.ranges import check_annual_discount_rate, check_margin
@@ -316,8 +316,7 @@ class _ChunkScorer:
         self.num_horizon = num_horizon
         self.num_discounted = num_discounted
         self.margin = margin
-        self.low = (1 - INTERVAL_PROB) / 2
-        self.high = 1 - (1 - INTERVAL_PROB) / 2
+        self.low, self.high = INTERVAL_QUANTILES
 
     def score(self, sl: slice) -> dict[str, np.ndarray]:
         """The score columns (after the RFM columns of :data:`SCORE_COLUMNS`) of ``rfm[sl]``."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.models.sbg import (
     p_renew_next,
     residual_lifetime,
@@ -25,7 +26,7 @@ from clvmodels.models.sbg import (
 )
 
 #: Quantiles of the 94% interval, as elsewhere in clvmodels.
-INTERVAL = (0.03, 0.97)
+INTERVAL = INTERVAL_QUANTILES
 #: The per-customer columns, in order (each with _low/_high when the fit has draws).
 VALUE_COLUMNS = (
     "p_renew_next",
