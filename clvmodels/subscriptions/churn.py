@@ -34,7 +34,7 @@ from clvmodels.models.sbg import (
 )
 from clvmodels.subscriptions.covariates import profile
 from clvmodels.subscriptions.drivers import churn_drivers
-from clvmodels.subscriptions.residual import INTERVAL, customer_values
+from clvmodels.subscriptions.residual import customer_values, summarise_draws
 from clvmodels.subscriptions.settings import ChurnSettings
 from clvmodels.subscriptions.survival import (
     kaplan_meier,
@@ -129,7 +129,7 @@ def analyse_churn(
     drivers = churn_drivers(subs, strata, duration, event, settings, companies, activities)
     return ChurnResult(
         group_cols=group_cols,
-        params=_params(fit, labels, subs, codes, alpha, beta),
+        params=_params(fit, labels, alpha, beta),
         retention=retention,
         customers=customers,
         logrank=tests if tests is not None else _no_tests(),
@@ -190,26 +190,17 @@ def _draws(posterior: Any, name: str) -> np.ndarray:
     return values.reshape(-1, values.shape[-1]).astype("float64")
 
 
-def _params(
-    fit: Any,
-    labels: pd.DataFrame,
-    subs: pd.DataFrame,
-    codes: np.ndarray,
-    alpha: np.ndarray,
-    beta: np.ndarray,
-) -> pd.DataFrame:
+def _params(fit: Any, labels: pd.DataFrame, alpha: np.ndarray, beta: np.ndarray) -> pd.DataFrame:
+    """sbg_params.csv: each group's alpha and beta (mean, 94% interval; empty for MAP)."""
     table = labels.copy()
+    empty = np.full(len(labels), np.nan)
     for name, values in (("alpha", alpha), ("beta", beta)):
-        table[name] = values.mean(axis=0)
-        if values.shape[0] > 1:
-            low, high = np.quantile(values, INTERVAL, axis=0)
-        else:
-            low = high = np.full(values.shape[1], np.nan)
-        table[f"{name}_low"] = low
-        table[f"{name}_high"] = high
-    churned = subs["first_spell_churned"].to_numpy(dtype=bool)
-    table["customers"] = np.bincount(codes, minlength=len(labels))
-    table["churned"] = np.bincount(codes, weights=churned, minlength=len(labels)).astype(int)
+        summary = summarise_draws(values, values.shape[0] > 1)
+        table[name] = summary[""]
+        table[f"{name}_low"] = summary.get("_low", empty)
+        table[f"{name}_high"] = summary.get("_high", empty)
+    table["customers"] = np.asarray(fit.customers, dtype="int64")
+    table["churned"] = np.asarray(fit.churned, dtype="int64")
     table["log_likelihood"] = np.asarray(fit.log_likelihood, dtype="float64")
     table["method"] = fit.report.get("method", "")
     return table

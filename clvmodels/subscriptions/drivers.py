@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.models.sbg import sbg_cells
 from clvmodels.subscriptions.covariates import activity_baseline, company_covariates
-from clvmodels.subscriptions.residual import INTERVAL
 from clvmodels.subscriptions.settings import ChurnSettings
 from clvmodels.subscriptions.survival import COX_COLUMNS, cox, cox_design
 
@@ -141,7 +141,7 @@ def churn_ratios(posterior: Any, names: list[str], x: np.ndarray) -> pd.DataFram
         a = alpha * np.exp(-gamma_a[:, j])
         b = beta * np.exp(-gamma_b[:, j])
         ratio = (a / (a + b)) / base
-        low, high = np.quantile(ratio, INTERVAL) if len(ratio) > 1 else (np.nan, np.nan)
+        low, high = np.quantile(ratio, INTERVAL_QUANTILES) if len(ratio) > 1 else (np.nan, np.nan)
         records.append(
             {
                 "covariate": name,

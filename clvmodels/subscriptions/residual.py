@@ -25,8 +25,6 @@ from clvmodels.models.sbg import (
     residual_lifetime_horizon,
 )
 
-#: Quantiles of the 94% interval, as elsewhere in clvmodels.
-INTERVAL = INTERVAL_QUANTILES
 #: The per-customer columns, in order (each with _low/_high when the fit has draws).
 VALUE_COLUMNS = (
     "p_renew_next",
@@ -92,7 +90,7 @@ def customer_values(
     out: dict[str, np.ndarray] = {}
     for name, values in per_cell.items():
         scale = price[active] if name.startswith("residual_value") else 1.0
-        for suffix, summary in _summarise(values, draws).items():
+        for suffix, summary in summarise_draws(values, draws).items():
             column = np.zeros(len(n))
             column[active] = summary[position[active]] * scale
             out[name + suffix] = column
@@ -112,11 +110,11 @@ def _positions(
     return position
 
 
-def _summarise(values: np.ndarray, draws: bool) -> dict[str, np.ndarray]:
-    """Mean over draws, and the 94% interval when there are draws."""
+def summarise_draws(values: np.ndarray, draws: bool) -> dict[str, np.ndarray]:
+    """Mean over draws (axis 0), and ``_low``/``_high`` (the 94% interval) when there are draws."""
     summary = {"": values.mean(axis=0)}
     if draws:
-        low, high = np.quantile(values, INTERVAL, axis=0)
+        low, high = np.quantile(values, INTERVAL_QUANTILES, axis=0)
         summary["_low"] = low
         summary["_high"] = high
     return summary
