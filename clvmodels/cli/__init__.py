@@ -152,6 +152,7 @@ def cli() -> None:
       clv budget --model model/ --payback payback.parquet --target-payback-months 6 -o budget.csv
       clv report --orders orders.csv --model model/ --backtest backtest/ -o report.html
       clv subscriptions billing.csv --billing-period month -o subs.parquet
+      clv churn subs.parquet -o churn/ --by plan --companies companies.csv
 
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
     --customer-col, --date-col and --revenue-col.
