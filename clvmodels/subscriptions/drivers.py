@@ -58,6 +58,7 @@ def churn_drivers(
     models; :func:`clvmodels.subscriptions.covariates.company_covariates` warns about them.
     """
     rows: list[pd.DataFrame] = []
+    cox_rows: dict[str, int] = {}
     company = None
     if companies is not None and settings.covariates:
         company = company_covariates(
@@ -75,36 +76,33 @@ def churn_drivers(
             measures=settings.activity_measures,
             baseline_periods=settings.baseline_periods,
         )
-        position = pd.Index(subs["customer_id"]).get_indexer(baseline["customer_id"])
-        measured = baseline[[c for c in baseline.columns if c.startswith("log2(")]]
+        # the landmark's customers, in its order: their rows of SUBS
+        rows_used = pd.Index(subs["customer_id"]).get_indexer(baseline["customer_id"])
+        covariates = baseline[[c for c in baseline.columns if c.startswith("log2(")]]
         if company is not None:
-            measured = pd.concat([company.iloc[position].reset_index(drop=True), measured], axis=1)
-        use = known[position]
+            covariates = pd.concat(
+                [company.iloc[rows_used].reset_index(drop=True), covariates], axis=1
+            )
+        duration, event = baseline["duration"].to_numpy(), baseline["event"].to_numpy()
+        entry = baseline["entry"].to_numpy(dtype="float64")
+    else:
+        rows_used, covariates, entry = np.arange(len(subs)), company, None
+    if covariates is not None:
+        use = known[rows_used]
         table = cox(
-            baseline["duration"].to_numpy()[use],
-            baseline["event"].to_numpy()[use],
-            measured[use].reset_index(drop=True),
-            entry=baseline["entry"].to_numpy(dtype="float64")[use],
-            strata=None if groups is None else groups[position][use],
+            duration[use],
+            event[use],
+            covariates[use].reset_index(drop=True),
+            entry=None if entry is None else entry[use],
+            strata=None if groups is None else groups[rows_used][use],
             seed=settings.seed or 0,
         )
-        rows.append(table.assign(source="cox"))
-    elif company is not None:
-        table = cox(
-            duration[known],
-            event[known],
-            company[known].reset_index(drop=True),
-            strata=None if groups is None else groups[known],
-            seed=settings.seed or 0,
-        )
+        cox_rows = {k: table.attrs[k] for k in ("fitted_rows", "total_rows") if k in table.attrs}
         rows.append(table.assign(source="cox"))
     if company is not None:
         rows.append(_sbg_drivers(subs[known], company[known].reset_index(drop=True), settings))
     if not rows:
         return pd.DataFrame(columns=list(DRIVER_COLUMNS))
-    cox_rows = {
-        key: rows[0].attrs[key] for key in ("fitted_rows", "total_rows") if key in rows[0].attrs
-    }
     table = pd.concat(rows, ignore_index=True)
     for column in DRIVER_COLUMNS:
         if column not in table.columns:
