@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean chromium lock
+.PHONY: install demo test test-fast lint bench clean chromium postgresql lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "clvmodels needs Python >= 3.12 (pymc-marketing 1.3.0 does); found " + sys.version.split()[0] + ". Install 3.12 or run: make PYTHON=python3.12 ...")'
@@ -24,7 +24,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/clv demo --output-dir demo-output
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium postgresql
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -m "" -q
 
@@ -34,6 +34,15 @@ chromium:
 	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "Installing chromium for the report's browser test..."; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# The database tests start a throw-away PostgreSQL server (tests/pg_server.py); its programs
+# are installed here when missing and running as root (CI). They are not on PATH after the
+# install: the tests find them with pg_config --bindir or under /usr/lib/postgresql/*/bin.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing postgresql for the database tests..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
 test-fast: $(STAMP)

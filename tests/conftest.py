@@ -143,3 +143,19 @@ def fh2007_billing() -> pd.DataFrame:
     frame.attrs["survivors"] = FH2007_SURVIVORS
     frame.attrs["observation_end"] = FH2007_OBSERVATION_END
     return frame
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL server on 127.0.0.1 (``tests/pg_server.py``), stopped at the end.
+
+    Tests that use it carry the ``postgres`` marker; ``make test`` installs PostgreSQL when it
+    is missing and runs as root, so CI always runs them.
+    """
+    from pg_server import start_server
+
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
