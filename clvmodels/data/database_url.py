@@ -215,3 +215,12 @@ def parse_database_url(text: str, *, what: str = "the table") -> DatabaseURL:
         )
     path = Path(unquote(body[1:]))
     return DatabaseURL(engine, f"{engine}:///{path}", path, table)
+
+
+def redact_message(text: str, url: DatabaseURL) -> str:
+    """``text`` (a driver's message, a log line) with ``url``'s password replaced by ``***``."""
+    password = urlsplit(url.connect_url).password
+    shown = text.replace(url.connect_url, url.redacted())
+    if password:
+        shown = shown.replace(password, "***").replace(unquote(password), "***")
+    return shown
