@@ -118,6 +118,17 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    """Where the pg_rfm job's PostgreSQL server is."""
+    parser.add_argument(
+        "--postgres-url",
+        default=None,
+        help="an existing PostgreSQL database for the pg_rfm job, e.g. "
+        "postgresql://me@localhost:5432/scratch (its table orders is replaced; default: a "
+        "throw-away server on 127.0.0.1, started and stopped by the benchmark)",
+    )
+
+
 def _internal_options(parser: argparse.ArgumentParser) -> None:
     """One job side in this process (what the parent passes its children; not shown)."""
     parser.add_argument("--job", choices=CHILD_JOBS, help=argparse.SUPPRESS)
@@ -125,6 +136,7 @@ def _internal_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     parser.add_argument("--score-customers", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--pg-url", default=None, help=argparse.SUPPRESS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -133,6 +145,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     _run_options(parser)
     _nuts_options(parser)
     _job_options(parser)
+    _database_options(parser)
     _internal_options(parser)
     args = parser.parse_args(argv)
     if args.customers < 100:

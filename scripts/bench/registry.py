@@ -13,6 +13,7 @@ from .jobs import (
     cohorts,
     fit_map,
     nuts,
+    pg_rfm,
     rfm,
     rfm_file,
     rfm_spark,
@@ -40,6 +41,7 @@ JOBS: dict[str, Job] = {
         cli_fit.JOB,
         sbg_fit.JOB,
         cli_churn.JOB,
+        pg_rfm.JOB,
     )
 }
 #: The children that are not a job's side, by (``--job``, ``--side``); ``--job check
