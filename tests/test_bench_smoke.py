@@ -143,3 +143,14 @@ def test_bench_times_clv_churn_against_the_direct_way(tmp_path: Path) -> None:
     assert {"read", "Kaplan-Meier", "Cox", "sBG"} <= set(other["breakdown_seconds"])
     assert entry["summary"]["not_judged"]  # judged at 1M subscriptions only
     assert (tmp_path / "cli_churn_ours" / "survival.png").exists()
+
+
+@pytest.mark.postgres  # ~10 s: a throw-away server, and pymc-marketing imported by its side
+def test_bench_reads_orders_from_postgresql(tmp_path: Path) -> None:
+    report = run_bench(tmp_path, 300, ("pg_rfm",))
+    entry = report["jobs"]["pg_rfm"]
+    assert entry["data"]["orders"] == report["data"]["n_orders"]
+    assert entry["agreement"]["agree"], entry["agreement"]
+    assert entry["agreement"]["customers"] == 300
+    assert entry["summary"]["not_judged"]  # judged at 10M orders only
+    assert "| clv rfm from PostgreSQL (process) |" in (tmp_path / "bench.md").read_text()
