@@ -26,8 +26,9 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.display import NO_PLOTS_BESIDE_TABLE
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
-from clvmodels.data.database_url import is_database_url
+from clvmodels.data.database_url import DatabaseURL, is_database_url
 from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.data.paths import OutputTarget, input_tables, output_key, shown_source
 from clvmodels.jobs.marketing_files import (
@@ -191,7 +192,7 @@ def payback(
         inputs,
         plots_dir=plots_dir,
         no_plots=no_plots,
-        tables=input_tables("--orders", kwargs),
+        read=input_tables("--orders", kwargs),
     )
     ages = _horizons(horizons)
     model = load_model(model_dir) if model_dir else None
@@ -239,6 +240,8 @@ def payback(
         say(line)
     for path in written:
         say(f"wrote {path}")
+    if isinstance(target, DatabaseURL) and not (plots_dir or no_plots):
+        say(NO_PLOTS_BESIDE_TABLE)
 
 
 def _payback_target(
@@ -247,7 +250,7 @@ def _payback_target(
     *,
     plots_dir: str | None,
     no_plots: bool,
-    tables: dict[str, str | None],
+    read: dict[str, str | None],
 ) -> OutputTarget:
     """OUTPUT as a path or table, once no output would overwrite an input or another output."""
     folder_output(plots_dir, "--plots", "PNG plots into a folder")
@@ -262,7 +265,7 @@ def _payback_target(
             "--output": tables + ([] if plots_dir else plots),
             "--plots": plots if plots_dir else None,
         },
-        tables=tables,
+        tables=read,
     )
     return target
 

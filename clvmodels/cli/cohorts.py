@@ -23,6 +23,7 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.display import NO_PLOTS_BESIDE_TABLE
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
 from clvmodels.data.database_url import DatabaseURL
 from clvmodels.data.io import write_tables
@@ -96,9 +97,11 @@ def cohorts(
     target = output_path(output)
     wide_target = output_path(wide_output, flag="--wide") if wide_output else None
     one_destination(target, {"--wide": wide_target})
+    skipped_plots = False
     if isinstance(target, DatabaseURL):
         assert target.table is not None
-        no_plots = no_plots or not plots_dir  # there is no folder beside a table
+        skipped_plots = not (no_plots or plots_dir)  # there is no folder beside a table
+        no_plots = no_plots or not plots_dir
         stem, plot_folder = target.table.name, Path(plots_dir or ".")
     else:
         stem, plot_folder = target.stem, Path(plots_dir) if plots_dir else target.parent
@@ -154,6 +157,8 @@ def cohorts(
     _print_summary(result, curve, n_orders=n_orders)
     for path in written:
         say(f"wrote {path}")
+    if skipped_plots:
+        say(NO_PLOTS_BESIDE_TABLE)
 
 
 def _wide_for_file(wide: pd.DataFrame) -> pd.DataFrame:

@@ -51,6 +51,9 @@ class Session:
         """The views that would block dropping ``table`` (only PostgreSQL binds them)."""
         return []
 
+    def check_schema(self, schema: str) -> None:
+        """Refuse a schema the engine cannot tell from another name (DuckDB's catalog)."""
+
     def commit(self) -> None:
         """Commit the transaction."""
         self.con.commit()
@@ -199,7 +202,8 @@ class _DuckSession(_FileSession):
         try:
             self.con.execute(statement + view)
         finally:
-            self.con.unregister(view)
+            with contextlib.suppress(Exception):  # fails in an aborted transaction
+                self.con.unregister(view)
 
     def create(self, table: TableName, arrow: pa.Table) -> None:
         self._from_arrow(f"CREATE TABLE {table.sql()} AS SELECT * FROM ", arrow)
@@ -224,6 +228,15 @@ class _DuckSession(_FileSession):
             (schema, table.name),
         )
         return [row[0] for row in rows]
+
+    def check_schema(self, schema: str) -> None:
+        catalog = self.execute("SELECT current_database()")[0][0]
+        if schema.lower() == str(catalog).lower():
+            raise DataError(
+                f"DuckDB calls the database of {self.url.path} {catalog!r}, so a schema of that "
+                "name would be ambiguous in every query",
+                hint="Choose another schema (#other.table) or another file name",
+            )
 
     def commit(self) -> None:
         self.con.execute("COMMIT")

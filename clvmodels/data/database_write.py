@@ -196,6 +196,7 @@ def write_database(
     current = "the schema"
     try:
         if schema is not None and url.engine != "sqlite":
+            session.check_schema(schema)
             session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
         for name in reversed(list(items)):
             if isinstance(items[name], View):

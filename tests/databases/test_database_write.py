@@ -293,3 +293,10 @@ def test_a_failed_write_into_a_new_file_leaves_no_file(tmp_path):
     assert not path.exists()
     with pytest.raises(DataError, match=r"folder .* does not exist"):
         write_database(parse_database_url("sqlite:///no/such/folder/x.sqlite"), {})
+
+
+def test_duckdb_a_schema_named_as_the_file_is_refused(tmp_path):
+    url = parse_database_url(f"duckdb:///{tmp_path / 'clv.duckdb'}")
+    with pytest.raises(DataError, match="a schema of that name would be ambiguous"):
+        write_database(url, {"customers": Replace(frame(1))}, schema="clv")
+    assert not (tmp_path / "clv.duckdb").exists()
