@@ -149,7 +149,7 @@ def _plain_arrow(array: pa.ChunkedArray) -> pa.ChunkedArray:
     kind = array.type
     if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return array.cast(pa.string())
-    if pa.types.is_dictionary(kind):
+    if pa.types.is_dictionary(kind) or pa.types.is_null(kind):  # all-NULL columns as text
         return array.cast(pa.string())
     if pa.types.is_timestamp(kind) and (kind.tz is not None or kind.unit == "ns"):
         naive = array.cast(pa.timestamp(kind.unit))  # a zone's instants as naive UTC
