@@ -13,7 +13,9 @@ import pandas as pd
 
 from clvmodels.cli.display import our_warnings
 from clvmodels.data.contract import DATE_UNITS, OrdersSource
-from clvmodels.data.paths import PathLike, output_problem
+from clvmodels.data.database_url import DatabaseURL, is_database_url, parse_database_url
+from clvmodels.data.database_write import together_problem
+from clvmodels.data.paths import OutputTarget, PathLike, output_problem
 from clvmodels.errors import ClvError
 from clvmodels.ranges import (
     ANNUAL_DISCOUNT_RATE,
@@ -120,8 +122,20 @@ def pop_orders_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs.pop(name) for name in ORDERS_OPTION_NAMES}
 
 
-def output_path(path: str, suffixes: tuple[str, ...] = (".parquet", ".csv", ".json")) -> Path:
-    """Check an output file's suffix before any work is done."""
+def output_path(
+    path: str,
+    suffixes: tuple[str, ...] = (".parquet", ".csv", ".json"),
+    *,
+    flag: str = "-o",
+) -> OutputTarget:
+    """Check an output file's suffix, or a database URL's table (tables only), before any work."""
+    if is_database_url(path):
+        if ".parquet" not in suffixes:
+            folder_output(path, flag, f"a {' or '.join(suffixes)} file")
+        url = parse_database_url(path, what=flag)
+        if url.table is None:
+            raise UserError(f"{flag} {url} needs a table: add #schema.table")
+        return url
     target = Path(path)
     if target.suffix.lower() not in suffixes:
         raise UserError(
@@ -130,11 +144,27 @@ def output_path(path: str, suffixes: tuple[str, ...] = (".parquet", ".csv", ".js
     return target
 
 
+def folder_output(path: str | None, flag: str, what: str = "a folder") -> None:
+    """Refuse a database URL given where files are written (a model, plots, a report)."""
+    if path is not None and is_database_url(path):
+        url = parse_database_url(path, what=flag)
+        raise UserError(f"{flag} {url} is a database URL, but {flag} writes {what}: give a path")
+
+
+def one_destination(target: OutputTarget, others: Mapping[str, OutputTarget | None]) -> None:
+    """Refuse, before any work, outputs that cannot be written in one go with ``target``."""
+    for flag, other in others.items():
+        problem = None if other is None else together_problem(target, other)
+        if problem is not None:
+            raise UserError(f"{flag} {other} {problem}")
+
+
 def check_outputs(
     *,
     inputs: Mapping[str, PathLike | Iterable[PathLike] | None],
-    outputs: Mapping[str, PathLike | Iterable[PathLike] | None],
+    outputs: Mapping[str, OutputTarget | PathLike | Iterable[OutputTarget | PathLike] | None],
     model_dirs: Mapping[str, PathLike | None] | None = None,
+    tables: Mapping[str, str | None] | None = None,
 ) -> None:
     """Refuse, before any work, every output that could lose a file (``docs/cli.md``).
 
@@ -149,6 +179,8 @@ def check_outputs(
     model_dirs : mapping, optional
         Output flags of model folders (``clv fit -o``): such a folder may replace an
         existing model folder, never a file, a folder holding anything else, or an input.
+    tables : mapping, optional
+        Inputs read from a database: the table each reads (``paths.input_tables``).
 
     Raises
     ------
@@ -167,15 +199,18 @@ def check_outputs(
     ]
     for flag, paths, is_model in targets:
         for path in paths:
-            problem = output_problem(path, given, model_dir=is_model)
+            problem = output_problem(path, given, model_dir=is_model, tables=tables)
             if problem is None:
                 continue
             where = f"{path} {problem}" if path is paths[0] else f"writes {path}, which {problem}"
-            raise UserError(f"{flag} {where}; nothing was written: choose another path")
+            other = "table" if isinstance(path, DatabaseURL) else "path"
+            raise UserError(f"{flag} {where}; nothing was written: choose another {other}")
 
 
-def _paths(paths: PathLike | Iterable[PathLike]) -> list[PathLike]:
-    if isinstance(paths, str | Path):
+def _paths(
+    paths: PathLike | DatabaseURL | Iterable[PathLike | DatabaseURL],
+) -> list[PathLike | DatabaseURL]:
+    if isinstance(paths, str | Path | DatabaseURL):
         return [paths]
     return list(paths)  # type: ignore[arg-type]
 

@@ -42,3 +42,7 @@ def run_cli(group: click.Group) -> None:
     """Run ``group`` as the ``clv`` program with our warning display."""
     with our_warnings(others=False):
         group(prog_name="clv")
+
+
+#: What a command that draws says when -o is a database table and no --plots folder is given.
+NO_PLOTS_BESIDE_TABLE = "no plots: -o is a database table; give --plots DIR to draw them"
