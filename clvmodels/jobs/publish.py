@@ -23,12 +23,20 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
-from clvmodels.data.database_url import DatabaseURL, is_database_url, parse_database_url
+from clvmodels.data.database_url import (
+    DatabaseURL,
+    TableName,
+    is_database_url,
+    parse_database_url,
+)
 from clvmodels.data.frame_sql import run_selects
 from clvmodels.data.io import ORDER_COLUMNS, atomic_path, orders_frame, read_table
+from clvmodels.data.paths import output_problem
 from clvmodels.errors import DataError
 from clvmodels.jobs.fit import FitSettings
 from clvmodels.jobs.presentation import (
+    BASE_VIEWS,
+    DIMENSION_VIEWS,
     check_dimension,
     customers_table,
     favourite_select,
@@ -132,6 +140,8 @@ def publish(
     target = parse_database_url(str(to), what="--to") if is_database_url(str(to)) else Path(to)
     shown = str(target)
     _check(settings, visits, costs)
+    names = _names(settings, payback=visits is not None)
+    _refuse_inputs(target, orders, model_dir, names, settings)
     dimension = settings.dimension_col
     refuse_rfm_table(orders)
     source = dataclasses.replace(orders, keep_columns=(dimension,)) if dimension else orders
@@ -182,6 +192,40 @@ def _check(
         check_dimension(settings.dimension_col)
     if (visits is None) != (costs is None):
         raise DataError("visits and costs go together: give both (for payback and budget)")
+
+
+def _names(settings: PublishSettings, *, payback: bool) -> list[str]:
+    """The names a publish writes: tables, ``runs``, views."""
+    names = ["orders"] if settings.dimension_col else []
+    names += ["customers", "segment_summary", "cohorts"]
+    names += ["payback", "budget"] if payback else []
+    views = [*BASE_VIEWS, *(DIMENSION_VIEWS if settings.dimension_col else ())]
+    return [*names, "runs", *views]
+
+
+def _refuse_inputs(
+    target: DatabaseURL | Path,
+    orders: OrdersSource,
+    model_dir: str | Path | None,
+    names: list[str],
+    settings: PublishSettings,
+) -> None:
+    """Refuse, before any work, a table or file to write that is an input (the orders table)."""
+    inputs: list[tuple[str, Any]] = [] if model_dir is None else [("--model", model_dir)]
+    if not isinstance(orders.path, pd.DataFrame):
+        inputs.append(("ORDERS", orders.path))
+    tables = {"ORDERS": orders.table} if orders.table or orders.query else {}
+    for name in names:
+        if isinstance(target, DatabaseURL):
+            output: DatabaseURL | Path = target.with_table(TableName(name, settings.schema or None))
+        else:
+            output = target / f"{name}.parquet"
+        problem = output_problem(output, inputs, tables=tables)
+        if problem is not None:
+            raise DataError(
+                f"--to {target}: the {name} it writes {problem}; nothing was written",
+                hint="Publish into another schema (--schema) or folder",
+            )
 
 
 def _shown_path(orders: OrdersSource) -> str | None:

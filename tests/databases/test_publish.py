@@ -357,3 +357,27 @@ def test_payback_and_budget_with_a_fit(tmp_path: Path) -> None:
     assert set(frames["budget"]["source_id"]) <= set(costs["source_id"].astype(str)) | {"unknown"}
     settings = json.loads(frames["runs"]["settings"].iloc[0])
     assert settings["time_unit_used"] == "D" and settings["margin"] == 0.5
+
+
+def test_an_input_table_or_file_is_never_replaced(data: dict[str, Path], tmp_path: Path) -> None:
+    import duckdb
+
+    shop = tmp_path / "shop.duckdb"
+    orders = pd.read_csv(data["first"])
+    with duckdb.connect(str(shop)) as con:
+        con.execute("CREATE TABLE orders AS SELECT * FROM orders")
+    args = [str(shop), "--table", "orders", "--to", f"duckdb:///{shop}", "--schema", "main"]
+    result = CliRunner().invoke(cli, ["publish", *args, "--dimension-col", "partner_id"])
+    assert result.exit_code == 2 and "the orders it writes is the input ORDERS" in result.output
+    with duckdb.connect(str(shop), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM orders").fetchone() == (len(orders),)
+
+    folder = tmp_path / "published"
+    folder.mkdir()
+    inside = folder / "orders.parquet"
+    orders.to_parquet(inside)
+    result = CliRunner().invoke(
+        cli, ["publish", str(inside), "--to", str(folder), "--dimension-col", "partner_id"]
+    )
+    assert result.exit_code == 2 and "is the input ORDERS" in result.output
+    assert [p.name for p in folder.iterdir()] == ["orders.parquet"]
