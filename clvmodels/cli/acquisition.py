@@ -17,12 +17,10 @@ from clvmodels.cli.common import (
     draws_option,
     folder_output,
     guarded,
-    input_tables,
     load_orders,
     margin_option,
     observation_end_option,
     orders_options,
-    output_key,
     output_path,
     period_option,
     pop_orders_options,
@@ -31,7 +29,7 @@ from clvmodels.cli.common import (
 from clvmodels.cli.marketing_options import read_visits_and_costs, visits_costs_options
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
 from clvmodels.data.database_url import is_database_url
-from clvmodels.data.paths import OutputTarget, shown_source
+from clvmodels.data.paths import OutputTarget, input_tables, output_key, shown_source
 from clvmodels.jobs.marketing_files import (
     budget_files,
     payback_files,

@@ -13,13 +13,11 @@ from clvmodels.cli.common import (
     check_outputs,
     folder_output,
     guarded,
-    input_tables,
     load_orders,
     margin_option,
     observation_end_option,
     one_destination,
     orders_options,
-    output_key,
     output_path,
     period_option,
     pop_orders_options,
@@ -28,6 +26,7 @@ from clvmodels.cli.common import (
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
 from clvmodels.data.database_url import DatabaseURL
 from clvmodels.data.io import write_tables
+from clvmodels.data.paths import input_tables, output_key
 from clvmodels.summaries.calendar import check_period
 from clvmodels.summaries.cohorts import (
     average_ltv_curve,
@@ -93,10 +92,6 @@ def cohorts(
     \b
       clv cohorts orders.csv --margin 0.3 -o cohorts.parquet --wide cohorts_wide.csv
     """
-    # matplotlib is imported by the commands that draw
-    from clvmodels.plots.base import save_figure
-    from clvmodels.plots.cohorts import plot_cohort_heatmap, plot_retention_curves
-
     folder_output(plots_dir, "--plots", "PNG plots into a folder")
     target = output_path(output)
     wide_target = output_path(wide_output, flag="--wide") if wide_output else None
@@ -124,6 +119,10 @@ def cohorts(
         },
         tables=input_tables("ORDERS", kwargs),
     )
+
+    # matplotlib is imported by the commands that draw, once the outputs are checked
+    from clvmodels.plots.base import save_figure
+    from clvmodels.plots.cohorts import plot_cohort_heatmap, plot_retention_curves
 
     engine, spark_master = pop_engine_options(kwargs)
     opts = pop_orders_options(kwargs)

@@ -13,7 +13,6 @@ from clvmodels.cli.common import (
     check_outputs,
     day_text,
     guarded,
-    input_tables,
     observation_end_option,
     orders_options,
     orders_source,
@@ -22,6 +21,7 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm
+from clvmodels.data.paths import input_tables
 from clvmodels.jobs.rfm import RfmResult, rfm_orders
 from clvmodels.units import UNIT_NAMES
 

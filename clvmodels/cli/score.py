@@ -16,7 +16,6 @@ from clvmodels.cli.common import (
     draws_option,
     guarded,
     horizon_option,
-    input_tables,
     margin_option,
     observation_end_option,
     orders_options,
@@ -27,6 +26,7 @@ from clvmodels.cli.common import (
     show_progress,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_scores
+from clvmodels.data.paths import input_tables
 
 if TYPE_CHECKING:
     import pandas as pd

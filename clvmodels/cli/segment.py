@@ -11,13 +11,12 @@ from clvmodels.cli.common import (
     UserError,
     check_outputs,
     guarded,
-    input_tables,
     one_destination,
     output_path,
     say,
 )
 from clvmodels.data.io import read_table, write_tables
-from clvmodels.data.paths import derived_target, same_output
+from clvmodels.data.paths import derived_target, input_tables, same_output
 from clvmodels.segments.assign import segment_customers, segment_summary
 from clvmodels.segments.rules import DEFAULT_RULES_NAME, NO_CLV_RULES_NAME
 from clvmodels.segments.rules_file import default_rules, load_rules

@@ -9,11 +9,12 @@ for all three. Drivers are imported when a session is opened.
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clvmodels.data.database_url import DatabaseURL, TableName
+from clvmodels.data.database_url import DatabaseURL, TableName, quote_identifier, redact_message
 from clvmodels.errors import DataError
 
 if TYPE_CHECKING:
@@ -73,8 +74,6 @@ def open_session(url: DatabaseURL) -> Session:
     DataError
         When the database cannot be reached or opened (password hidden).
     """
-    from clvmodels.data.database_write import driver_text
-
     opener = {"postgresql": _PostgresSession, "duckdb": _DuckSession, "sqlite": _SqliteSession}
     try:
         return opener[url.engine].open(url)
@@ -84,6 +83,18 @@ def open_session(url: DatabaseURL) -> Session:
         raise DataError(
             f"cannot open {url.with_table(None)} to write: {driver_text(exc, url)}"
         ) from exc
+
+
+def driver_text(exc: BaseException, url: DatabaseURL) -> str:
+    """A driver's message, short (PostgreSQL's ERROR and DETAIL) and with the password hidden."""
+    text = str(exc).strip() or type(exc).__name__
+    match = re.search(r"ERROR:\s*(.*)", text, flags=re.S)
+    if match:
+        text = match.group(1)
+        text = re.sub(r"\s*HINT:.*", "", text, flags=re.S)
+        text = re.sub(r"\s*SQLSTATE:.*", "", text, flags=re.S)
+    text = "; ".join(line.strip().rstrip(".") for line in text.splitlines() if line.strip())
+    return redact_message(text, url)
 
 
 class _PostgresSession(Session):
@@ -265,8 +276,6 @@ class _SqliteSession(_FileSession):
         return self.con.execute(sql, params).fetchall()
 
     def create(self, table: TableName, arrow: pa.Table) -> None:
-        from clvmodels.data.database_url import quote_identifier
-
         columns = ", ".join(
             f"{quote_identifier(field.name)} {_sqlite_type(field.type, field.name)}"
             for field in arrow.schema

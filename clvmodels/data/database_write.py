@@ -21,20 +21,19 @@ functions, so importing this module loads none (nor pandas).
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from clvmodels.data.database_url import DatabaseURL, TableName, quote_identifier, redact_message
+from clvmodels.data.database_engines import Session, driver_text, open_session
+from clvmodels.data.database_url import DatabaseURL, TableName, quote_identifier
 from clvmodels.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from clvmodels.data.database_engines import Session
 
 #: PostgreSQL's longest identifier, in bytes (longer ones are cut silently by the server).
 POSTGRES_NAME_BYTES = 63
@@ -190,8 +189,6 @@ def write_database(
         Naming the table and the database (password hidden) when anything fails; everything
         is rolled back then.
     """
-    from clvmodels.data.database_engines import open_session
-
     names = {name: physical_name(url, name, schema) for name in items}
     for table in names.values():
         _check_name(url, table)
@@ -236,18 +233,14 @@ def write_tables_to_database(
     """Replace each URL's table with its frame, all in one transaction.
 
     Every URL must name a table of one database and schema (``-o URL#table`` and the tables
-    derived from it). Returns the URLs with the tables as stored (SQLite's prefix applied).
+    derived from it; :func:`together_problem`). Returns the URLs with the tables as stored
+    (SQLite's prefix applied).
     """
     first = outputs[0][1]
     for _, url in outputs:
-        if url.table is None:
-            raise DataError(f"{url} names no table", hint="Add #schema.table (#table) to the URL")
-        assert first.table is not None
-        if not url.same_database(first) or url.table.schema != first.table.schema:
-            raise DataError(
-                f"{url} and {first} are not one database and schema: the tables of one "
-                "command are written in one transaction"
-            )
+        problem = together_problem(first, url)
+        if problem is not None:
+            raise DataError(f"{url} {problem}")
     tables = [url.table for _, url in outputs]
     items = {
         t.name: frame if isinstance(frame, Replace) else Replace(frame)
@@ -259,6 +252,31 @@ def write_tables_to_database(
     schema = first.table.schema if first.table is not None else None
     write_database(first.with_table(None), items, schema=schema)
     return [first.with_table(physical_name(first, name, schema)) for name in items]
+
+
+def together_problem(first: object, other: object) -> str | None:
+    """Why ``other`` cannot be written with the output ``first``, or None.
+
+    The outputs of one command are all files, or all tables of one database and schema
+    (written in one transaction).
+    """
+    if not isinstance(first, DatabaseURL) and not isinstance(other, DatabaseURL):
+        return None
+    if not isinstance(first, DatabaseURL) or not isinstance(other, DatabaseURL):
+        kinds = ("a database table", "a file")
+        mine, its = kinds if isinstance(other, DatabaseURL) else kinds[::-1]
+        return (
+            f"is {mine} but -o {first} is {its}: write all outputs into one database "
+            "(one transaction) or all into files"
+        )
+    if first.table is None or other.table is None:
+        return "names no table: add #schema.table"
+    if not other.same_database(first) or other.table.schema != first.table.schema:
+        return (
+            f"is not in the database and schema of -o {first}: the tables of one command "
+            "are written in one transaction"
+        )
+    return None
 
 
 def _write_error(exc: Exception, current: str, url: DatabaseURL, names: list[str]) -> DataError:
@@ -339,15 +357,3 @@ def _chunks(frame: pd.DataFrame | pa.Table | Iterable[pd.DataFrame]) -> Iterator
         return
     for chunk in frame:
         yield arrow_frame(chunk)
-
-
-def driver_text(exc: BaseException, url: DatabaseURL) -> str:
-    """A driver's message, short (PostgreSQL's ERROR and DETAIL) and with the password hidden."""
-    text = str(exc).strip() or type(exc).__name__
-    match = re.search(r"ERROR:\s*(.*)", text, flags=re.S)
-    if match:
-        text = match.group(1)
-        text = re.sub(r"\s*HINT:.*", "", text, flags=re.S)
-        text = re.sub(r"\s*SQLSTATE:.*", "", text, flags=re.S)
-    text = "; ".join(line.strip().rstrip(".") for line in text.splitlines() if line.strip())
-    return redact_message(text, url)

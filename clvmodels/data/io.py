@@ -312,22 +312,12 @@ def write_tables(
 
     Returns the targets written, as they may be shown (database URLs with their table).
     """
-    targets = [output_target(path) for _, path in outputs]
-    urls = [t for t in targets if isinstance(t, DatabaseURL)]
-    if not urls:
-        return [_write_file(frame, t) for (frame, _), t in zip(outputs, targets, strict=True)]
-    if len(urls) < len(targets):
-        raise DataError(
-            f"{urls[0]} is a database and {next(t for t in targets if isinstance(t, Path))} a "
-            "file: the outputs of one command go into one database or all into files"
-        )
+    pairs = [(frame, output_target(path)) for frame, path in outputs]
+    if not any(isinstance(t, DatabaseURL) for _, t in pairs):
+        return [_write_file(frame, t) for frame, t in pairs]  # type: ignore[arg-type]
     from clvmodels.data.database_write import write_tables_to_database
 
-    return list(
-        write_tables_to_database(
-            [(frame, t) for (frame, _), t in zip(outputs, targets, strict=True)]
-        )
-    )
+    return list(write_tables_to_database(pairs))  # type: ignore[arg-type]
 
 
 def _write_file(frame: pd.DataFrame, target: Path) -> Path:

@@ -76,6 +76,18 @@ def same_output(a: OutputTarget, b: OutputTarget) -> bool:
     return resolved(a) == resolved(b)
 
 
+def input_tables(name: str, opts: Mapping[str, object]) -> dict[str, str | None]:
+    """The table an input reads with ``--table`` (None: a ``--query``), for output_problem."""
+    if opts.get("table") or opts.get("query"):
+        return {name: opts.get("table")}
+    return {}
+
+
+def output_key(target: OutputTarget) -> str:
+    """What makes two outputs one: a resolved path, or a database URL with its table."""
+    return str(target) if isinstance(target, DatabaseURL) else str(resolved(target))
+
+
 def _stored(url: DatabaseURL, table: TableName | None = None) -> TableName | None:
     """The table as the engine stores it, the engine's default schema made explicit."""
     table = table or url.table
