@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.cohorts import cohorts  # noqa: F401
     from clvmodels.cli.demo import demo  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
+    from clvmodels.cli.publish import publish  # noqa: F401
     from clvmodels.cli.report import report  # noqa: F401
     from clvmodels.cli.rfm import rfm  # noqa: F401
     from clvmodels.cli.run import run  # noqa: F401
@@ -84,6 +85,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": (
         "clvmodels.cli.report:report",
         "Write one self-contained HTML report: data, model, matrices, backtest, cohorts, segments.",
+    ),
+    "publish": (
+        "clvmodels.cli.publish:publish",
+        "Run the whole job and write presentation tables and views to a database or folder.",
     ),
     "run": (
         "clvmodels.cli.run:run",

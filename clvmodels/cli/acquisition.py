@@ -26,8 +26,8 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.marketing_options import read_visits_and_costs, visits_costs_options
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
-from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.jobs.marketing_files import (
     budget_files,
     payback_files,
@@ -68,20 +68,7 @@ def _distinct(paths: list[Path]) -> None:
 )
 @orders_options
 @engine_options
-@click.option(
-    "--visits", "visits_path", required=True, type=click.Path(dir_okay=False), help="Visits."
-)
-@click.option("--visits-uid-col", default="uid", show_default=True, help="User id (= customer).")
-@click.option("--visits-start-col", default="start_ts", show_default=True, help="Session start.")
-@click.option("--visits-end-col", default="end_ts", show_default=True, help="Session end.")
-@click.option("--visits-source-col", default="source_id", show_default=True, help="Ad source.")
-@click.option("--visits-device-col", default="device", show_default=True, help="Device (optional).")
-@click.option(
-    "--costs", "costs_path", required=True, type=click.Path(dir_okay=False), help="Daily costs."
-)
-@click.option("--costs-source-col", default="source_id", show_default=True, help="Ad source.")
-@click.option("--costs-date-col", default="dt", show_default=True, help="Day of the costs.")
-@click.option("--costs-col", default="costs", show_default=True, help="Amount spent.")
+@visits_costs_options(required=True)
 @click.option(
     "--model",
     "model_dir",
@@ -186,7 +173,7 @@ def payback(
     orders: pd.DataFrame | PaybackOrders | None = None
     if engine == "duckdb":
         orders = load_orders(orders_path, opts)
-    visits, costs = _read_visits_and_costs(visits_path, costs_path, kwargs)
+    visits, costs = read_visits_and_costs(visits_path, costs_path, kwargs)
     end = observation_end.date().isoformat() if observation_end is not None else None
     if orders is None:  # --engine spark, after the visits and costs: their errors need no JVM
         orders = spark_payback_orders(
@@ -243,27 +230,6 @@ def _payback_target(
         },
     )
     return target
-
-
-def _read_visits_and_costs(
-    visits_path: str, costs_path: str, options: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The visits and costs, read and validated with the --visits-* and --costs-* names."""
-    visits = read_visits(
-        visits_path,
-        uid_col=options["visits_uid_col"],
-        start_col=options["visits_start_col"],
-        end_col=options["visits_end_col"],
-        source_col=options["visits_source_col"],
-        device_col=options["visits_device_col"],
-    )
-    costs = read_costs(
-        costs_path,
-        source_col=options["costs_source_col"],
-        date_col=options["costs_date_col"],
-        costs_col=options["costs_col"],
-    )
-    return visits, costs
 
 
 def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:

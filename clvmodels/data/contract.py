@@ -28,7 +28,7 @@ from clvmodels.data.orders_sql import (
     example_values,
     revenue_checks,
 )
-from clvmodels.data.readers import RAW_VIEW, register_source
+from clvmodels.data.readers import RAW_VIEW, quote, register_source
 from clvmodels.data.rules import RULES, Rule
 from clvmodels.errors import DataError, DataQualityWarning
 
@@ -36,6 +36,8 @@ Refunds = Literal["error", "net"]
 DATE_UNITS = ("s", "ms", "us", "excel")
 #: The validated view: ``clv_orders`` so that it never shadows a table named ``orders``.
 ORDERS_VIEW = "clv_orders"
+#: The columns of the validated view, before any kept column.
+ORDER_NAMES = ("customer_id", "timestamp", "revenue")
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ class OrdersSource:
         Count duplicate rows and warn about them (off for orders already validated).
     value_per_order : float, optional
         With ``revenue_col=None``: the revenue every order gets.
+    keep_columns : tuple of str
+        Further source columns carried through to the validated view under their own
+        names, as text exactly as written (``clv publish --dimension-col``); a missing one
+        is a DataError naming it. They cannot be combined with ``refunds="net"``, which
+        merges a day's orders.
     """
 
     path: str | os.PathLike[str] | pd.DataFrame = field(compare=False)
@@ -86,6 +93,7 @@ class OrdersSource:
     dedupe: bool = False
     value_per_order: float | None = None
     warn_duplicates: bool = True
+    keep_columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_distinct_columns(
@@ -101,6 +109,7 @@ class OrdersSource:
                 "a format reads dates written as text, a unit reads numbers",
                 hint="Pass one of them",
             )
+        _check_keep_columns(self)
         if self.refunds not in ("error", "net"):
             raise ValueError(f"refunds must be 'error' or 'net', not {self.refunds!r}")
         if self.date_unit is not None and self.date_unit not in DATE_UNITS:
@@ -132,6 +141,23 @@ class OrdersSource:
         if self.revenue_col is not None:
             return "column"
         return "none" if self.value_per_order is None else "value_per_order"
+
+
+def _check_keep_columns(source: OrdersSource) -> None:
+    """Refuse kept columns that clash with the order columns or with netted refunds."""
+    taken = {source.customer_col, source.date_col, source.revenue_col, *ORDER_NAMES}
+    for name in source.keep_columns:
+        if name in taken or source.keep_columns.count(name) > 1:
+            raise DataError(
+                f"the extra column {name!r} is an order column or given twice",
+                hint="Name a column other than the customer, date and revenue columns",
+            )
+    if source.keep_columns and source.refunds == "net":
+        raise DataError(
+            f"the extra column {source.keep_columns[0]!r} cannot be kept with --refunds net: "
+            "netting merges a customer's orders of a day, whose values may differ",
+            hint="Net the refunds before, or drop --refunds net",
+        )
 
 
 def check_distinct_columns(flags: dict[str, str | None]) -> None:
@@ -231,6 +257,13 @@ def register_orders_source(
         )
     types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()}
     check_order_columns(types, source.customer_col, source.date_col, source.revenue_col)
+    missing = [name for name in source.keep_columns if name not in types]
+    if missing:
+        raise DataError(
+            f"the orders table has no column {missing[0]!r}",
+            column=missing[0],
+            hint=f"its columns are: {', '.join(types)}",
+        )
     checks = [
         customer_checks(source.customer_col, types[source.customer_col]),
         date_checks(con, source.date_column, types[source.date_col]),
@@ -256,6 +289,7 @@ def register_orders_source(
         columns.append(f"{checks[2].value()} AS revenue")
     elif source.value_per_order is not None:
         columns.append(f"CAST({float(source.value_per_order)!r} AS DOUBLE) AS revenue")
+    columns += [f"CAST({quote(c)} AS VARCHAR) AS {quote(c)}" for c in source.keep_columns]
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW clv_valid AS SELECT {', '.join(columns)} FROM {STAGE_VIEW}"
     )

@@ -1,0 +1,321 @@
+"""Writing tables and views into a database in one transaction: all of them, or none.
+
+:func:`write_database` is the one writer of PostgreSQL (ADBC), DuckDB and SQLite files. Every
+table it replaces is first written under a temporary name, then the old table is dropped and
+the new one renamed into place, and the views named are re-created after the tables, all in
+one transaction: a failure anywhere rolls back everything, so the old tables, views and rows
+are as they were, and a reader sees the old tables or the new ones, never a mix.
+
+- PostgreSQL's DDL is transactional. Its views bind to the table they were made on, so the
+  views written here are dropped and re-created; a view of the user's own that depends on a
+  replaced table blocks the swap (never ``CASCADE``): the write is rolled back and the view
+  named.
+- DuckDB and SQLite files are created when missing (their folder must exist). SQLite has no
+  schemas: a schema becomes a table-name prefix (``clv.customers`` -> ``clv_customers``).
+
+Column types follow :func:`arrow_frame`: ids as they are (int64 -> ``BIGINT``, text ->
+``TEXT``), datetime64 -> ``TIMESTAMP`` (naive), bool -> ``BOOLEAN``, float64 -> ``DOUBLE
+PRECISION`` with NaN written as NULL, categoricals as text. Drivers are imported inside the
+functions, so importing this module loads none.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from clvmodels.data.database_url import DatabaseURL, TableName, quote_identifier, redact_message
+from clvmodels.errors import DataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from clvmodels.data.database_engines import Session
+
+#: PostgreSQL's longest identifier, in bytes (longer ones are cut silently by the server).
+POSTGRES_NAME_BYTES = 63
+
+#: The prefix of the temporary tables a write creates (and renames or drops before commit).
+TEMP_PREFIX = "_clv_tmp_"
+
+
+@dataclass
+class Replace:
+    """A table replaced as a whole.
+
+    ``frame`` may also be an iterator of DataFrames (the chunks of one table, written one at
+    a time, so memory holds one chunk).
+    """
+
+    frame: pd.DataFrame | pa.Table | Iterable[pd.DataFrame]
+
+
+@dataclass
+class Append:
+    """Rows appended to a table (created when missing; its columns must match)."""
+
+    frame: pd.DataFrame | pa.Table
+
+
+@dataclass
+class View:
+    """A view (re)created after the tables.
+
+    ``select`` is the SELECT, written with ``{t[name]}`` placeholders that the writer fills
+    with the quoted, qualified names of the items (``{{`` and ``}}`` for literal braces).
+    """
+
+    select: str
+
+
+Item = Replace | Append | View
+
+
+def physical_name(url: DatabaseURL, name: str, schema: str | None) -> TableName:
+    """The table as ``url``'s engine stores it: SQLite's schema becomes a ``<schema>_`` prefix."""
+    if url.engine == "sqlite":
+        return TableName(f"{schema}_{name}" if schema else name)
+    return TableName(name, schema)
+
+
+def qualified(url: DatabaseURL, name: str, schema: str | None) -> str:
+    """The quoted SQL name of table ``name`` in ``schema`` on ``url``'s engine.
+
+    SQLite has no schemas: the schema becomes a prefix, ``clv.customers`` ->
+    ``"clv_customers"``.
+    """
+    return physical_name(url, name, schema).sql()
+
+
+def arrow_frame(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """``frame`` as the Arrow table that is written: the one conversion of every engine.
+
+    Ids keep their type (int64, or text exactly as written); categoricals become text; NaN
+    floats become NULL; timestamps are naive microseconds (a time zone is converted to UTC
+    first); large strings become strings. Column names must be distinct text.
+
+    Raises
+    ------
+    DataError
+        For duplicate column names or a column Arrow cannot type (naming it).
+    """
+    import pyarrow as pa
+
+    if isinstance(frame, pa.Table):
+        table = frame
+    else:
+        names = [str(c) for c in frame.columns]
+        if len(set(names)) < len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise DataError("a table to write has duplicate column names", examples=dupes)
+        arrays = [_arrow_column(name, frame.iloc[:, i]) for i, name in enumerate(names)]
+        table = pa.table(arrays, names=names)
+    return pa.table(
+        [_plain_arrow(table.column(i)) for i in range(table.num_columns)],
+        names=table.column_names,
+    )
+
+
+def _arrow_column(name: str, column: pd.Series) -> pa.Array | pa.ChunkedArray:
+    import pyarrow as pa
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = (
+            column.astype(object)
+            .where(column.notna(), None)
+            .map(lambda v: v if v is None else str(v))
+        )
+        return pa.array(column, type=pa.string())
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+    try:
+        return pa.array(column, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        examples = column.dropna().map(type).map(lambda t: t.__name__).unique()[:3]
+        raise DataError(
+            f"cannot be written to a database: {exc}", column=name, examples=list(examples)
+        ) from exc
+
+
+def _plain_arrow(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Large strings as strings, timestamps as naive microseconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return array.cast(pa.string())
+    if pa.types.is_dictionary(kind):
+        return array.cast(pa.string())
+    if pa.types.is_timestamp(kind) and (kind.tz is not None or kind.unit == "ns"):
+        naive = array.cast(pa.timestamp(kind.unit))  # a zone's instants as naive UTC
+        return pc.floor_temporal(naive, unit="microsecond").cast(pa.timestamp("us"))
+    return array
+
+
+def write_database(
+    url: DatabaseURL, items: Mapping[str, Item], *, schema: str | None = None
+) -> list[str]:
+    """Write tables and views into the database ``url`` in ONE transaction.
+
+    Creates the schema when missing (not SQLite); drops the views named in ``items`` (if they
+    exist); writes each :class:`Replace` under a temporary name, drops the old table and
+    renames the temporary one into place; appends each :class:`Append`; creates each
+    :class:`View` (its SELECT formatted with ``t = {name: qualified(...)}`` for every item
+    name); commits.
+
+    Parameters
+    ----------
+    url : DatabaseURL
+        The database (its table, if any, is ignored).
+    items : mapping
+        Table or view name -> what to write there, in order.
+    schema : str, optional
+        The schema of every item (SQLite: a name prefix); the engine's default without it.
+
+    Returns
+    -------
+    list of str
+        The names written, as SQL writes them (``clv.customers``; SQLite ``clv_customers``),
+        in the order of ``items``.
+
+    Raises
+    ------
+    DataError
+        Naming the table and the database (password hidden) when anything fails; everything
+        is rolled back then.
+    """
+    from clvmodels.data.database_engines import open_session
+
+    names = {name: physical_name(url, name, schema) for name in items}
+    for table in names.values():
+        _check_name(url, table)
+    session = open_session(url)
+    current = "the schema"
+    try:
+        if schema is not None and url.engine != "sqlite":
+            session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
+        for name in reversed(list(items)):
+            if isinstance(items[name], View):
+                current = f"the view {names[name]}"
+                session.execute(f"DROP VIEW IF EXISTS {names[name].sql()}")
+        for name, item in items.items():
+            current = str(names[name])
+            if isinstance(item, Replace):
+                replace_table(session, names[name], item.frame)
+            elif isinstance(item, Append):
+                append_rows(session, names[name], item.frame)
+        quoted = {name: table.sql() for name, table in names.items()}
+        for name, item in items.items():
+            if isinstance(item, View):
+                current = f"the view {names[name]}"
+                sql = item.select.format(t=quoted)
+                session.execute(f"CREATE VIEW {names[name].sql()} AS {sql}")
+        current = "the commit"
+        session.commit()
+    except Exception as exc:
+        session.rollback()
+        session.close(failed=True)
+        raise _write_error(exc, current, url, list(items)) from exc
+    except BaseException:
+        session.rollback()
+        session.close(failed=True)
+        raise
+    session.close(failed=False)
+    return [str(names[name]) for name in items]
+
+
+def _write_error(exc: Exception, current: str, url: DatabaseURL, names: list[str]) -> DataError:
+    """The one-line error of a failed write: what was being written, where, and why."""
+    where = f"writing {current} to {url.with_table(None)} failed"
+    if isinstance(exc, KeyError | IndexError):
+        why = f"its SELECT names {exc}, which is not one of the items written ({', '.join(names)})"
+    elif isinstance(exc, DataError):
+        why = str(exc)
+    else:
+        why = driver_text(exc, url)
+    return DataError(f"{where}: {why}; nothing was changed")
+
+
+def _check_name(url: DatabaseURL, table: TableName) -> None:
+    """Refuse names PostgreSQL would cut (63 bytes); NUL is refused by quoting already."""
+    table.sql()
+    if url.engine != "postgresql":
+        return
+    for part in (table.name, table.schema or ""):
+        if len(part.encode()) > POSTGRES_NAME_BYTES:
+            raise DataError(
+                f"the name {part!r} is {len(part.encode())} bytes long; PostgreSQL keeps at "
+                f"most {POSTGRES_NAME_BYTES} (it would cut it): choose a shorter name"
+            )
+
+
+def temporary_name(table: TableName) -> TableName:
+    """A fresh name in ``table``'s schema that no user table has (random, 25 bytes)."""
+    return TableName(f"{TEMP_PREFIX}{secrets.token_hex(8)}", table.schema)
+
+
+def replace_table(
+    session: Session, table: TableName, frame: pd.DataFrame | pa.Table | Iterable[pd.DataFrame]
+) -> None:
+    """Write ``frame`` under a temporary name, drop ``table`` and rename the new one into place."""
+    tmp = temporary_name(table)
+    first = True
+    for chunk in _chunks(frame):
+        if first:
+            session.create(tmp, chunk)
+            first = False
+        else:
+            session.insert(tmp, chunk)
+    if first:
+        raise DataError("there is no table to write (no chunk came)")
+    blockers = session.dependent_views(table)
+    if blockers:
+        raise DataError(
+            f"the view {', '.join(blockers)} depends on {table}, so {table} cannot be replaced",
+            hint="Drop that view (and re-create it after the write), or write to another table",
+        )
+    session.execute(f"DROP TABLE IF EXISTS {table.sql()}")
+    session.execute(f"ALTER TABLE {tmp.sql()} RENAME TO {quote_identifier(table.name)}")
+
+
+def append_rows(session: Session, table: TableName, frame: pd.DataFrame | pa.Table) -> None:
+    """Append ``frame``'s rows to ``table``, creating it when missing; columns must match."""
+    arrow = arrow_frame(frame)
+    columns = session.columns(table)
+    if columns is None:
+        session.create(table, arrow)
+        return
+    if columns != arrow.column_names:
+        raise DataError(
+            f"{table} has the columns {', '.join(columns)}; the rows to append have "
+            f"{', '.join(arrow.column_names)}"
+        )
+    session.insert(table, arrow)
+
+
+def _chunks(frame: pd.DataFrame | pa.Table | Iterable[pd.DataFrame]) -> Iterator[pa.Table]:
+    import pyarrow as pa
+
+    if isinstance(frame, pd.DataFrame | pa.Table):
+        yield arrow_frame(frame)
+        return
+    for chunk in frame:
+        yield arrow_frame(chunk)
+
+
+def driver_text(exc: BaseException, url: DatabaseURL) -> str:
+    """A driver's message, short (PostgreSQL's ERROR and DETAIL) and with the password hidden."""
+    text = str(exc).strip() or type(exc).__name__
+    match = re.search(r"ERROR:\s*(.*)", text, flags=re.S)
+    if match:
+        text = match.group(1)
+        text = re.sub(r"\s*HINT:.*", "", text, flags=re.S)
+        text = re.sub(r"\s*SQLSTATE:.*", "", text, flags=re.S)
+    text = "; ".join(line.strip().rstrip(".") for line in text.splitlines() if line.strip())
+    return redact_message(text, url)
