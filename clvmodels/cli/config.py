@@ -15,10 +15,12 @@ A table's ``path`` fills the command's input when it is not given: ORDERS of ``c
 ``--visits``/``--costs`` of ``payback`` (``clv report`` has no visits or costs column
 options, so its ``--visits``/``--costs`` come from the command line only), BILLING of
 ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of ``churn``, SCORES of
-``segment``. ``[defaults] model_dir`` fills the model folder that ``score``, ``show``,
-``payback --model``, ``budget --model`` and ``report --model`` read, never ``clv fit -o``
-(outputs are always given on the command line); ``[defaults] model_type`` fills ``clv fit
---model``. ``clv demo`` takes no file. ``clv run JOB`` reads JOB only (:mod:`clvmodels.cli.run`).
+``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``, ``--schema`` and
+``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir`` fills the model
+folder that ``score``, ``show``, ``payback --model``, ``budget --model``, ``report --model``
+and ``publish --model`` read, never ``clv fit -o`` (outputs are always given on the command
+line); ``[defaults] model_type`` fills ``clv fit --model`` and ``publish --model-type``.
+``clv demo`` takes no file. ``clv run JOB`` reads JOB only (:mod:`clvmodels.cli.run`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from clvmodels.jobs.job_file import (
 #: ctx.meta keys: the group's ``--config`` and the settings a command took from files.
 GROUP_CONFIG = "clvmodels.config"
 FROM_FILES = "clvmodels.settings_from_files"
+REPORTED = "clvmodels.settings_reported"
 
 _ORDERS = {key: ("orders", key) for key in SCHEMA["orders"] if key != "path"}
 _VISITS_COSTS = {
@@ -111,26 +114,15 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         "orders": ("orders", "path"),
         **_ORDERS,
         **_VISITS_COSTS,
-        "visits": ("visits", "path"),
-        "costs": ("costs", "path"),
-        **_defaults(
-            "model_dir", "time_unit", "margin", "annual_discount_rate", "horizon", "period"
-        ),
-        **_defaults("dimension_col", "model_type"),
-        "to": ("run", "to"),
-        "schema": ("run", "schema"),
-        "method": ("run", "method"),
-    },
-    "run": {
-        "orders_path": ("orders", "path"),
-        **_ORDERS,
-        **_defaults("time_unit", "margin", "annual_discount_rate", "horizon", "period"),
-        **_defaults("dimension_col", "model_type", "model_dir"),
+        **_defaults("model_dir", "time_unit", "margin", "annual_discount_rate", "horizon"),
+        **_defaults("period", "dimension_col", "model_type"),
         "to": ("run", "to"),
         "schema": ("run", "schema"),
         "method": ("run", "method"),
     },
 }
+#: ``clv run`` has the options of ``clv publish`` (``--orders`` for ORDERS).
+COMMAND_SETTINGS["run"] = COMMAND_SETTINGS["publish"]
 #: Commands whose settings come from their own job-file argument, not from --config.
 OWN_JOB_FILE = frozenset({"run"})
 
@@ -228,9 +220,11 @@ def reports_settings[F: Callable[..., Any]](func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context(silent=True)
-        report = settings_report(ctx) if ctx is not None else None
-        if report:
-            click.echo(report, err=True)
+        if ctx is not None and not ctx.meta.get(REPORTED):  # once: clv run calls publish's
+            ctx.meta[REPORTED] = True
+            report = settings_report(ctx)
+            if report:
+                click.echo(report, err=True)
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

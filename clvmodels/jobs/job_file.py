@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from clvmodels.data.contract import DATE_UNITS
 from clvmodels.data.database_url import is_database_url, parse_database_url
@@ -30,9 +30,6 @@ from clvmodels.models.settings import TRANSACTION_MODEL_NAMES
 from clvmodels.ranges import ANNUAL_DISCOUNT_RATE, MARGIN, VALUE_PER_ORDER, NumberRange
 from clvmodels.subscriptions.billing import MAX_GRACE_DAYS
 from clvmodels.units import parse_duration
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 #: The name of the job file read from the working folder.
 DEFAULT_NAME = "clv.toml"
@@ -280,35 +277,3 @@ def shown(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-#: The keyword of :func:`clvmodels.data.marketing.read_visits` / ``read_costs`` of each key.
-VISITS_READ = {f"visits_{c}_col": f"{c}_col" for c in ("uid", "start", "end", "source", "device")}
-COSTS_READ = {
-    "costs_source_col": "source_col",
-    "costs_date_col": "date_col",
-    "costs_col": "costs_col",
-}
-
-
-def marketing_tables(job: JobFile) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The job's visits and costs, read and validated; None when the file names neither.
-
-    Raises
-    ------
-    DataError
-        Only one of ``[visits] path`` and ``[costs] path`` is given, or a table cannot be used.
-    """
-    from clvmodels.data.marketing import read_costs, read_visits
-
-    visits, costs = job.get("visits", "path"), job.get("costs", "path")
-    if visits is None and costs is None:
-        return None
-    if visits is None or costs is None:
-        missing = "[visits] path" if visits is None else "[costs] path"
-        raise DataError(f"job file {job.path}: {missing} is missing; visits and costs go together")
-    visit_cols = {
-        VISITS_READ[k]: v for k, v in job.sections.get("visits", {}).items() if k != "path"
-    }
-    cost_cols = {COSTS_READ[k]: v for k, v in job.sections.get("costs", {}).items() if k != "path"}
-    return read_visits(visits, **visit_cols), read_costs(costs, **cost_cols)

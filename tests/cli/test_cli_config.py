@@ -7,12 +7,10 @@ flag: its output file and its standard output must be the same.
 from __future__ import annotations
 
 import re
-import sys
-import types
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -207,49 +205,24 @@ def test_model_type_goes_to_fit_and_model_dir_to_the_commands_that_read_a_model(
 
 
 # ---------------------------------------------------------------------------- clv run
-@dataclass
-class FakePublish:
-    """A stand-in for clvmodels.jobs.publish before its branch is merged."""
-
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def module(self) -> types.ModuleType:
-        @dataclass
-        class PublishSettings:
-            schema: str = "clv"
-            time_unit: str = "W"
-            margin: float = 1.0
-            annual_discount_rate: float = 0.1
-            horizon: str = "12M"
-            model_type: str = "bgnbd"
-            method: str = "map"
-            dimension_col: str | None = None
-            period: str = "month"
-
-        @dataclass
-        class PublishResult:
-            written: list[str]
-            target: str
-
-        def publish(orders, to, *, settings, model_dir=None, visits=None, costs=None, echo):
-            self.calls.append(dict(orders=orders, to=to, settings=settings, model_dir=model_dir))
-            self.calls[-1].update(visits=visits, costs=costs)
-            echo("publishing")
-            return PublishResult(["clv.customers", "clv.runs"], "shown-target")
-
-        module = types.ModuleType("clvmodels.jobs.publish")
-        module.PublishSettings, module.publish = PublishSettings, publish  # type: ignore[attr-defined]
-        return module
-
-
 @pytest.fixture
-def fake_publish(monkeypatch: pytest.MonkeyPatch) -> FakePublish:
-    fake = FakePublish()
-    monkeypatch.setitem(sys.modules, "clvmodels.jobs.publish", fake.module())
-    return fake
+def fake_publish(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """clvmodels.jobs.publish.publish replaced: the calls it gets; nothing is fitted."""
+    from clvmodels.jobs.publish import PublishResult
+
+    calls: list[dict[str, Any]] = []
+
+    def publish(orders, to, *, settings, model_dir=None, visits=None, costs=None, echo):
+        calls.append(dict(orders=orders, to=to, settings=settings, model_dir=model_dir))
+        calls[-1].update(visits=visits, costs=costs)
+        echo("publishing")
+        return PublishResult(["clv.customers", "clv.runs"], "shown-target")
+
+    monkeypatch.setattr("clvmodels.jobs.publish.publish", publish)
+    return calls
 
 
-def test_clv_run_passes_the_job_file_to_publish(shop: Path, fake_publish: FakePublish):
+def test_clv_run_passes_the_job_file_to_publish(shop: Path, fake_publish: list[dict[str, Any]]):
     jobs = shop / "jobs"
     jobs.mkdir()
     pd.DataFrame(
@@ -269,41 +242,103 @@ def test_clv_run_passes_the_job_file_to_publish(shop: Path, fake_publish: FakePu
     (shop / "clv.toml").write_text("[defaults]\nmargin = 0.9\n")  # not read by clv run
     result = run("run", "jobs/nightly.toml", "--time-unit", "D")
     assert result.exit_code == 0, result.output
-    (call,) = fake_publish.calls
+    (call,) = fake_publish
     settings = call["settings"]
     assert (settings.margin, settings.model_type, settings.schema) == (0.25, "mbgnbd", "analytics")
     assert (settings.time_unit, settings.horizon, settings.method) == ("D", "12M", "map")
     assert call["to"] == f"duckdb:///{jobs / 'out' / 'clv.duckdb'}" and call["model_dir"] is None
     assert call["orders"].path == str(shop / "data" / "orders.csv")
     assert call["orders"].customer_col == "uid" and call["orders"].date_col == "buy_ts"
-    assert call["visits"]["uid"].tolist() == [1, 2] or call["visits"]["uid"].tolist() == ["1", "2"]
+    assert call["visits"]["source_id"].tolist() == ["ads", "mail"]  # read with the mapping
     assert call["costs"]["costs"].tolist() == [10.0]
-    assert "publishing" in result.stdout and "wrote clv.customers" in result.stdout
+    assert "publishing" in result.stdout and "clv.customers" in result.stdout
     assert "--margin 0.25 (nightly.toml [defaults])" in result.stderr
     assert "from the command line: JOB, --time-unit" in result.stderr
+    assert "--margin 0.9" not in result.stderr
 
 
-def test_clv_run_refuses_bad_input_with_exit_code_2(shop: Path, fake_publish: FakePublish):
+def test_clv_run_refuses_bad_input_with_exit_code_2(shop: Path, fake_publish: list[dict[str, Any]]):
     (shop / "job.toml").write_text('[orders]\npath = "data/orders.csv"\n')
     no_target = run("run", "job.toml")
-    assert no_target.exit_code == 2 and "has no [run] to and --to is not given" in no_target.stderr
+    assert no_target.exit_code == 2 and "Missing option '--to'" in no_target.stderr
     (shop / "job.toml").write_text('[run]\nto = "out"\nshema = "x"\n')
     typo = run("run", "job.toml")
     assert typo.exit_code == 2 and "Did you mean schema?" in typo.stderr
     (shop / "job.toml").write_text('[orders]\npath = "data/orders.csv"\n[visits]\npath = "v.csv"\n')
     alone = run("run", "job.toml", "--to", "out")
-    assert alone.exit_code == 2 and "[costs] path is missing" in alone.stderr
+    assert alone.exit_code == 2 and "--visits and --costs go together" in alone.stderr
     assert run("--config", "job.toml", "run", "job.toml").exit_code == 2
-    assert fake_publish.calls == []
+    assert fake_publish == []
 
 
-def test_clv_run_never_prints_a_password(shop: Path, fake_publish: FakePublish):
+def test_clv_run_never_prints_a_password(shop: Path, fake_publish: list[dict[str, Any]]):
     (shop / "job.toml").write_text(
         f'[orders]\npath = "data/orders.csv"\n{MAPPING}'
         '[run]\nto = "postgresql://etl:s3cret@127.0.0.1:5432/shop"\n'
     )
     result = run("run", "job.toml")
     assert result.exit_code == 0, result.output
-    assert fake_publish.calls[0]["to"].endswith("etl:s3cret@127.0.0.1:5432/shop")
+    assert fake_publish[0]["to"].endswith("etl:s3cret@127.0.0.1:5432/shop")
     assert "s3cret" not in result.output
     assert "--to postgresql://etl:***@127.0.0.1:5432/shop (job.toml [run])" in result.stderr
+
+
+# ------------------------------------------------------------- clv run, the real publish job
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Simulated orders with the shop's own column names (uid, buy_ts, amt, partner), and
+    a model fitted on them in ``model/`` (one fit for all; the jobs score with it)."""
+    from clvmodels.examples.simulate import simulate_orders
+
+    folder = tmp_path_factory.mktemp("job")
+    orders, _ = simulate_orders(150, seed=7, acquisition_days=120, observation_days=300)
+    orders["partner"] = np.random.default_rng(7).choice(["p1", "p2"], len(orders))
+    orders.rename(columns={"customer_id": "uid", "timestamp": "buy_ts", "revenue": "amt"}).to_csv(
+        folder / "orders.csv", index=False
+    )
+    fitted = run("fit", str(folder / "orders.csv"), *FLAGS, "-o", str(folder / "model"))
+    assert fitted.exit_code == 0, fitted.output
+    return folder
+
+
+def test_clv_run_end_to_end_equals_clv_publish_with_flags(
+    simulated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import duckdb
+
+    monkeypatch.chdir(tmp_path)
+    job = simulated / "nightly.toml"
+    job.write_text(
+        f'[orders]\npath = "orders.csv"\n{MAPPING}'
+        '[defaults]\nmargin = 0.4\ndimension_col = "partner"\nhorizon = "6M"\n'
+        'model_dir = "model"\n[run]\nto = "published"\n'
+    )
+    result = run("run", str(job))
+    assert result.exit_code == 0, result.output
+    for text in ("--margin 0.4", "--dimension-col partner", "--horizon 6M", "--model "):
+        assert text in result.stderr
+    assert f"--to {simulated / 'published'} (nightly.toml [run])" in result.stderr
+    written = simulated / "published"
+    assert f"published to {written}" in result.stdout
+    flags = [*FLAGS, "--margin", "0.4", "--dimension-col", "partner", "--horizon", "6M"]
+    flags += ["--model", str(simulated / "model")]
+    typed = run("publish", str(simulated / "orders.csv"), *flags, "--to", "typed")
+    assert typed.exit_code == 0, typed.output
+    names = {p.stem for p in written.glob("*.parquet")}
+    assert {"customers", "cohorts", "top_dimensions", "runs"} <= names
+    assert names == {p.stem for p in Path("typed").glob("*.parquet")}
+    for name in names - {"runs"}:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(written / f"{name}.parquet"), pd.read_parquet(f"typed/{name}.parquet")
+        )
+    into_db = run("run", str(job), "--to", "duckdb:///shop.duckdb", "--schema", "analytics")
+    assert into_db.exit_code == 0, into_db.output
+    with duckdb.connect("shop.duckdb", read_only=True) as con:
+        customers = con.sql("SELECT * FROM analytics.customers").df()
+    pd.testing.assert_frame_equal(
+        customers.sort_values("customer_id").reset_index(drop=True),
+        pd.read_parquet(written / "customers.parquet")
+        .sort_values("customer_id")
+        .reset_index(drop=True),
+        check_dtype=False,
+    )
