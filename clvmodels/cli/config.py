@@ -135,13 +135,13 @@ def job_files(explicit: str | Path | None, folder: Path | None = None) -> list[J
     DataError
         A file cannot be read, or holds an unknown section or key or a wrong value.
     """
+    if explicit is not None and not Path(explicit).is_file():
+        raise DataError(f"--config {explicit}: no such file")
     here = (folder or Path.cwd()) / DEFAULT_NAME
     files = []
     if here.is_file() and (explicit is None or not here.samefile(explicit)):
         files.append(read_job_file(here))
     if explicit is not None:
-        if not Path(explicit).is_file():
-            raise DataError(f"--config {explicit}: no such file")
         files.append(read_job_file(explicit))
     return files
 

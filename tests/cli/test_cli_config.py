@@ -153,6 +153,8 @@ def test_a_broken_clv_toml_stops_every_command_but_not_help(shop: Path):
     assert run("rfm", "--help").exit_code == 0
     twice = run("--config", "clv.toml", "rfm", "--config", "clv.toml", "-o", "r.csv")
     assert twice.exit_code == 2 and "given twice" in twice.stderr
+    missing = run("rfm", "--config", "nowhere.toml", "-o", "r.csv")
+    assert missing.exit_code == 2 and "--config nowhere.toml: no such file" in missing.stderr
 
 
 def test_a_password_in_a_url_is_accepted_and_never_printed(tmp_path: Path):
