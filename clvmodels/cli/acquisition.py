@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import click
@@ -16,11 +15,14 @@ from clvmodels.cli.common import (
     check_outputs,
     discount_option,
     draws_option,
+    folder_output,
     guarded,
+    input_tables,
     load_orders,
     margin_option,
     observation_end_option,
     orders_options,
+    output_key,
     output_path,
     period_option,
     pop_orders_options,
@@ -28,6 +30,8 @@ from clvmodels.cli.common import (
 )
 from clvmodels.cli.marketing_options import read_visits_and_costs, visits_costs_options
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
+from clvmodels.data.database_url import is_database_url
+from clvmodels.data.paths import OutputTarget, shown_source
 from clvmodels.jobs.marketing_files import (
     budget_files,
     payback_files,
@@ -53,8 +57,8 @@ def _horizons(value: str) -> tuple[int, ...]:
     return ages
 
 
-def _distinct(paths: list[Path]) -> None:
-    if len({path.resolve() for path in paths}) < len(paths):
+def _distinct(paths: list[OutputTarget]) -> None:
+    if len({output_key(path) for path in paths}) < len(paths):
         raise UserError("the output files must have different names")
 
 
@@ -98,13 +102,18 @@ def _distinct(paths: list[Path]) -> None:
     help="Predict with the pooled model only (no per-source parameters).",
 )
 @click.option(
-    "-o", "--output", required=True, help="Per (cohort, source) table: .parquet, .csv or .json."
+    "-o",
+    "--output",
+    required=True,
+    help="Per (cohort, source) table: .parquet, .csv or .json, or a database table "
+    "URL#schema.table (the other tables beside it, in one transaction).",
 )
 @click.option(
     "--plots",
     "plots_dir",
     type=click.Path(file_okay=False),
-    help="Folder for the PNG plots (default: beside OUTPUT).",
+    help="Folder for the PNG plots (default: beside OUTPUT; with a database -o, none unless "
+    "--plots is given).",
 )
 @click.option("--no-plots", is_flag=True, help="Write no PNG plots.")
 @guarded
@@ -142,7 +151,9 @@ def payback(
     Also writes, beside OUTPUT: _by_age (curves by age), _by_source and _by_cohort
     (totals), _buyers (each buyer's source and RFM in days; `clv budget` reads it),
     _summary.json, and the plots _romi.png (ROMI curves by source) and _cac.png (CAC over
-    time by source).
+    time by source). OUTPUT may be a database table (URL#schema.table): then the tables are
+    <table>_by_age, ... beside it and the summary the one-row table <table>_summary (nested
+    entries as JSON text), all written in one transaction; plots only with --plots DIR.
 
     With --engine spark the orders are read and aggregated in Apache Spark: --orders is any
     path Spark reads (a Parquet or CSV file or folder, hdfs://, s3a://) or a Spark catalog
@@ -164,7 +175,13 @@ def payback(
         "--costs": costs_path,
         "--model": model_dir,
     }
-    target = _payback_target(output, inputs, plots_dir=plots_dir, no_plots=no_plots)
+    target = _payback_target(
+        output,
+        inputs,
+        plots_dir=plots_dir,
+        no_plots=no_plots,
+        tables=input_tables("--orders", kwargs),
+    )
     ages = _horizons(horizons)
     model = load_model(model_dir) if model_dir else None
 
@@ -201,9 +218,9 @@ def payback(
     )
     report = _payback_lines(result, predicted=model is not None)
     extra = {
-        "orders": str(orders_path),
-        "visits": str(visits_path),
-        "costs": str(costs_path),
+        "orders": shown_source(orders_path),
+        "visits": shown_source(visits_path),
+        "costs": shown_source(costs_path),
         "model_dir": str(model_dir) if model_dir else None,
     }
     written = write_payback(result, target, plots=not no_plots, plots_dir=plots_dir, extra=extra)
@@ -214,9 +231,15 @@ def payback(
 
 
 def _payback_target(
-    output: str, inputs: dict[str, str | None], *, plots_dir: str | None, no_plots: bool
-) -> Path:
-    """OUTPUT as a path, once no output file would overwrite an input or another output."""
+    output: str,
+    inputs: dict[str, str | None],
+    *,
+    plots_dir: str | None,
+    no_plots: bool,
+    tables: dict[str, str | None],
+) -> OutputTarget:
+    """OUTPUT as a path or table, once no output would overwrite an input or another output."""
+    folder_output(plots_dir, "--plots", "PNG plots into a folder")
     target = output_path(output)
     files = payback_files(target, plots_dir=plots_dir)
     _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])
@@ -228,6 +251,7 @@ def _payback_target(
             "--output": tables + ([] if plots_dir else plots),
             "--plots": plots if plots_dir else None,
         },
+        tables=tables,
     )
     return target
 
@@ -310,7 +334,13 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
     is_flag=True,
     help="Value every source's new customers with the pooled model.",
 )
-@click.option("-o", "--output", required=True, help="Per-source table: .parquet, .csv or .json.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="Per-source table: .parquet, .csv or .json, or a database table URL#schema.table "
+    "(with <table>_forecast beside it, one transaction, and no plot).",
+)
 @click.option("--no-plots", is_flag=True, help="Write no PNG plot of the forecast.")
 @guarded
 def budget(
@@ -343,6 +373,11 @@ def budget(
       clv budget --model model/ --payback payback.parquet --target-payback-months 6 \\
           -o budget.csv
     """
+    if is_database_url(payback_path):
+        raise UserError(
+            "--payback takes the OUTPUT file of `clv payback`; its tables in a database are "
+            "not read back: write clv payback's output to a file for clv budget"
+        )
     target = output_path(output)
     files = budget_files(target)
     _distinct([path for name, path in files.items() if not (no_plots and "plot" in name)])

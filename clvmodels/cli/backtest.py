@@ -10,6 +10,7 @@ from clvmodels.cli.common import (
     DATE,
     TIME_UNIT,
     check_outputs,
+    folder_output,
     guarded,
     load_orders,
     orders_options,
@@ -73,6 +74,7 @@ def backtest(
     from clvmodels.backtest import backtest as run_backtest
     from clvmodels.jobs.backtest import backtest_files, write_backtest
 
+    folder_output(output_dir, "-o", "a folder of files")
     check_outputs(
         inputs={"ORDERS": orders}, outputs={"--output-dir": backtest_files(output_dir).values()}
     )

@@ -13,6 +13,7 @@ from clvmodels.cli.common import (
     check_outputs,
     discount_option,
     fit_method_options,
+    folder_output,
     guarded,
     say,
     show_progress,
@@ -114,6 +115,7 @@ def churn(
 
     inputs = ChurnInputs(subs, companies=companies, activities=activity, people=people)
     given = {"SUBS": subs, "--companies": companies, "--activity": activity, "--people": people}
+    folder_output(out_dir, "-o", "a folder of files")
     check_outputs(
         inputs=given,
         outputs={"--output": [out_dir, *churn_files(out_dir, plots=not no_plots).values()]},

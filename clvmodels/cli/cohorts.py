@@ -11,18 +11,23 @@ import pandas as pd
 from clvmodels.cli.common import (
     UserError,
     check_outputs,
+    folder_output,
     guarded,
+    input_tables,
     load_orders,
     margin_option,
     observation_end_option,
+    one_destination,
     orders_options,
+    output_key,
     output_path,
     period_option,
     pop_orders_options,
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
-from clvmodels.data.io import write_table
+from clvmodels.data.database_url import DatabaseURL
+from clvmodels.data.io import write_tables
 from clvmodels.summaries.calendar import check_period
 from clvmodels.summaries.cohorts import (
     average_ltv_curve,
@@ -37,7 +42,11 @@ from clvmodels.summaries.cohorts import (
 @orders_options
 @engine_options
 @click.option(
-    "-o", "--output", required=True, help="Long cohort table to write: .parquet, .csv or .json."
+    "-o",
+    "--output",
+    required=True,
+    help="Long cohort table to write: .parquet, .csv or .json, or a database table "
+    "URL#schema.table.",
 )
 @period_option("Cohort and age unit: calendar month, or ISO week (Monday to Sunday).")
 @margin_option
@@ -45,13 +54,15 @@ from clvmodels.summaries.cohorts import (
 @click.option(
     "--wide",
     "wide_output",
-    help="Also write the cohort x age pivot of cumulative LTV (.parquet, .csv or .json).",
+    help="Also write the cohort x age pivot of cumulative LTV (.parquet, .csv or .json; with a "
+    "database -o, a table URL#schema.table of the same database, written in one transaction).",
 )
 @click.option(
     "--plots",
     "plots_dir",
     type=click.Path(file_okay=False),
-    help="Folder for the PNG plots (default: beside OUTPUT).",
+    help="Folder for the PNG plots (default: beside OUTPUT; with a database -o, none unless "
+    "--plots is given).",
 )
 @click.option("--no-plots", is_flag=True, help="Write no PNG plots.")
 @guarded
@@ -86,15 +97,22 @@ def cohorts(
     from clvmodels.plots.base import save_figure
     from clvmodels.plots.cohorts import plot_cohort_heatmap, plot_retention_curves
 
+    folder_output(plots_dir, "--plots", "PNG plots into a folder")
     target = output_path(output)
-    wide_target = output_path(wide_output) if wide_output else None
-    plot_folder = Path(plots_dir) if plots_dir else target.parent
+    wide_target = output_path(wide_output, flag="--wide") if wide_output else None
+    one_destination(target, {"--wide": wide_target})
+    if isinstance(target, DatabaseURL):
+        assert target.table is not None
+        no_plots = no_plots or not plots_dir  # there is no folder beside a table
+        stem, plot_folder = target.table.name, Path(plots_dir or ".")
+    else:
+        stem, plot_folder = target.stem, Path(plots_dir) if plots_dir else target.parent
     plot_paths = {
-        "heatmap": plot_folder / f"{target.stem}_heatmap.png",
-        "retention": plot_folder / f"{target.stem}_retention.png",
+        "heatmap": plot_folder / f"{stem}_heatmap.png",
+        "retention": plot_folder / f"{stem}_retention.png",
     }
     outputs = [target, *([wide_target] if wide_target else []), *plot_paths.values()]
-    if len({path.resolve() for path in outputs}) < len(outputs):
+    if len({output_key(path) for path in outputs}) < len(outputs):
         raise UserError("the output files must have different names")
     plot_files = [] if no_plots else list(plot_paths.values())
     check_outputs(
@@ -104,6 +122,7 @@ def cohorts(
             "--wide": wide_target,
             "--plots": plot_files if plots_dir else None,
         },
+        tables=input_tables("ORDERS", kwargs),
     )
 
     engine, spark_master = pop_engine_options(kwargs)
@@ -127,11 +146,10 @@ def cohorts(
         else {"heatmap": plot_cohort_heatmap(result), "retention": plot_retention_curves(result)}
     )
 
-    write_table(result, target)
-    written = [target]
+    tables = [(result, target)]
     if wide is not None and wide_target is not None:
-        write_table(_wide_for_file(wide), wide_target)
-        written.append(wide_target)
+        tables.append((_wide_for_file(wide), wide_target))
+    written: list[Any] = list(write_tables(tables))
     for name, ax in axes.items():
         written.append(save_figure(ax, plot_paths[name]))
     _print_summary(result, curve, n_orders=n_orders)

@@ -13,7 +13,8 @@ import pandas as pd
 
 from clvmodels.cli.display import our_warnings
 from clvmodels.data.contract import DATE_UNITS, OrdersSource
-from clvmodels.data.paths import PathLike, output_problem
+from clvmodels.data.database_url import DatabaseURL, is_database_url, parse_database_url
+from clvmodels.data.paths import OutputTarget, PathLike, output_problem
 from clvmodels.errors import ClvError
 from clvmodels.ranges import (
     ANNUAL_DISCOUNT_RATE,
@@ -120,8 +121,24 @@ def pop_orders_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs.pop(name) for name in ORDERS_OPTION_NAMES}
 
 
-def output_path(path: str, suffixes: tuple[str, ...] = (".parquet", ".csv", ".json")) -> Path:
-    """Check an output file's suffix before any work is done."""
+def output_path(
+    path: str,
+    suffixes: tuple[str, ...] = (".parquet", ".csv", ".json"),
+    *,
+    flag: str = "-o",
+) -> OutputTarget:
+    """Check an output file's suffix, or a database URL's table, before any work is done.
+
+    A database URL must name the table it writes (``URL#schema.table``), and is taken only
+    where tables are written (the default suffixes); a file's format follows its suffix.
+    """
+    if is_database_url(path) and ".parquet" not in suffixes:
+        folder_output(path, flag, f"a {' or '.join(suffixes)} file")
+    if is_database_url(path):
+        url = parse_database_url(path, what=flag)
+        if url.table is None:
+            raise UserError(f"{flag} {url} needs a table: add #schema.table")
+        return url
     target = Path(path)
     if target.suffix.lower() not in suffixes:
         raise UserError(
@@ -130,11 +147,64 @@ def output_path(path: str, suffixes: tuple[str, ...] = (".parquet", ".csv", ".js
     return target
 
 
+def folder_output(path: str | None, flag: str, what: str = "a folder") -> None:
+    """Refuse a database URL given where files are written (a model, plots, a report)."""
+    if path is None or not is_database_url(path):
+        return
+    try:
+        shown = str(parse_database_url(path, what=flag))
+    except ClvError:
+        shown = path.split("://", 1)[0] + "://..."
+    raise UserError(f"{flag} {shown} is a database URL, but {flag} writes {what}: give a path")
+
+
+def one_destination(target: OutputTarget, others: Mapping[str, OutputTarget | None]) -> None:
+    """Refuse, before any work, outputs that cannot be written together with ``target``.
+
+    With a database ``-o``, every other table output must be a table of the same database and
+    schema (all are written in one transaction); with a file ``-o``, a file.
+    """
+    for flag, other in others.items():
+        if other is None:
+            continue
+        if not isinstance(target, DatabaseURL):
+            if isinstance(other, DatabaseURL):
+                raise UserError(
+                    f"{flag} {other} is a database table but -o {target} a file: "
+                    "write both into one database or both into files"
+                )
+            continue
+        if not isinstance(other, DatabaseURL):
+            raise UserError(
+                f"{flag} {other} is a file but -o {target} a database table: "
+                "write both into one database (one transaction) or both into files"
+            )
+        assert other.table is not None and target.table is not None
+        if not other.same_database(target) or other.table.schema != target.table.schema:
+            raise UserError(
+                f"{flag} {other} is not in the database and schema of -o {target}: "
+                "the tables of one command are written in one transaction"
+            )
+
+
+def output_key(target: OutputTarget) -> str:
+    """What makes two outputs one: a resolved path, or a database URL with its table."""
+    return str(target) if isinstance(target, DatabaseURL) else str(target.resolve())
+
+
+def input_tables(name: str, opts: Mapping[str, Any]) -> dict[str, str | None]:
+    """The table an input reads with ``--table`` (None: a ``--query``), for check_outputs."""
+    if opts.get("table") or opts.get("query"):
+        return {name: opts.get("table")}
+    return {}
+
+
 def check_outputs(
     *,
     inputs: Mapping[str, PathLike | Iterable[PathLike] | None],
-    outputs: Mapping[str, PathLike | Iterable[PathLike] | None],
+    outputs: Mapping[str, OutputTarget | PathLike | Iterable[OutputTarget | PathLike] | None],
     model_dirs: Mapping[str, PathLike | None] | None = None,
+    tables: Mapping[str, str | None] | None = None,
 ) -> None:
     """Refuse, before any work, every output that could lose a file (``docs/cli.md``).
 
@@ -149,6 +219,9 @@ def check_outputs(
     model_dirs : mapping, optional
         Output flags of model folders (``clv fit -o``): such a folder may replace an
         existing model folder, never a file, a folder holding anything else, or an input.
+    tables : mapping, optional
+        For inputs read from a database: the table each reads (:func:`input_tables`), so
+        that a database output is never an input table.
 
     Raises
     ------
@@ -167,15 +240,18 @@ def check_outputs(
     ]
     for flag, paths, is_model in targets:
         for path in paths:
-            problem = output_problem(path, given, model_dir=is_model)
+            problem = output_problem(path, given, model_dir=is_model, tables=tables)
             if problem is None:
                 continue
             where = f"{path} {problem}" if path is paths[0] else f"writes {path}, which {problem}"
-            raise UserError(f"{flag} {where}; nothing was written: choose another path")
+            other = "table" if isinstance(path, DatabaseURL) else "path"
+            raise UserError(f"{flag} {where}; nothing was written: choose another {other}")
 
 
-def _paths(paths: PathLike | Iterable[PathLike]) -> list[PathLike]:
-    if isinstance(paths, str | Path):
+def _paths(
+    paths: PathLike | DatabaseURL | Iterable[PathLike | DatabaseURL],
+) -> list[PathLike | DatabaseURL]:
+    if isinstance(paths, str | Path | DatabaseURL):
         return [paths]
     return list(paths)  # type: ignore[arg-type]
 

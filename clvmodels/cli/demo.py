@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from clvmodels.cli.common import CUSTOMERS, SEED, check_outputs, guarded, say, show_progress
+from clvmodels.cli.common import (
+    CUSTOMERS,
+    SEED,
+    check_outputs,
+    folder_output,
+    guarded,
+    say,
+    show_progress,
+)
 from clvmodels.models.settings import Method
 
 
@@ -35,6 +43,7 @@ def demo(output_dir: str, customers: int, seed: int, method: Method) -> None:
     \b
       clv demo --output-dir demo-output --customers 20000
     """
+    folder_output(output_dir, "--output-dir", "a folder of files")
     check_outputs(inputs={}, outputs={"--output-dir": output_dir})
     from clvmodels.jobs.pipeline import run_demo
 

@@ -16,6 +16,7 @@ from clvmodels.cli.common import (
     check_outputs,
     day_text,
     fit_method_options,
+    folder_output,
     guarded,
     orders_options,
     orders_source,
@@ -90,6 +91,7 @@ def fit(
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
     """
+    folder_output(model_dir, "-o", "a model folder")
     check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
     from clvmodels.jobs.fit import FitData, FitSettings, fit_orders

@@ -13,6 +13,7 @@ from clvmodels.cli.common import (
     check_outputs,
     day_text,
     guarded,
+    input_tables,
     observation_end_option,
     orders_options,
     orders_source,
@@ -42,7 +43,13 @@ from clvmodels.units import UNIT_NAMES
     type=DATE,
     help="End of calibration; adds holdout columns for the days after it.",
 )
-@click.option("-o", "--output", required=True, help="Output file: .parquet, .csv or .json.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="Output file (.parquet, .csv or .json) or database table (URL#schema.table, e.g. "
+    "postgresql://host/db#clv.rfm, duckdb:///shop.duckdb#clv.rfm).",
+)
 @guarded
 def rfm(
     orders: str,
@@ -66,7 +73,11 @@ def rfm(
       clv rfm orders_parquet_dir/ --engine spark --spark-master 'local[4]' -o rfm.parquet
     """
     target = output_path(output)
-    check_outputs(inputs={"ORDERS": orders}, outputs={"--output": target})
+    check_outputs(
+        inputs={"ORDERS": orders},
+        outputs={"--output": target},
+        tables=input_tables("ORDERS", kwargs),
+    )
     engine, spark_master = pop_engine_options(kwargs)
     opts = pop_orders_options(kwargs)
     dates: dict[str, Any] = {

@@ -16,6 +16,7 @@ from clvmodels.cli.common import (
     draws_option,
     guarded,
     horizon_option,
+    input_tables,
     margin_option,
     observation_end_option,
     orders_options,
@@ -39,7 +40,13 @@ if TYPE_CHECKING:
 @click.argument("orders", type=click.Path())
 @orders_options
 @engine_options
-@click.option("-o", "--output", required=True, help="Output file: .parquet, .csv or .json.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="Output file (.parquet, .csv or .json) or database table (URL#schema.table); "
+    "a table is written chunk by chunk in one transaction.",
+)
 @horizon_option("How far ahead: a number and D, W or M (90D, 39W, 12M).")
 @discount_option
 @margin_option
@@ -75,7 +82,11 @@ def score(
     from clvmodels.jobs.score import ScoreSettings, ScoringData, score_orders
 
     target = output_path(output)
-    check_outputs(inputs={"MODEL_DIR": model_dir, "ORDERS": orders}, outputs={"--output": target})
+    check_outputs(
+        inputs={"MODEL_DIR": model_dir, "ORDERS": orders},
+        outputs={"--output": target},
+        tables=input_tables("ORDERS", kwargs),
+    )
     engine, spark_master = pop_engine_options(kwargs)
     opts = pop_orders_options(kwargs)
     settings = ScoreSettings(horizon, annual_discount_rate, margin, n_draws)

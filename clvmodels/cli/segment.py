@@ -7,8 +7,17 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from clvmodels.cli.common import UserError, check_outputs, guarded, output_path, say
-from clvmodels.data.io import read_table, write_table
+from clvmodels.cli.common import (
+    UserError,
+    check_outputs,
+    guarded,
+    input_tables,
+    one_destination,
+    output_path,
+    say,
+)
+from clvmodels.data.io import read_table, write_tables
+from clvmodels.data.paths import derived_target, same_output
 from clvmodels.segments.assign import segment_customers, segment_summary
 from clvmodels.segments.rules import DEFAULT_RULES_NAME, NO_CLV_RULES_NAME
 from clvmodels.segments.rules_file import default_rules, load_rules
@@ -17,7 +26,12 @@ from clvmodels.segments.scores import has_clv
 
 @click.command()
 @click.argument("scores", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, help="Segmented customers: .parquet, .csv or .json.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="Segmented customers: .parquet, .csv or .json, or a database table URL#schema.table.",
+)
 @click.option(
     "--rules",
     "rules_file",
@@ -27,7 +41,8 @@ from clvmodels.segments.scores import has_clv
 @click.option(
     "--summary",
     "summary_output",
-    help="Segment summary file (default: <OUTPUT stem>_summary.<suffix> beside OUTPUT).",
+    help="Segment summary file (default: <OUTPUT stem>_summary.<suffix> beside OUTPUT; for a "
+    "database table, the table <table>_summary, written in the same transaction).",
 )
 @click.option("--table", help="Table to read from a DuckDB or SQLite file.")
 @click.option("--query", help="SQL query to run on a DuckDB or SQLite file.")
@@ -59,24 +74,25 @@ def segment(
     """
     target = output_path(output)
     summary_target = (
-        output_path(summary_output)
+        output_path(summary_output, flag="--summary")
         if summary_output
-        else target.with_name(f"{target.stem}_summary{target.suffix}")
+        else derived_target(target, "summary")
     )
-    if summary_target.resolve() == target.resolve():
+    one_destination(target, {"--summary": summary_target})
+    if same_output(summary_target, target):
         raise UserError(f"--summary {summary_target} is the same file as the output")
     check_outputs(
         inputs={"SCORES": scores, "--rules": rules_file},
         outputs={"--output": [target] if summary_output else [target, summary_target]}
         | ({"--summary": summary_target} if summary_output else {}),
+        tables=input_tables("SCORES", {"table": table, "query": query}),
     )
     table_in = read_table(scores, table=table, query=query)
     clv = has_clv(table_in)
     rules = load_rules(rules_file) if rules_file else default_rules(clv=clv)
     segmented = segment_customers(table_in, rules=rules)
     summary = segment_summary(segmented, rules=rules)
-    write_table(segmented, target)
-    write_table(summary, summary_target)
+    written = write_tables([(segmented, target), (summary, summary_target)])
     default = DEFAULT_RULES_NAME if clv else NO_CLV_RULES_NAME
     say(f"rules: {Path(rules_file) if rules_file else f'default rules: {default}'}")
     if not clv:
@@ -86,8 +102,8 @@ def segment(
         )
     say(f"segmented {len(segmented):,} customers into {len(rules)} segments (first match wins)")
     _print_summary(summary)
-    say(f"wrote {target}")
-    say(f"wrote {summary_target}")
+    for path in written:
+        say(f"wrote {path}")
 
 
 def _print_summary(summary: pd.DataFrame) -> None:

@@ -16,8 +16,10 @@ from clvmodels.cli.common import (
     check_outputs,
     day_text,
     guarded,
+    output_path,
     say,
 )
+from clvmodels.data.database_url import is_database_url
 from clvmodels.jobs.subscriptions import (
     SubscriptionsResult,
     subscriptions_file,
@@ -30,7 +32,13 @@ GRACE_DAYS = WholeNumberType(0, MAX_GRACE_DAYS)
 
 @click.command()
 @click.argument("billing", type=click.Path())
-@click.option("-o", "--output", required=True, help="The SUBS file to write: .parquet or .csv.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    help="The SUBS file to write (.parquet or .csv), or a database table URL#schema.table "
+    "(the report then goes into the one-row table <table>_report, same transaction).",
+)
 @click.option(
     "--billing-period",
     type=click.Choice(["month", "year"], case_sensitive=False),
@@ -102,6 +110,8 @@ def subscriptions(
       clv subscriptions billing.parquet --billing-period month --status-col status \\
           --paid-values success,paid --grace-days 7 --observation-end 2024-12-31 -o subs.csv
     """
+    if is_database_url(output):
+        output_path(output)  # a table is named
     files = subscriptions_files(output)
     check_outputs(inputs={"BILLING": billing}, outputs={"--output": list(files.values())})
     values = tuple(v.strip() for v in paid_values.split(",") if v.strip())

@@ -160,6 +160,18 @@ def _check_keep_columns(source: OrdersSource) -> None:
         )
 
 
+def _check_kept_present(keep_columns: Iterable[str], present: Iterable[str]) -> None:
+    """Raise a DataError naming the first kept column the source does not have."""
+    names = [str(name) for name in present]
+    missing = [name for name in keep_columns if name not in names]
+    if missing:
+        raise DataError(
+            f"the orders table has no column {missing[0]!r}",
+            column=missing[0],
+            hint=f"its columns are: {', '.join(names)}",
+        )
+
+
 def check_distinct_columns(flags: dict[str, str | None]) -> None:
     """Raise a DataError when two of the order columns are the same source column."""
     seen: dict[str, str] = {}
@@ -257,13 +269,7 @@ def register_orders_source(
         )
     types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()}
     check_order_columns(types, source.customer_col, source.date_col, source.revenue_col)
-    missing = [name for name in source.keep_columns if name not in types]
-    if missing:
-        raise DataError(
-            f"the orders table has no column {missing[0]!r}",
-            column=missing[0],
-            hint=f"its columns are: {', '.join(types)}",
-        )
+    _check_kept_present(source.keep_columns, types)
     checks = [
         customer_checks(source.customer_col, types[source.customer_col]),
         date_checks(con, source.date_column, types[source.date_col]),

@@ -16,23 +16,22 @@ are as they were, and a reader sees the old tables or the new ones, never a mix.
 Column types follow :func:`arrow_frame`: ids as they are (int64 -> ``BIGINT``, text ->
 ``TEXT``), datetime64 -> ``TIMESTAMP`` (naive), bool -> ``BOOLEAN``, float64 -> ``DOUBLE
 PRECISION`` with NaN written as NULL, categoricals as text. Drivers are imported inside the
-functions, so importing this module loads none.
+functions, so importing this module loads none (nor pandas).
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import pandas as pd
 
 from clvmodels.data.database_url import DatabaseURL, TableName, quote_identifier, redact_message
 from clvmodels.errors import DataError
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
 
     from clvmodels.data.database_engines import Session
@@ -122,6 +121,7 @@ def arrow_frame(frame: pd.DataFrame | pa.Table) -> pa.Table:
 
 
 def _arrow_column(name: str, column: pd.Series) -> pa.Array | pa.ChunkedArray:
+    import pandas as pd
     import pyarrow as pa
 
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -230,6 +230,37 @@ def write_database(
     return [str(names[name]) for name in items]
 
 
+def write_tables_to_database(
+    outputs: Sequence[tuple[pd.DataFrame | pa.Table | Replace, DatabaseURL]],
+) -> list[DatabaseURL]:
+    """Replace each URL's table with its frame, all in one transaction.
+
+    Every URL must name a table of one database and schema (``-o URL#table`` and the tables
+    derived from it). Returns the URLs with the tables as stored (SQLite's prefix applied).
+    """
+    first = outputs[0][1]
+    for _, url in outputs:
+        if url.table is None:
+            raise DataError(f"{url} names no table", hint="Add #schema.table (#table) to the URL")
+        assert first.table is not None
+        if not url.same_database(first) or url.table.schema != first.table.schema:
+            raise DataError(
+                f"{url} and {first} are not one database and schema: the tables of one "
+                "command are written in one transaction"
+            )
+    tables = [url.table for _, url in outputs]
+    items = {
+        t.name: frame if isinstance(frame, Replace) else Replace(frame)
+        for (frame, _), t in zip(outputs, tables, strict=True)
+        if t is not None
+    }
+    if len(items) < len(outputs):
+        raise DataError(f"the tables to write into {first.with_table(None)} must be different")
+    schema = first.table.schema if first.table is not None else None
+    write_database(first.with_table(None), items, schema=schema)
+    return [first.with_table(physical_name(first, name, schema)) for name in items]
+
+
 def _write_error(exc: Exception, current: str, url: DatabaseURL, names: list[str]) -> DataError:
     """The one-line error of a failed write: what was being written, where, and why."""
     where = f"writing {current} to {url.with_table(None)} failed"
@@ -300,6 +331,7 @@ def append_rows(session: Session, table: TableName, frame: pd.DataFrame | pa.Tab
 
 
 def _chunks(frame: pd.DataFrame | pa.Table | Iterable[pd.DataFrame]) -> Iterator[pa.Table]:
+    import pandas as pd
     import pyarrow as pa
 
     if isinstance(frame, pd.DataFrame | pa.Table):

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ import pandas as pd
 from clvmodels.data.contract import ORDERS_VIEW, OrdersInfo, Refunds, register_orders_source
 from clvmodels.data.contract import OrdersSource as OrdersSource
 from clvmodels.data.contract import check_order_columns as check_order_columns
+from clvmodels.data.database_url import DatabaseURL
+from clvmodels.data.paths import OutputTarget, output_target
 from clvmodels.data.readers import RAW_VIEW, first_line, register_source
 from clvmodels.errors import DataError
 
@@ -290,12 +292,45 @@ def _umask() -> int:
     return mask
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write ``frame`` as Parquet, CSV or JSON (by the file's suffix), atomically.
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str] | DatabaseURL) -> OutputTarget:
+    """Write ``frame`` as Parquet, CSV or JSON (by the file's suffix), atomically, or as a table.
 
     JSON is a list of records, one object a row, which pandas, DuckDB and spreadsheets open.
+    A database URL with a table (``duckdb:///shop.duckdb#clv.rfm``) replaces that table in one
+    transaction (:func:`clvmodels.data.database_write.write_database`).
     """
-    target = Path(path)
+    return write_tables([(frame, path)])[0]
+
+
+def write_tables(
+    outputs: Sequence[tuple[pd.DataFrame, str | os.PathLike[str] | DatabaseURL]],
+) -> list[OutputTarget]:
+    """Write several tables: files one by one (each atomically), or tables in one database.
+
+    The tables of one database and schema are written in one transaction (a failure leaves
+    every table as it was).
+
+    Returns the targets written, as they may be shown (database URLs with their table).
+    """
+    targets = [output_target(path) for _, path in outputs]
+    urls = [t for t in targets if isinstance(t, DatabaseURL)]
+    if not urls:
+        return [_write_file(frame, t) for (frame, _), t in zip(outputs, targets, strict=True)]
+    if len(urls) < len(targets):
+        raise DataError(
+            f"{urls[0]} is a database and {next(t for t in targets if isinstance(t, Path))} a "
+            "file: the outputs of one command go into one database or all into files"
+        )
+    from clvmodels.data.database_write import write_tables_to_database
+
+    return list(
+        write_tables_to_database(
+            [(frame, t) for (frame, _), t in zip(outputs, targets, strict=True)]
+        )
+    )
+
+
+def _write_file(frame: pd.DataFrame, target: Path) -> Path:
     suffix = target.suffix.lower()
     if suffix not in {".parquet", ".csv", ".json"}:
         raise DataError(
@@ -311,34 +346,62 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def write_table_chunks(chunks: Iterator[pd.DataFrame], path: str | os.PathLike[str]) -> int:
+def write_table_chunks(
+    chunks: Iterator[pd.DataFrame], path: str | os.PathLike[str] | DatabaseURL
+) -> int:
     """Write the chunks of one table atomically and return its number of rows.
 
     Parquet is written row group by row group as the chunks come, so memory holds one chunk;
-    CSV and JSON are assembled in memory first. An interrupted run leaves no file behind.
+    CSV and JSON are assembled in memory first. A database table (``URL#table``) gets each
+    chunk appended to a temporary table, swapped in at the end in the same transaction. An
+    interrupted run leaves no file behind and the old table as it was.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    target = Path(path)
+    target = output_target(path)
+    n_rows = 0
+
+    def counted() -> Iterator[pd.DataFrame]:
+        nonlocal n_rows
+        for chunk in chunks:
+            n_rows += len(chunk)
+            yield chunk
+
+    if isinstance(target, DatabaseURL):
+        from clvmodels.data.database_write import Replace, write_tables_to_database
+
+        write_tables_to_database([(Replace(counted()), target)])
+        return n_rows
     if target.suffix.lower() != ".parquet":
         whole = pd.concat(list(chunks), ignore_index=True)
         write_table(whole, target)
         return len(whole)
-    n_rows = 0
     with atomic_path(target) as tmp:
         writer = None
         try:
-            for chunk in chunks:
+            for chunk in counted():
                 table = pa.Table.from_pandas(chunk, preserve_index=False)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)
                 writer.write_table(table)
-                n_rows += len(chunk)
         finally:
             if writer is not None:
                 writer.close()
     return n_rows
+
+
+def json_row(obj: Mapping[str, Any]) -> pd.DataFrame:
+    """A JSON report as a one-row table: one column per entry, nested ones as JSON text."""
+    row = {
+        str(key): json.dumps(value, default=_json_default)
+        if isinstance(value, Mapping | list | tuple)
+        else _json_default(value)
+        if isinstance(value, np.generic | pd.Timestamp)
+        else value
+        for key, value in obj.items()
+    }
+    return pd.DataFrame([row])
 
 
 def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:

@@ -13,7 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.database_url import DatabaseURL
 from clvmodels.data.io import write_table
+from clvmodels.data.paths import OutputTarget
 from clvmodels.summaries.rfm import rfm_summary
 
 #: Another engine's RFM (``--engine spark``): () -> (the RFM table as
@@ -23,11 +25,11 @@ OtherRfm = Callable[[], tuple[pd.DataFrame, int]]
 
 @dataclass
 class RfmResult:
-    """What :func:`rfm_orders` wrote: the RFM table, the orders read, and the file."""
+    """What :func:`rfm_orders` wrote: the RFM table, the orders read, and the file or table."""
 
     summary: pd.DataFrame
     n_orders: int
-    target: Path
+    target: OutputTarget
 
     @property
     def n_repeat(self) -> int:
@@ -37,7 +39,7 @@ class RfmResult:
 
 def rfm_orders(
     orders: OrdersSource | OtherRfm,
-    target: str | Path,
+    target: str | Path | DatabaseURL,
     *,
     time_unit: str = "W",
     observation_end: str | None = None,
@@ -47,7 +49,8 @@ def rfm_orders(
 
     ``orders`` is an :class:`~clvmodels.data.contract.OrdersSource` summarised in DuckDB, or
     another engine's summary (:data:`OtherRfm`, made with the same arguments); the file is
-    written the same way (Parquet, CSV or JSON by its suffix, atomically).
+    written the same way (Parquet, CSV or JSON by its suffix, atomically; or a database table
+    ``URL#table``, replaced in one transaction).
     """
     if not isinstance(orders, OrdersSource):
         summary, n_orders = orders()

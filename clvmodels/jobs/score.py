@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.database_url import DatabaseURL
 from clvmodels.data.io import write_table_chunks
+from clvmodels.data.paths import OutputTarget, output_target
 from clvmodels.data.readers import file_columns
 from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
@@ -69,12 +71,12 @@ class ScoreTotals:
 
 @dataclass
 class ScoreResult:
-    """What :func:`score_orders` did: the model used, its data, the totals, the file."""
+    """What :func:`score_orders` did: the model used, its data, the totals, the file or table."""
 
     model: CLVModel
     data: ScoringData
     totals: ScoreTotals
-    target: Path
+    target: OutputTarget
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def refuse_rfm_table(orders: OrdersSource | EngineOrders) -> None:
 def score_orders(
     model_dir: str | Path,
     orders: OrdersSource | EngineOrders,
-    target: str | Path,
+    target: str | Path | DatabaseURL,
     settings: ScoreSettings = ScoreSettings(),
     *,
     observation_end: str | None = None,
@@ -128,8 +130,9 @@ def score_orders(
     orders : OrdersSource or EngineOrders
         The orders (not an RFM table: the RFM is made here, in the model's time unit), read
         and scored by DuckDB and pandas, or by another engine.
-    target : path
-        The scores file: Parquet (written chunk by chunk), CSV or JSON.
+    target : path or DatabaseURL
+        The scores file: Parquet (written chunk by chunk), CSV or JSON; or a database table
+        (``URL#table``: chunks appended to a temporary table, swapped in one transaction).
     settings : ScoreSettings
         Horizon, annual discount rate, margin and posterior draws.
     observation_end : str, optional
@@ -169,4 +172,4 @@ def score_orders(
     announce(data)
     totals = ScoreTotals()
     write_table_chunks(totals.tallied(chunks), target)
-    return ScoreResult(model=model, data=data, totals=totals, target=Path(target))
+    return ScoreResult(model=model, data=data, totals=totals, target=output_target(target))

@@ -4,7 +4,9 @@
 printing: read and check the billing table (:func:`clvmodels.data.billing.read_billing`),
 summarise it (:func:`clvmodels.subscriptions.billing.summarize_billing`) and write SUBS and
 ``<SUBS stem>_report.json`` beside it. Both files are written atomically and only when
-everything succeeded: on an error neither exists (an old one is left as it was).
+everything succeeded: on an error neither exists (an old one is left as it was). SUBS may be a
+database table (``URL#schema.table``): then the report is the one-row table ``<table>_report``
+(one column per entry, nested entries as JSON text), both written in one transaction.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from clvmodels.data.billing import read_billing
-from clvmodels.data.io import atomic_path, write_json, write_table
-from clvmodels.data.paths import output_problem
+from clvmodels.data.database_url import DatabaseURL
+from clvmodels.data.io import atomic_path, json_row, write_json, write_table, write_tables
+from clvmodels.data.paths import (
+    OutputTarget,
+    derived_target,
+    output_problem,
+    output_target,
+    shown_source,
+)
 from clvmodels.errors import DataError
 from clvmodels.subscriptions.billing import check_billing_period, summarize_billing
 
@@ -33,22 +41,23 @@ class SubscriptionsResult:
 
     subs: pd.DataFrame
     report: dict[str, Any]
-    target: Path
-    report_path: Path
+    target: OutputTarget
+    report_path: OutputTarget
 
 
-def subscriptions_files(output: str | os.PathLike[str]) -> dict[str, Path]:
+def subscriptions_files(output: str | os.PathLike[str] | DatabaseURL) -> dict[str, OutputTarget]:
     """The files ``clv subscriptions -o output`` writes: ``subs`` and ``report``.
 
-    ``report`` is ``<output stem>_report.json`` in the same folder.
+    ``report`` is ``<output stem>_report.json`` in the same folder, or the table
+    ``<table>_report`` beside a database table.
     """
-    path = Path(output)
-    return {"subs": path, "report": path.with_name(f"{path.stem}_report.json")}
+    target = output_target(output)
+    return {"subs": target, "report": derived_target(target, "report", ".json")}
 
 
 def subscriptions_file(
     billing_path: str | os.PathLike[str],
-    output: str | os.PathLike[str],
+    output: str | os.PathLike[str] | DatabaseURL,
     *,
     billing_period: str,
     customer_col: str = "company_id",
@@ -71,8 +80,9 @@ def subscriptions_file(
     ----------
     billing_path : path
         A CSV, Parquet, DuckDB or SQLite billing table (one row a payment).
-    output : path
+    output : path or DatabaseURL
         The SUBS file, ``.parquet`` or ``.csv``; ``<stem>_report.json`` is written beside it.
+        Or a database table: the report is then the one-row table ``<table>_report``.
     billing_period, grace_days, observation_end
         Passed to :func:`clvmodels.subscriptions.billing.summarize_billing`.
     customer_col, payment_date_col, paid_until_col, amount_col, plan_col, status_col, \
@@ -110,7 +120,7 @@ paid_values, date_format, table, query, encoding
         payments, billing_period=period, grace_days=grace_days, observation_end=observation_end
     )
     report = {
-        "billing": str(billing_path),
+        "billing": shown_source(billing_path),
         "subs": str(files["subs"]),
         "columns": {
             "customer": customer_col,
@@ -124,18 +134,24 @@ paid_values, date_format, table, query, encoding
         "paid_values": counts["paid_values"],
         **summary,
     }
-    with atomic_path(files["report"]) as report_tmp:
-        write_json(report, report_tmp)
-        write_table(subs, files["subs"])
+    if isinstance(files["subs"], DatabaseURL):
+        write_tables([(subs, files["subs"]), (json_row(report), files["report"])])
+    else:
+        with atomic_path(files["report"]) as report_tmp:
+            write_json(report, report_tmp)
+            write_table(subs, files["subs"])
     return SubscriptionsResult(
         subs=subs, report=report, target=files["subs"], report_path=files["report"]
     )
 
 
-def _check_targets(files: dict[str, Path], billing_path: str | os.PathLike[str]) -> None:
+def _check_targets(files: dict[str, OutputTarget], billing_path: str | os.PathLike[str]) -> None:
     """Refuse a SUBS file of another kind, and outputs that are (or hold) the input."""
-    suffix = files["subs"].suffix.lower()
-    if suffix not in SUBS_SUFFIXES:
+    subs = files["subs"]
+    if isinstance(subs, DatabaseURL) and subs.table is None:
+        raise DataError(f"-o {subs} needs a table: add #schema.table")
+    suffix = "" if isinstance(subs, DatabaseURL) else subs.suffix.lower()
+    if not isinstance(subs, DatabaseURL) and suffix not in SUBS_SUFFIXES:
         raise DataError(
             f"output {files['subs']} must end in .parquet or .csv (got '{suffix or 'no suffix'}')"
         )

@@ -331,3 +331,29 @@ def test_folder_target(data: dict[str, Path], tmp_path: Path, monkeypatch) -> No
     code, output = _publish(data["first"], str(folder), data["model"])
     assert code == 2 and len(calls) == 6
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_payback_and_budget_with_a_fit(tmp_path: Path) -> None:
+    """Visits and costs add payback and budget; without --model the models are fitted."""
+    from clvmodels.examples.marketing import simulate_marketing
+
+    visits, orders, costs, _ = simulate_marketing(150, seed=1)
+    paths = {name: tmp_path / f"{name}.csv" for name in ("visits", "orders", "costs")}
+    for name, frame in (("visits", visits), ("orders", orders), ("costs", costs)):
+        frame.to_csv(paths[name], index=False)
+    to = f"duckdb:///{tmp_path / 'shop.duckdb'}"
+    args = ["publish", str(paths["orders"]), "--to", to, "--visits", str(paths["visits"])]
+    args += ["--costs", str(paths["costs"]), "--time-unit", "D", "--margin", "0.5"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "model fitted (bgnbd, map)" in result.output
+    frames = _read_all(to)
+    assert {"payback", "budget"} <= frames.keys() and "top_dimensions" not in frames
+    payback = frames["payback"]
+    assert payback["new_buyers"].sum() == orders["customer_id"].nunique()
+    last_day = pd.to_datetime(orders["timestamp"]).max().normalize()
+    spent = costs.loc[pd.to_datetime(costs["dt"]) <= last_day, "costs"].sum()
+    np.testing.assert_allclose(payback["costs"].sum(), spent)
+    assert set(frames["budget"]["source_id"]) <= set(costs["source_id"].astype(str)) | {"unknown"}
+    settings = json.loads(frames["runs"]["settings"].iloc[0])
+    assert settings["time_unit_used"] == "D" and settings["margin"] == 0.5
