@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.publish import publish  # noqa: F401
     from clvmodels.cli.report import report  # noqa: F401
     from clvmodels.cli.rfm import rfm  # noqa: F401
+    from clvmodels.cli.run import run  # noqa: F401
     from clvmodels.cli.score import score  # noqa: F401
     from clvmodels.cli.segment import segment  # noqa: F401
     from clvmodels.cli.subscriptions import subscriptions  # noqa: F401
@@ -89,6 +90,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "clvmodels.cli.publish:publish",
         "Run the whole job and write presentation tables and views to a database or folder.",
     ),
+    "run": (
+        "clvmodels.cli.run:run",
+        "Run the whole job of a job file (TOML) into a folder of files or a database.",
+    ),
     "demo": (
         "clvmodels.cli.demo:demo",
         "Run the whole pipeline on a simulated customer base and say where the outputs went.",
@@ -97,12 +102,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def load_command(name: str) -> click.Command:
-    """Import the command ``name`` of :data:`COMMANDS` (KeyError for an unknown name)."""
+    """Import the command ``name`` of :data:`COMMANDS` (KeyError for an unknown name).
+
+    The command gets its ``--config`` option (:func:`clvmodels.cli.config.attach_config`).
+    """
+    from clvmodels.cli.config import attach_config
+
     module_name, _, attribute = COMMANDS[name][0].partition(":")
     command = getattr(importlib.import_module(module_name), attribute)
     if not isinstance(command, click.Command):
         raise TypeError(f"{COMMANDS[name][0]} is not a click command")
-    return command
+    return attach_config(command)
 
 
 class LazyGroup(click.Group):
@@ -139,7 +149,15 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="clvmodels")
-def cli() -> None:
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="Job file (TOML): column mapping and defaults for the command; options given on "
+    "the command line win over it, and it wins over ./clv.toml (see docs/clv.toml.example).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
     """Customer lifetime value from an orders table (customer, time, revenue).
 
     Start with `clv demo`, which runs the whole pipeline on simulated data. A typical job:
@@ -160,8 +178,13 @@ def cli() -> None:
       clv churn subs.parquet -o churn/ --by plan --companies companies.csv
 
     Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
-    --customer-col, --date-col and --revenue-col.
+    --customer-col, --date-col and --revenue-col, or once in a job file: ./clv.toml or
+    --config FILE hold the column mapping and defaults of every command, and
+    `clv run job.toml` runs the whole job (docs/clv.toml.example).
     """
+    from clvmodels.cli.config import GROUP_CONFIG
+
+    ctx.meta[GROUP_CONFIG] = config_file
 
 
 def main() -> None:
