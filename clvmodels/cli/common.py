@@ -88,6 +88,7 @@ def orders_source(path: str, opts: dict[str, Any]) -> OrdersSource:
         refunds=opts["refunds"],
         dedupe=opts["dedupe"],
         value_per_order=opts.get("value_per_order"),
+        allow_file_access=bool(opts.get("allow_file_access")),
     )
 
 
@@ -112,6 +113,7 @@ ORDERS_OPTION_NAMES = (
     "encoding",
     "refunds",
     "dedupe",
+    "allow_file_access",
 )
 
 
@@ -290,11 +292,13 @@ PERIODS = WholeNumberType(1, 1200)
 #: The options that say how to read an orders table (``orders_options``), in help order.
 ORDERS_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     click.option(
-        "--table", help="Table to read from a DuckDB or SQLite file, e.g. --table orders."
+        "--table",
+        help="Table to read from a database (a DuckDB or SQLite file, or a postgresql:// URL), "
+        "as SQL writes it, e.g. --table sales.orders (or give it after # in the URL).",
     ),
     click.option(
         "--query",
-        help="One read-only SELECT to run on a DuckDB or SQLite file, e.g. "
+        help="One SELECT to run, read-only, on a database, e.g. "
         "--query 'SELECT * FROM orders WHERE revenue >= 0'.",
     ),
     click.option(
@@ -364,6 +368,12 @@ ORDERS_OPTIONS: tuple[Callable[[Any], Any], ...] = (
         "--dedupe",
         is_flag=True,
         help="Drop exact duplicate order rows (otherwise only warned about), e.g. --dedupe.",
+    ),
+    click.option(
+        "--allow-file-access",
+        is_flag=True,
+        help="Let a --query (or the views) of a DuckDB file read or write other files "
+        "(read_csv, COPY ... TO, ATTACH); off by default.",
     ),
 )
 
