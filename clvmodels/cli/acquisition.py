@@ -27,6 +27,7 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
+from clvmodels.data.database_read import shown_source
 from clvmodels.data.marketing import read_costs, read_visits
 from clvmodels.jobs.marketing_files import (
     budget_files,
@@ -214,9 +215,9 @@ def payback(
     )
     report = _payback_lines(result, predicted=model is not None)
     extra = {
-        "orders": str(orders_path),
-        "visits": str(visits_path),
-        "costs": str(costs_path),
+        "orders": shown_source(orders_path),
+        "visits": shown_source(visits_path),
+        "costs": shown_source(costs_path),
         "model_dir": str(model_dir) if model_dir else None,
     }
     written = write_payback(result, target, plots=not no_plots, plots_dir=plots_dir, extra=extra)

@@ -338,7 +338,8 @@ def _register_duckdb(
             for schema, name in con.execute(
                 "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
                 "UNION SELECT schema_name, view_name FROM duckdb_views() "
-                "WHERE database_name = ? AND NOT internal ORDER BY 1 <> 'main', 1, 2",
+                "WHERE database_name = ? AND NOT internal "
+                "ORDER BY schema_name <> 'main', schema_name, table_name",
                 [_ATTACHED, _ATTACHED],
             ).fetchall()
         ]
