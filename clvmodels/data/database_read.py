@@ -237,7 +237,7 @@ def exact_numeric(table: pa.Table) -> pa.Table:
     import pyarrow.compute as pc
 
     for i, field in enumerate(table.schema):
-        if not isinstance(field.type, pa.ExtensionType):
+        if not isinstance(field.type, pa.BaseExtensionType):
             continue
         column = table.column(i)
         storage = pa.chunked_array(

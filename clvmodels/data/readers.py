@@ -27,7 +27,6 @@ from clvmodels.data.database_read import pick_table, read_postgres, url_table
 from clvmodels.data.database_url import (
     DatabaseURL,
     TableName,
-    is_database_url,
     parse_database_url,
     parse_table_name,
 )
@@ -111,7 +110,7 @@ def register_source(
         is not there (the tables are listed), the server cannot be reached, or the query is
         not a single read-only SELECT. Messages show a URL with its password hidden.
     """
-    if isinstance(source, str) and is_database_url(source):
+    if isinstance(source, str) and "://" in source:  # a database, or a scheme it refuses
         url = url_table(parse_database_url(source, what="the table"), table)
         return _register_url(con, url, query, allow_file_access)
     path = Path(source)
