@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,20 +159,22 @@ def read_postgres(url: DatabaseURL, *, query: str | None = None) -> pa.Table:
         cursor = con.cursor()
         try:
             cursor.execute("SET TRANSACTION READ ONLY")
-            if query is None:
-                table = _postgres_table(cursor, url)
-                query = f"SELECT * FROM {table.sql()}"
-            cursor.execute(query)
+            sql = (
+                query
+                if query is not None
+                else f"SELECT * FROM {_postgres_table(cursor, url).sql()}"
+            )
+            cursor.execute(sql)
             result = cursor.fetch_arrow_table()
         finally:
             with contextlib.suppress(adbc_driver_manager.Error):
                 cursor.close()
                 con.rollback()
     except adbc_driver_manager.Error as exc:
-        what = "--query (query)" if query is not None and url.table is None else str(url)
-        raise DataError(
-            f"{what} could not be read from {url}: {_driver_message(exc, url)}"
-        ) from None
+        what = (
+            f"--query (query) failed on {url}" if query is not None else f"{url} could not be read"
+        )
+        raise DataError(f"{what}: {_driver_message(exc, url)}") from None
     finally:
         with contextlib.suppress(adbc_driver_manager.Error):
             con.close()
@@ -194,9 +197,7 @@ def _connect(url: DatabaseURL) -> Any:
 
 def _driver_message(exc: BaseException, url: DatabaseURL) -> str:
     """A driver exception's message on one line, the URL's password hidden."""
-    text = str(exc).replace("[libpq] ", "").strip()
-    for prefix in ("IO: ", "INVALID_STATE: ", "INVALID_ARGUMENT: ", "UNKNOWN: ", "INTERNAL: "):
-        text = text.removeprefix(prefix)
+    text = re.sub(r"^[A-Z_]+: ", "", str(exc).replace("[libpq] ", "").strip())
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return redact_message(" ".join(lines) or type(exc).__name__, url)
 
