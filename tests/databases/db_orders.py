@@ -113,3 +113,35 @@ def write_postgres(
 def run(*args: str):
     """``clv ARGS`` in this process; stdout and stderr apart."""
     return CliRunner().invoke(cli, list(args), catch_exceptions=True)
+
+
+def fixed_model_dir(path: Path) -> Path:
+    """A fixed BG/NBD + Gamma-Gamma posterior saved as a model folder (no fitting)."""
+    from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
+
+    from clvmodels.model import CLVModel
+    from clvmodels.models.bgnbd import BetaGeoModel
+    from clvmodels.models.gamma_gamma import GammaGammaModel
+    from clvmodels.persistence import save_model
+
+    model = CLVModel.from_posteriors(
+        BetaGeoModel.from_posterior(
+            fixed_posterior(BGNBD_PUBLISHED), {"method": "mcmc"}, method="mcmc"
+        ),
+        GammaGammaModel.from_posterior(
+            fixed_posterior(GAMMA_GAMMA_PUBLISHED, seed=1), {"method": "mcmc"}, method="mcmc"
+        ),
+        time_unit="W",
+        method="mcmc",
+        data_info={"calibration_end": "2023-12-31", "first_order": "2023-01-01"},
+    )
+    return Path(save_model(model, path))
+
+
+def ingest_postgres(url: str, frame: pd.DataFrame, table: str) -> None:
+    """``frame`` as the PostgreSQL table ``table`` (replaced), in its Arrow types."""
+    import adbc_driver_postgresql.dbapi as pg
+
+    with pg.connect(url) as con, con.cursor() as cur:
+        cur.adbc_ingest(table, pa.Table.from_pandas(frame, preserve_index=False), mode="replace")
+        con.commit()

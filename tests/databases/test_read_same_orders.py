@@ -10,8 +10,8 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import BGNBD_PUBLISHED, GAMMA_GAMMA_PUBLISHED, fixed_posterior
 from db_orders import (
+    fixed_model_dir,
     run,
     seeded_orders,
     typed,
@@ -30,24 +30,7 @@ PASSWORD = "Pw-in-the-URL-7731"
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    """A fixed BG/NBD + Gamma-Gamma posterior saved as a model folder (no fitting)."""
-    from clvmodels.model import CLVModel
-    from clvmodels.models.bgnbd import BetaGeoModel
-    from clvmodels.models.gamma_gamma import GammaGammaModel
-    from clvmodels.persistence import save_model
-
-    model = CLVModel.from_posteriors(
-        BetaGeoModel.from_posterior(
-            fixed_posterior(BGNBD_PUBLISHED), {"method": "mcmc"}, method="mcmc"
-        ),
-        GammaGammaModel.from_posterior(
-            fixed_posterior(GAMMA_GAMMA_PUBLISHED, seed=1), {"method": "mcmc"}, method="mcmc"
-        ),
-        time_unit="W",
-        method="mcmc",
-        data_info={"calibration_end": "2023-12-31", "first_order": "2023-01-01"},
-    )
-    return save_model(model, tmp_path_factory.mktemp("model") / "model")
+    return fixed_model_dir(tmp_path_factory.mktemp("model") / "model")
 
 
 @pytest.fixture(scope="module")
