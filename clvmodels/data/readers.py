@@ -166,8 +166,8 @@ def _register_url(
     if not path.is_file():
         raise DataError(
             f"{url}: file not found: {path}",
-            hint=f"{url.engine}:///name is relative to the working folder, "
-            f"{url.engine}:////name absolute",
+            hint=f"A path after three slashes is relative to the working folder "
+            f"({url.engine}:///name); four make it absolute ({url.engine}:////name)",
         )
     kind = file_kind(path) if path.stat().st_size else "empty"
     if kind != url.engine:

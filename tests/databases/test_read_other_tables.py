@@ -59,9 +59,10 @@ def test_visits_and_costs_from_postgres_equal_csv(pg, tmp_path):
 
 
 def test_billing_and_subs_from_databases_equal_csv(pg, fh2007_billing, tmp_path):
+    billing = fh2007_billing[fh2007_billing["company_id"] % 10 == 0]  # both segments, smaller
     csv = tmp_path / "billing.csv"
-    fh2007_billing.to_csv(csv, index=False)
-    ingest_postgres(pg, fh2007_billing, "billing")
+    billing.to_csv(csv, index=False)
+    ingest_postgres(pg, billing, "billing")
     expected, counts = read_billing(csv)
     got, got_counts = read_billing(f"{pg}#billing")
     pd.testing.assert_frame_equal(got, expected)
