@@ -12,25 +12,23 @@ from clvmodels.cli.common import (
     MONTHS,
     PERIODS,
     UserError,
-    check_outputs,
     discount_option,
     draws_option,
-    folder_output,
     guarded,
     load_orders,
     margin_option,
     observation_end_option,
     orders_options,
-    output_path,
     period_option,
     pop_orders_options,
     say,
 )
 from clvmodels.cli.display import NO_PLOTS_BESIDE_TABLE
 from clvmodels.cli.marketing_options import read_visits_and_costs, visits_costs_options
+from clvmodels.cli.outputs import check_outputs, folder_output, output_path
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
-from clvmodels.data.database_url import DatabaseURL, is_database_url
-from clvmodels.data.paths import OutputTarget, input_tables, output_key, shown_source
+from clvmodels.data.database_url import DatabaseURL, is_database_url, shown_source
+from clvmodels.data.paths import OutputTarget, input_tables, output_key
 from clvmodels.jobs.marketing_files import (
     budget_files,
     payback_files,

@@ -9,14 +9,13 @@ import click
 from clvmodels.cli.common import (
     DATE,
     TIME_UNIT,
-    check_outputs,
-    folder_output,
     guarded,
     load_orders,
     orders_options,
     pop_orders_options,
     say,
 )
+from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import Method, Priors
 
 

@@ -10,14 +10,13 @@ import click
 from clvmodels.cli.common import (
     PERIODS,
     UserError,
-    check_outputs,
     discount_option,
     fit_method_options,
-    folder_output,
     guarded,
     say,
     show_progress,
 )
+from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import Method, Priors
 
 

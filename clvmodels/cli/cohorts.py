@@ -10,20 +10,17 @@ import pandas as pd
 
 from clvmodels.cli.common import (
     UserError,
-    check_outputs,
-    folder_output,
     guarded,
     load_orders,
     margin_option,
     observation_end_option,
-    one_destination,
     orders_options,
-    output_path,
     period_option,
     pop_orders_options,
     say,
 )
 from clvmodels.cli.display import NO_PLOTS_BESIDE_TABLE
+from clvmodels.cli.outputs import check_outputs, folder_output, one_destination, output_path
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_cohort_table
 from clvmodels.data.database_url import DatabaseURL
 from clvmodels.data.io import write_tables

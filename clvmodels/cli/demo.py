@@ -7,12 +7,11 @@ import click
 from clvmodels.cli.common import (
     CUSTOMERS,
     SEED,
-    check_outputs,
-    folder_output,
     guarded,
     say,
     show_progress,
 )
+from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import Method
 
 

@@ -13,10 +13,8 @@ import click
 from clvmodels.cli.common import (
     DATE,
     TIME_UNIT,
-    check_outputs,
     day_text,
     fit_method_options,
-    folder_output,
     guarded,
     orders_options,
     orders_source,
@@ -24,6 +22,7 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
+from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import (
     TRANSACTION_MODEL_NAMES,
     Method,

@@ -10,18 +10,18 @@ import click
 
 from clvmodels.cli.common import (
     UserError,
-    check_outputs,
     discount_option,
     guarded,
     horizon_option,
     load_orders,
     margin_option,
     orders_options,
-    output_path,
     period_option,
     pop_orders_options,
     say,
 )
+from clvmodels.cli.outputs import check_outputs, output_path
+from clvmodels.data.database_url import is_database_url, shown_source
 from clvmodels.errors import DataQualityWarning
 from clvmodels.persistence import load_model, read_metadata
 from clvmodels.report.acquisition import read_acquisition_inputs
@@ -120,7 +120,7 @@ def report(
     )
     duration = parse_duration(horizon)
     for name, path in (("--visits", visits), ("--costs", costs)):
-        if path is not None and not Path(path).is_file():
+        if path is not None and not is_database_url(path) and not Path(path).is_file():
             raise UserError(f"{name} file not found: {path}")
     visits_table, costs_table = read_acquisition_inputs(visits, costs)
     backtest = read_backtest(backtest_dir) if backtest_dir is not None else None
@@ -131,7 +131,7 @@ def report(
     orders, findings = capture_findings(lambda: load_orders(orders_path, options))
     for finding in findings:
         warnings.warn(finding, DataQualityWarning, stacklevel=1)
-    sources = {"orders": orders_path}
+    sources = {"orders": shown_source(orders_path)}
     if model_dir is not None:
         sources["model"] = model_dir
     if backtest_dir is not None:

@@ -10,16 +10,15 @@ import click
 from clvmodels.cli.common import (
     DATE,
     TIME_UNIT,
-    check_outputs,
     day_text,
     guarded,
     observation_end_option,
     orders_options,
     orders_source,
-    output_path,
     pop_orders_options,
     say,
 )
+from clvmodels.cli.outputs import check_outputs, output_path
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_rfm
 from clvmodels.data.paths import input_tables
 from clvmodels.jobs.rfm import RfmResult, rfm_orders

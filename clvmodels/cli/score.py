@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clvmodels.cli.common import (
-    check_outputs,
     day_text,
     discount_option,
     draws_option,
@@ -20,11 +19,11 @@ from clvmodels.cli.common import (
     observation_end_option,
     orders_options,
     orders_source,
-    output_path,
     pop_orders_options,
     say,
     show_progress,
 )
+from clvmodels.cli.outputs import check_outputs, output_path
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_scores
 from clvmodels.data.paths import input_tables
 

@@ -9,12 +9,10 @@ import pandas as pd
 
 from clvmodels.cli.common import (
     UserError,
-    check_outputs,
     guarded,
-    one_destination,
-    output_path,
     say,
 )
+from clvmodels.cli.outputs import check_outputs, one_destination, output_path
 from clvmodels.data.io import read_table, write_tables
 from clvmodels.data.paths import derived_target, input_tables, same_output
 from clvmodels.segments.assign import segment_customers, segment_summary

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from clvmodels.cli.common import UserError
+from clvmodels.data.database_url import is_database_url, shown_source
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,8 +64,17 @@ def pop_engine_options(kwargs: dict[str, Any]) -> tuple[str, str]:
     return kwargs.pop("engine"), kwargs.pop("spark_master")
 
 
-def read_options(opts: dict[str, Any]) -> dict[str, Any]:
-    """The ``orders_options`` as keyword arguments of Spark's ``read_orders_spark``."""
+def read_options(orders: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """The ``orders_options`` as keyword arguments of Spark's ``read_orders_spark``.
+
+    A database URL as ORDERS is refused here, before Spark starts: Spark reads files and
+    its catalog's tables, not PostgreSQL, DuckDB or SQLite.
+    """
+    if is_database_url(orders):
+        raise UserError(
+            f"--engine spark does not read databases ({shown_source(orders)}); read them with "
+            "the default engine (--engine duckdb), or give Spark a file or catalog table"
+        )
     if opts.get("table"):
         raise UserError(
             "--table names a table in a DuckDB or SQLite file; with --engine spark, give a "
@@ -99,7 +109,7 @@ def spark_rfm(
 
     return rfm_job(
         orders,
-        read_options(opts),
+        read_options(orders, opts),
         time_unit=time_unit,
         observation_end=observation_end,
         calibration_end=calibration_end,
@@ -121,7 +131,7 @@ def spark_cohort_table(
 
     return cohorts_job(
         orders,
-        read_options(opts),
+        read_options(orders, opts),
         period=period,
         margin=margin,
         observation_end=observation_end,
@@ -145,7 +155,7 @@ def spark_payback_orders(
 
     return payback_job(
         orders,
-        read_options(opts),
+        read_options(orders, opts),
         visits,
         attribution=attribution,
         period=period,
@@ -177,5 +187,10 @@ def spark_scores(
         n_draws=n_draws,
     )
     return scores_job(
-        model, orders, read_options(opts), settings, observation_end=observation_end, master=master
+        model,
+        orders,
+        read_options(orders, opts),
+        settings,
+        observation_end=observation_end,
+        master=master,
     )

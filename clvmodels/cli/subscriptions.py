@@ -13,12 +13,11 @@ from clvmodels.cli.common import (
     DATE,
     UserError,
     WholeNumberType,
-    check_outputs,
     day_text,
     guarded,
-    output_path,
     say,
 )
+from clvmodels.cli.outputs import check_outputs, output_path
 from clvmodels.data.database_url import is_database_url
 from clvmodels.jobs.subscriptions import (
     SubscriptionsResult,

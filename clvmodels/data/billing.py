@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.columns import clean_ids, parse_times, require_columns, row_labels
+from clvmodels.data.database_url import is_database_url
 from clvmodels.data.io import read_table
 from clvmodels.data.readers import file_kind
 from clvmodels.data.rules import RULES
@@ -95,6 +96,8 @@ def read_billing(
     """
     if isinstance(source, pd.DataFrame):
         raw = source
+    elif isinstance(source, str) and is_database_url(source):
+        raw = read_table(source, table=table, query=query)
     else:
         path = Path(source)
         is_csv = path.is_file() and path.stat().st_size > 0 and file_kind(path) == "csv"

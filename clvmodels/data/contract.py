@@ -19,6 +19,7 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
+from clvmodels.data.database_url import shown_source
 from clvmodels.data.orders_sql import (
     STAGE_VIEW,
     ColumnChecks,
@@ -46,10 +47,12 @@ class OrdersSource:
 
     Parameters
     ----------
-    path : path or pandas.DataFrame
-        A table file (CSV, Parquet, DuckDB, SQLite) or a DataFrame already in memory.
+    path : path, str or pandas.DataFrame
+        A table file (CSV, Parquet, DuckDB, SQLite), a database URL
+        (``postgresql://host/db#sales.orders``; :mod:`clvmodels.data.database_url`) or a
+        DataFrame already in memory.
     table, query : str, optional
-        For database files: the table to read, or a single read-only SELECT to run.
+        For databases: the table to read, or a single read-only SELECT to run.
     customer_col, date_col : str
         The names of the customer and order-time columns in the source.
     revenue_col : str or None
@@ -77,6 +80,9 @@ class OrdersSource:
         names, as text exactly as written (``clv publish --dimension-col``); a missing one
         is a DataError naming it. They cannot be combined with ``refunds="net"``, which
         merges a day's orders.
+    allow_file_access : bool
+        Let a DuckDB file's query read or write other files (off: ``read_csv``, ``COPY``,
+        ``ATTACH`` fail).
     """
 
     path: str | os.PathLike[str] | pd.DataFrame = field(compare=False)
@@ -94,6 +100,7 @@ class OrdersSource:
     value_per_order: float | None = None
     warn_duplicates: bool = True
     keep_columns: tuple[str, ...] = ()
+    allow_file_access: bool = False
 
     def __post_init__(self) -> None:
         check_distinct_columns(
@@ -266,6 +273,7 @@ def register_orders_source(
             query=source.query,
             encoding=source.encoding,
             all_text=True,
+            allow_file_access=source.allow_file_access,
         )
     types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()}
     check_order_columns(types, source.customer_col, source.date_col, source.revenue_col)
@@ -332,11 +340,12 @@ def source_label(source: OrdersSource) -> str:
     """`` (FILE)`` or `` (--query on FILE)`` for messages about the whole table."""
     if isinstance(source.path, pd.DataFrame):
         return ""
+    shown = shown_source(source.path)
     if source.query is not None:
-        return f" (--query on {source.path})"
+        return f" (--query on {shown})"
     if source.table is not None:
-        return f" (table {source.table!r} of {source.path})"
-    return f" ({source.path})"
+        return f" (table {source.table!r} of {shown})"
+    return f" ({shown})"
 
 
 def set_time_zone(con: duckdb.DuckDBPyConnection, time_zone: str) -> None:

@@ -19,6 +19,8 @@ This module imports no driver; it only parses.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,3 +226,32 @@ def redact_message(text: str, url: DatabaseURL) -> str:
     if password:
         shown = shown.replace(password, "***").replace(unquote(password), "***")
     return shown
+
+
+def shown_source(source: object) -> str:
+    """A table argument as it may be printed or stored: a URL's password hidden."""
+    text = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
+    if is_database_url(text):
+        with contextlib.suppress(DataError):
+            return str(parse_database_url(text))
+        return text.split("://", 1)[0] + "://***"
+    return text
+
+
+def stored_source(source: object) -> str:
+    """A table argument as a model's metadata records it (never a password).
+
+    A file's absolute path, or the URL with its password hidden (a DuckDB or SQLite file's
+    path made absolute).
+    """
+    text = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
+    if not is_database_url(text):
+        return str(Path(text).resolve())
+    try:
+        url = parse_database_url(text)
+    except DataError:
+        return shown_source(text)
+    if url.path is not None:
+        path = url.path.resolve()
+        url = DatabaseURL(url.engine, f"{url.engine}:///{path}", path, url.table)
+    return str(url)

@@ -25,7 +25,7 @@ import pandas as pd
 from clvmodels.data.contract import ORDERS_VIEW, OrdersInfo, Refunds, register_orders_source
 from clvmodels.data.contract import OrdersSource as OrdersSource
 from clvmodels.data.contract import check_order_columns as check_order_columns
-from clvmodels.data.database_url import DatabaseURL
+from clvmodels.data.database_url import DatabaseURL, shown_source
 from clvmodels.data.paths import OutputTarget, output_target
 from clvmodels.data.readers import RAW_VIEW, first_line, register_source
 from clvmodels.errors import DataError
@@ -43,34 +43,48 @@ def read_table(
     query: str | None = None,
     encoding: str = "utf-8",
     all_text: bool = False,
+    allow_file_access: bool = False,
 ) -> pd.DataFrame:
-    """Read a CSV, Parquet, DuckDB or SQLite file into a DataFrame, as it is.
+    """Read a CSV, Parquet, DuckDB or SQLite file, or a database table, into a DataFrame.
 
     Parameters
     ----------
-    source : path
+    source : path or str
         A ``.csv``/``.tsv``/``.txt``, ``.parquet``, DuckDB (``.duckdb``, ``.db``) or SQLite
-        (``.sqlite``, ``.db``) file. Database files are told apart by their header.
+        (``.sqlite``, ``.db``) file (database files are told apart by their header), or a
+        database URL: ``postgresql://user@host/db#sales.orders``, ``duckdb:///shop.duckdb#t``,
+        ``sqlite:///shop.sqlite#t`` (:func:`clvmodels.data.readers.register_source`).
     table, query : str, optional
-        For database files: the table to read, or a single read-only SELECT to run. A
-        database with a single table needs neither.
+        For databases: the table to read, or a single read-only SELECT to run. A database
+        with a single table needs neither.
     encoding : str
         Text encoding of a CSV file (``utf-8``, ``utf-16`` or ``latin-1``).
     all_text : bool
         Read every CSV column as text, so that no type is guessed (ids such as ``007`` or
         numbers beyond 64 bits stay as written); other kinds keep their stored types.
+    allow_file_access : bool
+        Let a DuckDB file's query read or write other files (off by default).
 
     Raises
     ------
     DataError
-        When the file is missing, is not a table, or is not in the stated encoding.
+        When the file is missing, is not a table, or is not in the stated encoding; when a
+        database's table is not there or its server cannot be reached (password hidden).
     """
     with duckdb_connection() as con:
-        register_source(con, source, table=table, query=query, encoding=encoding, all_text=all_text)
+        register_source(
+            con,
+            source,
+            table=table,
+            query=query,
+            encoding=encoding,
+            all_text=all_text,
+            allow_file_access=allow_file_access,
+        )
         try:
             return con.execute(f"SELECT * FROM {RAW_VIEW}").df()
         except duckdb.Error as exc:
-            raise DataError(f"{source} could not be read: {first_line(exc)}") from exc
+            raise DataError(f"{shown_source(source)} could not be read: {first_line(exc)}") from exc
 
 
 # --------------------------------------------------------------------------------------

@@ -46,15 +46,6 @@ def output_target(output: PathLike | DatabaseURL, *, what: str = "-o") -> Output
     return Path(output)
 
 
-def shown_source(source: PathLike | DatabaseURL) -> str:
-    """An input or output as it may be shown or stored: a database URL's password hidden."""
-    if isinstance(source, DatabaseURL):
-        return source.redacted()
-    if is_database_url(str(source)):
-        return parse_database_url(str(source)).redacted()
-    return str(source)
-
-
 def derived_target(target: OutputTarget, suffix: str, extension: str | None = None) -> OutputTarget:
     """An output derived from ``target``: a file beside it, or a table in its schema.
 

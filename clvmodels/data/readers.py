@@ -1,9 +1,13 @@
-"""Every table source as a DuckDB relation: CSV, Parquet, DuckDB, SQLite files and DataFrames.
+"""Every table source as a DuckDB relation: CSV, Parquet, DuckDB, SQLite files, databases.
 
-DuckDB cannot download its extensions here (``sqlite_scanner``, ``encodings``), so a SQLite
-table arrives through :mod:`sqlite3` as Arrow and a CSV file in another encoding than UTF-8
-through :mod:`pyarrow.csv`; both are then scanned by DuckDB like any other table. Database
-files are opened read-only and a ``query`` must be a single ``SELECT`` statement.
+DuckDB cannot download its extensions here (``sqlite_scanner``, ``encodings``,
+``postgres_scanner``), so a SQLite table arrives through :mod:`sqlite3` as Arrow, a CSV file
+in another encoding than UTF-8 through :mod:`pyarrow.csv` and a PostgreSQL table through ADBC
+(:mod:`clvmodels.data.database_read`); each is then scanned by DuckDB like any other table.
+A source may be a database URL (``postgresql://``, ``duckdb:///``, ``sqlite:///``, the table
+after ``#``). Database files are opened read-only, a ``query`` must be a single ``SELECT``
+statement, and once a DuckDB file is attached the connection can reach no other file
+(``enable_external_access`` off, the configuration locked) unless ``allow_file_access``.
 """
 
 from __future__ import annotations
@@ -13,11 +17,19 @@ import csv
 import os
 import re
 import sqlite3
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
+from clvmodels.data.database_read import pick_table, read_postgres, url_table
+from clvmodels.data.database_url import (
+    DatabaseURL,
+    TableName,
+    parse_database_url,
+    parse_table_name,
+)
 from clvmodels.errors import DataError
 
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
@@ -61,35 +73,46 @@ def register_source(
     query: str | None = None,
     encoding: str = "utf-8",
     all_text: bool = False,
+    allow_file_access: bool = False,
 ) -> str:
-    """Make a table file queryable on ``con`` as the view :data:`RAW_VIEW`, as it is.
+    """Make a table file or database table queryable on ``con`` as the view :data:`RAW_VIEW`.
 
     Parameters
     ----------
     con : duckdb.DuckDBPyConnection
-    source : path
-        A CSV (``.csv``/``.tsv``/``.txt``), Parquet, DuckDB or SQLite file. Database files
-        are told apart by their header.
+    source : path or str
+        A CSV (``.csv``/``.tsv``/``.txt``), Parquet, DuckDB or SQLite file (database files
+        are told apart by their header), a folder of Parquet files, or a database URL
+        (``postgresql://user@host/db#table``, ``duckdb:///file.duckdb#sales.orders``,
+        ``sqlite:///file.sqlite#orders``; :mod:`clvmodels.data.database_url`).
     table, query : str, optional
-        For database files: the table to read, or a single ``SELECT`` statement to run. A
-        database with a single table needs neither.
+        For databases: the table to read (as SQL writes it: ``sales.orders``,
+        ``"Shop data"."Orders 1997"``; equal to the URL's, if it has one), or a single
+        ``SELECT`` statement, run read-only. A database with a single table needs neither.
     encoding : str
         Text encoding of a CSV file (``utf-8``, ``utf-16``, ``latin-1``, ...).
     all_text : bool
         Read every CSV column as text (VARCHAR), so DuckDB's sniffer types nothing: the
         orders contract decides what ids, dates and revenue are.
+    allow_file_access : bool
+        Let a DuckDB file's query (or views) read and write other files (``read_csv``,
+        ``COPY ... TO``, ``ATTACH``); off by default.
 
     Returns
     -------
     str
-        The file's kind (``csv``, ``parquet``, ``duckdb``, ``sqlite``).
+        The source's kind (``csv``, ``parquet``, ``duckdb``, ``sqlite``, ``postgresql``).
 
     Raises
     ------
     DataError
-        When the file is missing, is not a table, is not in the stated encoding, or the
-        query is not a single read-only SELECT.
+        When the file is missing, is not a table, is not in the stated encoding, the table
+        is not there (the tables are listed), the server cannot be reached, or the query is
+        not a single read-only SELECT. Messages show a URL with its password hidden.
     """
+    if isinstance(source, str) and "://" in source:  # a database, or a scheme it refuses
+        url = url_table(parse_database_url(source, what="the table"), table)
+        return _register_url(con, url, query, allow_file_access)
     path = Path(source)
     if not path.exists():
         raise DataError(f"file not found: {path}")
@@ -104,6 +127,7 @@ def register_source(
     kind = file_kind(path)
     if query is not None:
         check_select(query)
+    named = parse_table_name(table) if table is not None and kind in ("duckdb", "sqlite") else None
     try:
         if kind == "csv":
             _register_csv(con, path, encoding, all_text)
@@ -113,13 +137,51 @@ def register_source(
                 f"SELECT * FROM read_parquet('{sql_text(str(path))}')"
             )
         elif kind == "duckdb":
-            _register_duckdb(con, path, table, query)
+            _register_duckdb(con, path, named, query, allow_file_access, where=path)
         else:
-            con.register(RAW_VIEW, _sqlite_arrow(path, table, query))
+            con.register(RAW_VIEW, _sqlite_arrow(path, named, query, where=path))
     except DataError:
         raise
     except (duckdb.Error, sqlite3.Error) as exc:
         raise DataError(f"{path} could not be read as a {kind} table: {first_line(exc)}") from exc
+    return kind
+
+
+def _register_url(
+    con: duckdb.DuckDBPyConnection, url: DatabaseURL, query: str | None, allow_file_access: bool
+) -> str:
+    """A database URL's table (or query) as :data:`RAW_VIEW`; messages show ``str(url)``."""
+    if query is not None:
+        check_select(query)
+        if url.table is not None:
+            raise DataError(
+                f"{url} names the table {url.table} and --query (query) is given too",
+                hint="Give a table (after # or with --table) or a query, not both",
+            )
+    if url.engine == "postgresql":
+        con.register(RAW_VIEW, read_postgres(url, query=query))
+        return "postgresql"
+    path = url.path
+    assert path is not None
+    if not path.is_file():
+        raise DataError(
+            f"{url}: file not found: {path}",
+            hint=f"A path after three slashes is relative to the working folder "
+            f"({url.engine}:///name); four make it absolute ({url.engine}:////name)",
+        )
+    kind = file_kind(path) if path.stat().st_size else "empty"
+    if kind != url.engine:
+        raise DataError(f"{url}: {path} is not a {url.engine} database (it is {kind})")
+    where = url.with_table(None)
+    try:
+        if kind == "duckdb":
+            _register_duckdb(con, path, url.table, query, allow_file_access, where=where)
+        else:
+            con.register(RAW_VIEW, _sqlite_arrow(path, url.table, query, where=where))
+    except DataError:
+        raise
+    except (duckdb.Error, sqlite3.Error) as exc:
+        raise DataError(f"{url} could not be read: {first_line(exc)}") from exc
     return kind
 
 
@@ -252,47 +314,66 @@ def check_utf8(path: Path, chunk_bytes: int = 1 << 22) -> None:
 
 
 def _register_duckdb(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str | None, query: str | None
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: TableName | None,
+    query: str | None,
+    allow_file_access: bool,
+    *,
+    where: object,
 ) -> None:
     con.execute(f"ATTACH '{sql_text(str(path))}' AS {_ATTACHED} (READ_ONLY)")
     # Unqualified names in a query resolve in the file; the views made here are temporary
     # and named clv_*, so they never shadow the file's tables.
     con.execute(f"USE {_ATTACHED}")
+    if not allow_file_access:
+        # The file's views and the query reach no other file (read_csv, COPY TO, ATTACH),
+        # and nothing can turn that back on. Spilling to the temporary folder still works.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     if query is None:
         tables = [
-            row[0]
-            for row in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? UNION "
-                "SELECT view_name FROM duckdb_views() WHERE database_name = ? AND NOT internal "
-                "ORDER BY 1",
+            TableName(name, None if schema == "main" else schema)
+            for schema, name in con.execute(
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
+                "UNION SELECT schema_name, view_name FROM duckdb_views() "
+                "WHERE database_name = ? AND NOT internal "
+                "ORDER BY schema_name <> 'main', schema_name, table_name",
                 [_ATTACHED, _ATTACHED],
             ).fetchall()
         ]
-        table = pick_table(path, table, tables)
-        query = f"SELECT * FROM {_ATTACHED}.{quote(table)}"
+        chosen = pick_table(where, table, tables, fold_case=True)
+        query = f"SELECT * FROM {_ATTACHED}.{TableName(chosen.name, chosen.schema or 'main').sql()}"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS {query.strip().rstrip(';')}")
 
 
-def _sqlite_arrow(path: Path, table: str | None, query: str | None) -> Any:
+def _sqlite_arrow(path: Path, table: TableName | None, query: str | None, *, where: object) -> Any:
     """A SQLite table or query result as an Arrow table (read-only; SELECT only)."""
     import pyarrow as pa
 
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as con:
         if query is None:
             tables = [
-                row[0]
+                TableName(row[0])
                 for row in con.execute(
-                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+                    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
                 )
             ]
-            table = pick_table(path, table, tables)
-            query = f"SELECT * FROM {quote(table)}"
+            if table is not None and table.schema not in (None, "main"):
+                raise DataError(
+                    f"{where}: SQLite has no schemas, so there is no table {table}",
+                    hint=f"its tables are: {', '.join(str(t) for t in tables) or '(none)'}",
+                )
+            wanted = TableName(table.name) if table is not None else None
+            query = f"SELECT * FROM {pick_table(where, wanted, tables, fold_case=True).sql()}"
         con.set_authorizer(_read_only_authorizer)
         try:
             cursor = con.execute(query)
         except sqlite3.DatabaseError as exc:
             raise DataError(
-                f"--query (query) could not run on {path}: {first_line(exc)}",
+                f"--query (query) could not run on {where}: {first_line(exc)}",
                 hint="It must be a single read-only SELECT statement",
             ) from exc
         if cursor.description is None:
@@ -320,23 +401,6 @@ _SQLITE_READ_ACTIONS = {
 
 def _read_only_authorizer(action: int, *args: Any) -> int:
     return sqlite3.SQLITE_OK if action in _SQLITE_READ_ACTIONS else sqlite3.SQLITE_DENY
-
-
-def pick_table(path: Path, table: str | None, tables: list[str]) -> str:
-    """The table to read: the one named, or the only one; else a DataError listing them."""
-    if table is not None:
-        if table not in tables:
-            raise DataError(
-                f"{path} has no table '{table}'",
-                hint=f"its tables are: {', '.join(tables) or '(none)'}",
-            )
-        return table
-    if len(tables) == 1:
-        return tables[0]
-    raise DataError(
-        f"{path} has {len(tables)} tables; say which with --table or --query",
-        hint=f"its tables are: {', '.join(tables) or '(none)'}",
-    )
 
 
 def quote(name: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.database_url import stored_source
 from clvmodels.model import CLVModel
 from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.persistence import save_model
@@ -91,7 +92,7 @@ def fitted_input(summary: pd.DataFrame, path: Any = None) -> dict[str, Any]:
     ``summary`` is an RFM table made ``with_fingerprint=True``: its count and fingerprint
     are of the orders up to the observation end, the orders the model was fitted on.
     """
-    record: dict[str, Any] = {"path": str(Path(path).resolve())} if path is not None else {}
+    record: dict[str, Any] = {"path": stored_source(path)} if path is not None else {}
     record["n_orders"] = summary.attrs["n_orders_used"]
     record["fingerprint"] = summary.attrs["fingerprint"]
     return record

@@ -19,14 +19,13 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.data.billing import read_billing
-from clvmodels.data.database_url import DatabaseURL
+from clvmodels.data.database_url import DatabaseURL, shown_source
 from clvmodels.data.io import atomic_path, json_row, write_json, write_table, write_tables
 from clvmodels.data.paths import (
     OutputTarget,
     derived_target,
     output_problem,
     output_target,
-    shown_source,
 )
 from clvmodels.errors import DataError
 from clvmodels.subscriptions.billing import check_billing_period, summarize_billing

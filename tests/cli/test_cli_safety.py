@@ -17,7 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from clvmodels.cli import cli
-from clvmodels.cli.common import UserError, check_outputs
+from clvmodels.cli.common import (
+    UserError,
+)
+from clvmodels.cli.outputs import check_outputs
 
 ORDERS = "customer_id,timestamp,revenue\n1,2024-01-01,5\n1,2024-02-01,7\n2,2024-01-03,3\n"
 
