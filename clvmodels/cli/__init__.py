@@ -176,8 +176,11 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
       clv report --orders orders.csv --model model/ --backtest backtest/ -o report.html
       clv subscriptions billing.csv --billing-period month -o subs.parquet
       clv churn subs.parquet -o churn/ --by plan --companies companies.csv
+      clv publish 'postgresql://me@db/shop#sales.orders' --to postgresql://me@db/shop
 
-    Orders files may be CSV, Parquet, DuckDB or SQLite; name your columns with
+    Orders files may be CSV, Parquet, DuckDB or SQLite, or a database URL
+    (postgresql://user@host/db#schema.table, duckdb:///file.duckdb#table,
+    sqlite:///file.sqlite#table), and -o may name a table the same way; name your columns with
     --customer-col, --date-col and --revenue-col, or once in a job file: ./clv.toml or
     --config FILE hold the column mapping and defaults of every command, and
     `clv run job.toml` runs the whole job (docs/clv.toml.example).

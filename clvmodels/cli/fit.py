@@ -122,7 +122,7 @@ def fit(
         announce=announce,
     )
     say(f"fitted in {result.seconds:.1f} s")
-    _print_description(result.model.describe())
+    print_model_description(result.model.describe())
     say(f"wrote {model_dir}")
 
 
@@ -158,14 +158,15 @@ def show(model_dir: str, as_json: bool) -> None:
         )
         click.echo(json.dumps({k: metadata[k] for k in keep if k in metadata}, indent=2))
         return
-    _print_description(metadata)
+    print_model_description(metadata)
     say(
         f"saved with clvmodels {metadata['clvmodels_version']}, pymc-marketing "
         f"{metadata['library_versions'].get('pymc-marketing')}"
     )
 
 
-def _print_description(description: dict[str, Any]) -> None:
+def print_model_description(description: dict[str, Any]) -> None:
+    """Print a model's time unit, parameters with 94% intervals, and convergence per part."""
     from clvmodels.model import MODEL_LABELS
     from clvmodels.models.spend import ConstantSpendModel, constant_spend_line
 

@@ -24,6 +24,7 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.fit import print_model_description
 from clvmodels.cli.marketing_options import (
     pop_visits_costs_options,
     read_visits_and_costs,
@@ -180,6 +181,8 @@ def publish_and_report(
         costs=costs,
         echo=say,
     )
+    if result.model_description:
+        print_model_description(result.model_description)
     say(f"published to {result.target} (model {result.model_source}):")
     width = max(len(name) for name in result.written)
     for name in result.written:

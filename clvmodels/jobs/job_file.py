@@ -124,6 +124,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "encoding": _TEXT,
         "refunds": _choice("error", "net"),
         "dedupe": _FLAG,
+        "allow_file_access": _FLAG,
     },
     "visits": {
         "path": _PATH,

@@ -92,6 +92,8 @@ class PublishResult:
     rows: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     model_source: str = ""
+    #: :meth:`CLVModel.describe` of the model used: parameters and convergence.
+    model_description: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -178,6 +180,7 @@ def publish(
     else:
         result = _write_folder(target, presentation)
     result.model_source = model_source
+    result.model_description = model.describe()
     echo(f"wrote {len(result.written)} tables and views [{time.perf_counter() - started:.1f} s]")
     return result
 
