@@ -1,4 +1,4 @@
-"""``pg_rfm``: ``clv rfm postgresql://...#orders -o ...`` (weeks) as a whole process.
+"""``pg_rfm``: ``clv rfm postgresql://...#orders -o ...`` (days) as a whole process.
 
 The benchmark's orders (``OUT/orders.parquet``, ~10M at the default 1M customers) are loaded,
 untimed, into a PostgreSQL table ``orders (customer_id bigint, "timestamp" timestamp, revenue
@@ -8,9 +8,10 @@ given with ``--postgres-url`` (its ``orders`` table is then replaced: use a scra
 
 Our side runs the command, which reads the table through ADBC (COPY, Arrow) into DuckDB. The
 other side is what people write: ``pandas.read_sql`` of the table through SQLAlchemy and
-psycopg 3, then ``pymc_marketing.clv.rfm_summary(time_unit="W")``. Each process is timed with
-``os.wait4``. The check: both outputs hold the same customers with the same frequencies
-(repeat purchase days; recency and T differ by definition of the week, as in ``cli_rfm``).
+psycopg 3, then ``pymc_marketing.clv.rfm_summary(time_unit="D")``. Each process is timed with
+``os.wait4``. In days both define the RFM alike (same-day orders are one purchase; recency and
+T in whole days), so the check compares them: the same customers with the same frequency,
+recency, T and monetary value.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ orders = pd.read_sql('SELECT customer_id, "timestamp", revenue FROM orders', cre
 orders["revenue"] = orders["revenue"].astype(float)
 read_seconds = time.perf_counter() - started
 rfm = rfm_summary(orders, customer_id_col="customer_id", datetime_col="timestamp",
-                  monetary_value_col="revenue", time_unit="W")
+                  monetary_value_col="revenue", time_unit="D")
 print("read_seconds", read_seconds, "rfm_seconds", time.perf_counter() - started - read_seconds)
 rfm.to_parquet(sys.argv[2], index=False)
 """
@@ -109,7 +110,7 @@ def child_pg_rfm(args: argparse.Namespace, out: Path, *, ours: bool) -> dict[str
 
     target = out / f"pg_rfm_{'ours' if ours else 'pymc'}.parquet"
     if ours:
-        cmd = [*clv_command(), "rfm", f"{args.pg_url}#orders", "--time-unit", "W", "-o",
+        cmd = [*clv_command(), "rfm", f"{args.pg_url}#orders", "--time-unit", "D", "-o",
                str(target)]  # fmt: skip
     else:
         cmd = [sys.executable, "-c", PANDAS_CODE, args.pg_url, str(target)]
@@ -137,23 +138,35 @@ def child_pymc(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 
 def child_check(args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """Same customers, same frequency (repeat purchase days) on both sides."""
+    """Same customers, frequency, recency and T; monetary value within 1e-9 (relative)."""
+    import numpy as np
     import pandas as pd
 
-    sides = {
-        side: pd.read_parquet(out / f"pg_rfm_{side}.parquet", columns=["customer_id", "frequency"])
-        .set_index("customer_id")["frequency"]
-        .sort_index()
+    columns = ["customer_id", "frequency", "recency", "T", "monetary_value"]
+    ours, other = (
+        pd.read_parquet(out / f"pg_rfm_{side}.parquet", columns=columns)
+        .sort_values("customer_id")
+        .reset_index(drop=True)
         for side in ("ours", "pymc")
+    )
+    same_ids = ours["customer_id"].equals(other["customer_id"])
+    same = {
+        name: bool(
+            same_ids and np.array_equal(ours[name].to_numpy(float), other[name].to_numpy(float))
+        )
+        for name in ("frequency", "recency", "T")
     }
-    same_ids = sides["ours"].index.equals(sides["pymc"].index)
-    same_frequency = bool(same_ids and (sides["ours"].to_numpy() == sides["pymc"].to_numpy()).all())
+    money = bool(
+        same_ids
+        and np.allclose(ours["monetary_value"], other["monetary_value"], rtol=1e-9, atol=1e-9)
+    )
     return {
         "agreement": {
-            "agree": same_frequency,
-            "customers": len(sides["ours"]),
+            "agree": same_ids and all(same.values()) and money,
+            "customers": len(ours),
             "same_customers": bool(same_ids),
-            "same_frequency": same_frequency,
+            **{f"same_{name}": value for name, value in same.items()},
+            "same_monetary_value": money,
         }
     }
 
@@ -183,9 +196,15 @@ def notes(entry: dict[str, Any]) -> list[str]:
         f"{data['orders']:,} orders in a PostgreSQL table (bigint, timestamp, numeric(12,2); "
         f"{data['server']} server, loaded untimed in {data['load_seconds']:.1f} s); both sides "
         "are whole processes: `clv rfm URL#orders` (ADBC COPY to Arrow, DuckDB) against "
-        "pandas.read_sql through SQLAlchemy + psycopg 3, then pymc_marketing.clv.rfm_summary; "
+        "pandas.read_sql through SQLAlchemy + psycopg 3, then pymc_marketing.clv.rfm_summary, "
+        "both in days; "
         "peak = the process's ru_maxrss"
     ]
+
+
+def digest(agreed: dict[str, Any]) -> dict[str, Any]:
+    """Which columns agree."""
+    return {key: value for key, value in agreed.items() if key.startswith("same_")}
 
 
 JOB = Job(
@@ -199,4 +218,5 @@ JOB = Job(
     options=options,
     verdict=verdict,
     notes=notes,
+    digest=digest,
 )
