@@ -43,6 +43,10 @@ class Session:
         """Append ``arrow``'s rows to ``table`` (same columns, same order)."""
         raise NotImplementedError
 
+    def kind(self, table: TableName) -> str | None:
+        """``"table"``, ``"view"`` or ``"other"`` for what ``table`` names, None when nothing."""
+        raise NotImplementedError
+
     def columns(self, table: TableName) -> list[str] | None:
         """``table``'s column names in order, or None when there is no such table."""
         raise NotImplementedError
@@ -122,13 +126,19 @@ class _PostgresSession(Session):
         with self.con.cursor() as cur:
             cur.adbc_ingest(table.name, arrow, mode="append", db_schema_name=table.schema)
 
-    def columns(self, table: TableName) -> list[str] | None:
-        kind = self.execute(
+    def kind(self, table: TableName) -> str | None:
+        rows = self.execute(
             "SELECT relkind FROM pg_class WHERE oid = to_regclass($1)", (table.sql(),)
         )
-        if not kind:
+        if not rows:
             return None
-        if kind[0][0] not in ("r", "p"):
+        return {"r": "table", "p": "table", "v": "view"}.get(rows[0][0], "other")
+
+    def columns(self, table: TableName) -> list[str] | None:
+        kind = self.kind(table)
+        if kind is None:
+            return None
+        if kind != "table":
             raise DataError(f"{table} is not a table (it is a view or another object)")
         rows = self.execute(
             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) "
@@ -211,16 +221,23 @@ class _DuckSession(_FileSession):
     def insert(self, table: TableName, arrow: pa.Table) -> None:
         self._from_arrow(f"INSERT INTO {table.sql()} SELECT * FROM ", arrow)
 
-    def columns(self, table: TableName) -> list[str] | None:
+    def kind(self, table: TableName) -> str | None:
         schema = table.schema or self.execute("SELECT current_schema()")[0][0]
-        kind = self.execute(
+        rows = self.execute(
             "SELECT table_type FROM information_schema.tables "
             "WHERE table_schema = ? AND table_name = ?",
             (schema, table.name),
         )
-        if not kind:
+        if not rows:
             return None
-        if kind[0][0] != "BASE TABLE":
+        return {"BASE TABLE": "table", "VIEW": "view"}.get(rows[0][0], "other")
+
+    def columns(self, table: TableName) -> list[str] | None:
+        schema = table.schema or self.execute("SELECT current_schema()")[0][0]
+        kind = self.kind(table)
+        if kind is None:
+            return None
+        if kind != "table":
             raise DataError(f"{table} is not a table (it is a view)")
         rows = self.execute(
             "SELECT column_name FROM information_schema.columns "
@@ -312,12 +329,18 @@ class _SqliteSession(_FileSession):
                 columns.append(values)
             self.con.executemany(statement, zip(*columns, strict=True))
 
-    def columns(self, table: TableName) -> list[str] | None:
-        kind = self.execute("SELECT type FROM sqlite_master WHERE name = ?", (table.name,))
-        if not kind:
+    def kind(self, table: TableName) -> str | None:
+        rows = self.execute("SELECT type FROM sqlite_master WHERE name = ?", (table.name,))
+        if not rows:
             return None
-        if kind[0][0] != "table":
-            raise DataError(f"{table} is not a table (it is a {kind[0][0]})")
+        return rows[0][0] if rows[0][0] in ("table", "view") else "other"
+
+    def columns(self, table: TableName) -> list[str] | None:
+        kind = self.kind(table)
+        if kind is None:
+            return None
+        if kind != "table":
+            raise DataError(f"{table} is not a table (it is a {kind})")
         rows = self.execute("SELECT name FROM pragma_table_info(?)", (table.name,))
         return [row[0] for row in rows]
 

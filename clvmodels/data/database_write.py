@@ -71,7 +71,15 @@ class View:
     select: str
 
 
-Item = Replace | Append | View
+@dataclass
+class Drop:
+    """A table or view that an earlier write made and this one does not: removed if it exists.
+
+    A user's view on a dropped table blocks the write, as it blocks a :class:`Replace`.
+    """
+
+
+Item = Replace | Append | View | Drop
 
 
 def physical_name(url: DatabaseURL, name: str, schema: str | None) -> TableName:
@@ -158,7 +166,11 @@ def _plain_arrow(array: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def write_database(
-    url: DatabaseURL, items: Mapping[str, Item], *, schema: str | None = None
+    url: DatabaseURL,
+    items: Mapping[str, Item],
+    *,
+    schema: str | None = None,
+    marker: str | None = None,
 ) -> list[str]:
     """Write tables and views into the database ``url`` in ONE transaction.
 
@@ -176,6 +188,10 @@ def write_database(
         Table or view name -> what to write there, in order.
     schema : str, optional
         The schema of every item (SQLite: a name prefix); the engine's default without it.
+    marker : str, optional
+        The item (such as ``runs``) that an earlier run of the same job left: when another
+        item's name is taken already but the marker does not exist, those objects are not the
+        job's own, and nothing is written (a DataError names them).
 
     Returns
     -------
@@ -198,8 +214,13 @@ def write_database(
         if schema is not None and url.engine != "sqlite":
             session.check_schema(schema)
             session.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
+        if marker is not None:
+            _check_marker(session, names, marker)
         for name in reversed(list(items)):
-            if isinstance(items[name], View):
+            item = items[name]
+            if isinstance(item, View) or (
+                isinstance(item, Drop) and session.kind(names[name]) == "view"
+            ):
                 current = f"the view {names[name]}"
                 session.execute(f"DROP VIEW IF EXISTS {names[name].sql()}")
         for name, item in items.items():
@@ -208,6 +229,9 @@ def write_database(
                 replace_table(session, names[name], item.frame)
             elif isinstance(item, Append):
                 append_rows(session, names[name], item.frame)
+            elif isinstance(item, Drop) and session.kind(names[name]) == "table":
+                _refuse_dependent_views(session, names[name])
+                session.execute(f"DROP TABLE {names[name].sql()}")
         quoted = {name: table.sql() for name, table in names.items()}
         for name, item in items.items():
             if isinstance(item, View):
@@ -225,7 +249,31 @@ def write_database(
         session.close(failed=True)
         raise
     session.close(failed=False)
-    return [str(names[name]) for name in items]
+    return [str(names[name]) for name, item in items.items() if not isinstance(item, Drop)]
+
+
+def _check_marker(session: Session, names: Mapping[str, TableName], marker: str) -> None:
+    """Refuse to touch objects of these names unless the job's marker table is there too."""
+    if session.kind(names[marker]) is not None:
+        return
+    taken = [str(table) for name, table in names.items() if session.kind(table) is not None]
+    if taken:
+        raise DataError(
+            f"{', '.join(taken)} exist{'s' if len(taken) == 1 else ''} already, but "
+            f"{names[marker]} does not: they were not written by this job, so nothing was "
+            "changed",
+            hint="Choose another schema (clv publish --schema), or drop them yourself",
+        )
+
+
+def _refuse_dependent_views(session: Session, table: TableName) -> None:
+    """A DataError naming the user's views on ``table``, which would block dropping it."""
+    blockers = session.dependent_views(table)
+    if blockers:
+        raise DataError(
+            f"the view {', '.join(blockers)} depends on {table}, so {table} cannot be replaced",
+            hint="Drop that view (and re-create it after the write), or write to another table",
+        )
 
 
 def write_tables_to_database(
@@ -324,12 +372,7 @@ def replace_table(
             session.insert(tmp, chunk)
     if first:
         raise DataError("there is no table to write (no chunk came)")
-    blockers = session.dependent_views(table)
-    if blockers:
-        raise DataError(
-            f"the view {', '.join(blockers)} depends on {table}, so {table} cannot be replaced",
-            hint="Drop that view (and re-create it after the write), or write to another table",
-        )
+    _refuse_dependent_views(session, table)
     session.execute(f"DROP TABLE IF EXISTS {table.sql()}")
     session.execute(f"ALTER TABLE {tmp.sql()} RENAME TO {quote_identifier(table.name)}")
 

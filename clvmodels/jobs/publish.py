@@ -142,8 +142,7 @@ def publish(
     target = parse_database_url(str(to), what="--to") if is_database_url(str(to)) else Path(to)
     shown = str(target)
     _check(settings, visits, costs)
-    names = _names(settings, payback=visits is not None)
-    _refuse_inputs(target, orders, model_dir, names, settings)
+    _refuse_inputs(target, orders, model_dir, list(ALL_NAMES), settings)
     dimension = settings.dimension_col
     refuse_rfm_table(orders)
     source = dataclasses.replace(orders, keep_columns=(dimension,)) if dimension else orders
@@ -197,13 +196,12 @@ def _check(
         raise DataError("visits and costs go together: give both (for payback and budget)")
 
 
-def _names(settings: PublishSettings, *, payback: bool) -> list[str]:
-    """The names a publish writes: tables, ``runs``, views."""
-    names = ["orders"] if settings.dimension_col else []
-    names += ["customers", "segment_summary", "cohorts"]
-    names += ["payback", "budget"] if payback else []
-    views = [*BASE_VIEWS, *(DIMENSION_VIEWS if settings.dimension_col else ())]
-    return [*names, "runs", *views]
+#: Every table and view a publish may write; those one run does not write are removed, so
+#: that no table or view is left showing an earlier run's data.
+ALL_NAMES = (
+    "orders", "customers", "segment_summary", "cohorts", "payback", "budget", "runs",
+    *BASE_VIEWS, *DIMENSION_VIEWS,
+)  # fmt: skip
 
 
 def _refuse_inputs(
@@ -350,15 +348,16 @@ def _payback_tables(
 
 def _write_database(url: DatabaseURL, presentation: _Presentation, schema: str) -> PublishResult:
     """Every table, the ``runs`` row and the views in one transaction of the writer."""
-    from clvmodels.data.database_write import Append, Replace, View, write_database
+    from clvmodels.data.database_write import Append, Drop, Replace, View, write_database
 
     rows = _view_rows(presentation)  # the views' SQL is checked before the database is touched
-    items: dict[str, Replace | Append | View] = {
+    items: dict[str, Replace | Append | View | Drop] = {
         name: Replace(frame) for name, frame in presentation.tables.items()
     }
     items["runs"] = Append(presentation.runs)
     items.update({name: View(select) for name, select in presentation.views.items()})
-    written = write_database(url, items, schema=schema or None)
+    items.update({name: Drop() for name in ALL_NAMES if name not in items})  # last: see zip
+    written = write_database(url, items, schema=schema or None, marker="runs")
     return PublishResult(
         written=list(written),
         target=str(url),
@@ -392,6 +391,14 @@ def _write_folder(folder: Path, presentation: _Presentation) -> PublishResult:
         raise DataError(f"--to {folder} is a file, not a folder (or a database URL)")
     runs_file = folder / "runs.parquet"
     runs = presentation.runs
+    ours = [folder / f"{name}.parquet" for name in ALL_NAMES]
+    if not runs_file.exists() and any(path.exists() for path in ours):
+        taken = ", ".join(path.name for path in ours if path.exists())
+        raise DataError(
+            f"--to {folder} holds {taken} but no runs.parquet: those files were not written by "
+            "clv publish, so nothing was changed",
+            hint="Publish into another (or a new) folder",
+        )
     if runs_file.exists():
         previous = read_table(runs_file)
         if list(previous.columns) != list(runs.columns):
@@ -408,6 +415,9 @@ def _write_folder(folder: Path, presentation: _Presentation) -> PublishResult:
         for name, frame in frames.items():
             tmp = stack.enter_context(atomic_path(folder / f"{name}.parquet"))
             frame.to_parquet(tmp, index=False)
+    for stale in ALL_NAMES:  # an earlier run's table or view that this run does not write
+        if stale not in frames:
+            (folder / f"{stale}.parquet").unlink(missing_ok=True)
     return PublishResult(
         written=list(frames),
         target=str(folder),

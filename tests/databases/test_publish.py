@@ -381,3 +381,52 @@ def test_an_input_table_or_file_is_never_replaced(data: dict[str, Path], tmp_pat
     )
     assert result.exit_code == 2 and "is the input ORDERS" in result.output
     assert [p.name for p in folder.iterdir()] == ["orders.parquet"]
+
+
+@pytest.mark.parametrize(
+    "engine", ["duckdb", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_publish_removes_what_it_no_longer_writes(
+    engine: str, data: dict[str, Path], tmp_path: Path, request
+) -> None:  # type: ignore[no-untyped-def]
+    """Without --dimension-col, the earlier orders table and dimension views go (stale data)."""
+    if engine == "postgresql":
+        to = request.getfixturevalue("postgres").create_database("publish_stale")
+    else:
+        to = _targets(None, tmp_path)[engine]
+    assert _publish(data["first"], to, data["model"])[0] == 0
+    args = ["publish", str(data["second"]), "--to", to, "--model", str(data["model"])]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    frames = _read_all(to)
+    assert not {"orders", "top_dimensions", "customer_favourite_dimension"} & frames.keys()
+    assert TABLES - {"orders"} | {"m1_retention", "retention_curve", "top_customers"} <= set(
+        frames
+    )
+    assert "favourite_partner_id" not in frames["customers"].columns
+    assert len(frames["runs"]) == 2
+
+
+def test_a_schema_or_folder_of_other_tables_is_never_touched(
+    data: dict[str, Path], tmp_path: Path
+) -> None:
+    """Tables named like the published ones but without the runs table are not clv's: refused."""
+    import duckdb
+
+    path = tmp_path / "theirs.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA clv; CREATE TABLE clv.customers AS SELECT 'mine' AS owner")
+    code, output = _publish(data["first"], f"duckdb:///{path}", data["model"])
+    assert code == 2 and "not written by this job" in output, output
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT owner FROM clv.customers").fetchall() == [("mine",)]
+        tables = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    assert tables == [("customers",)]
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "cohorts.parquet").write_bytes(b"not ours")
+    code, output = _publish(data["first"], str(folder), data["model"])
+    assert code == 2 and "no runs.parquet" in output, output
+    assert (folder / "cohorts.parquet").read_bytes() == b"not ours"
+    assert sorted(p.name for p in folder.iterdir()) == ["cohorts.parquet"]
