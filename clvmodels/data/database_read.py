@@ -25,6 +25,7 @@ from clvmodels.data.database_url import (
     DatabaseURL,
     TableName,
     parse_table_name,
+    quote_identifier,
     redact_message,
 )
 from clvmodels.errors import DataError
@@ -126,13 +127,13 @@ def read_postgres(url: DatabaseURL, *, query: str | None = None) -> pa.Table:
         cursor = con.cursor()
         try:
             cursor.execute("SET TRANSACTION READ ONLY")
-            sql = (
-                query
-                if query is not None
-                else f"SELECT * FROM {_postgres_table(cursor, url).sql()}"
-            )
-            cursor.execute(sql)
-            result = cursor.fetch_arrow_table()
+            numeric: dict[str, int] = {}
+            if query is None:
+                table = _postgres_table(cursor, url)
+                columns, numeric = _select_list(cursor, table)
+                query = f"SELECT {columns} FROM {table.sql()}"
+            cursor.execute(query)
+            result = _mark_numeric(cursor.fetch_arrow_table(), numeric)
         finally:
             with contextlib.suppress(adbc_driver_manager.Error):
                 cursor.close()
@@ -194,10 +195,48 @@ def _postgres_table(cursor: Any, url: DatabaseURL) -> TableName:
     return TableName(found[0][1], found[0][0])
 
 
+def _select_list(cursor: Any, table: TableName) -> tuple[str, dict[str, int]]:
+    """The columns of ``table`` to select, ``numeric`` ones as text, and their type modifiers.
+
+    The server writes a numeric as its exact decimal text faster than the driver turns the
+    binary form into text (10M rows: 3 s instead of 6.5 s); :func:`exact_numeric` then makes
+    the text a decimal128 as it does for the driver's own numeric columns.
+    """
+    cursor.execute(
+        "SELECT a.attname, t.typname, a.atttypmod FROM pg_attribute a "
+        "JOIN pg_type t ON t.oid = a.atttypid WHERE a.attrelid = to_regclass($1) "
+        "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+        parameters=(table.sql(),),
+    )
+    rows = cursor.fetchall()
+    numeric = {name: int(typmod) for name, kind, typmod in rows if kind == "numeric"}
+    columns = ", ".join(
+        f"{quote_identifier(name)}::text AS {quote_identifier(name)}"
+        if name in numeric
+        else quote_identifier(name)
+        for name, _, _ in rows
+    )
+    return columns or "*", numeric
+
+
+def _mark_numeric(table: pa.Table, numeric: dict[str, int]) -> pa.Table:
+    """The numeric-as-text columns labelled as the driver labels numeric columns."""
+    import pyarrow as pa
+
+    for name, typmod in numeric.items():
+        i = table.schema.get_field_index(name)
+        meta = {b"POSTGRESQL:type": b"numeric", b"POSTGRESQL:typmod": str(typmod).encode()}
+        field = pa.field(name, table.schema.field(i).type, metadata=meta)
+        table = table.set_column(i, field, table.column(i))
+    return table
+
+
 def exact_numeric(table: pa.Table) -> pa.Table:
     """``table`` with PostgreSQL's ``numeric`` columns as decimal128(p, s), or exact text.
 
-    A column whose type modifier gives a precision of at most 38 becomes
+    A column is PostgreSQL's numeric when the driver gives it as its opaque extension type,
+    or as text labelled so (:func:`_mark_numeric`). One whose type modifier gives a precision
+    of at most 38 becomes
     ``decimal128(p, s)``; an unconstrained one (or one holding ``NaN``, which no decimal
     holds) stays the exact decimal text, which the orders contract reads like a CSV's.
     """
@@ -205,13 +244,16 @@ def exact_numeric(table: pa.Table) -> pa.Table:
     import pyarrow.compute as pc
 
     for i, field in enumerate(table.schema):
-        if not isinstance(field.type, pa.BaseExtensionType):
-            continue
-        column = table.column(i)
-        storage = pa.chunked_array(
-            [chunk.storage for chunk in column.chunks], type=field.type.storage_type
-        )
         meta = field.metadata or {}
+        column = table.column(i)
+        if isinstance(field.type, pa.BaseExtensionType):
+            storage = pa.chunked_array(
+                [chunk.storage for chunk in column.chunks], type=field.type.storage_type
+            )
+        elif pa.types.is_string(field.type) and meta.get(b"POSTGRESQL:type") == b"numeric":
+            storage = column  # selected as text (_select_list)
+        else:
+            continue
         if meta.get(b"POSTGRESQL:type") == b"numeric":
             typmod = int(meta.get(b"POSTGRESQL:typmod", b"-1"))
             precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
