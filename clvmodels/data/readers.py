@@ -125,9 +125,16 @@ def register_source(
             hint="An orders table needs a header row and one row per order",
         )
     kind = file_kind(path)
+    if table is not None and query is not None:
+        raise DataError("--table (table) and --query (query) both say what to read: give one")
+    if table is not None and kind not in ("duckdb", "sqlite"):
+        raise DataError(
+            f"--table (table) {table!r} names a table of a database, but {path} is a {kind} "
+            "file, which holds one table: leave --table out"
+        )
     if query is not None:
         check_select(query)
-    named = parse_table_name(table) if table is not None and kind in ("duckdb", "sqlite") else None
+    named = parse_table_name(table) if table is not None else None
     try:
         if kind == "csv":
             _register_csv(con, path, encoding, all_text)

@@ -247,3 +247,24 @@ def test_numeric_becomes_exact():
     assert bare.column("v").to_pylist() == ["0.1000000000000000055511151231257827", "7"]
     nan = exact_numeric(column(["1.50", "nan"], ((10 << 16) | 2) + 4))
     assert nan.schema.field("v").type == pa.string()
+
+
+def test_table_is_refused_where_it_cannot_apply(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--table with --query, or --table of a CSV file, is an error, never silently ignored."""
+    import sqlite3
+
+    import pytest
+
+    from clvmodels.data.io import read_table
+    from clvmodels.errors import DataError
+
+    csv = tmp_path / "orders.csv"
+    csv.write_text("customer_id,timestamp,revenue\n1,2024-01-01,5\n")
+    with pytest.raises(DataError, match="holds one table: leave --table out"):
+        read_table(csv, table="orders")
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE orders (customer_id INT)")
+    with pytest.raises(DataError, match="both say what to read"):
+        read_table(db, table="orders", query="SELECT 1 AS x")
+    assert list(read_table(db, table="orders").columns) == ["customer_id"]
