@@ -61,6 +61,11 @@ class PipelineFiles:
         return self.folder / "subscriptions"
 
     @property
+    def published(self) -> Path:
+        """The DuckDB database that ``clv publish`` wrote the presentation tables into."""
+        return self.folder / "published.duckdb"
+
+    @property
     def report(self) -> Path:
         """The HTML report."""
         return self.folder / "report.html"

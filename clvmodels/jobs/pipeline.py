@@ -209,10 +209,34 @@ def run_demo(
             files.subscriptions, n_companies=max(n_customers // 4, 1_000), seed=seed, echo=echo
         )
     )
+    result.paths["published"] = _publish(orders_path, files, truth.time_unit, echo)
     shop_orders = pd.read_parquet(result.paths["mkt_orders"])
     _backtest_shop(shop_orders, files, priors=priors, seed=seed, echo=echo)
     result.paths["report"] = _report(shop_orders, files, result.paths, echo)
     return result
+
+
+def _publish(orders: Path, files: PipelineFiles, time_unit: TimeUnit, echo: Echo) -> Path:
+    """``clv publish`` of the simulated orders with the fitted model into a DuckDB file.
+
+    Running the demo again replaces the tables and views and adds a row to ``runs``.
+    """
+    from clvmodels.data.contract import OrdersSource
+    from clvmodels.jobs.publish import PublishSettings, publish
+
+    published = publish(
+        OrdersSource(orders),
+        f"duckdb:///{files.published}",
+        settings=PublishSettings(time_unit=time_unit),
+        model_dir=files.model,
+    )
+    echo(
+        f"published {len(published.written)} presentation tables and views into "
+        f"{files.published} (clv publish): {', '.join(published.written)}; query them with "
+        f"DuckDB, e.g. python -c \"import duckdb; print(duckdb.connect('{files.published}', "
+        "read_only=True).sql('SELECT * FROM clv.m1_retention'))\""
+    )
+    return files.published
 
 
 def _segments(scores: pd.DataFrame, files: PipelineFiles, echo: Echo) -> Path:
