@@ -105,6 +105,7 @@ class Engagement:
     by_device: pd.DataFrame
     by_source: pd.DataFrame
     retention: pd.DataFrame
+    session_lengths: pd.DataFrame
     window: Window
     data_problems: dict[str, Any] = field(default_factory=dict)
 
@@ -140,6 +141,7 @@ def engagement(visits: pd.DataFrame, *, observation_end: DateLike = None) -> Eng
             by_device=_summary(con, window, "device"),
             by_source=_summary(con, window, "source_id"),
             retention=_retention(con, window),
+            session_lengths=_length_histogram(con),
             window=window,
             data_problems={
                 **visits.attrs.get("visit_problems", {}),
@@ -366,6 +368,36 @@ def _retention(con: Any, window: Window) -> pd.DataFrame:
     frame = _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
     frame["complete"] = frame["complete"].astype(bool)
     return frame
+
+
+def session_length_histogram(
+    visits: pd.DataFrame, *, observation_end: DateLike = None, bins: int = 60
+) -> pd.DataFrame:
+    """Sessions per length bin: ``seconds_from``, ``seconds_to`` (whole seconds), ``sessions``.
+
+    ``bins`` equal bins of a whole number of seconds cover the lengths up to their 99th
+    percentile; the last bin also holds the longer sessions. Sessions without a length are
+    not counted.
+    """
+    with _sessions(visits, observation_end) as (con, _):
+        return _length_histogram(con, bins)
+
+
+def _length_histogram(con: Any, bins: int = 60) -> pd.DataFrame:
+    top = con.execute(
+        f"SELECT quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM kept"
+    ).fetchone()[0]
+    width = max(1, -(-(int(top or 0) + 1) // bins))
+    frame = con.execute(
+        f"""WITH b AS (
+            SELECT least(length_ns // {_NS_PER_SECOND * width}, {bins - 1}) AS bin,
+                count(*) AS sessions
+            FROM kept WHERE length_ns IS NOT NULL GROUP BY bin)
+        SELECT range * {width} AS seconds_from, (range + 1) * {width} AS seconds_to,
+            coalesce(sessions, 0) AS sessions
+        FROM range({bins}) LEFT JOIN b ON b.bin = range ORDER BY range"""
+    ).df()
+    return frame.astype("int64")
 
 
 def _typed(frame: pd.DataFrame, date_col: str, counts: tuple[str, ...]) -> pd.DataFrame:

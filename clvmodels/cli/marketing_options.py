@@ -1,4 +1,8 @@
-"""The visits and costs options that ``clv payback`` and ``clv publish`` share, and their reader."""
+"""The visits and costs options that ``clv payback`` and ``clv publish`` share, and their reader.
+
+:func:`visits_column_options` are the ``--visits-*-col`` options alone, for the commands that
+read visits without costs (``clv engagement``).
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,52 @@ import pandas as pd
 
 from clvmodels.data.marketing import read_costs, read_visits
 
-#: Keyword names of the column options of :func:`visits_costs_options`.
-VISITS_COSTS_OPTION_NAMES = (
+#: Keyword names of :func:`visits_column_options`.
+VISITS_OPTION_NAMES = (
     "visits_uid_col",
     "visits_start_col",
     "visits_end_col",
     "visits_source_col",
     "visits_device_col",
+)
+#: Keyword names of the column options of :func:`visits_costs_options`.
+VISITS_COSTS_OPTION_NAMES = (
+    *VISITS_OPTION_NAMES,
     "costs_source_col",
     "costs_date_col",
     "costs_col",
 )
+
+
+_VISITS_COLUMN_OPTIONS = (
+    click.option(
+        "--visits-uid-col", default="uid", show_default=True, help="User id (= customer)."
+    ),
+    click.option(
+        "--visits-start-col", default="start_ts", show_default=True, help="Session start."
+    ),
+    click.option("--visits-end-col", default="end_ts", show_default=True, help="Session end."),
+    click.option("--visits-source-col", default="source_id", show_default=True, help="Ad source."),
+    click.option(
+        "--visits-device-col", default="device", show_default=True, help="Device (optional)."
+    ),
+)
+
+
+def _apply(options: tuple[Any, ...], func: Any) -> Any:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def visits_column_options(func: Any) -> Any:
+    """The visits' column options ``--visits-uid-col`` ... ``--visits-device-col``."""
+    return _apply(_VISITS_COLUMN_OPTIONS, func)
+
+
+def pop_visits_options(kwargs: dict[str, Any]) -> dict[str, str]:
+    """Pop :func:`visits_column_options` from ``kwargs`` as read_visits keywords (``uid_col``)."""
+    return {name.removeprefix("visits_"): kwargs.pop(name) for name in VISITS_OPTION_NAMES}
 
 
 def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
@@ -33,19 +72,7 @@ def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
             type=click.Path(dir_okay=False),
             help="Visits." if required else "Visits (with --costs: adds payback and budget).",
         ),
-        click.option(
-            "--visits-uid-col", default="uid", show_default=True, help="User id (= customer)."
-        ),
-        click.option(
-            "--visits-start-col", default="start_ts", show_default=True, help="Session start."
-        ),
-        click.option("--visits-end-col", default="end_ts", show_default=True, help="Session end."),
-        click.option(
-            "--visits-source-col", default="source_id", show_default=True, help="Ad source."
-        ),
-        click.option(
-            "--visits-device-col", default="device", show_default=True, help="Device (optional)."
-        ),
+        *_VISITS_COLUMN_OPTIONS,
         click.option(
             "--costs",
             "costs_path",
@@ -61,9 +88,7 @@ def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
     )
 
     def decorate(func: Any) -> Any:
-        for option in reversed(options):
-            func = option(func)
-        return func
+        return _apply(options, func)
 
     return decorate
 
