@@ -12,15 +12,16 @@ from a file, one block on standard error says which (standard output stays as wi
 
 A table's ``path`` fills the command's input when it is not given: ORDERS of ``clv rfm``,
 ``fit``, ``cohorts``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and ``report``,
-``--visits``/``--costs`` of ``payback``, VISITS of ``engagement`` (``clv report`` has no
-visits or costs column options, so its ``--visits``/``--costs`` come from the command line only), BILLING of
-``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of ``churn``, SCORES of
-``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``, ``--schema`` and
-``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir`` fills the model
-folder that ``score``, ``show``, ``payback --model``, ``budget --model``, ``report --model``
-and ``publish --model`` read, never ``clv fit -o`` (outputs are always given on the command
-line); ``[defaults] model_type`` fills ``clv fit --model`` and ``publish --model-type``.
-``clv demo`` takes no file. ``clv run JOB`` reads JOB only (:mod:`clvmodels.cli.run`).
+``--visits``/``--costs`` of ``payback``, VISITS of ``engagement`` (``clv report`` has no visits
+or costs column options, so its ``--visits``/``--costs`` come from the command line only),
+BILLING of ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of
+``churn``, SCORES of ``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``,
+``--schema`` and ``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir``
+fills the model folder that ``score``, ``show``, ``payback --model``, ``budget --model``,
+``report --model`` and ``publish --model`` read, never ``clv fit -o`` (outputs are always given
+on the command line); ``[defaults] model_type`` fills ``clv fit --model`` and ``publish
+--model-type``. ``clv demo`` takes no file. ``clv run JOB`` reads JOB only
+(:mod:`clvmodels.cli.run`).
 """
 
 from __future__ import annotations
