@@ -1,4 +1,8 @@
-"""The visits and costs options that ``clv payback`` and ``clv publish`` share, and their reader."""
+"""The visits and costs options that ``clv payback`` and ``clv publish`` share, and their reader.
+
+:func:`visits_options` (``--visits`` and its columns alone) is what commands that read visits
+without costs take (``clv conversion``); :func:`visits_costs_options` adds the costs.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +14,31 @@ import pandas as pd
 
 from clvmodels.data.marketing import read_costs, read_visits
 
-#: Keyword names of the column options of :func:`visits_costs_options`.
-VISITS_COSTS_OPTION_NAMES = (
+#: Keyword names of the column options of :func:`visits_options`.
+VISITS_OPTION_NAMES = (
     "visits_uid_col",
     "visits_start_col",
     "visits_end_col",
     "visits_source_col",
     "visits_device_col",
+)
+#: Keyword names of the column options of :func:`visits_costs_options`.
+VISITS_COSTS_OPTION_NAMES = (
+    *VISITS_OPTION_NAMES,
     "costs_source_col",
     "costs_date_col",
     "costs_col",
 )
 
 
-def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
-    """``--visits``, ``--costs`` (stored as ``visits_path``, ``costs_path``) and their columns."""
-    options = (
+def _visits_option_list(*, required: bool, help_text: str) -> tuple[Callable[[Any], Any], ...]:
+    return (
         click.option(
             "--visits",
             "visits_path",
             required=required,
             type=click.Path(dir_okay=False),
-            help="Visits." if required else "Visits (with --costs: adds payback and budget).",
+            help=help_text,
         ),
         click.option(
             "--visits-uid-col", default="uid", show_default=True, help="User id (= customer)."
@@ -46,20 +53,10 @@ def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
         click.option(
             "--visits-device-col", default="device", show_default=True, help="Device (optional)."
         ),
-        click.option(
-            "--costs",
-            "costs_path",
-            required=required,
-            type=click.Path(dir_okay=False),
-            help="Daily costs." if required else "Daily costs (with --visits).",
-        ),
-        click.option(
-            "--costs-source-col", default="source_id", show_default=True, help="Ad source."
-        ),
-        click.option("--costs-date-col", default="dt", show_default=True, help="Day of the costs."),
-        click.option("--costs-col", default="costs", show_default=True, help="Amount spent."),
     )
 
+
+def _decorator(options: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], Any]:
     def decorate(func: Any) -> Any:
         for option in reversed(options):
             func = option(func)
@@ -68,23 +65,61 @@ def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
     return decorate
 
 
+def visits_options(*, required: bool = True) -> Callable[[Any], Any]:
+    """``--visits`` (stored as ``visits_path``) and its ``--visits-*`` column options."""
+    return _decorator(_visits_option_list(required=required, help_text="Visits."))
+
+
+def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
+    """``--visits``, ``--costs`` (stored as ``visits_path``, ``costs_path``) and their columns."""
+    visits_help = "Visits." if required else "Visits (with --costs: adds payback and budget)."
+    return _decorator(
+        (
+            *_visits_option_list(required=required, help_text=visits_help),
+            click.option(
+                "--costs",
+                "costs_path",
+                required=required,
+                type=click.Path(dir_okay=False),
+                help="Daily costs." if required else "Daily costs (with --visits).",
+            ),
+            click.option(
+                "--costs-source-col", default="source_id", show_default=True, help="Ad source."
+            ),
+            click.option(
+                "--costs-date-col", default="dt", show_default=True, help="Day of the costs."
+            ),
+            click.option("--costs-col", default="costs", show_default=True, help="Amount spent."),
+        )
+    )
+
+
 def pop_visits_costs_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Take the visits and costs column options out of a command's keyword arguments."""
     return {name: kwargs.pop(name) for name in VISITS_COSTS_OPTION_NAMES}
+
+
+def pop_visits_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take the visits column options (:data:`VISITS_OPTION_NAMES`) out of keyword arguments."""
+    return {name: kwargs.pop(name) for name in VISITS_OPTION_NAMES}
+
+
+def visits_reader_options(options: dict[str, Any]) -> dict[str, str]:
+    """The :func:`~clvmodels.data.marketing.read_visits` column keywords of the options."""
+    return {
+        "uid_col": options["visits_uid_col"],
+        "start_col": options["visits_start_col"],
+        "end_col": options["visits_end_col"],
+        "source_col": options["visits_source_col"],
+        "device_col": options["visits_device_col"],
+    }
 
 
 def read_visits_and_costs(
     visits_path: str, costs_path: str, options: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The visits and costs, read and validated with the --visits-* and --costs-* names."""
-    visits = read_visits(
-        visits_path,
-        uid_col=options["visits_uid_col"],
-        start_col=options["visits_start_col"],
-        end_col=options["visits_end_col"],
-        source_col=options["visits_source_col"],
-        device_col=options["visits_device_col"],
-    )
+    visits = read_visits(visits_path, **visits_reader_options(options))
     costs = read_costs(
         costs_path,
         source_col=options["costs_source_col"],
