@@ -6,7 +6,9 @@ Each helper checks one column the way the orders contract (``docs/orders.md``,
 
 * :func:`require_columns`: the columns a table needs, with the CLI flag that names each one.
 * :func:`clean_ids`: customer ids kept exactly as written, never through a float.
-* :func:`parse_times`: dates (text, ``YYYYMMDD`` integers or datetimes) to datetime64[ns].
+* :func:`parse_times`: dates (text, ``YYYYMMDD`` integers or datetimes) to datetime64[ns];
+  :func:`coerce_times` the same with ``NaT`` for missing and unparsable ones.
+* :func:`missing_ids`: which ids are missing (what :func:`clean_ids` refuses as ``missing_id``).
 * :func:`row_labels`: ``row N`` examples of the rows a mask marks.
 """
 
@@ -141,9 +143,21 @@ def _float_ids(column: pd.Series, name: str) -> pd.Series:
     return pd.Series(values.astype("int64"), index=column.index, name=column.name)
 
 
+def missing_ids(column: pd.Series) -> np.ndarray:
+    """Boolean mask of the ids :func:`clean_ids` calls missing (NaN, empty, ``nan``, ...)."""
+    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
+        return column.isna().to_numpy(dtype=bool)
+    return _missing_text(column.astype("string").str.strip())
+
+
+def _missing_text(text: pd.Series) -> np.ndarray:
+    missing = text.isna() | (text == "") | text.str.lower().isin(_MISSING_TEXT)
+    return missing.fillna(True).to_numpy(dtype=bool)
+
+
 def _text_ids(column: pd.Series, name: str, *, text_integers: bool) -> pd.Series:
     text = column.astype("string").str.strip()
-    missing = (text.isna() | (text == "") | text.str.lower().isin(_MISSING_TEXT)).fillna(True)
+    missing = _missing_text(text)
     if missing.any():
         raise RULES["missing_id"].error(
             name, n_rows=int(missing.sum()), examples=row_labels(missing)
@@ -171,6 +185,17 @@ def parse_times(column: pd.Series, name: str, date_format: str | None) -> pd.Ser
         raise RULES["missing_date"].error(
             name, n_rows=int(missing.sum()), examples=row_labels(missing)
         )
+    parsed = coerce_times(column, date_format)
+    bad = parsed.isna()
+    if bad.any():
+        raise RULES["bad_date"].error(
+            name, n_rows=int(bad.sum()), examples=column[bad].head(5).tolist()
+        )
+    return parsed
+
+
+def coerce_times(column: pd.Series, date_format: str | None) -> pd.Series:
+    """:func:`parse_times` without the checks: missing and unparsable values become ``NaT``."""
     if pd.api.types.is_datetime64_any_dtype(column.dtype):
         parsed = column
     else:
@@ -186,11 +211,6 @@ def parse_times(column: pd.Series, name: str, date_format: str | None) -> pd.Ser
             parsed = pd.to_datetime(source, errors="coerce", format=fmt)
         except (ValueError, TypeError):
             parsed = pd.to_datetime(source.astype("string"), errors="coerce", format="mixed")
-        bad = parsed.isna()
-        if bad.any():
-            raise RULES["bad_date"].error(
-                name, n_rows=int(bad.sum()), examples=column[bad].head(5).tolist()
-            )
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")

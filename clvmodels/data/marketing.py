@@ -18,16 +18,33 @@ The files ``clv payback`` and ``clv budget`` write are named, written and read b
 from __future__ import annotations
 
 import os
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.columns import clean_ids, parse_times, require_columns, row_labels
+from clvmodels.data.columns import (
+    clean_ids,
+    coerce_times,
+    missing_ids,
+    parse_times,
+    require_columns,
+    row_labels,
+)
 from clvmodels.data.io import read_table
 from clvmodels.data.rules import RULES
 
 VISIT_COLUMNS = ("uid", "device", "start_ts", "end_ts", "source_id")
 COST_COLUMNS = ("source_id", "dt", "costs")
+#: The counts ``problems="report"`` puts in ``frame.attrs["visit_problems"]``.
+VISIT_PROBLEMS = (
+    "missing_uid",
+    "missing_start",
+    "missing_end",
+    "negative_length",
+    "missing_source",
+)
+VisitProblems = Literal["error", "report"]
 
 
 def read_visits(
@@ -42,6 +59,7 @@ def read_visits(
     query: str | None = None,
     date_format: str | None = None,
     encoding: str = "utf-8",
+    problems: VisitProblems = "error",
 ) -> pd.DataFrame:
     """Read and validate a visits table (one row a session) into the classic schema.
 
@@ -56,6 +74,17 @@ def read_visits(
         Passed to :func:`clvmodels.data.io.read_table`.
     date_format : str, optional
         A ``strftime`` format for the session times (detected when omitted).
+    problems : {"error", "report"}
+        ``"error"`` (the default, what ``clv payback`` needs): every problem below raises.
+        ``"report"`` (``clv engagement``, ``clv conversion``): rows without a user id or
+        without a parsable start are dropped; a missing or unparsable end is kept as
+        ``NaT``; a session that ends before it starts is kept as written (its length is
+        left out of session-length statistics); a missing source is kept as missing. Each
+        is counted in ``frame.attrs["visit_problems"]``: ``{"missing_uid": n,
+        "missing_start": n, "missing_end": n, "negative_length": n, "missing_source": n,
+        "examples": {problem: ["row 3", ...]}}`` (rows counted from 1 in the input, at most
+        five a problem). Missing columns, an empty table and ids that are not usable ids
+        (``1.5``, ``1E+20``) still raise.
 
     Returns
     -------
@@ -69,7 +98,7 @@ def read_visits(
     DataError
         Naming the column, how many rows and a few examples: missing columns, no rows,
         missing user ids, missing or unparsable times, missing sources, and sessions that
-        end before they start.
+        end before they start (with ``problems="report"``: see above).
     """
     raw = (
         source
@@ -84,6 +113,7 @@ def read_visits(
         source_col=source_col,
         device_col=device_col,
         date_format=date_format,
+        problems=problems,
     )
 
 
@@ -96,8 +126,11 @@ def validate_visits(
     source_col: str = "source_id",
     device_col: str = "device",
     date_format: str | None = None,
+    problems: VisitProblems = "error",
 ) -> pd.DataFrame:
     """Validate a raw visits DataFrame; see :func:`read_visits` for the rules."""
+    if problems not in ("error", "report"):
+        raise ValueError(f"problems must be 'error' or 'report'; got {problems!r}")
     flags = {
         uid_col: "--visits-uid-col",
         start_col: "--visits-start-col",
@@ -105,6 +138,8 @@ def validate_visits(
         source_col: "--visits-source-col",
     }
     require_columns(raw, flags, "visits table")
+    if problems == "report":
+        return _report_visits(raw, uid_col, start_col, end_col, source_col, device_col, date_format)
     uid = clean_ids(raw[uid_col], uid_col, text_integers=False)
     start = parse_times(raw[start_col], start_col, date_format)
     end = parse_times(raw[end_col], end_col, date_format)
@@ -118,6 +153,17 @@ def validate_visits(
             end=end_col,
             start=start_col,
         )
+    return _visits_frame(raw, uid, start, end, source_id, device_col)
+
+
+def _visits_frame(
+    raw: pd.DataFrame,
+    uid: pd.Series,
+    start: pd.Series,
+    end: pd.Series,
+    source_id: pd.Series,
+    device_col: str,
+) -> pd.DataFrame:
     if device_col in raw.columns:
         device = raw[device_col].astype("string").to_numpy(dtype=object, na_value=None)
     else:
@@ -131,6 +177,48 @@ def validate_visits(
             "source_id": source_id.to_numpy(),
         }
     )
+
+
+def _report_visits(
+    raw: pd.DataFrame,
+    uid_col: str,
+    start_col: str,
+    end_col: str,
+    source_col: str,
+    device_col: str,
+    date_format: str | None,
+) -> pd.DataFrame:
+    """``problems="report"``: drop rows without uid or start, keep and count the rest."""
+    no_uid = missing_ids(raw[uid_col])
+    start = coerce_times(raw[start_col], date_format)
+    no_start = start.isna().to_numpy() & ~no_uid
+    keep = ~(no_uid | no_start)
+    end = coerce_times(raw[end_col], date_format)
+    no_end = end.isna().to_numpy() & keep
+    backwards = (end < start).to_numpy() & keep
+    source_text = _source_text(raw[source_col])
+    no_source = _missing_source(source_text) & keep
+    masks = {
+        "missing_uid": no_uid,
+        "missing_start": no_start,
+        "missing_end": no_end,
+        "negative_length": backwards,
+        "missing_source": no_source,
+    }
+    kept = raw.loc[keep]
+    uid = clean_ids(kept[uid_col], uid_col, text_integers=False)
+    source_values = source_text[keep].to_numpy(dtype=object, na_value=None)
+    source_values[no_source[keep]] = None
+    source_id = pd.Series(source_values, dtype=object)
+    frame = _visits_frame(kept, uid, start[keep], end[keep], source_id, device_col)
+    counts: dict[str, Any] = {name: int(masks[name].sum()) for name in VISIT_PROBLEMS}
+    counts["examples"] = {
+        name: [str(label) for label in row_labels(mask)]
+        for name, mask in masks.items()
+        if mask.any()
+    }
+    frame.attrs["visit_problems"] = counts
+    return frame
 
 
 def read_costs(
@@ -222,11 +310,20 @@ def validate_costs(
 
 def _clean_source_ids(column: pd.Series, name: str) -> pd.Series:
     """Source ids as text; integral numbers lose their ``.0``; missing ones are an error."""
-    values = column
-    if pd.api.types.is_float_dtype(values.dtype) and bool((values.dropna() % 1 == 0).all()):
-        values = values.astype("Int64")
-    text = values.astype("string").str.strip()
-    bad = (text.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null"])).fillna(True)
+    text = _source_text(column)
+    bad = _missing_source(text)
     if bad.any():
         raise RULES["missing_source"].error(name, n_rows=int(bad.sum()), examples=row_labels(bad))
     return text.astype(object)
+
+
+def _source_text(column: pd.Series) -> pd.Series:
+    values = column
+    if pd.api.types.is_float_dtype(values.dtype) and bool((values.dropna() % 1 == 0).all()):
+        values = values.astype("Int64")
+    return values.astype("string").str.strip()
+
+
+def _missing_source(text: pd.Series) -> np.ndarray:
+    bad = text.isna() | (text == "") | text.str.lower().isin(["nan", "none", "null"])
+    return bad.fillna(True).to_numpy(dtype=bool)
