@@ -12,8 +12,9 @@ from a file, one block on standard error says which (standard output stays as wi
 
 A table's ``path`` fills the command's input when it is not given: ORDERS of ``clv rfm``,
 ``fit``, ``cohorts``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and ``report``,
-``--visits``/``--costs`` of ``payback`` (``clv report`` has no visits or costs column
-options, so its ``--visits``/``--costs`` come from the command line only), BILLING of
+``--visits``/``--costs`` of ``payback``, ``--orders`` and ``--visits`` of ``conversion``
+(``clv report`` has no visits or costs column options, so its ``--visits``/``--costs`` come
+from the command line only), BILLING of
 ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of ``churn``, SCORES of
 ``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``, ``--schema`` and
 ``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir`` fills the model
@@ -50,9 +51,12 @@ FROM_FILES = "clvmodels.settings_from_files"
 REPORTED = "clvmodels.settings_reported"
 
 _ORDERS = {key: ("orders", key) for key in SCHEMA["orders"] if key != "path"}
-_VISITS_COSTS = {
+_VISITS = {
     "visits_path": ("visits", "path"),
     **{key: ("visits", key) for key in SCHEMA["visits"] if key != "path"},
+}
+_VISITS_COSTS = {
+    **_VISITS,
     "costs_path": ("costs", "path"),
     **{key: ("costs", key) for key in SCHEMA["costs"] if key != "path"},
 }
@@ -91,6 +95,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_defaults("model_dir", "margin", "period"),
     },
     "budget": _defaults("model_dir", "annual_discount_rate"),
+    "conversion": {"orders_path": ("orders", "path"), **_ORDERS, **_VISITS},
     "subscriptions": {
         "billing": ("billing", "path"),
         **{key: ("billing", key) for key in SCHEMA["billing"] if key != "path"},
