@@ -155,6 +155,12 @@ def test_visit_problems_are_passed_on() -> None:
 
 
 # ----------------------------------------------------------------------- the pandas oracle
+def month(days) -> pd.Index:
+    """Calendar month number: year * 12 + month."""
+    stamps = pd.DatetimeIndex(pd.to_datetime(days))
+    return stamps.year * 12 + stamps.month
+
+
 def _oracle(visits: pd.DataFrame, orders: pd.DataFrame, end: str) -> dict[str, pd.DataFrame]:
     """The tables in plain pandas, from the definitions in the module docstring."""
     last = pd.Timestamp(end)
@@ -184,9 +190,6 @@ def _oracle(visits: pd.DataFrame, orders: pd.DataFrame, end: str) -> dict[str, p
 
     bo = o[o["customer_id"].isin(buyers.index)].copy()
     bo["cohort"] = buyers.loc[bo["customer_id"], "cohort"].to_numpy()
-    month = lambda d: (
-        pd.DatetimeIndex(pd.to_datetime(d)).year * 12 + pd.DatetimeIndex(pd.to_datetime(d)).month
-    )  # noqa: E731
     bo["age_months"] = month(bo["timestamp"]) - month(bo["cohort"])
     cells = bo.groupby(["cohort", "age_months"]).agg(
         ordering_buyers=("customer_id", "nunique"), orders=("customer_id", "size"),
