@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.backtest import backtest  # noqa: F401
     from clvmodels.cli.churn import churn  # noqa: F401
     from clvmodels.cli.cohorts import cohorts  # noqa: F401
+    from clvmodels.cli.conversion import conversion  # noqa: F401
     from clvmodels.cli.demo import demo  # noqa: F401
     from clvmodels.cli.engagement import engagement  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
@@ -78,6 +79,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "engagement": (
         "clvmodels.cli.engagement:engagement",
         "How people use the product: DAU, WAU, MAU, stickiness, sessions and their lengths.",
+    ),
+    "conversion": (
+        "clvmodels.cli.conversion:conversion",
+        "How many visitors buy, how soon after the first visit, by source, device and cohort.",
     ),
     "subscriptions": (
         "clvmodels.cli.subscriptions:subscriptions",

@@ -12,8 +12,9 @@ from a file, one block on standard error says which (standard output stays as wi
 
 A table's ``path`` fills the command's input when it is not given: ORDERS of ``clv rfm``,
 ``fit``, ``cohorts``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and ``report``,
-``--visits``/``--costs`` of ``payback``, VISITS of ``engagement`` (``clv report`` has no visits
-or costs column options, so its ``--visits``/``--costs`` come from the command line only),
+``--visits``/``--costs`` of ``payback``, VISITS of ``engagement``, ``--orders`` and
+``--visits`` of ``conversion`` (``clv report`` has no visits or costs column options, so its
+``--visits``/``--costs`` come from the command line only),
 BILLING of ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of
 ``churn``, SCORES of ``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``,
 ``--schema`` and ``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir``
@@ -94,6 +95,12 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "budget": _defaults("model_dir", "annual_discount_rate"),
     "engagement": {"visits": ("visits", "path"), **_VISITS},
+    "conversion": {
+        "orders_path": ("orders", "path"),
+        **_ORDERS,
+        "visits_path": ("visits", "path"),
+        **_VISITS,
+    },
     "subscriptions": {
         "billing": ("billing", "path"),
         **{key: ("billing", key) for key in SCHEMA["billing"] if key != "path"},

@@ -1,7 +1,7 @@
 """The visits and costs options that ``clv payback`` and ``clv publish`` share, and their reader.
 
 :func:`visits_column_options` are the ``--visits-*-col`` options alone, for the commands that
-read visits without costs (``clv engagement``).
+read visits without costs (``clv engagement``, ``clv conversion``).
 """
 
 from __future__ import annotations

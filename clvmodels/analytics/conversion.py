@@ -1,0 +1,331 @@
+"""Conversion from the first visit to the first order: who buys, how soon, by source and device.
+
+Inputs are validated visits (:func:`clvmodels.data.marketing.read_visits`: ``uid, device,
+start_ts, end_ts, source_id``) and validated orders (:func:`clvmodels.data.io.read_orders`:
+``customer_id, timestamp, revenue``). All aggregation runs in DuckDB SQL.
+
+Definitions
+-----------
+* **Ids.** A visit's ``uid`` and an order's ``customer_id`` are the same id, compared exactly
+  as written. When both are integers (or both text) they are compared as they are; when one
+  side is integer and the other text, both are compared as text, the integer in its decimal
+  digits: ``7`` matches ``"7"`` but never ``"007"`` (nothing is stripped or parsed).
+* **Observation end.** A day (default: the later of the last visit's day and the last
+  order's day, so that nothing is left out; never the machine's clock). Visits starting and
+  orders placed after that day are counted (``data_problems``, ``after_observation_end``)
+  and left out of everything.
+* **First visit** of a user: their earliest session start; its ``source_id`` and ``device``
+  are the user's (ties on the start time go to the smallest source id, then device; a
+  missing source or device is kept as missing).
+  **First order**: the customer's earliest order.
+* **Buyer ordering before the first visit**: a user with visits whose first order is
+  earlier (by timestamp) than the first visit. They are counted apart
+  (``buyers_ordering_before_first_visit``) and left out of everything else: they are neither
+  visitors nor buyers, and are in no rate, share or median (their conversion cannot be
+  observed: they were customers before the visits start).
+* **Visitors**: users with a visit, other than those ordering before their first visit.
+* **Buyers**: visitors with an order (on or after their first visit). **Buyers without a
+  visit**: customers with orders and no visit; counted (``buyers_without_visit``, and their
+  orders in ``data_problems``), left out of the rates.
+* **conversion_day** = calendar days from the first visit's day to the first order's day
+  (days are the calendar dates of the times as written; 0 = the same day).
+* **conversion_rate** = buyers / visitors; **share_day_k** = share of buyers with
+  ``conversion_day <= k`` (k = 0, 1, 7, 30); **median_conversion_day** = the median of the
+  buyers' conversion days (the mean of the two middle values for an even count).
+* **Cohort** = the calendar month of the first visit (its first day);
+  :mod:`clvmodels.summaries.calendar` numbers the months.
+* **orders_by_cohort**: for each cohort and **month age** (the order's calendar month minus
+  the cohort month: 0 = the month of the first visit), up to the observation end's month:
+  ``cohort_buyers`` (the cohort's buyers), ``ordering_buyers`` (distinct buyers ordering in
+  that month), ``orders``, ``revenue``, ``orders_per_buyer`` = orders / cohort_buyers and
+  ``average_order_value`` = revenue / orders (missing without orders or revenue). Only the
+  buyers' orders count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.data.io import duckdb_connection
+from clvmodels.summaries.calendar import period_index_sql, period_start, period_start_sql
+
+#: The k of ``share_day_k`` in the summary.
+SHARE_DAYS = (0, 1, 7, 30)
+
+BUYERS_COLUMNS = (
+    "uid",
+    "first_visit",
+    "first_order",
+    "conversion_day",
+    "source_id",
+    "device",
+)
+GROUP_COLUMNS = ("visitors", "buyers", "conversion_rate", "median_conversion_day")
+ORDERS_BY_COHORT_COLUMNS = (
+    "cohort",
+    "age_months",
+    "cohort_buyers",
+    "ordering_buyers",
+    "orders",
+    "revenue",
+    "orders_per_buyer",
+    "average_order_value",
+)
+
+
+@dataclass
+class ConversionResult:
+    """The tables of :func:`conversion_tables` (columns in the module docstring)."""
+
+    buyers: pd.DataFrame
+    by_source: pd.DataFrame
+    by_device: pd.DataFrame
+    by_cohort: pd.DataFrame
+    orders_by_cohort: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def id_keys(uids: pd.Series, customer_ids: pd.Series) -> tuple[Any, Any]:
+    """The keys on which visits' ``uid`` and orders' ``customer_id`` are compared.
+
+    Both as they are when both are numeric or both text; both as text (integers in their
+    decimal digits) when the types differ, so that ``"007"`` never matches ``7``.
+    """
+    mixed = pd.api.types.is_numeric_dtype(uids.dtype) != pd.api.types.is_numeric_dtype(
+        customer_ids.dtype
+    )
+    if mixed or not pd.api.types.is_numeric_dtype(uids.dtype):
+        return (
+            uids.astype(str).array,
+            customer_ids.astype(str).array,
+        )
+    return uids.to_numpy(dtype="int64"), customer_ids.to_numpy(dtype="int64")
+
+
+def default_observation_end(visits: pd.DataFrame, orders: pd.DataFrame) -> dt.date:
+    """The later of the last visit's day and the last order's day."""
+    days = [
+        pd.Timestamp(frame[column].max())
+        for frame, column in ((visits, "start_ts"), (orders, "timestamp"))
+        if len(frame)
+    ]
+    return max(days).date()
+
+
+_USERS_SQL = """
+CREATE TEMP TABLE users AS
+WITH firsts AS (
+    SELECT key, first(uid) AS uid, min(start_ts) AS first_visit,
+           -- one struct (never NULL) so that a missing source or device is kept, not skipped
+           arg_min(struct_pack(source_id := source_id, device := device),
+                   (start_ts, coalesce(source_id, ''), coalesce(device, ''))) AS first_touch
+    FROM v WHERE CAST(start_ts AS DATE) <= $end GROUP BY key
+),
+first_orders AS (
+    SELECT key, min(ts) AS first_order FROM o WHERE CAST(ts AS DATE) <= $end GROUP BY key
+)
+SELECT f.key, f.uid, f.first_visit, f.first_touch.source_id AS source_id,
+       f.first_touch.device AS device, fo.first_order,
+       CASE WHEN fo.first_order IS NULL THEN 'visitor'
+            WHEN fo.first_order < f.first_visit THEN 'before'
+            ELSE 'buyer' END AS status,
+       CASE WHEN fo.first_order >= f.first_visit
+            THEN date_diff('day', CAST(f.first_visit AS DATE), CAST(fo.first_order AS DATE))
+       END AS conversion_day,
+       {cohort} AS cohort_index
+FROM firsts f LEFT JOIN first_orders fo USING (key)
+"""
+
+_GROUP_SQL = """
+SELECT {by}, count(*) AS visitors, count(conversion_day) AS buyers,
+       count(conversion_day) / count(*) AS conversion_rate,
+       median(conversion_day) AS median_conversion_day
+FROM users WHERE status <> 'before' GROUP BY {by} ORDER BY {by} NULLS LAST
+"""
+
+_SUMMARY_SQL = """
+SELECT count(*) FILTER (status <> 'before') AS visitors,
+       count(conversion_day) AS buyers,
+       count(*) FILTER (status = 'before') AS buyers_ordering_before_first_visit,
+       median(conversion_day) AS median_conversion_day,
+       {shares}
+FROM users
+"""
+
+_PROBLEMS_SQL = """
+SELECT (SELECT count(*) FROM v WHERE CAST(start_ts AS DATE) > $end) AS visits_after,
+       (SELECT count(*) FROM o WHERE CAST(ts AS DATE) > $end) AS orders_after,
+       count(*) AS orders_never_seen, count(DISTINCT key) AS buyers_without_visit
+FROM o WHERE CAST(ts AS DATE) <= $end AND key NOT IN (SELECT key FROM users)
+"""
+
+_ORDERS_BY_COHORT_SQL = """
+WITH cohorts AS (
+    SELECT cohort_index, count(*) AS cohort_buyers FROM users
+    WHERE status = 'buyer' GROUP BY cohort_index
+),
+grid AS (
+    SELECT cohort_index, cohort_buyers, unnest(range(0, $end_index - cohort_index + 1))
+           AS age_months
+    FROM cohorts
+),
+cells AS (
+    SELECT u.cohort_index, {order_month} - u.cohort_index AS age_months,
+           count(DISTINCT o.key) AS ordering_buyers, count(*) AS orders,
+           sum(o.revenue) AS revenue
+    FROM o JOIN users u ON o.key = u.key
+    WHERE u.status = 'buyer' AND CAST(o.ts AS DATE) <= $end
+    GROUP BY ALL
+)
+SELECT {cohort_start} AS cohort, g.age_months, g.cohort_buyers,
+       coalesce(c.ordering_buyers, 0) AS ordering_buyers, coalesce(c.orders, 0) AS orders,
+       CASE WHEN $has_revenue THEN coalesce(c.revenue, 0) END AS revenue,
+       coalesce(c.orders, 0) / g.cohort_buyers AS orders_per_buyer,
+       CASE WHEN $has_revenue THEN c.revenue / c.orders END AS average_order_value
+FROM grid g LEFT JOIN cells c USING (cohort_index, age_months)
+ORDER BY g.cohort_index, g.age_months
+"""
+
+
+def conversion_tables(
+    visits: pd.DataFrame,
+    orders: pd.DataFrame,
+    *,
+    observation_end: dt.date | str | pd.Timestamp | None = None,
+) -> ConversionResult:
+    """Buyers, conversion by source, device and cohort, orders by cohort, and the summary.
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        Validated visits (``uid, device, start_ts, end_ts, source_id``); the problems
+        :func:`~clvmodels.data.marketing.read_visits` counted (``attrs["visit_problems"]``)
+        are passed on into the summary's ``data_problems``.
+    orders : pandas.DataFrame
+        Validated orders (``customer_id, timestamp`` and, optionally, ``revenue``).
+    observation_end : date, optional
+        The last day used (see the module docstring for the default).
+
+    Returns
+    -------
+    ConversionResult
+        ``buyers`` (uid, first_visit, first_order, conversion_day, source_id, device; one row
+        a buyer), ``by_source``, ``by_device``, ``by_cohort`` (the key, then visitors, buyers,
+        conversion_rate, median_conversion_day), ``orders_by_cohort`` and ``summary``: the
+        definitions are in the module docstring.
+    """
+    end = (
+        pd.Timestamp(observation_end).date()
+        if observation_end is not None
+        else default_observation_end(visits, orders)
+    )
+    visit_keys, order_keys = id_keys(visits["uid"], orders["customer_id"])
+    has_revenue = "revenue" in orders.columns
+    revenue = orders["revenue"] if has_revenue else pd.Series(np.nan, index=orders.index)
+    month = "month"
+    with duckdb_connection() as con:
+        con.register(
+            "v",
+            pd.DataFrame(
+                {
+                    "key": visit_keys,
+                    "uid": visits["uid"].array,
+                    "device": visits["device"].array,
+                    "source_id": visits["source_id"].array,
+                    "start_ts": visits["start_ts"].to_numpy(),
+                }
+            ),
+        )
+        con.register(
+            "o",
+            pd.DataFrame(
+                {
+                    "key": order_keys,
+                    "ts": orders["timestamp"].to_numpy(),
+                    "revenue": revenue.to_numpy(dtype="float64"),
+                }
+            ),
+        )
+        params = {"end": end}
+        con.execute(
+            _USERS_SQL.format(cohort=period_index_sql("CAST(f.first_visit AS DATE)", month)),
+            params,
+        )
+        buyers = con.execute(
+            f"SELECT {', '.join(BUYERS_COLUMNS)} FROM users WHERE status = 'buyer' "
+            "ORDER BY first_visit, key"
+        ).df()
+        groups = {
+            by: con.execute(_GROUP_SQL.format(by=by)).df()
+            for by in ("source_id", "device", "cohort_index")
+        }
+        shares = ", ".join(
+            f"count(*) FILTER (conversion_day <= {k}) / count(conversion_day) AS share_day_{k}"
+            for k in SHARE_DAYS
+        )
+        head = con.execute(_SUMMARY_SQL.format(shares=shares)).df().iloc[0]
+        problems = con.execute(_PROBLEMS_SQL, params).df().iloc[0]
+        end_index = int(
+            con.execute(f"SELECT {period_index_sql('$end', month)}", params).fetchone()[0]
+        )
+        orders_by_cohort = con.execute(
+            _ORDERS_BY_COHORT_SQL.format(
+                order_month=period_index_sql("CAST(o.ts AS DATE)", month),
+                cohort_start=period_start_sql("g.cohort_index", month),
+            ),
+            {"end": end, "end_index": end_index, "has_revenue": has_revenue},
+        ).df()
+    by_cohort = groups["cohort_index"]
+    by_cohort.insert(0, "cohort", period_start(by_cohort.pop("cohort_index"), month).date)
+    orders_by_cohort["cohort"] = pd.to_datetime(orders_by_cohort["cohort"]).dt.date
+    summary = _summary(head, problems, visits, end)
+    return ConversionResult(
+        buyers=_typed_buyers(buyers, visits),
+        by_source=groups["source_id"],
+        by_device=groups["device"],
+        by_cohort=by_cohort,
+        orders_by_cohort=orders_by_cohort,
+        summary=summary,
+    )
+
+
+def _typed_buyers(buyers: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
+    buyers["uid"] = buyers["uid"].astype(visits["uid"].dtype)
+    buyers["conversion_day"] = buyers["conversion_day"].astype("int64")
+    for column in ("first_visit", "first_order"):
+        buyers[column] = pd.to_datetime(buyers[column]).astype("datetime64[ns]")
+    return buyers
+
+
+def _number(value: Any) -> float | None:
+    return None if pd.isna(value) else float(value)
+
+
+def _summary(
+    head: pd.Series, problems: pd.Series, visits: pd.DataFrame, end: dt.date
+) -> dict[str, Any]:
+    visitors, buyers = int(head["visitors"]), int(head["buyers"])
+    visit_problems = dict(visits.attrs.get("visit_problems", {}))
+    visit_problems["after_observation_end"] = int(problems["visits_after"])
+    return {
+        "observation_end": end.isoformat(),
+        "visitors": visitors,
+        "buyers": buyers,
+        "buyers_without_visit": int(problems["buyers_without_visit"]),
+        "buyers_ordering_before_first_visit": int(head["buyers_ordering_before_first_visit"]),
+        "conversion_rate": buyers / visitors if visitors else None,
+        **{f"share_day_{k}": _number(head[f"share_day_{k}"]) for k in SHARE_DAYS},
+        "median_conversion_day": _number(head["median_conversion_day"]),
+        "data_problems": {
+            "visits": visit_problems,
+            "orders": {
+                "after_observation_end": int(problems["orders_after"]),
+                "by_users_never_seen": int(problems["orders_never_seen"]),
+            },
+        },
+    }
