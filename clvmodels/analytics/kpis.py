@@ -126,7 +126,8 @@ WINDOW w AS (ORDER BY idx){windows}
 ORDER BY idx
 """
 _ROLLING = """,
-       CASE WHEN count(*) OVER w{n} = {n} THEN avg({column}) OVER w{n} END AS {column}_rolling_{n}"""
+       CASE WHEN count(*) OVER w{n} = {n} THEN avg({column}) OVER w{n} END
+           AS {column}_rolling_{n}"""
 _WINDOW = ",\n       w{n} AS (ORDER BY idx ROWS BETWEEN {back} PRECEDING AND CURRENT ROW)"
 
 

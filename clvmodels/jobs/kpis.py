@@ -2,9 +2,10 @@
 
 :func:`kpis_files` names every file ``clv kpis -o OUT_DIR`` writes (the CLI checks them
 against the input before any work); :func:`run_kpis` computes
-(:func:`clvmodels.analytics.kpis.kpi_table`, :func:`~clvmodels.analytics.kpis.seasonal_decomposition`)
-and then writes ``kpis.csv``, ``seasonality.csv`` (only its header when there is no
-decomposition), the plots, and last ``summary.json``, each file atomically.
+(:func:`clvmodels.analytics.kpis.kpi_table`,
+:func:`~clvmodels.analytics.kpis.seasonal_decomposition`) and then writes ``kpis.csv``,
+``seasonality.csv`` (only its header when there is no decomposition), the plots, and last
+``summary.json``, each file atomically.
 """
 
 from __future__ import annotations
