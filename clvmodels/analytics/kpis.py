@@ -53,7 +53,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from clvmodels.data.contract import OrdersSource
+from clvmodels.data.contract import OrdersSource, exact_duplicates, warn_duplicates
 from clvmodels.data.io import duckdb_connection, register_orders
 from clvmodels.errors import DataError
 from clvmodels.summaries.calendar import day_index, period_index_sql, period_start_sql
@@ -91,18 +91,15 @@ WITH used AS (
     FROM (SELECT customer_id, CAST("timestamp" AS DATE) AS day, revenue FROM clv_orders)
     WHERE day <= $observation_end
 ),
-customer_period AS (
-    SELECT customer_id, idx, SUM(revenue) AS revenue, COUNT(*) AS orders
-    FROM used GROUP BY customer_id, idx
+per_period AS (
+    SELECT idx, SUM(revenue) AS revenue, COUNT(*) AS orders,
+           COUNT(DISTINCT customer_id) AS buyers
+    FROM used GROUP BY idx
 ),
 firsts AS (
     SELECT idx, COUNT(*) AS new_buyers
-    FROM (SELECT MIN(idx) AS idx FROM customer_period GROUP BY customer_id)
+    FROM (SELECT MIN(idx) AS idx FROM used GROUP BY customer_id)
     GROUP BY idx
-),
-per_period AS (
-    SELECT idx, SUM(revenue) AS revenue, SUM(orders) AS orders, COUNT(*) AS buyers
-    FROM customer_period GROUP BY idx
 ),
 filled AS (
     SELECT s.idx,
@@ -209,7 +206,10 @@ def kpi_table(
         (``revenue_rolling_7``, ``orders_rolling_7``, ...), then ``complete``. The module
         docstring defines each. ``attrs`` holds ``period``, ``first_order``, ``last_order``,
         ``observation_end``, ``n_orders_read``, ``n_orders_used``, ``customers`` (distinct
-        buyers over all periods) and ``data_problems``.
+        buyers over all periods) and ``data_problems``: ``after_observation_end`` and, for
+        a file or an :class:`OrdersSource` (not for orders validated already),
+        ``exact_duplicates`` (rows repeating another row exactly: kept, and warned about,
+        unless ``dedupe``).
 
     Raises
     ------
@@ -219,7 +219,12 @@ def kpi_table(
     """
     kind = check_kpi_period(period)
     with duckdb_connection() as con:
-        info = register_orders(con, orders)
+        info = register_orders(con, orders, defer_duplicates=True)
+        problems: dict[str, int] = {}
+        if info.duplicates_deferred:  # counted here, so that the summary reports them too
+            problems["exact_duplicates"] = exact_duplicates(con, "clv_orders")
+            if problems["exact_duplicates"]:
+                warn_duplicates(problems["exact_duplicates"])
         if info.revenue == "none":
             raise DataError(
                 "KPIs need revenue: the orders were read without a revenue column",
@@ -235,14 +240,14 @@ def kpi_table(
             "last_complete": period_end(end, kind) == end,
         }
         table = con.execute(kpi_sql(kind), params).df()
-        row = con.execute(
-            'SELECT count_if(CAST("timestamp" AS DATE) > $end), '
-            'count(DISTINCT customer_id) FILTER (CAST("timestamp" AS DATE) <= $end) '
-            "FROM clv_orders",
-            {"end": end},
-        ).fetchone()
-    assert row is not None
-    after, customers = int(row[0]), int(row[1])
+        after = 0
+        if end < last:
+            row = con.execute(
+                'SELECT count(*) FROM clv_orders WHERE CAST("timestamp" AS DATE) > $end',
+                {"end": end},
+            ).fetchone()
+            assert row is not None
+            after = int(row[0])
     table["period_start"] = pd.to_datetime(table["period_start"]).astype("datetime64[ns]")
     table["complete"] = table["complete"].astype(bool)
     table.attrs = {
@@ -252,8 +257,8 @@ def kpi_table(
         "observation_end": end.isoformat(),
         "n_orders_read": info.n_rows,
         "n_orders_used": info.n_rows - after,
-        "customers": customers,
-        "data_problems": {"after_observation_end": after},
+        "customers": int(table["new_buyers"].sum()),  # each has one first period
+        "data_problems": {"after_observation_end": after, **problems},
     }
     return table
 

@@ -58,7 +58,7 @@ def test_kpis_writes_the_folder(orders_csv, tmp_path):
     seasonality = pd.read_csv(out / "seasonality.csv")
     assert len(seasonality) == 0 and "seasonal_52" in seasonality.columns
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["data_problems"] == {"after_observation_end": 1}
+    assert summary["data_problems"] == {"after_observation_end": 1, "exact_duplicates": 0}
     assert summary["customers"] == 4 and summary["n_orders_used"] == 6
     assert summary["last_complete_period"]["revenue_growth"] == pytest.approx(40 / 35 - 1)
     assert summary["seasonality"]["found"] is False
@@ -105,3 +105,16 @@ def test_kpis_refuses_an_output_that_holds_the_input(orders_csv):
     result = run("kpis", str(orders_csv), *MAPPING, "-o", str(orders_csv.parent))
     assert result.exit_code == 2
     assert "nothing was written" in result.output
+
+
+def test_kpis_counts_exact_duplicates(tmp_path):
+    orders = tmp_path / "dup.csv"
+    orders.write_text(
+        "customer_id,timestamp,revenue\n1,2024-01-01,10\n1,2024-01-01,10\n2,2024-01-02,5\n"
+    )
+    result = run("kpis", str(orders), "--no-plots", "-o", str(tmp_path / "k"))
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "k" / "summary.json").read_text())
+    assert summary["data_problems"] == {"after_observation_end": 0, "exact_duplicates": 1}
+    assert "1 order rows are exact duplicates" in result.output
+    assert pd.read_csv(tmp_path / "k" / "kpis.csv")["orders"].tolist() == [2, 1]  # kept
