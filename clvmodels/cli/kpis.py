@@ -121,6 +121,7 @@ def _seasonality_line(info: dict[str, Any]) -> str:
     if not info["found"]:
         return f"seasonality: {info['reason']}"
     parts = ", ".join(
-        f"period {p} (strength {info['strength'][str(p)]:.2f})" for p in info["periods"]
+        f"period {p} (strength {info['strength'][str(p)]:.2f}, {info['cycles'][str(p)]} cycles)"
+        for p in info["periods"]
     )
     return f"seasonality ({info['method']} of {info['column']}): {parts}"
