@@ -140,7 +140,7 @@ def check_kpi_period(period: str) -> KpiPeriod:
     value = str(period).lower()
     if value not in KPI_PERIODS:
         raise ValueError(f"period must be 'day', 'week' or 'month'; got {period!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def kpi_index(day: dt.date, period: KpiPeriod) -> int:

@@ -65,10 +65,9 @@ def run_kpis(
     summary = kpi_summary(kpis, info)
     files = kpis_files(out_dir, plots=plots)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    written = {
-        "kpis": write_table(_dated(kpis), files["kpis"]),
-        "seasonality": write_table(_dated(seasonality), files["seasonality"]),
-    }
+    write_table(_dated(kpis), files["kpis"])
+    write_table(_dated(seasonality), files["seasonality"])
+    written = {name: files[name] for name in ("kpis", "seasonality")}
     if plots:
         from clvmodels.plots.kpis import save_kpi_plots
 
