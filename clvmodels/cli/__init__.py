@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.demo import demo  # noqa: F401
     from clvmodels.cli.engagement import engagement  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
+    from clvmodels.cli.kpis import kpis  # noqa: F401
     from clvmodels.cli.publish import publish  # noqa: F401
     from clvmodels.cli.report import report  # noqa: F401
     from clvmodels.cli.rfm import rfm  # noqa: F401
@@ -63,6 +64,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cohorts": (
         "clvmodels.cli.cohorts:cohorts",
         "Empirical LTV and retention of each acquisition cohort, by age.",
+    ),
+    "kpis": (
+        "clvmodels.cli.kpis:kpis",
+        "Revenue, orders and buyers per period, with growth, rolling means and seasonality.",
     ),
     "backtest": (
         "clvmodels.cli.backtest:backtest",
@@ -179,6 +184,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
       clv score model/ orders.csv --horizon 12M -o scores.parquet
       clv segment scores.parquet -o segments.parquet
       clv cohorts orders.csv -o cohorts.parquet
+      clv kpis orders.csv --period week -o kpis/
       clv backtest orders.csv --calibration-end 2024-06-30 -o backtest/
       clv payback --orders orders.csv --visits visits.csv --costs costs.csv --model model/ \\
           -o payback.parquet

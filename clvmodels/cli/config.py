@@ -11,7 +11,7 @@ from a file, one block on standard error says which (standard output stays as wi
     --margin 0.3 (job.toml [defaults]); from the command line: --output; others: built-in defaults
 
 A table's ``path`` fills the command's input when it is not given: ORDERS of ``clv rfm``,
-``fit``, ``cohorts``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and ``report``,
+``fit``, ``cohorts``, ``kpis``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and ``report``,
 ``--visits``/``--costs`` of ``payback``, VISITS of ``engagement``, ``--orders`` and
 ``--visits`` of ``conversion`` (``clv report`` has no visits or costs column options, so its
 ``--visits``/``--costs`` come from the command line only),
@@ -86,6 +86,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         "query": ("scores", "query"),
     },
     "cohorts": {"orders": ("orders", "path"), **_ORDERS, **_defaults("period", "margin")},
+    "kpis": {"orders": ("orders", "path"), **_ORDERS, **_defaults("period")},
     "backtest": {"orders": ("orders", "path"), **_ORDERS, **_defaults("time_unit")},
     "payback": {
         "orders_path": ("orders", "path"),
