@@ -11,8 +11,8 @@ from a file, one block on standard error says which (standard output stays as wi
     --margin 0.3 (job.toml [defaults]); from the command line: --output; others: built-in defaults
 
 A table's ``path`` fills the command's input when it is not given: ORDERS of ``clv rfm``,
-``fit``, ``cohorts``, ``kpis``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and ``report``,
-``--visits``/``--costs`` of ``payback``, VISITS of ``engagement``, ``--orders`` and
+``fit``, ``cohorts``, ``kpis``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and
+``report``, ``--visits``/``--costs`` of ``payback``, VISITS of ``engagement``, ``--orders`` and
 ``--visits`` of ``conversion`` (``clv report`` has no visits or costs column options, so its
 ``--visits``/``--costs`` come from the command line only),
 BILLING of ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of
