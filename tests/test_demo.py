@@ -24,3 +24,11 @@ def test_demo_writes_every_output_and_publishes_the_tables(tmp_path: Path) -> No
     assert m1 == cohorts and len(m1) >= 3
     assert customers == (len(result.scores),)
     assert any(line.startswith("published 7 presentation tables and views") for line in lines)
+    for folder, name in (
+        ("engagement", "daily.csv"),
+        ("conversion", "buyers.csv"),
+        ("kpis", "kpis.csv"),
+    ):
+        assert (result.paths[folder] / name).exists() and (
+            result.paths[folder] / "summary.json"
+        ).exists()

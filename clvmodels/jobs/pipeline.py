@@ -209,11 +209,43 @@ def run_demo(
             files.subscriptions, n_companies=max(n_customers // 4, 1_000), seed=seed, echo=echo
         )
     )
+    result.paths.update(_product_analytics(result.paths, files, echo))
     result.paths["published"] = _publish(orders_path, files, truth.time_unit, echo)
     shop_orders = pd.read_parquet(result.paths["mkt_orders"])
     _backtest_shop(shop_orders, files, priors=priors, seed=seed, echo=echo)
     result.paths["report"] = _report(shop_orders, files, result.paths, echo)
     return result
+
+
+def _product_analytics(paths: dict[str, Path], files: PipelineFiles, echo: Echo) -> dict[str, Path]:
+    """``clv engagement``, ``clv conversion`` and ``clv kpis`` on the second shop's tables."""
+    from clvmodels.data.contract import OrdersSource
+    from clvmodels.jobs.conversion import run_conversion
+    from clvmodels.jobs.engagement import engagement_job
+    from clvmodels.jobs.kpis import run_kpis
+
+    started = time.perf_counter()
+    out = files.marketing
+    used = engagement_job(paths["visits"], out / "engagement").summary
+    conversion = run_conversion(
+        paths["visits"], OrdersSource(paths["mkt_orders"]), out / "conversion"
+    )
+    kpis = run_kpis(OrdersSource(paths["mkt_orders"]), out / "kpis", period="week")
+    converted = conversion.result.summary
+    echo(
+        f"engagement: DAU {used['dau']:,.0f}, WAU {used['wau']:,.0f}, MAU {used['mau']:,.0f}, "
+        f"sticky (DAU/MAU) {used['sticky_mau']:.1%}, median session "
+        f"{used['session_seconds_median']:,.0f} s; "
+        f"conversion: {converted['buyers']:,} of {converted['visitors']:,} visitors bought "
+        f"({converted['conversion_rate']:.1%}), median {converted['median_conversion_day']:g} days "
+        f"from the first visit; weekly KPIs of {kpis.summary['periods']} weeks "
+        f"[{time.perf_counter() - started:.1f} s]"
+    )
+    return {
+        "engagement": out / "engagement",
+        "conversion": out / "conversion",
+        "kpis": out / "kpis",
+    }
 
 
 def _publish(orders: Path, files: PipelineFiles, time_unit: TimeUnit, echo: Echo) -> Path:
