@@ -15,7 +15,8 @@ Definitions
   orders placed after that day are counted (``data_problems``, ``after_observation_end``)
   and left out of everything.
 * **First visit** of a user: their earliest session start; its ``source_id`` and ``device``
-  are the user's (ties on the start time go to the smallest source id, then device).
+  are the user's (ties on the start time go to the smallest source id, then device; a
+  missing source or device is kept as missing).
   **First order**: the customer's earliest order.
 * **Buyer ordering before the first visit**: a user with visits whose first order is
   earlier (by timestamp) than the first visit. They are counted apart
@@ -120,14 +121,16 @@ _USERS_SQL = """
 CREATE TEMP TABLE users AS
 WITH firsts AS (
     SELECT key, first(uid) AS uid, min(start_ts) AS first_visit,
-           arg_min(source_id, (start_ts, source_id, coalesce(device, ''))) AS source_id,
-           arg_min(device, (start_ts, source_id, coalesce(device, ''))) AS device
+           -- one struct (never NULL) so that a missing source or device is kept, not skipped
+           arg_min(struct_pack(source_id := source_id, device := device),
+                   (start_ts, coalesce(source_id, ''), coalesce(device, ''))) AS first_touch
     FROM v WHERE CAST(start_ts AS DATE) <= $end GROUP BY key
 ),
 first_orders AS (
     SELECT key, min(ts) AS first_order FROM o WHERE CAST(ts AS DATE) <= $end GROUP BY key
 )
-SELECT f.*, fo.first_order,
+SELECT f.key, f.uid, f.first_visit, f.first_touch.source_id AS source_id,
+       f.first_touch.device AS device, fo.first_order,
        CASE WHEN fo.first_order IS NULL THEN 'visitor'
             WHEN fo.first_order < f.first_visit THEN 'before'
             ELSE 'buyer' END AS status,

@@ -211,6 +211,11 @@ def coerce_times(column: pd.Series, date_format: str | None) -> pd.Series:
             parsed = pd.to_datetime(source, errors="coerce", format=fmt)
         except (ValueError, TypeError):
             parsed = pd.to_datetime(source.astype("string"), errors="coerce", format="mixed")
+        retry = parsed.isna() & column.notna()
+        if fmt is None and retry.any():  # a format guessed from the first value: the rest mixed
+            again = pd.to_datetime(source[retry].astype("string"), errors="coerce", format="mixed")
+            parsed = parsed.astype("datetime64[ns]")
+            parsed[retry] = again.astype("datetime64[ns]")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")

@@ -1,0 +1,384 @@
+"""Engagement from visits: daily, weekly and monthly active users, stickiness, session lengths.
+
+Pure functions over a visits table as :func:`clvmodels.data.marketing.read_visits` returns it
+(``uid``, ``device``, ``start_ts``, ``end_ts``, ``source_id``; one row a session). All the
+aggregation runs in DuckDB SQL on the data room's connection
+(:func:`clvmodels.data.io.duckdb_connection`); pandas only assembles the small results.
+
+Definitions
+-----------
+* **Day** of a session: the calendar date of its start, as written (naive times; exact to the
+  nanosecond: a start at 23:59:59.9999999 is on its own day).
+* **Observation window**: every calendar day from the first visit's day to the observation
+  end (default: the last visit's day). Sessions starting after the observation end are
+  counted (``after_observation_end``) and left out of everything.
+* **Week**: ISO week, Monday to Sunday; **month**: calendar month (numbered as
+  :mod:`clvmodels.summaries.calendar`). A period is **complete** when it lies fully inside the
+  window.
+* **DAU**: the mean, over every day of the window (days without visits count as 0), of the
+  number of distinct users with a session starting that day.
+* **WAU** / **MAU**: the same over the complete ISO weeks / complete calendar months of the
+  window (distinct users with a session starting in the week / month). Missing (``None``)
+  when the window holds no complete week / month.
+* **sticky_wau** = DAU / WAU, **sticky_mau** = DAU / MAU.
+* **sessions_per_user_per_day**: sessions in the window / user-days in the window (the sum of
+  the daily distinct users), i.e. the mean number of sessions of a user on a day they visit.
+* **Session length**: end − start in seconds, from the exact nanosecond times. A session
+  without an end or ending before it starts has no length: it is left out of the length
+  statistics (and counted by the reader), but it counts for DAU, WAU, MAU and sessions.
+* **session_seconds_median**: the median of the lengths: the middle one, or for an even
+  count the mean of the two middle ones (the interpolated median, DuckDB's
+  ``quantile_cont(x, 0.5)``, as pandas' ``Series.median``). It is computed on the integer
+  nanosecond lengths, then divided by 1e9, so it is exact.
+* **session_seconds_mode**: the most frequent whole-second length (the length in seconds
+  rounded down), ties to the smallest.
+* **by_device**, **by_source**: the summary of the sessions with each value (a missing value
+  is its own group), over the same window as the whole table (a day without that device's
+  visits counts as 0), with ``users`` (distinct users) and ``sessions``.
+* **Retention** (visitors): a user's cohort is the month of their first visit in the window;
+  ``age`` m = month of a visit − cohort month; ``active_users`` the cohort's users with a
+  session at age m; ``retention`` = active_users / cohort_size; ``complete`` whether the
+  month at that age ends inside the window. Ages run from 0 to the window's last month.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from clvmodels.data.io import duckdb_connection
+from clvmodels.errors import DataError
+from clvmodels.summaries.calendar import CohortPeriod, day_index, period_index_sql, period_start
+from clvmodels.summaries.calendar import period_start_sql as start_sql
+from clvmodels.summaries.period import DateLike, to_day
+
+_NS_PER_DAY = 86_400 * 10**9
+_NS_PER_SECOND = 10**9
+#: The columns of :func:`engagement_summary` (one row) and of the per-value tables.
+SUMMARY_COLUMNS = (
+    "users",
+    "sessions",
+    "dau",
+    "wau",
+    "mau",
+    "sticky_wau",
+    "sticky_mau",
+    "sessions_per_user_per_day",
+    "session_seconds_median",
+    "session_seconds_mode",
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The observation window and its complete weeks and months (period indices)."""
+
+    first_day: dt.date
+    last_day: dt.date
+    n_after: int
+    weeks: tuple[int, int]
+    months: tuple[int, int]
+
+    @property
+    def n_days(self) -> int:
+        """Days in the window."""
+        return (self.last_day - self.first_day).days + 1
+
+    def complete(self, period: CohortPeriod) -> tuple[int, int]:
+        """First and last index of the complete periods (empty when last < first)."""
+        return self.weeks if period == "week" else self.months
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """Every table of ``clv engagement`` (see the module docstring for the definitions)."""
+
+    daily: pd.DataFrame
+    weekly: pd.DataFrame
+    monthly: pd.DataFrame
+    summary: dict[str, Any]
+    by_device: pd.DataFrame
+    by_source: pd.DataFrame
+    retention: pd.DataFrame
+    window: Window
+    data_problems: dict[str, Any] = field(default_factory=dict)
+
+
+def engagement(visits: pd.DataFrame, *, observation_end: DateLike = None) -> Engagement:
+    """All the engagement tables of a visits table, in one DuckDB connection.
+
+    Parameters
+    ----------
+    visits : pandas.DataFrame
+        Visits from :func:`clvmodels.data.marketing.read_visits` (either ``problems`` mode).
+    observation_end : date, optional
+        The last day used; default the last visit's day.
+
+    Returns
+    -------
+    Engagement
+        ``data_problems`` holds the reader's ``attrs["visit_problems"]`` (when present) and
+        ``after_observation_end``.
+
+    Raises
+    ------
+    DataError
+        When no session starts on or before the observation end.
+    """
+    with _sessions(visits, observation_end) as (con, window):
+        summary = _summary(con, window, None).to_dict("records")[0]
+        result = Engagement(
+            daily=_daily(con, window),
+            weekly=_periods(con, window, "week"),
+            monthly=_periods(con, window, "month"),
+            summary={k: _plain(v) for k, v in summary.items()},
+            by_device=_summary(con, window, "device"),
+            by_source=_summary(con, window, "source_id"),
+            retention=_retention(con, window),
+            window=window,
+            data_problems={
+                **visits.attrs.get("visit_problems", {}),
+                "after_observation_end": window.n_after,
+            },
+        )
+    return result
+
+
+def daily_activity(visits: pd.DataFrame, *, observation_end: DateLike = None) -> pd.DataFrame:
+    """``date, dau, sessions, sessions_per_user, session_seconds_median``, every window day."""
+    with _sessions(visits, observation_end) as (con, window):
+        return _daily(con, window)
+
+
+def period_activity(
+    visits: pd.DataFrame, period: CohortPeriod, *, observation_end: DateLike = None
+) -> pd.DataFrame:
+    """One row a week or month that touches the window.
+
+    Columns ``period_start``, ``wau`` (or ``mau``), ``sessions``, ``sessions_per_user``,
+    ``session_seconds_median``, ``complete``.
+    """
+    with _sessions(visits, observation_end) as (con, window):
+        return _periods(con, window, period)
+
+
+def engagement_summary(
+    visits: pd.DataFrame, *, by: str | None = None, observation_end: DateLike = None
+) -> pd.DataFrame:
+    """The summary (:data:`SUMMARY_COLUMNS`): one row, or one a value of column ``by``."""
+    with _sessions(visits, observation_end) as (con, window):
+        return _summary(con, window, by)
+
+
+def visitor_retention(visits: pd.DataFrame, *, observation_end: DateLike = None) -> pd.DataFrame:
+    """``cohort, age, cohort_size, active_users, retention, complete`` (months)."""
+    with _sessions(visits, observation_end) as (con, window):
+        return _retention(con, window)
+
+
+@contextlib.contextmanager
+def _sessions(visits: pd.DataFrame, observation_end: DateLike) -> Iterator[tuple[Any, Window]]:
+    """A connection with the view ``kept`` (the window's sessions), and the window."""
+    with duckdb_connection() as con:
+        con.register(
+            "visits_in",
+            pd.DataFrame(
+                {
+                    "uid": visits["uid"].to_numpy(),
+                    "device": visits["device"].to_numpy(),
+                    "source_id": visits["source_id"].to_numpy(),
+                    "start_ts": visits["start_ts"].astype("datetime64[ns]").to_numpy(),
+                    "end_ts": visits["end_ts"].astype("datetime64[ns]").to_numpy(),
+                }
+            ),
+        )
+        d = _NS_PER_DAY
+        con.execute(
+            f"""CREATE TEMP VIEW sessions AS
+            SELECT uid, device, source_id,
+                DATE '1970-01-01' + CAST((e - ((e % {d}) + {d}) % {d}) // {d} AS INTEGER) AS day,
+                CASE WHEN end_ts >= start_ts THEN epoch_ns(end_ts) - e END AS length_ns
+            FROM (SELECT *, epoch_ns(start_ts) AS e FROM visits_in)"""
+        )
+        window = _window(con, observation_end)
+        con.execute(
+            "CREATE TEMP VIEW kept AS SELECT * FROM sessions "
+            f"WHERE day <= DATE '{window.last_day.isoformat()}'"
+        )
+        yield con, window
+
+
+def _window(con: Any, observation_end: DateLike) -> Window:
+    end = to_day(observation_end)
+    last_visit = con.execute("SELECT max(day) FROM sessions").fetchone()[0]
+    if end is None:
+        end = last_visit
+    first, n_after = con.execute(
+        "SELECT min(day) FILTER (WHERE day <= $end), count(*) FILTER (WHERE day > $end) "
+        "FROM sessions",
+        {"end": end},
+    ).fetchone()
+    if first is None:
+        raise DataError(
+            f"no session starts on or before the observation end {end}",
+            column="start_ts",
+            n_rows=int(n_after),
+            hint="Pass a later --observation-end",
+        )
+    weeks = _complete(first, end, "week")
+    months = _complete(first, end, "month")
+    return Window(first, end, int(n_after), weeks, months)
+
+
+def _complete(first: dt.date, last: dt.date, period: CohortPeriod) -> tuple[int, int]:
+    """Indices of the first and last period lying fully inside [first, last]."""
+    lo = day_index(first, period)
+    if period_start(lo, period)[0].date() < first:
+        lo += 1
+    hi = day_index(last, period)
+    if period_start(hi + 1, period)[0].date() - dt.timedelta(days=1) > last:
+        hi -= 1
+    return lo, hi
+
+
+def _daily(con: Any, window: Window) -> pd.DataFrame:
+    first, last = window.first_day.isoformat(), window.last_day.isoformat()
+    frame = con.execute(
+        f"""WITH days AS (
+            SELECT CAST(range AS DATE) AS day
+            FROM range(DATE '{first}', DATE '{last}' + INTERVAL 1 DAY, INTERVAL 1 DAY)),
+        counts AS (
+            SELECT day, count(DISTINCT uid) AS dau, count(*) AS sessions,
+                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+            FROM kept GROUP BY day)
+        SELECT days.day AS date, coalesce(dau, 0) AS dau, coalesce(sessions, 0) AS sessions,
+            sessions / dau AS sessions_per_user, session_seconds_median
+        FROM days LEFT JOIN counts USING (day) ORDER BY date"""
+    ).df()
+    return _typed(frame, "date", ("dau", "sessions"))
+
+
+def _periods(con: Any, window: Window, period: CohortPeriod) -> pd.DataFrame:
+    name = "wau" if period == "week" else "mau"
+    lo, hi = window.complete(period)
+    first = day_index(window.first_day, period)
+    last = day_index(window.last_day, period)
+    frame = con.execute(
+        f"""WITH counts AS (
+            SELECT {period_index_sql("day", period)} AS p, count(DISTINCT uid) AS users,
+                count(*) AS sessions,
+                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+            FROM kept GROUP BY p),
+        periods AS (SELECT CAST(range AS INTEGER) AS p FROM range({first}, {last + 1}))
+        SELECT {start_sql("p", period)} AS period_start, coalesce(users, 0) AS {name},
+            coalesce(sessions, 0) AS sessions, sessions / users AS sessions_per_user,
+            session_seconds_median, p BETWEEN {lo} AND {hi} AS complete
+        FROM periods LEFT JOIN counts USING (p)
+        ORDER BY period_start"""
+    ).df()
+    return _typed(frame, "period_start", (name, "sessions"))
+
+
+def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
+    """The summary per value of ``by`` (a column of ``kept``), or one row."""
+    group = "NULL" if by is None else f'"{by}"'
+    means = []
+    for period, name in (("week", "wau"), ("month", "mau")):
+        lo, hi = window.complete(period)
+        n = hi - lo + 1
+        means.append(
+            f"""{name}_users AS (
+                SELECT g, sum(users) / {n} AS {name} FROM (
+                    SELECT g, {period_index_sql("day", period)} AS p, count(DISTINCT uid) AS users
+                    FROM k GROUP BY g, p) WHERE p BETWEEN {lo} AND {hi} GROUP BY g)"""
+            if n > 0
+            else f"{name}_users AS (SELECT DISTINCT g, CAST(NULL AS DOUBLE) AS {name} FROM k)"
+        )
+    same = "a.g IS NOT DISTINCT FROM {0}.g"
+    frame = con.execute(
+        f"""WITH k AS (SELECT {group} AS g, uid, day, length_ns FROM kept),
+        per_day AS (
+            SELECT g, sum(users) AS user_days, sum(sessions) AS sessions FROM (
+                SELECT g, day, count(DISTINCT uid) AS users, count(*) AS sessions
+                FROM k GROUP BY g, day) GROUP BY g),
+        {means[0]}, {means[1]},
+        overall AS (
+            SELECT g, count(DISTINCT uid) AS users,
+                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+            FROM k GROUP BY g),
+        seconds AS (
+            SELECT g, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n
+            FROM k WHERE length_ns IS NOT NULL GROUP BY g, s),
+        modes AS (
+            SELECT g, s AS session_seconds_mode FROM (
+                SELECT g, s, row_number() OVER (PARTITION BY g ORDER BY n DESC, s) AS r
+                FROM seconds) WHERE r = 1)
+        SELECT a.g AS value, a.users, d.sessions, d.user_days / {window.n_days} AS dau,
+            coalesce(w.wau, 0) AS wau, coalesce(m.mau, 0) AS mau,
+            d.user_days / {window.n_days} / w.wau AS sticky_wau,
+            d.user_days / {window.n_days} / m.mau AS sticky_mau,
+            d.sessions / d.user_days AS sessions_per_user_per_day,
+            a.session_seconds_median, o.session_seconds_mode
+        FROM overall a
+        JOIN per_day d ON {same.format("d")}
+        LEFT JOIN wau_users w ON {same.format("w")}
+        LEFT JOIN mau_users m ON {same.format("m")}
+        LEFT JOIN modes o ON {same.format("o")}
+        ORDER BY d.sessions DESC, a.g"""
+    ).df()
+    for name, (lo, hi) in (("wau", window.weeks), ("mau", window.months)):
+        if hi < lo:  # no complete period: no mean, no stickiness
+            frame[name] = float("nan")
+    frame["session_seconds_mode"] = frame["session_seconds_mode"].astype("Int64")
+    frame["users"] = frame["users"].astype("int64")
+    frame["sessions"] = frame["sessions"].astype("int64")
+    if by is None:
+        return frame.drop(columns="value")
+    return frame.rename(columns={"value": by})
+
+
+def _retention(con: Any, window: Window) -> pd.DataFrame:
+    month = period_index_sql("day", "month")
+    last = day_index(window.last_day, "month")
+    complete_hi = window.months[1]
+    frame = con.execute(
+        f"""WITH cohorts AS (
+            SELECT uid, {period_index_sql("min(day)", "month")} AS cohort FROM kept GROUP BY uid),
+        active AS (SELECT DISTINCT uid, {month} AS p FROM kept),
+        counts AS (
+            SELECT c.cohort, a.p - c.cohort AS age, count(*) AS active_users
+            FROM active a JOIN cohorts c USING (uid) GROUP BY ALL),
+        sizes AS (SELECT cohort, count(*) AS cohort_size FROM cohorts GROUP BY cohort),
+        grid AS (
+            SELECT cohort, cohort_size, unnest(range(0, {last} - cohort + 1)) AS age FROM sizes)
+        SELECT {start_sql("g.cohort", "month")} AS cohort, g.age, g.cohort_size,
+            coalesce(c.active_users, 0) AS active_users,
+            coalesce(c.active_users, 0) / g.cohort_size AS retention,
+            g.cohort + g.age <= {complete_hi} AS complete
+        FROM grid g LEFT JOIN counts c ON c.cohort = g.cohort AND c.age = g.age
+        ORDER BY g.cohort, g.age"""
+    ).df()
+    frame = _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
+    frame["complete"] = frame["complete"].astype(bool)
+    return frame
+
+
+def _typed(frame: pd.DataFrame, date_col: str, counts: tuple[str, ...]) -> pd.DataFrame:
+    frame[date_col] = pd.to_datetime(frame[date_col]).astype("datetime64[ns]")
+    for name in counts:
+        frame[name] = frame[name].astype("int64")
+    if "complete" in frame.columns:
+        frame["complete"] = frame["complete"].astype(bool)
+    return frame
+
+
+def _plain(value: Any) -> Any:
+    """A number for JSON: numpy scalars to Python, NaN and NA to ``None``."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
