@@ -15,6 +15,18 @@ from typing import Any
 
 RTOL = 1e-9
 
+ENGAGEMENT_NUMBERS = (
+    "users",
+    "sessions",
+    "dau",
+    "wau",
+    "mau",
+    "sticky_wau",
+    "sticky_mau",
+    "sessions_per_user_per_day",
+    "session_seconds_median",
+    "session_seconds_mode",
+)
 CONVERSION_NUMBERS = (
     "visitors",
     "buyers",
@@ -27,6 +39,14 @@ CONVERSION_NUMBERS = (
     "median_conversion_day",
 )
 #: Each table: its key columns, and the columns holding dates (parsed on both sides).
+ENGAGEMENT_TABLES = {
+    "daily": (("date",), ("date",)),
+    "weekly": (("period_start",), ("period_start",)),
+    "monthly": (("period_start",), ("period_start",)),
+    "by_device": (("device",), ()),
+    "by_source": (("source_id",), ()),
+    "retention": (("cohort", "age"), ("cohort",)),
+}
 CONVERSION_TABLES = {
     "buyers": (("uid",), ("first_visit", "first_order")),
     "by_source": (("source_id",), ()),
@@ -121,6 +141,11 @@ def agreement(
         "tables": compared,
         "ours_summary": {key: ours.get(key) for key in numbers},
     }
+
+
+def engagement_agreement(ours_dir: Path, other_dir: Path) -> dict[str, Any]:
+    """``clv engagement``'s files against the notebook way's."""
+    return agreement(ours_dir, other_dir, ENGAGEMENT_NUMBERS, ENGAGEMENT_TABLES)
 
 
 def conversion_agreement(ours_dir: Path, other_dir: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from .jobs import (
     cdnow_clv,
     cli_churn,
     cli_conversion,
+    cli_engagement,
     cli_fit,
     cli_rfm,
     cli_startup,
@@ -44,6 +45,7 @@ JOBS: dict[str, Job] = {
         sbg_fit.JOB,
         cli_churn.JOB,
         pg_rfm.JOB,
+        cli_engagement.JOB,
         cli_conversion.JOB,
     )
 }

@@ -12,7 +12,7 @@ both sides of each job read every row the same way:
   year from :data:`FIRST_DAY` (the first and last days always have visits at 1M users); later
   visits fall between it and :data:`LAST_DAY`, more of them soon after, on weekdays more than
   at weekends (:data:`WEEKDAY_WEIGHTS`). Start times of day are around 15:00; lengths are
-  lognormal (median 6 minutes) in whole seconds, some of them 0.
+  lognormal (median 6 minutes) in whole seconds, one in a thousand 0.
 * each user has a device (desktop, touch, tablet) and a source (``"1"`` to ``"10"``) used in
   most of their visits; the others are drawn from the same shares.
 * **orders** (``uid``, ``buy_ts``, ``revenue``): :data:`BUYER_SHARE` of the users buy. The
@@ -97,7 +97,7 @@ def _visits(rng: Any, n_users: int) -> tuple[dict[str, Any], Any, Any]:
     )
     first_start = start[:n_users].copy()
     length = np.rint(rng.lognormal(np.log(360.0), 1.1, user.size)).astype(np.int64)
-    length[rng.random(user.size) < 0.05] = 0
+    length[rng.random(user.size) < 0.001] = 0
     own_device = rng.choice(len(DEVICES), size=n_users, p=DEVICE_SHARES)
     own_source = rng.choice(len(SOURCES), size=n_users, p=SOURCE_SHARES)
     order = np.argsort(start, kind="stable")
