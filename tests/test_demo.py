@@ -18,7 +18,8 @@ def test_demo_writes_every_output_and_publishes_the_tables(tmp_path: Path) -> No
     with duckdb.connect(str(published), read_only=True) as con:
         m1 = con.execute("SELECT cohort, retained_m1 FROM clv.m1_retention ORDER BY 1").fetchall()
         cohorts = con.execute(
-            "SELECT cohort, active_customers FROM clv.cohorts WHERE age = 1 AND complete ORDER BY 1"
+            "SELECT cohort, active_customers FROM clv.cohorts WHERE age = 1 AND complete "
+            "ORDER BY 1"
         ).fetchall()
         customers = con.execute("SELECT count(*) FROM clv.top_customers").fetchone()
     assert m1 == cohorts and len(m1) >= 3

@@ -90,7 +90,7 @@ class ConversionResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def id_keys(uids: pd.Series, customer_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def id_keys(uids: pd.Series, customer_ids: pd.Series) -> tuple[Any, Any]:
     """The keys on which visits' ``uid`` and orders' ``customer_id`` are compared.
 
     Both as they are when both are numeric or both text; both as text (integers in their
@@ -101,8 +101,8 @@ def id_keys(uids: pd.Series, customer_ids: pd.Series) -> tuple[np.ndarray, np.nd
     )
     if mixed or not pd.api.types.is_numeric_dtype(uids.dtype):
         return (
-            uids.astype(str).to_numpy(dtype=object),
-            customer_ids.astype(str).to_numpy(dtype=object),
+            uids.astype(str).array,
+            customer_ids.astype(str).array,
         )
     return uids.to_numpy(dtype="int64"), customer_ids.to_numpy(dtype="int64")
 
@@ -234,9 +234,9 @@ def conversion_tables(
             pd.DataFrame(
                 {
                     "key": visit_keys,
-                    "uid": visits["uid"].to_numpy(),
-                    "device": visits["device"].to_numpy(dtype=object),
-                    "source_id": visits["source_id"].to_numpy(dtype=object),
+                    "uid": visits["uid"].array,
+                    "device": visits["device"].array,
+                    "source_id": visits["source_id"].array,
                     "start_ts": visits["start_ts"].to_numpy(),
                 }
             ),

@@ -105,6 +105,7 @@ class Engagement:
     by_device: pd.DataFrame
     by_source: pd.DataFrame
     retention: pd.DataFrame
+    session_lengths: pd.DataFrame
     window: Window
     data_problems: dict[str, Any] = field(default_factory=dict)
 
@@ -140,6 +141,7 @@ def engagement(visits: pd.DataFrame, *, observation_end: DateLike = None) -> Eng
             by_device=_summary(con, window, "device"),
             by_source=_summary(con, window, "source_id"),
             retention=_retention(con, window),
+            session_lengths=_length_histogram(con),
             window=window,
             data_problems={
                 **visits.attrs.get("visit_problems", {}),
@@ -185,6 +187,7 @@ def visitor_retention(visits: pd.DataFrame, *, observation_end: DateLike = None)
 def _sessions(visits: pd.DataFrame, observation_end: DateLike) -> Iterator[tuple[Any, Window]]:
     """A connection with the view ``kept`` (the window's sessions), and the window."""
     with duckdb_connection() as con:
+        con.execute("SET preserve_insertion_order = false")  # every result is ORDERed
         con.register(
             "visits_in",
             pd.DataFrame(
@@ -252,10 +255,13 @@ def _daily(con: Any, window: Window) -> pd.DataFrame:
         f"""WITH days AS (
             SELECT CAST(range AS DATE) AS day
             FROM range(DATE '{first}', DATE '{last}' + INTERVAL 1 DAY, INTERVAL 1 DAY)),
-        counts AS (
-            SELECT day, count(DISTINCT uid) AS dau, count(*) AS sessions,
-                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM kept GROUP BY day)
+        users AS (
+            SELECT day, count(*) AS dau, sum(n) AS sessions
+            FROM (SELECT day, uid, count(*) AS n FROM kept GROUP BY day, uid) GROUP BY day),
+        lengths AS (
+            SELECT day, quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+            FROM kept WHERE length_ns IS NOT NULL GROUP BY day),
+        counts AS (SELECT * FROM users LEFT JOIN lengths USING (day))
         SELECT days.day AS date, coalesce(dau, 0) AS dau, coalesce(sessions, 0) AS sessions,
             sessions / dau AS sessions_per_user, session_seconds_median
         FROM days LEFT JOIN counts USING (day) ORDER BY date"""
@@ -269,11 +275,15 @@ def _periods(con: Any, window: Window, period: CohortPeriod) -> pd.DataFrame:
     first = day_index(window.first_day, period)
     last = day_index(window.last_day, period)
     frame = con.execute(
-        f"""WITH counts AS (
-            SELECT {period_index_sql("day", period)} AS p, count(DISTINCT uid) AS users,
-                count(*) AS sessions,
+        f"""WITH users AS (
+            SELECT p, count(*) AS users, sum(n) AS sessions FROM (
+                SELECT {period_index_sql("day", period)} AS p, uid, count(*) AS n
+                FROM kept GROUP BY p, uid) GROUP BY p),
+        lengths AS (
+            SELECT {period_index_sql("day", period)} AS p,
                 quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM kept GROUP BY p),
+            FROM kept WHERE length_ns IS NOT NULL GROUP BY p),
+        counts AS (SELECT * FROM users LEFT JOIN lengths USING (p)),
         periods AS (SELECT CAST(range AS INTEGER) AS p FROM range({first}, {last + 1}))
         SELECT {start_sql("p", period)} AS period_start, coalesce(users, 0) AS {name},
             coalesce(sessions, 0) AS sessions, sessions / users AS sessions_per_user,
@@ -293,24 +303,23 @@ def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
         n = hi - lo + 1
         means.append(
             f"""{name}_users AS (
-                SELECT g, sum(users) / {n} AS {name} FROM (
-                    SELECT g, {period_index_sql("day", period)} AS p, count(DISTINCT uid) AS users
-                    FROM k GROUP BY g, p) WHERE p BETWEEN {lo} AND {hi} GROUP BY g)"""
+                SELECT g, count(*) / {n} AS {name} FROM (
+                    SELECT DISTINCT g, {period_index_sql("day", period)} AS p, uid FROM ud)
+                WHERE p BETWEEN {lo} AND {hi} GROUP BY g)"""
             if n > 0
-            else f"{name}_users AS (SELECT DISTINCT g, CAST(NULL AS DOUBLE) AS {name} FROM k)"
+            else f"{name}_users AS (SELECT DISTINCT g, CAST(NULL AS DOUBLE) AS {name} FROM ud)"
         )
     same = "a.g IS NOT DISTINCT FROM {0}.g"
     frame = con.execute(
         f"""WITH k AS (SELECT {group} AS g, uid, day, length_ns FROM kept),
-        per_day AS (
-            SELECT g, sum(users) AS user_days, sum(sessions) AS sessions FROM (
-                SELECT g, day, count(DISTINCT uid) AS users, count(*) AS sessions
-                FROM k GROUP BY g, day) GROUP BY g),
+        ud AS (SELECT g, day, uid, count(*) AS n FROM k GROUP BY g, day, uid),
+        per_day AS (SELECT g, count(*) AS user_days, sum(n) AS sessions FROM ud GROUP BY g),
         {means[0]}, {means[1]},
         overall AS (
-            SELECT g, count(DISTINCT uid) AS users,
-                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM k GROUP BY g),
+            SELECT g, count(*) AS users FROM (SELECT DISTINCT g, uid FROM ud) GROUP BY g),
+        lengths AS (
+            SELECT g, quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+            FROM k WHERE length_ns IS NOT NULL GROUP BY g),
         seconds AS (
             SELECT g, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n
             FROM k WHERE length_ns IS NOT NULL GROUP BY g, s),
@@ -323,9 +332,10 @@ def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
             d.user_days / {window.n_days} / w.wau AS sticky_wau,
             d.user_days / {window.n_days} / m.mau AS sticky_mau,
             d.sessions / d.user_days AS sessions_per_user_per_day,
-            a.session_seconds_median, o.session_seconds_mode
+            l.session_seconds_median, o.session_seconds_mode
         FROM overall a
         JOIN per_day d ON {same.format("d")}
+        LEFT JOIN lengths l ON {same.format("l")}
         LEFT JOIN wau_users w ON {same.format("w")}
         LEFT JOIN mau_users m ON {same.format("m")}
         LEFT JOIN modes o ON {same.format("o")}
@@ -366,6 +376,36 @@ def _retention(con: Any, window: Window) -> pd.DataFrame:
     frame = _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
     frame["complete"] = frame["complete"].astype(bool)
     return frame
+
+
+def session_length_histogram(
+    visits: pd.DataFrame, *, observation_end: DateLike = None, bins: int = 60
+) -> pd.DataFrame:
+    """Sessions per length bin: ``seconds_from``, ``seconds_to`` (whole seconds), ``sessions``.
+
+    ``bins`` equal bins of a whole number of seconds cover the lengths up to their 99th
+    percentile; the last bin also holds the longer sessions. Sessions without a length are
+    not counted.
+    """
+    with _sessions(visits, observation_end) as (con, _):
+        return _length_histogram(con, bins)
+
+
+def _length_histogram(con: Any, bins: int = 60) -> pd.DataFrame:
+    top = con.execute(
+        f"SELECT quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM kept"
+    ).fetchone()[0]
+    width = max(1, -(-(int(top or 0) + 1) // bins))
+    frame = con.execute(
+        f"""WITH b AS (
+            SELECT least(length_ns // {_NS_PER_SECOND * width}, {bins - 1}) AS bin,
+                count(*) AS sessions
+            FROM kept WHERE length_ns IS NOT NULL GROUP BY bin)
+        SELECT range * {width} AS seconds_from, (range + 1) * {width} AS seconds_to,
+            coalesce(sessions, 0) AS sessions
+        FROM range({bins}) LEFT JOIN b ON b.bin = range ORDER BY range"""
+    ).df()
+    return frame.astype("int64")
 
 
 def _typed(frame: pd.DataFrame, date_col: str, counts: tuple[str, ...]) -> pd.DataFrame:

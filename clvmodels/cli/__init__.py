@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.cohorts import cohorts  # noqa: F401
     from clvmodels.cli.conversion import conversion  # noqa: F401
     from clvmodels.cli.demo import demo  # noqa: F401
+    from clvmodels.cli.engagement import engagement  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
     from clvmodels.cli.publish import publish  # noqa: F401
     from clvmodels.cli.report import report  # noqa: F401
@@ -74,6 +75,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "budget": (
         "clvmodels.cli.acquisition:budget",
         "How much a new customer from each source is worth, and where to move the budget.",
+    ),
+    "engagement": (
+        "clvmodels.cli.engagement:engagement",
+        "How people use the product: DAU, WAU, MAU, stickiness, sessions and their lengths.",
     ),
     "conversion": (
         "clvmodels.cli.conversion:conversion",

@@ -12,16 +12,17 @@ from a file, one block on standard error says which (standard output stays as wi
 
 A table's ``path`` fills the command's input when it is not given: ORDERS of ``clv rfm``,
 ``fit``, ``cohorts``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and ``report``,
-``--visits``/``--costs`` of ``payback``, ``--orders`` and ``--visits`` of ``conversion``
-(``clv report`` has no visits or costs column options, so its ``--visits``/``--costs`` come
-from the command line only), BILLING of
-``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of ``churn``, SCORES of
-``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``, ``--schema`` and
-``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir`` fills the model
-folder that ``score``, ``show``, ``payback --model``, ``budget --model``, ``report --model``
-and ``publish --model`` read, never ``clv fit -o`` (outputs are always given on the command
-line); ``[defaults] model_type`` fills ``clv fit --model`` and ``publish --model-type``.
-``clv demo`` takes no file. ``clv run JOB`` reads JOB only (:mod:`clvmodels.cli.run`).
+``--visits``/``--costs`` of ``payback``, VISITS of ``engagement``, ``--orders`` and
+``--visits`` of ``conversion`` (``clv report`` has no visits or costs column options, so its
+``--visits``/``--costs`` come from the command line only),
+BILLING of ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of
+``churn``, SCORES of ``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``,
+``--schema`` and ``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir``
+fills the model folder that ``score``, ``show``, ``payback --model``, ``budget --model``,
+``report --model`` and ``publish --model`` read, never ``clv fit -o`` (outputs are always given
+on the command line); ``[defaults] model_type`` fills ``clv fit --model`` and ``publish
+--model-type``. ``clv demo`` takes no file. ``clv run JOB`` reads JOB only
+(:mod:`clvmodels.cli.run`).
 """
 
 from __future__ import annotations
@@ -51,11 +52,9 @@ FROM_FILES = "clvmodels.settings_from_files"
 REPORTED = "clvmodels.settings_reported"
 
 _ORDERS = {key: ("orders", key) for key in SCHEMA["orders"] if key != "path"}
-_VISITS = {
-    "visits_path": ("visits", "path"),
-    **{key: ("visits", key) for key in SCHEMA["visits"] if key != "path"},
-}
+_VISITS = {key: ("visits", key) for key in SCHEMA["visits"] if key != "path"}
 _VISITS_COSTS = {
+    "visits_path": ("visits", "path"),
     **_VISITS,
     "costs_path": ("costs", "path"),
     **{key: ("costs", key) for key in SCHEMA["costs"] if key != "path"},
@@ -95,7 +94,13 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_defaults("model_dir", "margin", "period"),
     },
     "budget": _defaults("model_dir", "annual_discount_rate"),
-    "conversion": {"orders_path": ("orders", "path"), **_ORDERS, **_VISITS},
+    "engagement": {"visits": ("visits", "path"), **_VISITS},
+    "conversion": {
+        "orders_path": ("orders", "path"),
+        **_ORDERS,
+        "visits_path": ("visits", "path"),
+        **_VISITS,
+    },
     "subscriptions": {
         "billing": ("billing", "path"),
         **{key: ("billing", key) for key in SCHEMA["billing"] if key != "path"},

@@ -17,18 +17,17 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
-from clvmodels.cli.marketing_options import (
-    pop_visits_options,
-    visits_options,
-    visits_reader_options,
-)
+from clvmodels.cli.marketing_options import pop_visits_options, visits_column_options
 from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.data.database_url import shown_source
 from clvmodels.data.paths import input_tables
 
 
 @click.command()
-@visits_options(required=True)
+@click.option(
+    "--visits", "visits_path", required=True, type=click.Path(dir_okay=False), help="Visits."
+)
+@visits_column_options
 @click.option("--orders", "orders_path", required=True, help="Orders file or database URL.")
 @orders_options
 @observation_end_option(
@@ -73,7 +72,7 @@ def conversion(
     """
     from clvmodels.jobs.conversion import conversion_files, run_conversion
 
-    visits_columns = visits_reader_options(pop_visits_options(kwargs))
+    visits_columns = pop_visits_options(kwargs)
     opts = pop_orders_options(kwargs)
     folder_output(out_dir, "-o", "a folder of files")
     check_outputs(

@@ -1,7 +1,7 @@
 """The visits and costs options that ``clv payback`` and ``clv publish`` share, and their reader.
 
-:func:`visits_options` (``--visits`` and its columns alone) is what commands that read visits
-without costs take (``clv conversion``); :func:`visits_costs_options` adds the costs.
+:func:`visits_column_options` are the ``--visits-*-col`` options alone, for the commands that
+read visits without costs (``clv engagement``, ``clv conversion``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pandas as pd
 
 from clvmodels.data.marketing import read_costs, read_visits
 
-#: Keyword names of the column options of :func:`visits_options`.
+#: Keyword names of :func:`visits_column_options`.
 VISITS_OPTION_NAMES = (
     "visits_uid_col",
     "visits_start_col",
@@ -31,67 +31,66 @@ VISITS_COSTS_OPTION_NAMES = (
 )
 
 
-def _visits_option_list(*, required: bool, help_text: str) -> tuple[Callable[[Any], Any], ...]:
-    return (
+_VISITS_COLUMN_OPTIONS = (
+    click.option(
+        "--visits-uid-col", default="uid", show_default=True, help="User id (= customer)."
+    ),
+    click.option(
+        "--visits-start-col", default="start_ts", show_default=True, help="Session start."
+    ),
+    click.option("--visits-end-col", default="end_ts", show_default=True, help="Session end."),
+    click.option("--visits-source-col", default="source_id", show_default=True, help="Ad source."),
+    click.option(
+        "--visits-device-col", default="device", show_default=True, help="Device (optional)."
+    ),
+)
+
+
+def _apply(options: tuple[Any, ...], func: Any) -> Any:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def visits_column_options(func: Any) -> Any:
+    """The visits' column options ``--visits-uid-col`` ... ``--visits-device-col``."""
+    return _apply(_VISITS_COLUMN_OPTIONS, func)
+
+
+def pop_visits_options(kwargs: dict[str, Any]) -> dict[str, str]:
+    """Pop :func:`visits_column_options` from ``kwargs`` as read_visits keywords (``uid_col``)."""
+    return {name.removeprefix("visits_"): kwargs.pop(name) for name in VISITS_OPTION_NAMES}
+
+
+def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
+    """``--visits``, ``--costs`` (stored as ``visits_path``, ``costs_path``) and their columns."""
+    options = (
         click.option(
             "--visits",
             "visits_path",
             required=required,
             type=click.Path(dir_okay=False),
-            help=help_text,
+            help="Visits." if required else "Visits (with --costs: adds payback and budget).",
+        ),
+        *_VISITS_COLUMN_OPTIONS,
+        click.option(
+            "--costs",
+            "costs_path",
+            required=required,
+            type=click.Path(dir_okay=False),
+            help="Daily costs." if required else "Daily costs (with --visits).",
         ),
         click.option(
-            "--visits-uid-col", default="uid", show_default=True, help="User id (= customer)."
+            "--costs-source-col", default="source_id", show_default=True, help="Ad source."
         ),
-        click.option(
-            "--visits-start-col", default="start_ts", show_default=True, help="Session start."
-        ),
-        click.option("--visits-end-col", default="end_ts", show_default=True, help="Session end."),
-        click.option(
-            "--visits-source-col", default="source_id", show_default=True, help="Ad source."
-        ),
-        click.option(
-            "--visits-device-col", default="device", show_default=True, help="Device (optional)."
-        ),
+        click.option("--costs-date-col", default="dt", show_default=True, help="Day of the costs."),
+        click.option("--costs-col", default="costs", show_default=True, help="Amount spent."),
     )
 
-
-def _decorator(options: tuple[Callable[[Any], Any], ...]) -> Callable[[Any], Any]:
     def decorate(func: Any) -> Any:
-        for option in reversed(options):
-            func = option(func)
-        return func
+        return _apply(options, func)
 
     return decorate
-
-
-def visits_options(*, required: bool = True) -> Callable[[Any], Any]:
-    """``--visits`` (stored as ``visits_path``) and its ``--visits-*`` column options."""
-    return _decorator(_visits_option_list(required=required, help_text="Visits."))
-
-
-def visits_costs_options(*, required: bool) -> Callable[[Any], Any]:
-    """``--visits``, ``--costs`` (stored as ``visits_path``, ``costs_path``) and their columns."""
-    visits_help = "Visits." if required else "Visits (with --costs: adds payback and budget)."
-    return _decorator(
-        (
-            *_visits_option_list(required=required, help_text=visits_help),
-            click.option(
-                "--costs",
-                "costs_path",
-                required=required,
-                type=click.Path(dir_okay=False),
-                help="Daily costs." if required else "Daily costs (with --visits).",
-            ),
-            click.option(
-                "--costs-source-col", default="source_id", show_default=True, help="Ad source."
-            ),
-            click.option(
-                "--costs-date-col", default="dt", show_default=True, help="Day of the costs."
-            ),
-            click.option("--costs-col", default="costs", show_default=True, help="Amount spent."),
-        )
-    )
 
 
 def pop_visits_costs_options(kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -99,27 +98,18 @@ def pop_visits_costs_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {name: kwargs.pop(name) for name in VISITS_COSTS_OPTION_NAMES}
 
 
-def pop_visits_options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Take the visits column options (:data:`VISITS_OPTION_NAMES`) out of keyword arguments."""
-    return {name: kwargs.pop(name) for name in VISITS_OPTION_NAMES}
-
-
-def visits_reader_options(options: dict[str, Any]) -> dict[str, str]:
-    """The :func:`~clvmodels.data.marketing.read_visits` column keywords of the options."""
-    return {
-        "uid_col": options["visits_uid_col"],
-        "start_col": options["visits_start_col"],
-        "end_col": options["visits_end_col"],
-        "source_col": options["visits_source_col"],
-        "device_col": options["visits_device_col"],
-    }
-
-
 def read_visits_and_costs(
     visits_path: str, costs_path: str, options: dict[str, Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The visits and costs, read and validated with the --visits-* and --costs-* names."""
-    visits = read_visits(visits_path, **visits_reader_options(options))
+    visits = read_visits(
+        visits_path,
+        uid_col=options["visits_uid_col"],
+        start_col=options["visits_start_col"],
+        end_col=options["visits_end_col"],
+        source_col=options["visits_source_col"],
+        device_col=options["visits_device_col"],
+    )
     costs = read_costs(
         costs_path,
         source_col=options["costs_source_col"],

@@ -400,7 +400,9 @@ def test_a_publish_removes_what_it_no_longer_writes(
     assert result.exit_code == 0, result.output
     frames = _read_all(to)
     assert not {"orders", "top_dimensions", "customer_favourite_dimension"} & frames.keys()
-    assert TABLES - {"orders"} | {"m1_retention", "retention_curve", "top_customers"} <= set(frames)
+    assert TABLES - {"orders"} | {"m1_retention", "retention_curve", "top_customers"} <= set(
+        frames
+    )
     assert "favourite_partner_id" not in frames["customers"].columns
     assert len(frames["runs"]) == 2
 

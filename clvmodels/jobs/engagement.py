@@ -1,0 +1,146 @@
+"""``clv engagement``: read visits, compute the engagement tables, write them into a folder.
+
+:func:`engagement_job` is what the command does between parsing and printing. The visits are
+read leniently (:func:`clvmodels.data.marketing.read_visits` with ``problems="report"``): rows
+without a user id or a start are dropped, sessions without an end or ending before they start
+are kept without a length, and every such row is counted in ``summary.json`` under
+``"data_problems"``, with the sessions after the observation end (``after_observation_end``).
+Each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clvmodels.analytics.engagement import Engagement, engagement
+from clvmodels.data.database_url import shown_source
+from clvmodels.data.io import write_json, write_table
+from clvmodels.data.marketing import read_visits
+from clvmodels.summaries.period import DateLike
+
+#: The tables of ``clv engagement -o OUT_DIR``: name -> file in OUT_DIR.
+TABLE_FILES = {
+    "daily": "daily.csv",
+    "weekly": "weekly.csv",
+    "monthly": "monthly.csv",
+    "by_device": "by_device.csv",
+    "by_source": "by_source.csv",
+    "retention": "retention.csv",
+    "session_lengths": "session_lengths.csv",
+}
+SUMMARY_FILE = "summary.json"
+#: The plots: name -> file in OUT_DIR.
+PLOT_FILES = {
+    "active_users": "active_users.png",
+    "session_lengths": "session_lengths.png",
+    "retention": "retention.png",
+}
+
+
+@dataclass(frozen=True)
+class EngagementRun:
+    """What :func:`engagement_job` computed and the files it wrote."""
+
+    result: Engagement
+    summary: dict[str, Any]
+    written: list[Path]
+
+
+def engagement_files(out_dir: str | os.PathLike[str], *, plots: bool = True) -> list[Path]:
+    """Every file ``clv engagement -o out_dir`` writes (plots included when ``plots``)."""
+    folder = Path(out_dir)
+    names = [*TABLE_FILES.values(), SUMMARY_FILE, *(PLOT_FILES.values() if plots else ())]
+    return [folder / name for name in names]
+
+
+def engagement_job(
+    visits_path: str | os.PathLike[str] | pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    uid_col: str = "uid",
+    start_col: str = "start_ts",
+    end_col: str = "end_ts",
+    source_col: str = "source_id",
+    device_col: str = "device",
+    observation_end: DateLike = None,
+    plots: bool = True,
+) -> EngagementRun:
+    """Read the visits, compute :func:`clvmodels.analytics.engagement.engagement`, write.
+
+    Writes into ``out_dir``: :data:`TABLE_FILES` (CSV), ``summary.json`` (the summary, the
+    window, the columns read and ``data_problems``) and, with ``plots``, :data:`PLOT_FILES`.
+
+    Raises
+    ------
+    DataError
+        For a visits table that cannot be used (missing columns, no rows, no session up to
+        the observation end).
+    """
+    visits = read_visits(
+        visits_path,
+        uid_col=uid_col,
+        start_col=start_col,
+        end_col=end_col,
+        source_col=source_col,
+        device_col=device_col,
+        problems="report",
+    )
+    result = engagement(visits, observation_end=observation_end)
+    folder = Path(out_dir)
+    written = [
+        write_table(_for_csv(getattr(result, name)), folder / file)
+        for name, file in TABLE_FILES.items()
+    ]
+    shown = "DataFrame" if isinstance(visits_path, pd.DataFrame) else shown_source(visits_path)
+    summary = {
+        "visits": shown,
+        "columns": {
+            "uid": uid_col,
+            "start": start_col,
+            "end": end_col,
+            "source": source_col,
+            "device": device_col,
+        },
+        "first_day": result.window.first_day.isoformat(),
+        "observation_end": result.window.last_day.isoformat(),
+        "days": result.window.n_days,
+        "complete_weeks": max(0, result.window.weeks[1] - result.window.weeks[0] + 1),
+        "complete_months": max(0, result.window.months[1] - result.window.months[0] + 1),
+        **result.summary,
+        "data_problems": result.data_problems,
+    }
+    written.append(write_json(summary, folder / SUMMARY_FILE))
+    if plots:
+        written.extend(_write_plots(result, folder))
+    return EngagementRun(result=result, summary=summary, written=[Path(p) for p in written])
+
+
+def _write_plots(result: Engagement, folder: Path) -> list[Path]:
+    # matplotlib only when plots are drawn
+    from clvmodels.plots.analytics import (
+        plot_active_users,
+        plot_session_lengths,
+        plot_visitor_retention,
+    )
+    from clvmodels.plots.base import save_figure
+
+    axes = {
+        "active_users": plot_active_users(result.daily, result.weekly, result.monthly),
+        "session_lengths": plot_session_lengths(result.session_lengths),
+        "retention": plot_visitor_retention(result.retention),
+    }
+    return [save_figure(ax, folder / PLOT_FILES[name]) for name, ax in axes.items()]
+
+
+def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as ``YYYY-MM-DD`` (no midnight time) in the CSV files."""
+    out = frame.copy()
+    for name in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[name].dtype):
+            out[name] = out[name].dt.strftime("%Y-%m-%d")
+    return out
