@@ -71,6 +71,7 @@ class Sides:
             "call_seconds": result["seconds"],
             "command_peak_rss_mb": result["peak_rss_mb"],
             "breakdown_seconds": summary.get("seconds"),
+            "n_customers": summary.get("users", summary.get("visitors", 0)),
             "warmed_up": not args.no_warmup,
             "measured_command": " ".join(cmd)
             if side == "ours"
