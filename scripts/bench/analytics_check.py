@@ -138,7 +138,8 @@ def agreement(
         **{f"same_{name}": t["agree"] for name, t in compared.items()},
         "max_rel_diff": worst,
         "summary_rel_diff": diffs,
-        "tables": compared,
+        "rows": {name: t["rows"] for name, t in compared.items()},
+        "differing_tables": {name: t for name, t in compared.items() if not t["agree"]},
         "ours_summary": {key: ours.get(key) for key in numbers},
     }
 
