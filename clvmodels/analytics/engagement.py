@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from clvmodels.data.io import duckdb_connection
@@ -250,106 +251,101 @@ def _complete(first: dt.date, last: dt.date, period: CohortPeriod) -> tuple[int,
 
 
 def _daily(con: Any, window: Window) -> pd.DataFrame:
-    first, last = window.first_day.isoformat(), window.last_day.isoformat()
-    frame = con.execute(
-        f"""WITH days AS (
-            SELECT CAST(range AS DATE) AS day
-            FROM range(DATE '{first}', DATE '{last}' + INTERVAL 1 DAY, INTERVAL 1 DAY)),
-        users AS (
-            SELECT day, count(*) AS dau, sum(n) AS sessions
-            FROM (SELECT day, uid, count(*) AS n FROM kept GROUP BY day, uid) GROUP BY day),
-        lengths AS (
-            SELECT day, quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM kept WHERE length_ns IS NOT NULL GROUP BY day),
-        counts AS (SELECT * FROM users LEFT JOIN lengths USING (day))
-        SELECT days.day AS date, coalesce(dau, 0) AS dau, coalesce(sessions, 0) AS sessions,
-            sessions / dau AS sessions_per_user, session_seconds_median
-        FROM days LEFT JOIN counts USING (day) ORDER BY date"""
-    ).df()
-    return _typed(frame, "date", ("dau", "sessions"))
+    days = pd.DataFrame(
+        {"date": pd.date_range(window.first_day, window.last_day, freq="D").as_unit("ns")}
+    )
+    return _activity(con, days, "date", "day", "dau")
 
 
 def _periods(con: Any, window: Window, period: CohortPeriod) -> pd.DataFrame:
     name = "wau" if period == "week" else "mau"
     lo, hi = window.complete(period)
-    first = day_index(window.first_day, period)
-    last = day_index(window.last_day, period)
-    frame = con.execute(
-        f"""WITH users AS (
-            SELECT p, count(*) AS users, sum(n) AS sessions FROM (
-                SELECT {period_index_sql("day", period)} AS p, uid, count(*) AS n
-                FROM kept GROUP BY p, uid) GROUP BY p),
-        lengths AS (
-            SELECT {period_index_sql("day", period)} AS p,
-                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM kept WHERE length_ns IS NOT NULL GROUP BY p),
-        counts AS (SELECT * FROM users LEFT JOIN lengths USING (p)),
-        periods AS (SELECT CAST(range AS INTEGER) AS p FROM range({first}, {last + 1}))
-        SELECT {start_sql("p", period)} AS period_start, coalesce(users, 0) AS {name},
-            coalesce(sessions, 0) AS sessions, sessions / users AS sessions_per_user,
-            session_seconds_median, p BETWEEN {lo} AND {hi} AS complete
-        FROM periods LEFT JOIN counts USING (p)
-        ORDER BY period_start"""
+    index = np.arange(day_index(window.first_day, period), day_index(window.last_day, period) + 1)
+    periods = pd.DataFrame({"p": index, "period_start": period_start(index, period)})
+    frame = _activity(con, periods, "p", period_index_sql("day", period), name)
+    frame["complete"] = (index >= lo) & (index <= hi)
+    return frame.drop(columns="p")
+
+
+def _activity(con: Any, keys: pd.DataFrame, key: str, key_sql: str, name: str) -> pd.DataFrame:
+    """Users, sessions and median length per key (a day or period), each its own query.
+
+    One aggregate a query keeps DuckDB within its memory limit on 10M sessions; the small
+    results are put side by side here.
+    """
+    users = con.execute(
+        f"""SELECT k AS "{key}", count(*) AS {name}, sum(n) AS sessions
+        FROM (SELECT {key_sql} AS k, uid, count(*) AS n FROM kept GROUP BY k, uid) GROUP BY k"""
     ).df()
-    return _typed(frame, "period_start", (name, "sessions"))
+    lengths = con.execute(
+        f"""SELECT {key_sql} AS "{key}",
+            quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+        FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL"""
+    ).df()
+    for part in (users, lengths):
+        part[key] = part[key].astype(keys[key].dtype)
+    frame = keys.merge(users, on=key, how="left").merge(lengths, on=key, how="left")
+    frame[name] = frame[name].fillna(0).astype("int64")
+    frame["sessions"] = frame["sessions"].fillna(0).astype("int64")
+    frame["sessions_per_user"] = frame["sessions"] / frame[name].where(frame[name] > 0)
+    columns = [*keys.columns, name, "sessions", "sessions_per_user", "session_seconds_median"]
+    return frame[columns]
 
 
 def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
     """The summary per value of ``by`` (a column of ``kept``), or one row."""
     group = "NULL" if by is None else f'"{by}"'
-    means = []
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE ud AS
+        SELECT {group} AS g, day, uid, count(*) AS n FROM kept GROUP BY ALL"""
+    )
+    parts = [
+        con.execute("SELECT g, count(*) AS user_days, sum(n) AS sessions FROM ud GROUP BY g").df(),
+        con.execute(
+            "SELECT g, count(*) AS users FROM (SELECT DISTINCT g, uid FROM ud) GROUP BY g"
+        ).df(),
+    ]
     for period, name in (("week", "wau"), ("month", "mau")):
         lo, hi = window.complete(period)
-        n = hi - lo + 1
-        means.append(
-            f"""{name}_users AS (
-                SELECT g, count(*) / {n} AS {name} FROM (
+        parts.append(
+            con.execute(
+                f"""SELECT g, count(*) / {max(hi - lo + 1, 1)} AS {name} FROM (
                     SELECT DISTINCT g, {period_index_sql("day", period)} AS p, uid FROM ud)
-                WHERE p BETWEEN {lo} AND {hi} GROUP BY g)"""
-            if n > 0
-            else f"{name}_users AS (SELECT DISTINCT g, CAST(NULL AS DOUBLE) AS {name} FROM ud)"
+                WHERE p BETWEEN {lo} AND {hi} GROUP BY g"""
+            ).df()
         )
-    same = "a.g IS NOT DISTINCT FROM {0}.g"
-    frame = con.execute(
-        f"""WITH k AS (SELECT {group} AS g, uid, day, length_ns FROM kept),
-        ud AS (SELECT g, day, uid, count(*) AS n FROM k GROUP BY g, day, uid),
-        per_day AS (SELECT g, count(*) AS user_days, sum(n) AS sessions FROM ud GROUP BY g),
-        {means[0]}, {means[1]},
-        overall AS (
-            SELECT g, count(*) AS users FROM (SELECT DISTINCT g, uid FROM ud) GROUP BY g),
-        lengths AS (
-            SELECT g, quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM k WHERE length_ns IS NOT NULL GROUP BY g),
-        seconds AS (
-            SELECT g, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n
-            FROM k WHERE length_ns IS NOT NULL GROUP BY g, s),
-        modes AS (
-            SELECT g, s AS session_seconds_mode FROM (
+    parts.append(
+        con.execute(
+            f"""SELECT {group} AS g,
+                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+            FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL"""
+        ).df()
+    )
+    parts.append(
+        con.execute(
+            f"""SELECT g, s AS session_seconds_mode FROM (
                 SELECT g, s, row_number() OVER (PARTITION BY g ORDER BY n DESC, s) AS r
-                FROM seconds) WHERE r = 1)
-        SELECT a.g AS value, a.users, d.sessions, d.user_days / {window.n_days} AS dau,
-            coalesce(w.wau, 0) AS wau, coalesce(m.mau, 0) AS mau,
-            d.user_days / {window.n_days} / w.wau AS sticky_wau,
-            d.user_days / {window.n_days} / m.mau AS sticky_mau,
-            d.sessions / d.user_days AS sessions_per_user_per_day,
-            l.session_seconds_median, o.session_seconds_mode
-        FROM overall a
-        JOIN per_day d ON {same.format("d")}
-        LEFT JOIN lengths l ON {same.format("l")}
-        LEFT JOIN wau_users w ON {same.format("w")}
-        LEFT JOIN mau_users m ON {same.format("m")}
-        LEFT JOIN modes o ON {same.format("o")}
-        ORDER BY d.sessions DESC, a.g"""
-    ).df()
+                FROM (SELECT {group} AS g, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n
+                    FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL)) WHERE r = 1"""
+        ).df()
+    )
+    con.execute("DROP TABLE ud")
+    frame = parts[0]
+    for part in parts[1:]:
+        frame = frame.merge(part, on="g", how="left")
+    frame = frame.sort_values(["sessions", "g"], ascending=[False, True], ignore_index=True)
+    frame["dau"] = frame["user_days"] / window.n_days
     for name, (lo, hi) in (("wau", window.weeks), ("mau", window.months)):
-        if hi < lo:  # no complete period: no mean, no stickiness
-            frame[name] = float("nan")
+        # no complete period: no mean; a value without visits in them: 0
+        frame[name] = float("nan") if hi < lo else frame[name].fillna(0.0)
+        frame[f"sticky_{name}"] = frame["dau"] / frame[name].where(frame[name] > 0)
+    frame["sessions_per_user_per_day"] = frame["sessions"] / frame["user_days"]
     frame["session_seconds_mode"] = frame["session_seconds_mode"].astype("Int64")
-    frame["users"] = frame["users"].astype("int64")
-    frame["sessions"] = frame["sessions"].astype("int64")
+    frame = frame.astype({"users": "int64", "sessions": "int64"})
+    frame = frame[["g", *SUMMARY_COLUMNS]]
     if by is None:
-        return frame.drop(columns="value")
-    return frame.rename(columns={"value": by})
+        return frame.drop(columns="g")
+    return frame.rename(columns={"g": by})
 
 
 def _retention(con: Any, window: Window) -> pd.DataFrame:
