@@ -236,7 +236,7 @@ def _engagement_tables(visits: Any, first: Any, last: Any) -> dict[str, Any]:
         format="%G-%V-%u",
     ))  # fmt: skip
     weekly["complete"] = [
-        (y, w) in weeks for y, w in zip(weekly["session_year"], weekly["session_week"])
+        (y, w) in weeks for y, w in zip(weekly["session_year"], weekly["session_week"], strict=True)
     ]
     monthly = _activity(visits, ["session_month"], "mau").reset_index()
     monthly["complete"] = monthly["session_month"].isin(months)
@@ -307,8 +307,9 @@ def direct_engagement(visits_path: str, orders_path: str, out_dir: str) -> dict[
     length = (visits["end_ts"] - visits["start_ts"]).dt.total_seconds()
     visits["session_duration_sec"] = length.where(length >= 0)  # no end, or before its start
     lap("dates and lengths")
-    first, last = pd.Timestamp(visits["session_date"].min()), pd.Timestamp(
-        visits["session_date"].max()
+    first, last = (
+        pd.Timestamp(visits["session_date"].min()),
+        pd.Timestamp(visits["session_date"].max()),
     )
     tables = _engagement_tables(visits, first, last)
     lap("DAU, WAU, MAU, sticky, lengths, per device and source, retention")
@@ -341,4 +342,3 @@ def _engagement_plots(plt: Any, visits: Any, tables: dict[str, Any], out: Path) 
     ax.set(xlabel="month age", ylabel="first-visit month")
     fig.savefig(out / "retention.png", dpi=100)
     plt.close("all")
-

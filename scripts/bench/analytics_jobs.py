@@ -60,7 +60,7 @@ class Sides:
 
     def run(self, args: argparse.Namespace, out: Path, side: str) -> dict[str, Any]:
         """Warm up on the small copy (unless --no-warmup), then the timed run; its result."""
-        for warmup in ([True, False] if not args.no_warmup else [False]):
+        for warmup in [True, False] if not args.no_warmup else [False]:
             target = self.folder(out, side, warmup)
             if target.is_dir():
                 shutil.rmtree(target)

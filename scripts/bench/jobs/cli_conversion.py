@@ -20,14 +20,15 @@ from ..analytics_jobs import Sides, notes, options, target, verdict
 from ..job import Job
 from ..visits import prepare_visits
 
-SIDES = Sides(
-    job="cli_conversion",
-    clv_args=lambda visits, orders, out: [
+
+def _clv_args(visits: Path, orders: Path, out: Path) -> list[str]:
+    return [
         "conversion", "--visits", str(visits), "--orders", str(orders), "-o", str(out),
         "--customer-col", "uid", "--date-col", "buy_ts",
-    ],  # fmt: skip
-    direct="direct_conversion",
-)
+    ]  # fmt: skip
+
+
+SIDES = Sides(job="cli_conversion", clv_args=_clv_args, direct="direct_conversion")
 
 
 def child_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
