@@ -164,8 +164,9 @@ def _visits_frame(
     source_id: pd.Series,
     device_col: str,
 ) -> pd.DataFrame:
+    """The classic schema; text columns stay pandas text arrays (no Python string objects)."""
     if device_col in raw.columns:
-        device = raw[device_col].astype("string").to_numpy(dtype=object, na_value=None)
+        device: Any = raw[device_col].astype("string").astype("str").array
     else:
         device = np.full(len(raw), None, dtype=object)
     return pd.DataFrame(
@@ -174,7 +175,7 @@ def _visits_frame(
             "device": device,
             "start_ts": start.to_numpy(),
             "end_ts": end.to_numpy(),
-            "source_id": source_id.to_numpy(),
+            "source_id": source_id.astype("str").array,
         }
     )
 
@@ -205,12 +206,13 @@ def _report_visits(
         "negative_length": backwards,
         "missing_source": no_source,
     }
-    kept = raw.loc[keep]
+    everything = bool(keep.all())
+    kept = raw if everything else raw.loc[keep]
     uid = clean_ids(kept[uid_col], uid_col, text_integers=False)
-    source_values = source_text[keep].to_numpy(dtype=object, na_value=None)
-    source_values[no_source[keep]] = None
-    source_id = pd.Series(source_values, dtype=object)
-    frame = _visits_frame(kept, uid, start[keep], end[keep], source_id, device_col)
+    source_id = source_text.mask(no_source) if no_source.any() else source_text
+    if not everything:
+        source_id, start, end = source_id[keep], start[keep], end[keep]
+    frame = _visits_frame(kept, uid, start, end, source_id, device_col)
     counts: dict[str, Any] = {name: int(masks[name].sum()) for name in VISIT_PROBLEMS}
     counts["examples"] = {
         name: [str(label) for label in row_labels(mask)]
