@@ -154,3 +154,47 @@ def test_bench_reads_orders_from_postgresql(tmp_path: Path) -> None:
     assert entry["agreement"]["customers"] == 300
     assert entry["summary"]["not_judged"]  # judged at 10M orders only
     assert "| clv rfm from PostgreSQL (process) |" in (tmp_path / "bench.md").read_text()
+
+
+def test_bench_times_clv_engagement_and_conversion_against_pandas(tmp_path: Path) -> None:
+    report = run_bench(
+        tmp_path, 100, ("cli_engagement", "cli_conversion"), "--visits-users", "2000"
+    )
+    for job, numbers in (
+        ("cli_engagement", ("dau", "wau", "mau", "sticky_wau", "session_seconds_mode")),
+        ("cli_conversion", ("visitors", "buyers", "conversion_rate", "median_conversion_day")),
+    ):
+        entry = report["jobs"][job]
+        assert entry["data"]["users"] == 2000 and entry["data"]["visits"] == 20_000
+        agreed = entry["agreement"]
+        assert agreed["agree"], agreed
+        assert set(numbers) <= set(agreed["ours_summary"])
+        assert all(agreed["rows"].values()), agreed["rows"]  # every table has rows
+        assert entry["ours"]["n_customers"] == entry["pymc"]["n_customers"] == 2000
+        assert entry["summary"]["not_judged"]  # judged at 10M visits only
+    assert report["jobs"]["cli_engagement"]["agreement"]["rows"]["daily"] == 365
+    for folder in ("cli_engagement_ours", "cli_conversion_ours"):
+        assert (tmp_path / folder / "summary.json").exists()
+
+
+def test_bench_visits_check_finds_differences(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH.parent))
+    from bench.analytics_check import compare_table
+
+    rows = "date,dau,retention\n2017-06-01,4,0.5\n2017-06-02,5,0.25\n"
+    (tmp_path / "a.csv").write_text(rows)
+    for other, column in (
+        (rows, None),
+        (rows.replace("0.25", "0.2500001"), "retention"),  # beyond 1e-9
+        (rows.replace(",5,", ",6,"), "dau"),
+    ):
+        (tmp_path / "b.csv").write_text(other)
+        result = compare_table(tmp_path / "a.csv", tmp_path / "b.csv", ("date",), ("date",))
+        assert result["agree"] is (column is None)
+        assert result["differing_columns"] == ([column] if column else [])
+    (tmp_path / "b.csv").write_text(rows.replace("2017-06-02", "2017-06-03"))
+    result = compare_table(tmp_path / "a.csv", tmp_path / "b.csv", ("date",), ("date",))
+    assert not result["same_keys"] and not result["agree"]
+    (tmp_path / "b.csv").write_text(rows.replace(",retention", ",kept").replace("0.5\n", "1\n"))
+    result = compare_table(tmp_path / "a.csv", tmp_path / "b.csv", ("date",), ("date",))
+    assert result["missing_columns"] == ["kept"] and not result["agree"]

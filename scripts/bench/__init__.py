@@ -19,15 +19,19 @@ Jobs, one module each in :mod:`bench.jobs` (its docstring says what each side ru
 ``rfm``, ``rfm_file``, ``rfm_spark`` (DuckDB against Spark local[2]), ``fit_map``, ``nuts``,
 ``score``, ``score_200`` (clvmodels alone), ``cdnow_clv``, ``cohorts`` (against the pandas
 notebook way), and the `clv` commands as whole processes: ``cli_rfm``, ``cli_startup``,
-``cli_fit``, ``cli_churn`` (on simulated subscriptions: :mod:`bench.subscriptions`), and
-``sbg_fit``.
+``cli_fit``, ``cli_churn`` (on simulated subscriptions: :mod:`bench.subscriptions`),
+``sbg_fit``, and ``cli_engagement`` and ``cli_conversion`` (on simulated visits and orders:
+:mod:`bench.visits`; against pandas the notebook way).
 
 Modules: ``__main__`` (the entry point), ``cli`` (the options), ``suite`` (the parent's run),
 ``runner`` (processes, timed), ``child`` (one side in this process), ``registry`` (the jobs
 in order), ``job`` (what a job is), ``common`` (shared settings), ``data`` (the simulated
 orders), ``posterior`` (the fixed scoring posteriors), ``warmup`` (the compile caches),
 ``memory`` (/proc peaks), ``report`` (bench.md and bench.json), ``subscriptions`` (the
-simulated subscriptions), ``churn_direct`` (cli_churn's other side and check).
+simulated subscriptions), ``churn_direct`` (cli_churn's other side and check), ``visits``
+(the simulated visits and orders), ``analytics_jobs`` (what cli_engagement and
+cli_conversion share), ``analytics_direct`` (their other side: pandas, the notebook way),
+``analytics_check`` (their agreement checks).
 
 Sizes are megabytes of 10**6 bytes; times are seconds.
 """

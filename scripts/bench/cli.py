@@ -12,6 +12,7 @@ from .jobs.cli_fit import FIT_MODELS
 from .jobs.nuts import NUTS_CHAINS, NUTS_CUSTOMERS, NUTS_DRAWS, NUTS_POPULATIONS, NUTS_TUNE
 from .registry import CHILD_JOBS, JOBS
 from .suite import parent_main
+from .visits import VISITS_PER_USER, VISITS_USERS
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -90,7 +91,7 @@ def _nuts_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _job_options(parser: argparse.ArgumentParser) -> None:
-    """The sizes of the cdnow_clv, cli_startup, cli_fit and cli_churn jobs."""
+    """The sizes of the cdnow_clv, cli_startup, cli_fit, cli_churn and visits jobs."""
     parser.add_argument(
         "--cdnow-draws",
         type=int,
@@ -115,6 +116,14 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
         default=CHURN_SUBSCRIPTIONS,
         help=f"simulated subscriptions of the cli_churn job (default {CHURN_SUBSCRIPTIONS:,}; "
         "judged at 1M)",
+    )
+    parser.add_argument(
+        "--visits-users",
+        type=int,
+        default=VISITS_USERS,
+        help=f"simulated users of the cli_engagement and cli_conversion jobs, "
+        f"{VISITS_PER_USER} visits each on average (default {VISITS_USERS:,}; judged at "
+        f"{VISITS_USERS * VISITS_PER_USER:,} visits)",
     )
 
 

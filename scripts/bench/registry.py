@@ -7,6 +7,8 @@ from .job import Child, Job
 from .jobs import (
     cdnow_clv,
     cli_churn,
+    cli_conversion,
+    cli_engagement,
     cli_fit,
     cli_rfm,
     cli_startup,
@@ -22,6 +24,7 @@ from .jobs import (
     score_200,
 )
 from .posterior import child_posterior
+from .visits import child_prepare_visits
 from .warmup import child_warmup_score
 
 JOBS: dict[str, Job] = {
@@ -42,6 +45,8 @@ JOBS: dict[str, Job] = {
         sbg_fit.JOB,
         cli_churn.JOB,
         pg_rfm.JOB,
+        cli_engagement.JOB,
+        cli_conversion.JOB,
     )
 }
 #: The children that are not a job's side, by (``--job``, ``--side``); ``--job check
@@ -51,6 +56,7 @@ TASKS: dict[tuple[str, str], Child] = {
     ("prepare_nuts", "data"): nuts.child_prepare,
     ("prepare_cdnow", "data"): cdnow_clv.child_prepare,
     ("prepare_churn", "data"): cli_churn.child_prepare,
+    ("prepare_visits", "data"): child_prepare_visits,
     ("posterior", "data"): child_posterior,
     ("warmup_score", "ours"): child_warmup_score,
 }
@@ -61,6 +67,7 @@ CHILD_JOBS = (
     "prepare_nuts",
     "prepare_cdnow",
     "prepare_churn",
+    "prepare_visits",
     "posterior",
     "check",
     "warmup_score",

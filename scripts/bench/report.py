@@ -167,7 +167,8 @@ def _header(report: dict[str, Any]) -> list[str]:
         "pymc-marketing s / clvmodels s; peak = ru_maxrss of that job's whole process "
         "(MB = 10^6 bytes), except Spark's, which adds its JVM (see rfm_spark). In rfm_spark "
         "the columns hold clvmodels on DuckDB and clvmodels on Spark local[2]; in cohorts "
-        "the pymc-marketing column holds the pandas notebook way.",
+        "the pymc-marketing column holds the pandas notebook way, as in cli_engagement and "
+        "cli_conversion (their own simulated visits: see their details).",
         "",
     ]
 
