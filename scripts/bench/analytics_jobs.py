@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .job import both_sides
+from .job import Job, both_sides
 from .runner import PACKAGE_DIR, clv_command, run_timed
-from .visits import VISITS_PER_USER, VISITS_USERS, visits_paths
+from .visits import VISITS_PER_USER, VISITS_USERS, prepare_visits, visits_paths
 
 MIN_RATIO = 5.0
 MAX_PEAK_MB = 1000.0
@@ -124,3 +124,38 @@ def notes(entry: dict[str, Any]) -> list[str]:
             steps = result["breakdown_seconds"]
             lines.append(f"{side} steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in steps.items()))
     return lines
+
+
+def visits_job(
+    sides: Sides, command: str, agreement: Callable[[Path, Path], dict[str, Any]]
+) -> Job:
+    """The :class:`Job` of ``sides``: both sides timed as processes, ``agreement`` the check."""
+
+    def child_ours(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+        return sides.run(args, out, "ours")
+
+    def child_pymc(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+        return sides.run(args, out, "pymc")
+
+    def child_check(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+        ours, other = (sides.folder(out, side, False) for side in ("ours", "pymc"))
+        return {"agreement": agreement(ours, other)}
+
+    return Job(
+        name=sides.job,
+        target=target(command),
+        sides={"ours": child_ours, "pymc": child_pymc},
+        label=f"{command} (process)",
+        side_names={"pymc": "pandas (notebook way)"},
+        check=child_check,
+        prepare=prepare_visits,
+        options=options,
+        verdict=verdict,
+        notes=notes,
+        digest=digest,
+    )
+
+
+def digest(agreed: dict[str, Any]) -> dict[str, Any]:
+    """Which parts agree, and the worst difference."""
+    return {k: v for k, v in agreed.items() if k.startswith("same_") or k == "max_rel_diff"}
