@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.data.columns import id_match_keys
 from clvmodels.data.io import duckdb_connection
 from clvmodels.summaries.calendar import period_index_sql, period_start, period_start_sql
 
@@ -93,18 +94,13 @@ class ConversionResult:
 def id_keys(uids: pd.Series, customer_ids: pd.Series) -> tuple[Any, Any]:
     """The keys on which visits' ``uid`` and orders' ``customer_id`` are compared.
 
-    Both as they are when both are numeric or both text; both as text (integers in their
-    decimal digits) when the types differ, so that ``"007"`` never matches ``7``.
+    :func:`clvmodels.data.columns.id_match_keys` (the rule attribution uses too), as int64
+    numbers or text arrays for DuckDB.
     """
-    mixed = pd.api.types.is_numeric_dtype(uids.dtype) != pd.api.types.is_numeric_dtype(
-        customer_ids.dtype
-    )
-    if mixed or not pd.api.types.is_numeric_dtype(uids.dtype):
-        return (
-            uids.astype(str).array,
-            customer_ids.astype(str).array,
-        )
-    return uids.to_numpy(dtype="int64"), customer_ids.to_numpy(dtype="int64")
+    visit_keys, order_keys = id_match_keys(uids, customer_ids)
+    if pd.api.types.is_numeric_dtype(visit_keys.dtype):
+        return visit_keys.to_numpy(dtype="int64"), order_keys.to_numpy(dtype="int64")
+    return visit_keys.astype(str).array, order_keys.astype(str).array
 
 
 def default_observation_end(visits: pd.DataFrame, orders: pd.DataFrame) -> dt.date:

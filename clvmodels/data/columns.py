@@ -219,3 +219,15 @@ def coerce_times(column: pd.Series, date_format: str | None) -> pd.Series:
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")
+
+
+def id_match_keys(left: pd.Series, right: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The keys on which two id columns (visits' ``uid``, orders' ``customer_id``) are matched.
+
+    Both as they are when both are numeric or both text; both as text (integers in their
+    decimal digits) when one is numeric and the other text, so that ``7`` matches ``"7"`` but
+    ``"007"`` never matches ``7``.
+    """
+    if pd.api.types.is_numeric_dtype(left.dtype) != pd.api.types.is_numeric_dtype(right.dtype):
+        return left.astype(str), right.astype(str)
+    return left, right

@@ -24,6 +24,7 @@ from typing import Literal
 
 import pandas as pd
 
+from clvmodels.data.columns import id_match_keys
 from clvmodels.data.io import duckdb_connection, floor_to_microseconds
 from clvmodels.errors import DataError, DataQualityWarning
 from clvmodels.summaries.calendar import CohortPeriod, check_period, period_index, period_start
@@ -155,11 +156,7 @@ def attribute_buyers(
     dates = order_period(orders, observation_end=observation_end)
     order_ids = orders["customer_id"]
     visit_ids = visits["uid"]
-    as_text = pd.api.types.is_numeric_dtype(order_ids.dtype) != pd.api.types.is_numeric_dtype(
-        visit_ids.dtype
-    )
-    order_keys = order_ids.astype(str) if as_text else order_ids
-    visit_keys = visit_ids.astype(str) if as_text else visit_ids
+    order_keys, visit_keys = id_match_keys(order_ids, visit_ids)
     with duckdb_connection() as con:
         con.register(
             "orders",
