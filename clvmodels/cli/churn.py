@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from clvmodels.cli.common import (
     PERIODS,
-    UserError,
     discount_option,
     fit_method_options,
     guarded,
     say,
     show_progress,
 )
-from clvmodels.cli.outputs import check_outputs, folder_output
+from clvmodels.cli.outputs import check_outputs, folder_not_file, folder_output
 from clvmodels.models.settings import Method, Priors
 
 
@@ -119,7 +117,7 @@ def churn(
         inputs=given,
         outputs={"--output": [out_dir, *churn_files(out_dir, plots=not no_plots).values()]},
     )
-    _check_folder(out_dir)
+    folder_not_file(out_dir)
     settings = ChurnSettings(
         by=_names(by),
         method=method,
@@ -145,15 +143,6 @@ def churn(
     for path in outcome.files.values():
         if path.exists():
             say(f"wrote {path}")
-
-
-def _check_folder(out_dir: str) -> None:
-    """Refuse, before any work, an output folder that is an existing file."""
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise UserError(
-            f"--output {out_dir} is a file, not a folder; nothing was written: "
-            "choose another folder"
-        )
 
 
 def churn_lines(result: Any) -> list[str]:

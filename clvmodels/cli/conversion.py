@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from clvmodels.cli.common import (
-    UserError,
     day_text,
     guarded,
     observation_end_option,
@@ -18,7 +16,7 @@ from clvmodels.cli.common import (
     say,
 )
 from clvmodels.cli.marketing_options import pop_visits_options, visits_column_options
-from clvmodels.cli.outputs import check_outputs, folder_output
+from clvmodels.cli.outputs import check_outputs, folder_not_file, folder_output
 from clvmodels.data.database_url import shown_source
 from clvmodels.data.paths import input_tables
 
@@ -80,11 +78,7 @@ def conversion(
         outputs={"--output": [out_dir, *conversion_files(out_dir, plots=not no_plots).values()]},
         tables=input_tables("--orders", opts),
     )
-    if Path(out_dir).exists() and not Path(out_dir).is_dir():
-        raise UserError(
-            f"--output {out_dir} is a file, not a folder; nothing was written: "
-            "choose another folder"
-        )
+    folder_not_file(out_dir)
     outcome = run_conversion(
         visits_path,
         orders_source(orders_path, opts),

@@ -43,6 +43,14 @@ def folder_output(path: str | None, flag: str, what: str = "a folder") -> None:
         raise UserError(f"{flag} {url} is a database URL, but {flag} writes {what}: give a path")
 
 
+def folder_not_file(out_dir: str, flag: str = "--output") -> None:
+    """Refuse, before any work, an output folder that is an existing file."""
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise UserError(
+            f"{flag} {out_dir} is a file, not a folder; nothing was written: choose another folder"
+        )
+
+
 def one_destination(target: OutputTarget, others: Mapping[str, OutputTarget | None]) -> None:
     """Refuse, before any work, outputs that cannot be written in one go with ``target``."""
     for flag, other in others.items():
