@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from clvmodels.data.contract import DATE_UNITS
-from clvmodels.data.database_url import is_database_url, parse_database_url
+from clvmodels.data.database_url import is_database_url, parse_database_url, shown_source
 from clvmodels.errors import DataError
 from clvmodels.models.settings import TRANSACTION_MODEL_NAMES
 from clvmodels.ranges import ANNUAL_DISCOUNT_RATE, MARGIN, VALUE_PER_ORDER, NumberRange
@@ -271,10 +271,7 @@ def merged(files: Sequence[JobFile]) -> dict[tuple[str, str], Setting]:
 def shown(value: Any) -> str:
     """A value as it may be printed: a database URL with its password hidden."""
     if isinstance(value, str) and is_database_url(value):
-        try:
-            return str(parse_database_url(value))
-        except DataError:
-            return "<a database URL>"
+        return shown_source(value)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)

@@ -28,6 +28,7 @@ from clvmodels.data.database_url import (
     TableName,
     is_database_url,
     parse_database_url,
+    shown_source,
 )
 from clvmodels.data.frame_sql import run_selects
 from clvmodels.data.io import ORDER_COLUMNS, atomic_path, orders_frame, read_table
@@ -42,7 +43,6 @@ from clvmodels.jobs.presentation import (
     favourite_select,
     orders_table,
     plain,
-    redact_text,
     runs_row,
     view_selects,
 )
@@ -232,7 +232,7 @@ def _refuse_inputs(
 def _shown_path(orders: OrdersSource) -> str | None:
     if isinstance(orders.path, pd.DataFrame):
         return None
-    return redact_text(str(orders.path))
+    return shown_source(orders.path)
 
 
 def _model(
