@@ -45,13 +45,13 @@ Definitions
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from clvmodels.data.columns import id_match_keys
+from clvmodels.data.columns import id_match_sql
 from clvmodels.data.io import duckdb_connection
 from clvmodels.summaries.calendar import period_index_sql, period_start, period_start_sql
 
@@ -91,39 +91,20 @@ class ConversionResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-def id_keys(uids: pd.Series, customer_ids: pd.Series) -> tuple[Any, Any]:
-    """The keys on which visits' ``uid`` and orders' ``customer_id`` are compared.
+# The views and tables the queries read (made by :func:`conversion_sql` on the connection).
+_VISITS, _ORDERS, _USERS = "clv_conv_visits", "clv_conv_orders", "clv_conv_users"
 
-    :func:`clvmodels.data.columns.id_match_keys` (the rule attribution uses too), as int64
-    numbers or text arrays for DuckDB.
-    """
-    visit_keys, order_keys = id_match_keys(uids, customer_ids)
-    if pd.api.types.is_numeric_dtype(visit_keys.dtype):
-        return visit_keys.to_numpy(dtype="int64"), order_keys.to_numpy(dtype="int64")
-    return visit_keys.astype(str).array, order_keys.astype(str).array
-
-
-def default_observation_end(visits: pd.DataFrame, orders: pd.DataFrame) -> dt.date:
-    """The later of the last visit's day and the last order's day."""
-    days = [
-        pd.Timestamp(frame[column].max())
-        for frame, column in ((visits, "start_ts"), (orders, "timestamp"))
-        if len(frame)
-    ]
-    return max(days).date()
-
-
-_USERS_SQL = """
-CREATE TEMP TABLE users AS
+_USERS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {_USERS} AS
 WITH firsts AS (
     SELECT key, first(uid) AS uid, min(start_ts) AS first_visit,
            -- one struct (never NULL) so that a missing source or device is kept, not skipped
            arg_min(struct_pack(source_id := source_id, device := device),
                    (start_ts, coalesce(source_id, ''), coalesce(device, ''))) AS first_touch
-    FROM v WHERE CAST(start_ts AS DATE) <= $end GROUP BY key
+    FROM {_VISITS} WHERE CAST(start_ts AS DATE) <= $end GROUP BY key
 ),
 first_orders AS (
-    SELECT key, min(ts) AS first_order FROM o WHERE CAST(ts AS DATE) <= $end GROUP BY key
+    SELECT key, min(ts) AS first_order FROM {_ORDERS} WHERE CAST(ts AS DATE) <= $end GROUP BY key
 )
 SELECT f.key, f.uid, f.first_visit, f.first_touch.source_id AS source_id,
        f.first_touch.device AS device, fo.first_order,
@@ -133,36 +114,36 @@ SELECT f.key, f.uid, f.first_visit, f.first_touch.source_id AS source_id,
        CASE WHEN fo.first_order >= f.first_visit
             THEN date_diff('day', CAST(f.first_visit AS DATE), CAST(fo.first_order AS DATE))
        END AS conversion_day,
-       {cohort} AS cohort_index
+       {{cohort}} AS cohort_index
 FROM firsts f LEFT JOIN first_orders fo USING (key)
 """
 
-_GROUP_SQL = """
-SELECT {by}, count(*) AS visitors, count(conversion_day) AS buyers,
+_GROUP_SQL = f"""
+SELECT {{by}}, count(*) AS visitors, count(conversion_day) AS buyers,
        count(conversion_day) / count(*) AS conversion_rate,
        median(conversion_day) AS median_conversion_day
-FROM users WHERE status <> 'before' GROUP BY {by} ORDER BY {by} NULLS LAST
+FROM {_USERS} WHERE status <> 'before' GROUP BY {{by}} ORDER BY {{by}} NULLS LAST
 """
 
-_SUMMARY_SQL = """
+_SUMMARY_SQL = f"""
 SELECT count(*) FILTER (status <> 'before') AS visitors,
        count(conversion_day) AS buyers,
        count(*) FILTER (status = 'before') AS buyers_ordering_before_first_visit,
        median(conversion_day) AS median_conversion_day,
-       {shares}
-FROM users
+       {{shares}}
+FROM {_USERS}
 """
 
-_PROBLEMS_SQL = """
-SELECT (SELECT count(*) FROM v WHERE CAST(start_ts AS DATE) > $end) AS visits_after,
-       (SELECT count(*) FROM o WHERE CAST(ts AS DATE) > $end) AS orders_after,
+_PROBLEMS_SQL = f"""
+SELECT (SELECT count(*) FROM {_VISITS} WHERE CAST(start_ts AS DATE) > $end) AS visits_after,
+       (SELECT count(*) FROM {_ORDERS} WHERE CAST(ts AS DATE) > $end) AS orders_after,
        count(*) AS orders_never_seen, count(DISTINCT key) AS buyers_without_visit
-FROM o WHERE CAST(ts AS DATE) <= $end AND key NOT IN (SELECT key FROM users)
+FROM {_ORDERS} WHERE CAST(ts AS DATE) <= $end AND key NOT IN (SELECT key FROM {_USERS})
 """
 
-_ORDERS_BY_COHORT_SQL = """
+_ORDERS_BY_COHORT_SQL = f"""
 WITH cohorts AS (
-    SELECT cohort_index, count(*) AS cohort_buyers FROM users
+    SELECT cohort_index, count(*) AS cohort_buyers FROM {_USERS}
     WHERE status = 'buyer' GROUP BY cohort_index
 ),
 grid AS (
@@ -171,14 +152,14 @@ grid AS (
     FROM cohorts
 ),
 cells AS (
-    SELECT u.cohort_index, {order_month} - u.cohort_index AS age_months,
+    SELECT u.cohort_index, {{order_month}} - u.cohort_index AS age_months,
            count(DISTINCT o.key) AS ordering_buyers, count(*) AS orders,
            sum(o.revenue) AS revenue
-    FROM o JOIN users u ON o.key = u.key
+    FROM {_ORDERS} o JOIN {_USERS} u ON o.key = u.key
     WHERE u.status = 'buyer' AND CAST(o.ts AS DATE) <= $end
     GROUP BY ALL
 )
-SELECT {cohort_start} AS cohort, g.age_months, g.cohort_buyers,
+SELECT {{cohort_start}} AS cohort, g.age_months, g.cohort_buyers,
        coalesce(c.ordering_buyers, 0) AS ordering_buyers, coalesce(c.orders, 0) AS orders,
        CASE WHEN $has_revenue THEN coalesce(c.revenue, 0) END AS revenue,
        coalesce(c.orders, 0) / g.cohort_buyers AS orders_per_buyer,
@@ -188,6 +169,11 @@ ORDER BY g.cohort_index, g.age_months
 """
 
 
+def _sql_type(ids: pd.Series) -> str:
+    """The DuckDB type a frame's id column is compared as: BIGINT when numeric, else VARCHAR."""
+    return "BIGINT" if pd.api.types.is_numeric_dtype(ids.dtype) else "VARCHAR"
+
+
 def conversion_tables(
     visits: pd.DataFrame,
     orders: pd.DataFrame,
@@ -195,6 +181,9 @@ def conversion_tables(
     observation_end: dt.date | str | pd.Timestamp | None = None,
 ) -> ConversionResult:
     """Buyers, conversion by source, device and cohort, orders by cohort, and the summary.
+
+    The frames are registered on a new DuckDB connection and :func:`conversion_sql` runs on
+    them.
 
     Parameters
     ----------
@@ -210,88 +199,150 @@ def conversion_tables(
     Returns
     -------
     ConversionResult
+        See :func:`conversion_sql`.
+    """
+    uid_type, customer_type = _sql_type(visits["uid"]), _sql_type(orders["customer_id"])
+
+    def ids(column: pd.Series, sql_type: str) -> Any:
+        return column.to_numpy(dtype="int64") if sql_type == "BIGINT" else column.astype(str).array
+
+    visit_frame = pd.DataFrame(
+        {
+            "uid": ids(visits["uid"], uid_type),
+            "device": visits["device"].array,
+            "source_id": visits["source_id"].array,
+            "start_ts": visits["start_ts"].to_numpy(),
+        }
+    )
+    order_frame = pd.DataFrame(
+        {
+            "customer_id": ids(orders["customer_id"], customer_type),
+            "timestamp": orders["timestamp"].to_numpy(),
+        }
+    )
+    if "revenue" in orders.columns:
+        order_frame["revenue"] = orders["revenue"].to_numpy(dtype="float64")
+    with duckdb_connection() as con:
+        con.register("clv_conv_visit_frame", visit_frame)
+        con.register("clv_conv_order_frame", order_frame)
+        result = conversion_sql(
+            con,
+            visits="clv_conv_visit_frame",
+            orders="clv_conv_order_frame",
+            uid_type=uid_type,
+            customer_type=customer_type,
+            observation_end=observation_end,
+            visit_problems=visits.attrs.get("visit_problems"),
+        )
+    result.buyers["uid"] = result.buyers["uid"].astype(visits["uid"].dtype)
+    return result
+
+
+def conversion_sql(
+    con: Any,
+    *,
+    visits: str,
+    orders: str,
+    uid_type: str,
+    customer_type: str,
+    observation_end: dt.date | str | pd.Timestamp | None = None,
+    visit_problems: Mapping[str, Any] | None = None,
+) -> ConversionResult:
+    """Buyers, conversion by source, device and cohort, orders by cohort, and the summary.
+
+    Everything runs in SQL on ``con``; only the result tables come back.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        A connection (:func:`clvmodels.data.io.duckdb_connection`) holding both views.
+    visits : str
+        The validated visits' view (``uid, device, source_id, start_ts``), for instance
+        :data:`clvmodels.data.visits_sql.VISITS_VIEW`.
+    orders : str
+        The validated orders' view (``customer_id, timestamp`` and, optionally,
+        ``revenue``), for instance :data:`clvmodels.data.contract.ORDERS_VIEW`.
+    uid_type, customer_type : str
+        The DuckDB types of ``uid`` and ``customer_id`` (``"BIGINT"`` or ``"VARCHAR"``):
+        they decide how the ids are compared
+        (:func:`clvmodels.data.columns.id_match_sql`).
+    observation_end : date, optional
+        The last day used (see the module docstring for the default).
+    visit_problems : mapping, optional
+        The problems counted when the visits were read; passed on into the summary's
+        ``data_problems["visits"]``.
+
+    Returns
+    -------
+    ConversionResult
         ``buyers`` (uid, first_visit, first_order, conversion_day, source_id, device; one row
         a buyer), ``by_source``, ``by_device``, ``by_cohort`` (the key, then visitors, buyers,
         conversion_rate, median_conversion_day), ``orders_by_cohort`` and ``summary``: the
         definitions are in the module docstring.
     """
-    end = (
-        pd.Timestamp(observation_end).date()
-        if observation_end is not None
-        else default_observation_end(visits, orders)
+    columns = {row[0] for row in con.execute(f"DESCRIBE {orders}").fetchall()}
+    has_revenue = "revenue" in columns
+    visit_key, order_key = id_match_sql("uid", uid_type, "customer_id", customer_type)
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {_VISITS} AS "
+        f"SELECT {visit_key} AS key, uid, device, source_id, start_ts FROM {visits}"
     )
-    visit_keys, order_keys = id_keys(visits["uid"], orders["customer_id"])
-    has_revenue = "revenue" in orders.columns
-    revenue = orders["revenue"] if has_revenue else pd.Series(np.nan, index=orders.index)
+    revenue = "revenue" if has_revenue else "CAST(NULL AS DOUBLE)"
+    con.execute(  # the orders are small: read (and checked) once
+        f"CREATE OR REPLACE TEMP TABLE {_ORDERS} AS "
+        f'SELECT {order_key} AS key, "timestamp" AS ts, {revenue} AS revenue FROM {orders}'
+    )
+    end = pd.Timestamp(observation_end).date() if observation_end is not None else _default_end(con)
     month = "month"
-    with duckdb_connection() as con:
-        con.register(
-            "v",
-            pd.DataFrame(
-                {
-                    "key": visit_keys,
-                    "uid": visits["uid"].array,
-                    "device": visits["device"].array,
-                    "source_id": visits["source_id"].array,
-                    "start_ts": visits["start_ts"].to_numpy(),
-                }
-            ),
-        )
-        con.register(
-            "o",
-            pd.DataFrame(
-                {
-                    "key": order_keys,
-                    "ts": orders["timestamp"].to_numpy(),
-                    "revenue": revenue.to_numpy(dtype="float64"),
-                }
-            ),
-        )
-        params = {"end": end}
-        con.execute(
-            _USERS_SQL.format(cohort=period_index_sql("CAST(f.first_visit AS DATE)", month)),
-            params,
-        )
-        buyers = con.execute(
-            f"SELECT {', '.join(BUYERS_COLUMNS)} FROM users WHERE status = 'buyer' "
-            "ORDER BY first_visit, key"
-        ).df()
-        groups = {
-            by: con.execute(_GROUP_SQL.format(by=by)).df()
-            for by in ("source_id", "device", "cohort_index")
-        }
-        shares = ", ".join(
-            f"count(*) FILTER (conversion_day <= {k}) / count(conversion_day) AS share_day_{k}"
-            for k in SHARE_DAYS
-        )
-        head = con.execute(_SUMMARY_SQL.format(shares=shares)).df().iloc[0]
-        problems = con.execute(_PROBLEMS_SQL, params).df().iloc[0]
-        end_index = int(
-            con.execute(f"SELECT {period_index_sql('$end', month)}", params).fetchone()[0]
-        )
-        orders_by_cohort = con.execute(
-            _ORDERS_BY_COHORT_SQL.format(
-                order_month=period_index_sql("CAST(o.ts AS DATE)", month),
-                cohort_start=period_start_sql("g.cohort_index", month),
-            ),
-            {"end": end, "end_index": end_index, "has_revenue": has_revenue},
-        ).df()
+    params = {"end": end}
+    con.execute(
+        _USERS_SQL.format(cohort=period_index_sql("CAST(f.first_visit AS DATE)", month)), params
+    )
+    buyers = con.execute(
+        f"SELECT {', '.join(BUYERS_COLUMNS)} FROM {_USERS} WHERE status = 'buyer' "
+        "ORDER BY first_visit, key"
+    ).df()
+    groups = {
+        by: con.execute(_GROUP_SQL.format(by=by)).df()
+        for by in ("source_id", "device", "cohort_index")
+    }
+    shares = ", ".join(
+        f"count(*) FILTER (conversion_day <= {k}) / count(conversion_day) AS share_day_{k}"
+        for k in SHARE_DAYS
+    )
+    head = con.execute(_SUMMARY_SQL.format(shares=shares)).df().iloc[0]
+    problems = con.execute(_PROBLEMS_SQL, params).df().iloc[0]
+    end_index = int(con.execute(f"SELECT {period_index_sql('$end', month)}", params).fetchone()[0])
+    orders_by_cohort = con.execute(
+        _ORDERS_BY_COHORT_SQL.format(
+            order_month=period_index_sql("CAST(o.ts AS DATE)", month),
+            cohort_start=period_start_sql("g.cohort_index", month),
+        ),
+        {"end": end, "end_index": end_index, "has_revenue": has_revenue},
+    ).df()
     by_cohort = groups["cohort_index"]
     by_cohort.insert(0, "cohort", period_start(by_cohort.pop("cohort_index"), month).date)
     orders_by_cohort["cohort"] = pd.to_datetime(orders_by_cohort["cohort"]).dt.date
-    summary = _summary(head, problems, visits, end)
     return ConversionResult(
-        buyers=_typed_buyers(buyers, visits),
+        buyers=_typed_buyers(buyers),
         by_source=groups["source_id"],
         by_device=groups["device"],
         by_cohort=by_cohort,
         orders_by_cohort=orders_by_cohort,
-        summary=summary,
+        summary=_summary(head, problems, visit_problems or {}, end),
     )
 
 
-def _typed_buyers(buyers: pd.DataFrame, visits: pd.DataFrame) -> pd.DataFrame:
-    buyers["uid"] = buyers["uid"].astype(visits["uid"].dtype)
+def _default_end(con: Any) -> dt.date:
+    """The later of the last visit's day and the last order's day."""
+    row = con.execute(
+        f"SELECT CAST(greatest((SELECT max(start_ts) FROM {_VISITS}), "
+        f"(SELECT max(ts) FROM {_ORDERS})) AS DATE)"
+    ).fetchone()
+    return row[0]
+
+
+def _typed_buyers(buyers: pd.DataFrame) -> pd.DataFrame:
     buyers["conversion_day"] = buyers["conversion_day"].astype("int64")
     for column in ("first_visit", "first_order"):
         buyers[column] = pd.to_datetime(buyers[column]).astype("datetime64[ns]")
@@ -303,10 +354,10 @@ def _number(value: Any) -> float | None:
 
 
 def _summary(
-    head: pd.Series, problems: pd.Series, visits: pd.DataFrame, end: dt.date
+    head: pd.Series, problems: pd.Series, counted: Mapping[str, Any], end: dt.date
 ) -> dict[str, Any]:
     visitors, buyers = int(head["visitors"]), int(head["buyers"])
-    visit_problems = dict(visits.attrs.get("visit_problems", {}))
+    visit_problems = dict(counted)
     visit_problems["after_observation_end"] = int(problems["visits_after"])
     return {
         "observation_end": end.isoformat(),

@@ -231,3 +231,15 @@ def id_match_keys(left: pd.Series, right: pd.Series) -> tuple[pd.Series, pd.Seri
     if pd.api.types.is_numeric_dtype(left.dtype) != pd.api.types.is_numeric_dtype(right.dtype):
         return left.astype(str), right.astype(str)
     return left, right
+
+
+def id_match_sql(left: str, left_type: str, right: str, right_type: str) -> tuple[str, str]:
+    """:func:`id_match_keys` in DuckDB SQL: the key expressions of two id columns.
+
+    ``left`` and ``right`` are SQL expressions, ``left_type`` and ``right_type`` their DuckDB
+    types (``"BIGINT"``, ``"VARCHAR"``, ...). Both as they are when both are text or both are
+    not; both cast to VARCHAR (integers in their decimal digits) when only one is text.
+    """
+    if (left_type.upper() == "VARCHAR") != (right_type.upper() == "VARCHAR"):
+        return f"CAST({left} AS VARCHAR)", f"CAST({right} AS VARCHAR)"
+    return left, right
