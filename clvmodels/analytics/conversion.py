@@ -92,22 +92,36 @@ class ConversionResult:
 
 
 # The views and tables the queries read (made by :func:`conversion_sql` on the connection).
-_VISITS, _ORDERS, _USERS = "clv_conv_visits", "clv_conv_orders", "clv_conv_users"
+_VISITS, _ORDERS = "clv_conv_visits", "clv_conv_orders"
+_STARTS, _USERS = "clv_conv_starts", "clv_conv_users"
+
+# Each user's first and last start: the one aggregation over every visit (no text in it).
+_STARTS_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {_STARTS} AS
+SELECT key, min(start_ts) AS first_visit, max(start_ts) AS last_visit
+FROM {_VISITS} {{where}} GROUP BY key
+"""
 
 _USERS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE {_USERS} AS
-WITH firsts AS (
-    SELECT key, first(uid) AS uid, min(start_ts) AS first_visit,
-           -- one struct (never NULL) so that a missing source or device is kept, not skipped
-           arg_min(struct_pack(source_id := source_id, device := device),
-                   (start_ts, coalesce(source_id, ''), coalesce(device, ''))) AS first_touch
-    FROM {_VISITS} WHERE CAST(start_ts AS DATE) <= $end GROUP BY key
+WITH first_visits AS MATERIALIZED (
+    -- the visits at each user's first start (a few users have several)
+    SELECT v.key, v.uid, v.start_ts, v.source_id, v.device
+    FROM {_VISITS} v SEMI JOIN {_STARTS} s ON v.key = s.key AND v.start_ts = s.first_visit
+),
+firsts AS (
+    -- of several, the smallest source id, then device (a missing one is kept as missing)
+    SELECT key, uid, start_ts AS first_visit, source_id, device FROM first_visits
+    QUALIFY row_number() OVER (
+        PARTITION BY key
+        ORDER BY coalesce(source_id, ''), coalesce(device, ''), source_id NULLS FIRST,
+                 device NULLS FIRST
+    ) = 1
 ),
 first_orders AS (
     SELECT key, min(ts) AS first_order FROM {_ORDERS} WHERE CAST(ts AS DATE) <= $end GROUP BY key
 )
-SELECT f.key, f.uid, f.first_visit, f.first_touch.source_id AS source_id,
-       f.first_touch.device AS device, fo.first_order,
+SELECT f.key, f.uid, f.first_visit, f.source_id, f.device, fo.first_order,
        CASE WHEN fo.first_order IS NULL THEN 'visitor'
             WHEN fo.first_order < f.first_visit THEN 'before'
             ELSE 'buyer' END AS status,
@@ -135,7 +149,7 @@ FROM {_USERS}
 """
 
 _PROBLEMS_SQL = f"""
-SELECT (SELECT count(*) FROM {_VISITS} WHERE CAST(start_ts AS DATE) > $end) AS visits_after,
+SELECT {{visits_after}} AS visits_after,
        (SELECT count(*) FROM {_ORDERS} WHERE CAST(ts AS DATE) > $end) AS orders_after,
        count(*) AS orders_never_seen, count(DISTINCT key) AS buyers_without_visit
 FROM {_ORDERS} WHERE CAST(ts AS DATE) <= $end AND key NOT IN (SELECT key FROM {_USERS})
@@ -292,7 +306,14 @@ def conversion_sql(
         f"CREATE OR REPLACE TEMP TABLE {_ORDERS} AS "
         f'SELECT {order_key} AS key, "timestamp" AS ts, {revenue} AS revenue FROM {orders}'
     )
-    end = pd.Timestamp(observation_end).date() if observation_end is not None else _default_end(con)
+    if observation_end is None:
+        con.execute(_STARTS_SQL.format(where=""))
+        end = _default_end(con)
+        visits_after = "0"  # none: the end is at least the last visit's day
+    else:
+        end = pd.Timestamp(observation_end).date()
+        con.execute(_STARTS_SQL.format(where="WHERE CAST(start_ts AS DATE) <= $end"), {"end": end})
+        visits_after = f"(SELECT count(*) FROM {_VISITS} WHERE CAST(start_ts AS DATE) > $end)"
     month = "month"
     params = {"end": end}
     con.execute(
@@ -311,7 +332,7 @@ def conversion_sql(
         for k in SHARE_DAYS
     )
     head = con.execute(_SUMMARY_SQL.format(shares=shares)).df().iloc[0]
-    problems = con.execute(_PROBLEMS_SQL, params).df().iloc[0]
+    problems = con.execute(_PROBLEMS_SQL.format(visits_after=visits_after), params).df().iloc[0]
     end_index = int(con.execute(f"SELECT {period_index_sql('$end', month)}", params).fetchone()[0])
     orders_by_cohort = con.execute(
         _ORDERS_BY_COHORT_SQL.format(
@@ -336,7 +357,7 @@ def conversion_sql(
 def _default_end(con: Any) -> dt.date:
     """The later of the last visit's day and the last order's day."""
     row = con.execute(
-        f"SELECT CAST(greatest((SELECT max(start_ts) FROM {_VISITS}), "
+        f"SELECT CAST(greatest((SELECT max(last_visit) FROM {_STARTS}), "
         f"(SELECT max(ts) FROM {_ORDERS})) AS DATE)"
     ).fetchone()
     return row[0]

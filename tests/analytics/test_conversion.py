@@ -147,6 +147,28 @@ def test_text_and_integer_ids_match_only_as_written() -> None:
     assert (result.summary["visitors"], result.summary["buyers"]) == (2, 1)
 
 
+def test_first_visit_ties_go_to_the_smallest_source_then_device() -> None:
+    visits = visits_frame(
+        [
+            (1, "touch", "2024-01-02 10:00", "b"),
+            (1, "tablet", "2024-01-02 10:00", "a"),  # same start: source "a" < "b"
+            (1, "desktop", "2024-01-09 09:00", "0"),  # after the observation end: left out
+            (2, "touch", "2024-01-03 10:00", "c"),
+            (2, None, "2024-01-03 10:00", "c"),  # same start and source: missing device first
+            (2, "desktop", "2024-01-04 10:00", "a"),  # later
+        ]
+    )
+    orders = orders_frame([(1, "2024-01-05 10:00", 1.0), (2, "2024-01-05 10:00", 1.0)])
+    result = conversion_tables(visits, orders, observation_end="2024-01-08")
+    buyers = result.buyers.set_index("uid")
+    assert buyers.loc[1, ["source_id", "device"]].tolist() == ["a", "tablet"]
+    assert buyers.loc[2, "source_id"] == "c" and pd.isna(buyers.loc[2, "device"])
+    assert buyers["first_visit"].tolist() == list(
+        pd.to_datetime(["2024-01-02 10:00", "2024-01-03 10:00"])
+    )
+    assert result.summary["data_problems"]["visits"]["after_observation_end"] == 1
+
+
 def test_visit_problems_are_passed_on() -> None:
     visits = visits_frame()
     visits.attrs["visit_problems"] = {"missing_uid": 2, "negative_length": 1}
