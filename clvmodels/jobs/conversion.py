@@ -1,10 +1,12 @@
-"""``clv conversion``: read visits and orders (problems reported), compute, write the folder.
+"""``clv conversion``: check visits and orders in DuckDB (problems reported), compute, write.
 
 :func:`conversion_files` names every file ``clv conversion -o OUT_DIR`` writes (the CLI checks
-them against the inputs before any work); :func:`run_conversion` reads the visits with
-``problems="report"`` and the orders, runs
-:func:`clvmodels.analytics.conversion.conversion_tables` (nothing is written until it has
-finished), then writes the plots, the tables and last ``summary.json``, each file atomically.
+them against the inputs before any work); :func:`run_conversion` makes the orders and the
+visits views on one DuckDB connection (:func:`clvmodels.data.contract.register_orders_source`,
+:func:`clvmodels.data.visits_sql.register_visits`: the visits are never copied into pandas),
+runs :func:`clvmodels.analytics.conversion.conversion_sql` on them (nothing is written until
+it has finished), then writes the plots, the tables and last ``summary.json``, each file
+atomically.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from clvmodels.analytics.conversion import ConversionResult, conversion_tables
-from clvmodels.data.contract import OrdersSource
-from clvmodels.data.io import orders_frame, write_json, write_table
-from clvmodels.data.marketing import read_visits
+from clvmodels.analytics.conversion import ConversionResult, conversion_sql
+from clvmodels.data.contract import ORDERS_VIEW, OrdersSource, register_orders_source
+from clvmodels.data.io import duckdb_connection, write_json, write_table
+from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
 
 #: The tables of ``clv conversion``, by name: the file each is written to.
 CONVERSION_TABLES = {
@@ -36,6 +38,8 @@ CONVERSION_PLOTS = {
     "device_plot": "conversion_by_device.png",
 }
 SUMMARY_FILE = "summary.json"
+#: The checked orders, kept as a table: the visits' reader makes its raw view anew.
+_ORDERS_TABLE = "clv_conversion_orders"
 
 
 @dataclass
@@ -57,7 +61,7 @@ def conversion_files(out_dir: str | os.PathLike[str], *, plots: bool = True) -> 
 
 
 def run_conversion(
-    visits: str | os.PathLike[str] | pd.DataFrame,
+    visits: str | os.PathLike[str] | pd.DataFrame | VisitsSource,
     orders: OrdersSource,
     out_dir: str | os.PathLike[str],
     *,
@@ -70,15 +74,17 @@ def run_conversion(
 
     Parameters
     ----------
-    visits : path or DataFrame
-        The visits, read by :func:`clvmodels.data.marketing.read_visits` with
-        ``problems="report"`` (rows without uid or start are dropped and counted).
+    visits : path, DataFrame or VisitsSource
+        The visits, checked by :func:`clvmodels.data.visits_sql.register_visits` (rows
+        without uid or start are dropped and counted).
     orders : OrdersSource
-        The orders and how to read them (:func:`clvmodels.data.io.orders_frame`).
+        The orders and how to read them
+        (:func:`clvmodels.data.contract.register_orders_source`).
     out_dir : path
         The folder written (made when missing).
     visits_columns : dict, optional
-        ``read_visits``' column keywords (``uid_col``, ``start_col``, ...).
+        :class:`~clvmodels.data.visits_sql.VisitsSource`'s column keywords (``uid_col``,
+        ``start_col``, ...), when ``visits`` is a path or a DataFrame.
     observation_end : date, optional
         The last day used (see :mod:`clvmodels.analytics.conversion`).
     plots : bool
@@ -93,9 +99,24 @@ def run_conversion(
     from clvmodels.plots.base import save_figure
     from clvmodels.plots.conversion import plot_conversion_days, plot_conversion_rates
 
-    visit_frame = read_visits(visits, **(visits_columns or {}), problems="report")
-    order_frame = orders_frame(orders)
-    result = conversion_tables(visit_frame, order_frame, observation_end=observation_end)
+    source = (
+        visits
+        if isinstance(visits, VisitsSource)
+        else VisitsSource(visits, **(visits_columns or {}))
+    )
+    with duckdb_connection() as con:
+        orders_info = register_orders_source(con, orders)
+        con.execute(f"CREATE TEMP TABLE {_ORDERS_TABLE} AS SELECT * FROM {ORDERS_VIEW}")
+        visits_info = register_visits(con, source, VISITS_VIEW)
+        result = conversion_sql(
+            con,
+            visits=VISITS_VIEW,
+            orders=_ORDERS_TABLE,
+            uid_type=visits_info.uid_type,
+            customer_type=orders_info.customer_type,
+            observation_end=observation_end,
+            visit_problems=visits_info.problems,
+        )
     files = conversion_files(out_dir, plots=plots)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     if plots:
