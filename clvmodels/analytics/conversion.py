@@ -132,6 +132,13 @@ SELECT f.key, f.uid, f.first_visit, f.source_id, f.device, fo.first_order,
 FROM firsts f LEFT JOIN first_orders fo USING (key)
 """
 
+#: The buyers table (:attr:`ConversionResult.buyers`), on the connection
+#: :func:`conversion_sql` ran on: a job may write it straight from DuckDB.
+BUYERS_QUERY = (
+    f"SELECT {', '.join(BUYERS_COLUMNS)} FROM {_USERS} WHERE status = 'buyer' "
+    "ORDER BY first_visit, key"
+)
+
 _GROUP_SQL = f"""
 SELECT {{by}}, count(*) AS visitors, count(conversion_day) AS buyers,
        count(conversion_day) / count(*) AS conversion_rate,
@@ -319,10 +326,7 @@ def conversion_sql(
     con.execute(
         _USERS_SQL.format(cohort=period_index_sql("CAST(f.first_visit AS DATE)", month)), params
     )
-    buyers = con.execute(
-        f"SELECT {', '.join(BUYERS_COLUMNS)} FROM {_USERS} WHERE status = 'buyer' "
-        "ORDER BY first_visit, key"
-    ).df()
+    buyers = con.execute(BUYERS_QUERY).df()
     groups = {
         by: con.execute(_GROUP_SQL.format(by=by)).df()
         for by in ("source_id", "device", "cohort_index")

@@ -3,18 +3,22 @@
 ``clv publish`` writes its views into a database as SQL views; to a folder of files it
 computes them here with the same SQL, whose ``{t[name]}`` placeholders (the writer's,
 :mod:`clvmodels.data.database_write`) become the quoted names of the given tables.
+:func:`write_query` writes a SELECT's result on a connection straight into a file.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from clvmodels.data.database_url import quote_identifier
-from clvmodels.data.io import duckdb_connection
-from clvmodels.data.readers import first_line
+from clvmodels.data.io import atomic_path, duckdb_connection
+from clvmodels.data.readers import first_line, sql_text
 from clvmodels.errors import DataError
 
 
@@ -51,3 +55,31 @@ def run_selects(
                     f"the view {name!r} could not be computed: {first_line(exc)}"
                 ) from exc
     return results
+
+
+def write_query(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    path: str | os.PathLike[str],
+    params: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the result of ``query`` on ``con`` as CSV (with a header) or Parquet, atomically.
+
+    The rows go from DuckDB into the file, with no pandas copy (a DataFrame is written by
+    :func:`clvmodels.data.io.write_table`); a missing value is an empty CSV field.
+
+    Raises
+    ------
+    DataError
+        When ``path`` ends in neither ``.csv`` nor ``.parquet``.
+    """
+    target = Path(path)
+    formats = {".csv": "FORMAT csv, HEADER", ".parquet": "FORMAT parquet"}
+    suffix = target.suffix.lower()
+    if suffix not in formats:
+        raise DataError(
+            f"output {target} must end in .csv or .parquet (got '{suffix or 'no suffix'}')"
+        )
+    with atomic_path(target) as tmp:
+        con.execute(f"COPY ({query}) TO '{sql_text(str(tmp))}' ({formats[suffix]})", params or {})
+    return target

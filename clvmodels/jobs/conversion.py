@@ -5,8 +5,8 @@ them against the inputs before any work); :func:`run_conversion` makes the order
 visits views on one DuckDB connection (:func:`clvmodels.data.contract.register_orders_source`,
 :func:`clvmodels.data.visits_sql.register_visits`: the visits are never copied into pandas),
 runs :func:`clvmodels.analytics.conversion.conversion_sql` on them (nothing is written until
-it has finished), then writes the plots, the tables and last ``summary.json``, each file
-atomically.
+it has finished), then writes ``buyers.csv`` straight from DuckDB, the plots, the other tables
+and last ``summary.json``, each file atomically.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from clvmodels.analytics.conversion import ConversionResult, conversion_sql
+from clvmodels.analytics.conversion import BUYERS_QUERY, ConversionResult, conversion_sql
 from clvmodels.data.contract import ORDERS_VIEW, OrdersSource, register_orders_source
+from clvmodels.data.frame_sql import write_query
 from clvmodels.data.io import duckdb_connection, write_json, write_table
 from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
 
@@ -117,13 +118,15 @@ def run_conversion(
             observation_end=observation_end,
             visit_problems=visits_info.problems,
         )
-    files = conversion_files(out_dir, plots=plots)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+        files = conversion_files(out_dir, plots=plots)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_query(con, BUYERS_QUERY, files["buyers"])  # straight from DuckDB
     if plots:
         save_figure(plot_conversion_days(result.buyers), files["days_plot"])
         save_figure(plot_conversion_rates(result.by_source, "source_id"), files["source_plot"])
         save_figure(plot_conversion_rates(result.by_device, "device"), files["device_plot"])
     for name in CONVERSION_TABLES:
-        write_table(getattr(result, name), files[name])
+        if name != "buyers":
+            write_table(getattr(result, name), files[name])
     write_json({**result.summary, **(extra or {})}, files["summary"])
     return ConversionOutcome(result=result, files=files)
