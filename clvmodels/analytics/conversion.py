@@ -1,8 +1,12 @@
 """Conversion from the first visit to the first order: who buys, how soon, by source and device.
 
-Inputs are validated visits (:func:`clvmodels.data.marketing.read_visits`: ``uid, device,
-start_ts, end_ts, source_id``) and validated orders (:func:`clvmodels.data.io.read_orders`:
-``customer_id, timestamp, revenue``). All aggregation runs in DuckDB SQL.
+Inputs are validated visits (``uid, device, start_ts, end_ts, source_id``) and validated
+orders (``customer_id, timestamp, revenue``): views on one DuckDB connection
+(:func:`clvmodels.data.visits_sql.register_visits`,
+:func:`clvmodels.data.contract.register_orders_source`), which :func:`conversion_sql` reads,
+or DataFrames (:func:`clvmodels.data.marketing.read_visits`,
+:func:`clvmodels.data.io.read_orders`), which :func:`conversion_tables` registers. All
+aggregation runs in DuckDB SQL; only the result tables come back.
 
 Definitions
 -----------
