@@ -163,7 +163,7 @@ _PROBLEMS_SQL = f"""
 SELECT {{visits_after}} AS visits_after,
        (SELECT count(*) FROM {_ORDERS} WHERE CAST(ts AS DATE) > $end) AS orders_after,
        count(*) AS orders_never_seen, count(DISTINCT key) AS buyers_without_visit
-FROM {_ORDERS} WHERE CAST(ts AS DATE) <= $end AND key NOT IN (SELECT key FROM {_USERS})
+FROM {_ORDERS} ANTI JOIN {_USERS} USING (key) WHERE CAST(ts AS DATE) <= $end
 """
 
 _ORDERS_BY_COHORT_SQL = f"""
