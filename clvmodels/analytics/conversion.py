@@ -57,7 +57,12 @@ import pandas as pd
 
 from clvmodels.data.columns import id_match_sql
 from clvmodels.data.io import duckdb_connection
-from clvmodels.summaries.calendar import period_index_sql, period_start, period_start_sql
+from clvmodels.summaries.calendar import (
+    CohortPeriod,
+    period_index_sql,
+    period_start,
+    period_start_sql,
+)
 
 #: The k of ``share_day_k`` in the summary.
 SHARE_DAYS = (0, 1, 7, 30)
@@ -325,7 +330,7 @@ def conversion_sql(
         end = pd.Timestamp(observation_end).date()
         con.execute(_STARTS_SQL.format(where="WHERE CAST(start_ts AS DATE) <= $end"), {"end": end})
         visits_after = f"(SELECT count(*) FROM {_VISITS} WHERE CAST(start_ts AS DATE) > $end)"
-    month = "month"
+    month: CohortPeriod = "month"
     params = {"end": end}
     con.execute(
         _USERS_SQL.format(cohort=period_index_sql("CAST(f.first_visit AS DATE)", month)), params

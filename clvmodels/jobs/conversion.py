@@ -11,7 +11,9 @@ and last ``summary.json``, each file atomically.
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ CONVERSION_PLOTS = {
 SUMMARY_FILE = "summary.json"
 #: The checked orders, kept as a table: the visits' reader makes its raw view anew.
 _ORDERS_TABLE = "clv_conversion_orders"
+_PLOTS_MODULE = "clvmodels.plots.conversion"
 
 
 @dataclass
@@ -66,7 +69,7 @@ def run_conversion(
     orders: OrdersSource,
     out_dir: str | os.PathLike[str],
     *,
-    visits_columns: dict[str, str] | None = None,
+    visits_columns: dict[str, Any] | None = None,
     observation_end: Any = None,
     plots: bool = True,
     extra: dict[str, Any] | None = None,
@@ -97,9 +100,7 @@ def run_conversion(
     -------
     ConversionOutcome
     """
-    from clvmodels.plots.base import save_figure
-    from clvmodels.plots.conversion import plot_conversion_days, plot_conversion_rates
-
+    importing = _import_meanwhile(_PLOTS_MODULE) if plots else None
     source = (
         visits
         if isinstance(visits, VisitsSource)
@@ -121,7 +122,12 @@ def run_conversion(
         files = conversion_files(out_dir, plots=plots)
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         write_query(con, BUYERS_QUERY, files["buyers"])  # straight from DuckDB
+    if importing is not None:
+        importing.join()
     if plots:
+        from clvmodels.plots.base import save_figure
+        from clvmodels.plots.conversion import plot_conversion_days, plot_conversion_rates
+
         save_figure(plot_conversion_days(result.buyers), files["days_plot"])
         save_figure(plot_conversion_rates(result.by_source, "source_id"), files["source_plot"])
         save_figure(plot_conversion_rates(result.by_device, "device"), files["device_plot"])
@@ -130,3 +136,14 @@ def run_conversion(
             write_table(getattr(result, name), files[name])
     write_json({**result.summary, **(extra or {})}, files["summary"])
     return ConversionOutcome(result=result, files=files)
+
+
+def _import_meanwhile(module: str) -> threading.Thread:
+    """A started thread importing ``module``; join it before using the module.
+
+    matplotlib's half second of imports then runs while DuckDB, which releases the GIL,
+    reads the inputs (an import that failed fails again, with its error, where it is used).
+    """
+    thread = threading.Thread(target=importlib.import_module, args=(module,), daemon=False)
+    thread.start()
+    return thread
