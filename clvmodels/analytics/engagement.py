@@ -43,9 +43,7 @@ Definitions
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +52,13 @@ import pandas as pd
 
 from clvmodels.data.io import duckdb_connection
 from clvmodels.errors import DataError
-from clvmodels.summaries.calendar import CohortPeriod, day_index, period_index_sql, period_start
-from clvmodels.summaries.calendar import period_start_sql as start_sql
+from clvmodels.summaries.calendar import (
+    WEEK_ORIGIN,
+    CohortPeriod,
+    day_index,
+    period_index_sql,
+    period_start,
+)
 from clvmodels.summaries.period import DateLike, to_day
 
 _NS_PER_DAY = 86_400 * 10**9
@@ -112,7 +115,7 @@ class Engagement:
 
 
 def engagement(visits: pd.DataFrame, *, observation_end: DateLike = None) -> Engagement:
-    """All the engagement tables of a visits table, in one DuckDB connection.
+    """All the engagement tables of a visits table.
 
     Parameters
     ----------
@@ -132,30 +135,62 @@ def engagement(visits: pd.DataFrame, *, observation_end: DateLike = None) -> Eng
     DataError
         When no session starts on or before the observation end.
     """
-    with _sessions(visits, observation_end) as (con, window):
-        summary = _summary(con, window, None).to_dict("records")[0]
-        result = Engagement(
-            daily=_daily(con, window),
-            weekly=_periods(con, window, "week"),
-            monthly=_periods(con, window, "month"),
-            summary={k: _plain(v) for k, v in summary.items()},
-            by_device=_summary(con, window, "device"),
-            by_source=_summary(con, window, "source_id"),
-            retention=_retention(con, window),
-            session_lengths=_length_histogram(con),
-            window=window,
-            data_problems={
-                **visits.attrs.get("visit_problems", {}),
-                "after_observation_end": window.n_after,
-            },
+    with duckdb_connection() as con:
+        con.register(_FRAME_VIEW, _visits_frame(visits))
+        return engagement_on(
+            con,
+            _FRAME_VIEW,
+            observation_end=observation_end,
+            visit_problems=visits.attrs.get("visit_problems", {}),
         )
+
+
+def engagement_on(
+    con: Any,
+    view: str,
+    *,
+    observation_end: DateLike = None,
+    visit_problems: dict[str, Any] | None = None,
+) -> Engagement:
+    """:func:`engagement` over the visits view ``view`` of a DuckDB connection.
+
+    ``view`` has the columns of :data:`clvmodels.data.visits_sql.VISITS_VIEW` (what
+    :func:`clvmodels.data.visits_sql.register_visits` makes). The window's sessions are
+    copied once into a compact temporary table (devices and sources as enums); three
+    window passes (one a user, one a user and device, one a user and source) mark each
+    session that is its user's first of a day, week, month and at all, so that every
+    distinct count is a sum of marks grouped by a small key.
+    """
+    con.execute("SET preserve_insertion_order = false")  # every result is ORDERed
+    window, values = _window(con, view, observation_end)
+    _base(con, view, window, values)
+    try:
+        _lengths(con)
+        activity = _flags(con, window, None)
+        daily, weekly, monthly = (_periods(con, window, activity, p) for p in _PERIODS)
+        summary = _summaries(con, window, activity, None)
+        result = Engagement(
+            daily=daily.rename(columns={"period_start": "date"}).drop(columns="complete"),
+            weekly=weekly,
+            monthly=monthly,
+            summary={k: _plain(v) for k, v in summary.to_dict("records")[0].items()},
+            by_device=_summaries(con, window, _flags(con, window, "device"), "device"),
+            by_source=_summaries(con, window, _flags(con, window, "source_id"), "source_id"),
+            retention=_retention(window, activity),
+            session_lengths=_histogram(con),
+            window=window,
+            data_problems={**(visit_problems or {}), "after_observation_end": window.n_after},
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_BASE}")
+        con.execute(f"DROP TABLE IF EXISTS {_LENGTHS}")
+        con.execute(f"DROP TABLE IF EXISTS {_MARKS}")
     return result
 
 
 def daily_activity(visits: pd.DataFrame, *, observation_end: DateLike = None) -> pd.DataFrame:
     """``date, dau, sessions, sessions_per_user, session_seconds_median``, every window day."""
-    with _sessions(visits, observation_end) as (con, window):
-        return _daily(con, window)
+    return engagement(visits, observation_end=observation_end).daily
 
 
 def period_activity(
@@ -166,67 +201,89 @@ def period_activity(
     Columns ``period_start``, ``wau`` (or ``mau``), ``sessions``, ``sessions_per_user``,
     ``session_seconds_median``, ``complete``.
     """
-    with _sessions(visits, observation_end) as (con, window):
-        return _periods(con, window, period)
+    result = engagement(visits, observation_end=observation_end)
+    return result.weekly if period == "week" else result.monthly
 
 
 def engagement_summary(
     visits: pd.DataFrame, *, by: str | None = None, observation_end: DateLike = None
 ) -> pd.DataFrame:
-    """The summary (:data:`SUMMARY_COLUMNS`): one row, or one a value of column ``by``."""
-    with _sessions(visits, observation_end) as (con, window):
-        return _summary(con, window, by)
+    """The summary (:data:`SUMMARY_COLUMNS`): one row, or one a value of ``by``.
+
+    ``by`` is ``"device"`` or ``"source_id"``.
+    """
+    result = engagement(visits, observation_end=observation_end)
+    if by is None:
+        return pd.DataFrame([result.summary])[list(SUMMARY_COLUMNS)]
+    tables = {"device": result.by_device, "source_id": result.by_source}
+    if by not in tables:
+        raise ValueError(f"by must be None, 'device' or 'source_id'; got {by!r}")
+    return tables[by]
 
 
 def visitor_retention(visits: pd.DataFrame, *, observation_end: DateLike = None) -> pd.DataFrame:
     """``cohort, age, cohort_size, active_users, retention, complete`` (months)."""
-    with _sessions(visits, observation_end) as (con, window):
-        return _retention(con, window)
+    return engagement(visits, observation_end=observation_end).retention
 
 
-@contextlib.contextmanager
-def _sessions(visits: pd.DataFrame, observation_end: DateLike) -> Iterator[tuple[Any, Window]]:
-    """A connection with the view ``kept`` (the window's sessions), and the window."""
+def session_length_histogram(
+    visits: pd.DataFrame, *, observation_end: DateLike = None, bins: int = 60
+) -> pd.DataFrame:
+    """Sessions per length bin: ``seconds_from``, ``seconds_to`` (whole seconds), ``sessions``.
+
+    ``bins`` equal bins of a whole number of seconds cover the lengths up to their 99th
+    percentile (the discrete one); the last bin also holds the longer sessions. Sessions
+    without a length are not counted.
+    """
     with duckdb_connection() as con:
-        con.execute("SET preserve_insertion_order = false")  # every result is ORDERed
-        con.register(
-            "visits_in",
-            pd.DataFrame(
-                {
-                    "uid": visits["uid"].to_numpy(),
-                    "device": visits["device"].to_numpy(),
-                    "source_id": visits["source_id"].to_numpy(),
-                    "start_ts": visits["start_ts"].astype("datetime64[ns]").to_numpy(),
-                    "end_ts": visits["end_ts"].astype("datetime64[ns]").to_numpy(),
-                }
-            ),
-        )
-        d = _NS_PER_DAY
-        con.execute(
-            f"""CREATE TEMP VIEW sessions AS
-            SELECT uid, device, source_id,
-                DATE '1970-01-01' + CAST((e - ((e % {d}) + {d}) % {d}) // {d} AS INTEGER) AS day,
-                CASE WHEN end_ts >= start_ts THEN epoch_ns(end_ts) - e END AS length_ns
-            FROM (SELECT *, epoch_ns(start_ts) AS e FROM visits_in)"""
-        )
-        window = _window(con, observation_end)
-        con.execute(
-            "CREATE TEMP VIEW kept AS SELECT * FROM sessions "
-            f"WHERE day <= DATE '{window.last_day.isoformat()}'"
-        )
-        yield con, window
+        con.register(_FRAME_VIEW, _visits_frame(visits))
+        window, values = _window(con, _FRAME_VIEW, observation_end)
+        _base(con, _FRAME_VIEW, window, values)
+        _lengths(con)
+        return _histogram(con, bins)
 
 
-def _window(con: Any, observation_end: DateLike) -> Window:
+_FRAME_VIEW = "clv_engagement_visits"
+_BASE = "clv_engagement_sessions"
+_LENGTHS = "clv_engagement_lengths"
+_MARKS = "clv_engagement_marks"
+_PERIODS: tuple[str, ...] = ("day", "week", "month")
+
+
+def _visits_frame(visits: pd.DataFrame) -> pd.DataFrame:
+    """The classic columns of a visits DataFrame, times as nanoseconds."""
+    return pd.DataFrame(
+        {
+            "uid": visits["uid"].to_numpy(),
+            "device": visits["device"].to_numpy(),
+            "source_id": visits["source_id"].to_numpy(),
+            "start_ts": visits["start_ts"].astype("datetime64[ns]").to_numpy(),
+            "end_ts": visits["end_ts"].astype("datetime64[ns]").to_numpy(),
+        }
+    )
+
+
+def _day_sql(column: str) -> str:
+    """The calendar date of a timestamp, exact to the nanosecond (a cast would round)."""
+    d = _NS_PER_DAY
+    e = f"epoch_ns({column})"
+    return f"(DATE '1970-01-01' + CAST(({e} - (({e} % {d}) + {d}) % {d}) // {d} AS INTEGER))"
+
+
+def _window(con: Any, view: str, observation_end: DateLike) -> tuple[Window, dict[str, list]]:
+    """The observation window, and the devices and sources seen (one pass over ``view``)."""
     end = to_day(observation_end)
-    last_visit = con.execute("SELECT max(day) FROM sessions").fetchone()[0]
-    if end is None:
-        end = last_visit
-    first, n_after = con.execute(
-        "SELECT min(day) FILTER (WHERE day <= $end), count(*) FILTER (WHERE day > $end) "
-        "FROM sessions",
+    values = ", ".join(
+        f"list(DISTINCT {c}) FILTER (WHERE {c} IS NOT NULL)" for c in ("device", "source_id")
+    )
+    row = con.execute(
+        f"""SELECT min(day) FILTER (WHERE $end IS NULL OR day <= $end), max(day),
+            count(*) FILTER (WHERE day > $end), {values}
+        FROM (SELECT {_day_sql("start_ts")} AS day, device, source_id FROM {view})""",
         {"end": end},
     ).fetchone()
+    first, last, n_after, devices, sources = row
+    end = last if end is None else end
     if first is None:
         raise DataError(
             f"no session starts on or before the observation end {end}",
@@ -236,7 +293,8 @@ def _window(con: Any, observation_end: DateLike) -> Window:
         )
     weeks = _complete(first, end, "week")
     months = _complete(first, end, "month")
-    return Window(first, end, int(n_after), weeks, months)
+    window = Window(first, end, int(n_after or 0), weeks, months)
+    return window, {"device": devices or [], "source_id": sources or []}
 
 
 def _complete(first: dt.date, last: dt.date, period: CohortPeriod) -> tuple[int, int]:
@@ -250,94 +308,169 @@ def _complete(first: dt.date, last: dt.date, period: CohortPeriod) -> tuple[int,
     return lo, hi
 
 
-def _daily(con: Any, window: Window) -> pd.DataFrame:
-    days = pd.DataFrame(
-        {"date": pd.date_range(window.first_day, window.last_day, freq="D").as_unit("ns")}
-    )
-    return _activity(con, days, "date", "day", "dau")
+def _base(con: Any, view: str, window: Window, values: dict[str, list]) -> None:
+    """The window's sessions in a compact table.
 
-
-def _periods(con: Any, window: Window, period: CohortPeriod) -> pd.DataFrame:
-    name = "wau" if period == "week" else "mau"
-    lo, hi = window.complete(period)
-    index = np.arange(day_index(window.first_day, period), day_index(window.last_day, period) + 1)
-    periods = pd.DataFrame({"p": index, "period_start": period_start(index, period)})
-    frame = _activity(con, periods, "p", period_index_sql("day", period), name)
-    frame["complete"] = (index >= lo) & (index <= hi)
-    return frame.drop(columns="p")
-
-
-def _activity(con: Any, keys: pd.DataFrame, key: str, key_sql: str, name: str) -> pd.DataFrame:
-    """Users, sessions and median length per key (a day or period), each its own query.
-
-    One aggregate a query keeps DuckDB within its memory limit on 10M sessions; the small
-    results are put side by side here.
+    Columns: uid, the packed day and month (``key``), device and source as enums (of the
+    ``values`` seen), length.
     """
-    users = con.execute(
-        f"""SELECT k AS "{key}", count(*) AS {name}, sum(n) AS sessions
-        FROM (SELECT {key_sql} AS k, uid, count(*) AS n FROM kept GROUP BY k, uid) GROUP BY k"""
+    enums = {}
+    for column, seen in values.items():
+        enums[column] = f"clv_engagement_{column}"
+        con.execute(f"DROP TYPE IF EXISTS {enums[column]}")
+        literals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(seen))
+        con.execute(f"CREATE TYPE {enums[column]} AS ENUM ({literals})")
+    day = _day_sql("start_ts")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_BASE} AS
+        SELECT uid, {period_index_sql("day", "month")} * {_MONTH_SHIFT} + day_number AS key,
+            CAST(device AS {enums["device"]}) AS device,
+            CAST(source_id AS {enums["source_id"]}) AS source_id, length_ns
+        FROM (SELECT *, {day} AS day, {day} - DATE '1970-01-01' + {_DAY_SHIFT} AS day_number,
+                CASE WHEN end_ts >= start_ts THEN epoch_ns(end_ts) - epoch_ns(start_ts) END
+                    AS length_ns
+            FROM {view})
+        WHERE day <= DATE '{window.last_day.isoformat()}'"""
+    )
+
+
+#: A session's ``key`` in the compact table packs its month index and day number
+#: (``month * 2^32 + days since 1970-01-01 + 2^31``): one sortable number a session.
+_MONTH_SHIFT = 1 << 32
+_DAY_SHIFT = 1 << 31
+#: Days from 1970-01-01 to the first Monday of the ISO week numbering (calendar.WEEK_ORIGIN).
+_WEEK_ORIGIN_DAYS = (WEEK_ORIGIN - dt.date(1970, 1, 1)).days
+
+
+def _unpacked(key: str) -> tuple[str, str, str]:
+    """SQL of the day number, week index and month index of a packed ``key``."""
+    day = f"(({key}) % {_MONTH_SHIFT} - {_DAY_SHIFT})"
+    since = f"({day} - {_WEEK_ORIGIN_DAYS})"
+    week = f"(({since} - ({since} % 7 + 7) % 7) // 7)"  # floor division (// truncates)
+    return day, week, f"(({key}) // {_MONTH_SHIFT})"
+
+
+def _flags(con: Any, window: Window, by: str | None) -> pd.DataFrame:
+    """Distinct users and sessions per (value of ``by``,) day, week, month and overall.
+
+    One window pass over the sessions of each user (and value of ``by``) in time order:
+    a session is its user's first of a day when the previous one is on another day, and
+    so on for weeks, months and at all; the distinct counts are sums of these marks. With
+    ``by`` None it also counts each first-visit month's users active in each month.
+    """
+    part = "uid" if by is None else f"uid, {by}"
+    (wlo, whi), (mlo, mhi) = window.weeks, window.months
+    day, week, month = _unpacked("key")
+    before_day, before_week, before_month = _unpacked("before")
+    cohort = f"{_unpacked('first')[2]}" if by is None else "NULL"
+    marks = f"""
+        SELECT {by or "NULL AS g0"}, {day} AS day_number, {week} AS week, {month} AS month,
+            {cohort} AS cohort,
+            (before IS NULL OR {before_day} <> {day})::INTEGER AS new_day,
+            (before IS NULL OR {before_week} <> {week})::INTEGER AS new_week,
+            (before IS NULL OR {before_month} <> {month})::INTEGER AS new_month,
+            (before IS NULL)::INTEGER AS new_user
+        FROM (SELECT {by or "NULL AS g0"}, key, lag(key) OVER u AS before,
+                {"first_value(key) OVER u" if by is None else "NULL"} AS first
+            FROM {_BASE} WINDOW u AS (PARTITION BY {part} ORDER BY key))"""
+    sums = """sum(new_day) AS user_days, sum(new_week) AS user_weeks,
+        sum(new_month) AS user_months, sum(new_user) AS users"""
+    totals = f"""sum(user_weeks) FILTER (WHERE week BETWEEN {wlo} AND {whi}) AS complete_weeks,
+        sum(user_months) FILTER (WHERE month BETWEEN {mlo} AND {mhi}) AS complete_months"""
+    if by is not None:
+        return con.execute(
+            f"""SELECT g, NULL AS day, NULL AS week, NULL AS month, NULL AS cohort,
+                {_GROUPING["all"]} AS grouping, sum(sessions) AS sessions,
+                sum(user_days) AS user_days, sum(user_weeks) AS user_weeks,
+                sum(user_months) AS user_months, sum(users) AS users,
+                sum(complete_weeks) AS complete_weeks, sum(complete_months) AS complete_months
+            FROM (SELECT {by} AS g, count(*) AS sessions, {sums},
+                sum(new_week) FILTER (WHERE week BETWEEN {wlo} AND {whi}) AS complete_weeks,
+                sum(new_month) FILTER (WHERE month BETWEEN {mlo} AND {mhi}) AS complete_months
+                FROM ({marks}) GROUP BY g)
+            GROUP BY g"""
+        ).df()
+    # the marks summed per day and first-visit month (a small table), then per grouping
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_MARKS} AS
+        SELECT DATE '1970-01-01' + CAST(day_number AS INTEGER) AS day, week, month, cohort,
+            count(*) AS sessions, {sums}
+        FROM ({marks}) GROUP BY ALL"""
+    )
+    return con.execute(
+        f"""SELECT NULL AS g, day, week, month, cohort,
+            GROUPING(day, week, month, cohort) AS grouping, sum(sessions) AS sessions,
+            sum(user_days) AS user_days, sum(user_weeks) AS user_weeks,
+            sum(user_months) AS user_months, sum(users) AS users, {totals}
+        FROM {_MARKS}
+        GROUP BY GROUPING SETS ((day), (week), (month), (), (cohort, month))"""
     ).df()
-    lengths = con.execute(
-        f"""SELECT {key_sql} AS "{key}",
+
+
+def _medians(con: Any, key: str) -> pd.DataFrame:
+    """The median session length (seconds) per value of ``key`` (SQL), exact."""
+    return con.execute(
+        f"""SELECT {key} AS k,
             quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-        FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL"""
+        FROM {_BASE} WHERE length_ns IS NOT NULL GROUP BY ALL"""
     ).df()
-    for part in (users, lengths):
-        part[key] = part[key].astype(keys[key].dtype)
-    frame = keys.merge(users, on=key, how="left").merge(lengths, on=key, how="left")
+
+
+def _periods(con: Any, window: Window, activity: pd.DataFrame, period: str) -> pd.DataFrame:
+    """One row a day, week or month touching the window (days: every day of it)."""
+    name = {"day": "dau", "week": "wau", "month": "mau"}[period]
+    counted = {"day": "user_days", "week": "user_weeks", "month": "user_months"}[period]
+    rows = activity[activity[period].notna() & activity["grouping"].eq(_GROUPING[period])]
+    if period == "day":
+        index = pd.date_range(window.first_day, window.last_day, freq="D").as_unit("ns")
+        keys = pd.DataFrame({"k": index, "period_start": index})
+        rows = rows.assign(k=pd.to_datetime(rows["day"]).astype("datetime64[ns]"))
+    else:
+        lo_hi = (day_index(window.first_day, period), day_index(window.last_day, period) + 1)
+        index = np.arange(*lo_hi)
+        keys = pd.DataFrame({"k": index, "period_start": period_start(index, period)})
+        rows = rows.assign(k=rows[period].astype("int64"))
+    day, week, month = _unpacked("key")
+    keys_sql = {"day": f"DATE '1970-01-01' + CAST({day} AS INTEGER)", "week": week, "month": month}
+    medians = _medians(con, keys_sql[period])
+    medians["k"] = (
+        pd.to_datetime(medians["k"]).astype("datetime64[ns]")
+        if period == "day"
+        else medians["k"].astype("int64")
+    )
+    frame = keys.merge(rows[["k", counted, "sessions"]], on="k", how="left")
+    frame = frame.merge(medians, on="k", how="left").rename(columns={counted: name})
     frame[name] = frame[name].fillna(0).astype("int64")
     frame["sessions"] = frame["sessions"].fillna(0).astype("int64")
     frame["sessions_per_user"] = frame["sessions"] / frame[name].where(frame[name] > 0)
-    columns = [*keys.columns, name, "sessions", "sessions_per_user", "session_seconds_median"]
-    return frame[columns]
+    lo, hi = window.complete(period) if period != "day" else (index[0], index[-1])
+    frame["complete"] = (keys["k"] >= lo) & (keys["k"] <= hi)
+    columns = ["period_start", name, "sessions", "sessions_per_user", "session_seconds_median"]
+    return frame[[*columns, "complete"]]
 
 
-def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
-    """The summary per value of ``by`` (a column of ``kept``), or one row."""
-    group = "NULL" if by is None else f'"{by}"'
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE ud AS
-        SELECT {group} AS g, day, uid, count(*) AS n FROM kept GROUP BY ALL"""
-    )
-    parts = [
-        con.execute("SELECT g, count(*) AS user_days, sum(n) AS sessions FROM ud GROUP BY g").df(),
-        con.execute(
-            "SELECT g, count(*) AS users FROM (SELECT DISTINCT g, uid FROM ud) GROUP BY g"
-        ).df(),
-    ]
-    for period, name in (("week", "wau"), ("month", "mau")):
-        lo, hi = window.complete(period)
-        parts.append(
-            con.execute(
-                f"""SELECT g, count(*) / {max(hi - lo + 1, 1)} AS {name} FROM (
-                    SELECT DISTINCT g, {period_index_sql("day", period)} AS p, uid FROM ud)
-                WHERE p BETWEEN {lo} AND {hi} GROUP BY g"""
-            ).df()
-        )
-    parts.append(
-        con.execute(
-            f"""SELECT {group} AS g,
-                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL"""
-        ).df()
-    )
-    parts.append(
-        con.execute(
-            f"""SELECT g, s AS session_seconds_mode FROM (
-                SELECT g, s, row_number() OVER (PARTITION BY g ORDER BY n DESC, s) AS r
-                FROM (SELECT {group} AS g, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n
-                    FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL)) WHERE r = 1"""
-        ).df()
-    )
-    con.execute("DROP TABLE ud")
-    frame = parts[0]
-    for part in parts[1:]:
-        frame = frame.merge(part, on="g", how="left")
+#: GROUPING(day, week, month, cohort) of each grouping set of :func:`_flags`.
+_GROUPING = {"day": 0b0111, "week": 0b1011, "month": 0b1101, "all": 0b1111, "cohort": 0b1100}
+
+
+def _summaries(con: Any, window: Window, activity: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """The summary (:data:`SUMMARY_COLUMNS`) per value of ``by``, or one row."""
+    frame = activity[activity["grouping"].eq(_GROUPING["all"])].copy()
+    medians = _medians(con, by or "NULL")
+    modes = _modes(con, by)
+    for part in (medians, modes):
+        part["g"] = part.pop("k").astype(object) if by else None
+        frame = frame.merge(part, on="g", how="left") if by else frame.assign(**part.iloc[0])
+    frame["g"] = frame["g"].astype(object).where(frame["g"].notna(), None)
     frame = frame.sort_values(["sessions", "g"], ascending=[False, True], ignore_index=True)
     frame["dau"] = frame["user_days"] / window.n_days
-    for name, (lo, hi) in (("wau", window.weeks), ("mau", window.months)):
+    for name, (lo, hi), total in (
+        ("wau", window.weeks, "complete_weeks"),
+        ("mau", window.months, "complete_months"),
+    ):
         # no complete period: no mean; a value without visits in them: 0
-        frame[name] = float("nan") if hi < lo else frame[name].fillna(0.0)
+        mean = frame[total].fillna(0.0) / max(hi - lo + 1, 1)
+        frame[name] = float("nan") if hi < lo else mean
         frame[f"sticky_{name}"] = frame["dau"] / frame[name].where(frame[name] > 0)
     frame["sessions_per_user_per_day"] = frame["sessions"] / frame["user_days"]
     frame["session_seconds_mode"] = frame["session_seconds_mode"].astype("Int64")
@@ -348,55 +481,63 @@ def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
     return frame.rename(columns={"g": by})
 
 
-def _retention(con: Any, window: Window) -> pd.DataFrame:
-    month = period_index_sql("day", "month")
+def _retention(window: Window, activity: pd.DataFrame) -> pd.DataFrame:
+    """Monthly visitor retention by first-visit month, from the marks of :func:`_flags`."""
+    cells = activity[activity["grouping"].eq(_GROUPING["cohort"])]
+    counts = pd.DataFrame(
+        {
+            "c": cells["cohort"].astype("int64"),
+            "age": cells["month"].astype("int64") - cells["cohort"].astype("int64"),
+            "active_users": cells["user_months"].astype("int64"),
+        }
+    )
+    sizes = counts[counts["age"] == 0].set_index("c")["active_users"]
     last = day_index(window.last_day, "month")
-    complete_hi = window.months[1]
-    frame = con.execute(
-        f"""WITH cohorts AS (
-            SELECT uid, {period_index_sql("min(day)", "month")} AS cohort FROM kept GROUP BY uid),
-        active AS (SELECT DISTINCT uid, {month} AS p FROM kept),
-        counts AS (
-            SELECT c.cohort, a.p - c.cohort AS age, count(*) AS active_users
-            FROM active a JOIN cohorts c USING (uid) GROUP BY ALL),
-        sizes AS (SELECT cohort, count(*) AS cohort_size FROM cohorts GROUP BY cohort),
-        grid AS (
-            SELECT cohort, cohort_size, unnest(range(0, {last} - cohort + 1)) AS age FROM sizes)
-        SELECT {start_sql("g.cohort", "month")} AS cohort, g.age, g.cohort_size,
-            coalesce(c.active_users, 0) AS active_users,
-            coalesce(c.active_users, 0) / g.cohort_size AS retention,
-            g.cohort + g.age <= {complete_hi} AS complete
-        FROM grid g LEFT JOIN counts c ON c.cohort = g.cohort AND c.age = g.age
-        ORDER BY g.cohort, g.age"""
+    grid = pd.DataFrame(
+        [(c, age, n) for c, n in sizes.sort_index().items() for age in range(last - c + 1)],
+        columns=["c", "age", "cohort_size"],
+    )
+    frame = grid.merge(counts, on=["c", "age"], how="left")
+    frame["active_users"] = frame["active_users"].fillna(0).astype("int64")
+    frame["retention"] = frame["active_users"] / frame["cohort_size"]
+    frame["complete"] = frame["c"] + frame["age"] <= window.months[1]
+    frame.insert(0, "cohort", period_start(frame["c"].to_numpy(), "month"))
+    frame = frame.drop(columns="c")
+    return _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
+
+
+def _lengths(con: Any) -> None:
+    """Sessions per whole-second length, overall and per device and source (a small table)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_LENGTHS} AS
+        SELECT device, source_id, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n,
+            GROUPING(device, source_id) AS grouping
+        FROM {_BASE} WHERE length_ns IS NOT NULL
+        GROUP BY GROUPING SETS ((s), (device, s), (source_id, s))"""
+    )
+
+
+def _modes(con: Any, by: str | None) -> pd.DataFrame:
+    """The most frequent whole-second length per value of ``by`` (ties to the smallest)."""
+    grouping = {None: 3, "device": 1, "source_id": 2}[by]
+    return con.execute(
+        f"""SELECT k, s AS session_seconds_mode FROM (
+            SELECT {by or "NULL"} AS k, s,
+                row_number() OVER (PARTITION BY {by or "NULL"} ORDER BY n DESC, s) AS r
+            FROM {_LENGTHS} WHERE grouping = {grouping}) WHERE r = 1"""
     ).df()
-    frame = _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
-    frame["complete"] = frame["complete"].astype(bool)
-    return frame
 
 
-def session_length_histogram(
-    visits: pd.DataFrame, *, observation_end: DateLike = None, bins: int = 60
-) -> pd.DataFrame:
-    """Sessions per length bin: ``seconds_from``, ``seconds_to`` (whole seconds), ``sessions``.
-
-    ``bins`` equal bins of a whole number of seconds cover the lengths up to their 99th
-    percentile; the last bin also holds the longer sessions. Sessions without a length are
-    not counted.
-    """
-    with _sessions(visits, observation_end) as (con, _):
-        return _length_histogram(con, bins)
-
-
-def _length_histogram(con: Any, bins: int = 60) -> pd.DataFrame:
+def _histogram(con: Any, bins: int = 60) -> pd.DataFrame:
+    """Equal bins of whole seconds up to the 99th percentile; the last holds the rest."""
     top = con.execute(
-        f"SELECT quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM kept"
+        f"SELECT quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM {_BASE}"
     ).fetchone()[0]
     width = max(1, -(-(int(top or 0) + 1) // bins))
     frame = con.execute(
         f"""WITH b AS (
-            SELECT least(length_ns // {_NS_PER_SECOND * width}, {bins - 1}) AS bin,
-                count(*) AS sessions
-            FROM kept WHERE length_ns IS NOT NULL GROUP BY bin)
+            SELECT least(s // {width}, {bins - 1}) AS bin, sum(n) AS sessions
+            FROM {_LENGTHS} WHERE grouping = 3 GROUP BY bin)
         SELECT range * {width} AS seconds_from, (range + 1) * {width} AS seconds_to,
             coalesce(sessions, 0) AS sessions
         FROM range({bins}) LEFT JOIN b ON b.bin = range ORDER BY range"""
