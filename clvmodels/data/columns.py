@@ -8,7 +8,6 @@ Each helper checks one column the way the orders contract (``docs/orders.md``,
 * :func:`clean_ids`: customer ids kept exactly as written, never through a float.
 * :func:`parse_times`: dates (text, ``YYYYMMDD`` integers or datetimes) to datetime64[ns];
   :func:`coerce_times` the same with ``NaT`` for missing and unparsable ones.
-* :func:`missing_ids`: which ids are missing (what :func:`clean_ids` refuses as ``missing_id``).
 * :func:`row_labels`: ``row N`` examples of the rows a mask marks.
 """
 
@@ -141,13 +140,6 @@ def _float_ids(column: pd.Series, name: str) -> pd.Series:
             name, n_rows=int(inexact.sum()), examples=values[inexact][:5].tolist()
         )
     return pd.Series(values.astype("int64"), index=column.index, name=column.name)
-
-
-def missing_ids(column: pd.Series) -> np.ndarray:
-    """Boolean mask of the ids :func:`clean_ids` calls missing (NaN, empty, ``nan``, ...)."""
-    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
-        return column.isna().to_numpy(dtype=bool)
-    return _missing_text(column.astype("string").str.strip())
 
 
 def _missing_text(text: pd.Series) -> np.ndarray:

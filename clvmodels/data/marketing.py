@@ -25,25 +25,16 @@ import pandas as pd
 
 from clvmodels.data.columns import (
     clean_ids,
-    coerce_times,
-    missing_ids,
     parse_times,
     require_columns,
     row_labels,
 )
-from clvmodels.data.io import read_table
+from clvmodels.data.io import duckdb_connection, read_table
 from clvmodels.data.rules import RULES
+from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
 
 VISIT_COLUMNS = ("uid", "device", "start_ts", "end_ts", "source_id")
 COST_COLUMNS = ("source_id", "dt", "costs")
-#: The counts ``problems="report"`` puts in ``frame.attrs["visit_problems"]``.
-VISIT_PROBLEMS = (
-    "missing_uid",
-    "missing_start",
-    "missing_end",
-    "negative_length",
-    "missing_source",
-)
 VisitProblems = Literal["error", "report"]
 
 
@@ -100,6 +91,21 @@ def read_visits(
         missing user ids, missing or unparsable times, missing sources, and sessions that
         end before they start (with ``problems="report"``: see above).
     """
+    if problems == "report":
+        return _report_visits(
+            VisitsSource(
+                source,
+                uid_col=uid_col,
+                start_col=start_col,
+                end_col=end_col,
+                source_col=source_col,
+                device_col=device_col,
+                table=table,
+                query=query,
+                date_format=date_format,
+                encoding=encoding,
+            )
+        )
     raw = (
         source
         if isinstance(source, pd.DataFrame)
@@ -138,8 +144,6 @@ def validate_visits(
         source_col: "--visits-source-col",
     }
     require_columns(raw, flags, "visits table")
-    if problems == "report":
-        return _report_visits(raw, uid_col, start_col, end_col, source_col, device_col, date_format)
     uid = clean_ids(raw[uid_col], uid_col, text_integers=False)
     start = parse_times(raw[start_col], start_col, date_format)
     end = parse_times(raw[end_col], end_col, date_format)
@@ -180,46 +184,12 @@ def _visits_frame(
     )
 
 
-def _report_visits(
-    raw: pd.DataFrame,
-    uid_col: str,
-    start_col: str,
-    end_col: str,
-    source_col: str,
-    device_col: str,
-    date_format: str | None,
-) -> pd.DataFrame:
-    """``problems="report"``: drop rows without uid or start, keep and count the rest."""
-    no_uid = missing_ids(raw[uid_col])
-    start = coerce_times(raw[start_col], date_format)
-    no_start = start.isna().to_numpy() & ~no_uid
-    keep = ~(no_uid | no_start)
-    end = coerce_times(raw[end_col], date_format)
-    no_end = end.isna().to_numpy() & keep
-    backwards = (end < start).to_numpy() & keep
-    source_text = _source_text(raw[source_col])
-    no_source = _missing_source(source_text) & keep
-    masks = {
-        "missing_uid": no_uid,
-        "missing_start": no_start,
-        "missing_end": no_end,
-        "negative_length": backwards,
-        "missing_source": no_source,
-    }
-    everything = bool(keep.all())
-    kept = raw if everything else raw.loc[keep]
-    uid = clean_ids(kept[uid_col], uid_col, text_integers=False)
-    source_id = source_text.mask(no_source) if no_source.any() else source_text
-    if not everything:
-        source_id, start, end = source_id[keep], start[keep], end[keep]
-    frame = _visits_frame(kept, uid, start, end, source_id, device_col)
-    counts: dict[str, Any] = {name: int(masks[name].sum()) for name in VISIT_PROBLEMS}
-    counts["examples"] = {
-        name: [str(label) for label in row_labels(mask)]
-        for name, mask in masks.items()
-        if mask.any()
-    }
-    frame.attrs["visit_problems"] = counts
+def _report_visits(source: VisitsSource) -> pd.DataFrame:
+    """``problems="report"``: the visits contract in SQL (:mod:`clvmodels.data.visits_sql`)."""
+    with duckdb_connection() as con:
+        info = register_visits(con, source)
+        frame = con.execute(f"SELECT * FROM {VISITS_VIEW}").df()
+    frame.attrs["visit_problems"] = info.problems
     return frame
 
 
