@@ -299,8 +299,7 @@ def _engagement_parts(outputs: AnalyticsOutputs) -> list[str]:
                 f"{_shown(s['mau'], ',.2f')} in an average complete month (MAU): sticky "
                 f"factors DAU/WAU {_shown(s['sticky_wau'], '.1%')}, DAU/MAU "
                 f"{_shown(s['sticky_mau'], '.1%')}.",
-                f"The median session lasts {_shown(s['session_seconds_median'], ',.1f')} s; "
-                f"the most frequent length is {_shown(s['session_seconds_mode'], ',.0f')} s.",
+                _lengths_sentence(s),
             ]
         ),
         key_values(engagement_rows(s)),
@@ -310,6 +309,16 @@ def _engagement_parts(outputs: AnalyticsOutputs) -> list[str]:
         "<h3>Engagement by source</h3>",
         frame_table(_labelled(tables["by_source"], "source_id")),
     ]
+
+
+def _lengths_sentence(summary: Mapping[str, Any]) -> str:
+    median, mode = summary["session_seconds_median"], summary["session_seconds_mode"]
+    if median is None:
+        return "No session has a length (each lacks an end or ends before it starts)."
+    return (
+        f"The median session lasts {num(median, ',.1f')} s; the most frequent length "
+        f"(whole seconds) is {_shown(mode, ',.0f')} s."
+    )
 
 
 def _conversion_parts(outputs: AnalyticsOutputs) -> list[str]:

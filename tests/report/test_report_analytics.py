@@ -23,8 +23,9 @@ from clvmodels.data.io import read_orders
 from clvmodels.errors import DataError
 from clvmodels.jobs.conversion import run_conversion
 from clvmodels.jobs.engagement import engagement_job
-from clvmodels.report.analytics import read_conversion, read_engagement
+from clvmodels.report.analytics import analytics_section, read_conversion, read_engagement
 from clvmodels.report.build import SECTION_IDS, build_report
+from clvmodels.report.html import Section
 
 VISITS = [
     "uid,device,start_ts,end_ts,source_id",
@@ -127,6 +128,11 @@ def page(inputs, orders) -> _Page:
     return parse(
         build_report(orders, engagement=inputs["engagement"], conversion=inputs["conversion"])
     )
+
+
+def section_page(section: Section) -> _Page:
+    """The section alone, parsed as the page holds it."""
+    return parse(f"<section id='{section.id}'>{section.body}</section>")
 
 
 def summary(folder: Path) -> dict:
@@ -239,9 +245,9 @@ def test_plots_are_the_folders_or_redrawn_without_them(page, inputs, orders) -> 
         for name in ("conversion_days.png", "conversion_by_source.png", "conversion_by_device.png")
     ]
     assert embedded == [path.read_bytes() for path in files]
-    bare = parse(
-        build_report(
-            orders, engagement=inputs["engagement_bare"], conversion=inputs["conversion_bare"]
+    bare = section_page(
+        analytics_section(
+            read_engagement(inputs["engagement_bare"]), read_conversion(inputs["conversion_bare"])
         )
     )
     redrawn = [base64.b64decode(src.split(",", 1)[1]) for src in bare.images["analytics"]]
@@ -249,15 +255,16 @@ def test_plots_are_the_folders_or_redrawn_without_them(page, inputs, orders) -> 
     assert key_values(bare) == key_values(page)
 
 
-def test_either_folder_alone(inputs, orders) -> None:
-    alone = parse(build_report(orders, engagement=inputs["engagement_bare"]))
+def test_either_folder_alone(inputs) -> None:
+    alone = section_page(analytics_section(read_engagement(inputs["engagement"])))
     text = " ".join(alone.text["analytics"])
     assert "Engagement" in text and "Conversion from the first visit" not in text
     assert "DAU (mean daily active users)" in key_values(alone)
-    alone = parse(build_report(orders, conversion=inputs["conversion_bare"]))
+    alone = section_page(analytics_section(conversion=read_conversion(inputs["conversion"])))
     text = " ".join(alone.text["analytics"])
     assert "Conversion from the first visit" in text and "DAU" not in text
-    assert alone.ids[-1] == "analytics"
+    with pytest.raises(ValueError, match="not engagement"):
+        analytics_section(read_conversion(inputs["conversion"]))
 
 
 def test_a_folder_that_is_not_such_an_output_is_one_line(inputs, tmp_path) -> None:
@@ -302,3 +309,21 @@ def test_cli_report_with_both_folders_and_with_a_wrong_one(inputs, tmp_path) -> 
     assert result.exit_code == 2
     assert "is not a `clv engagement` output folder" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_a_window_without_a_complete_week_shows_n_a(tmp_path) -> None:
+    # two days (Wednesday and Thursday), no session with an end: no WAU, MAU or length
+    visits = tmp_path / "visits.csv"
+    visits.write_text(
+        "uid,start_ts,end_ts,source_id\na,2024-01-03 10:00:00,,1\nb,2024-01-04 09:00:00,,1\n",
+        encoding="utf-8",
+    )
+    engagement_job(visits, tmp_path / "out", plots=False)
+    section = analytics_section(read_engagement(tmp_path / "out"))
+    shown = key_values(section_page(section))
+    assert shown["DAU (mean daily active users)"] == "1.00"  # 2 user-days over 2 days
+    for label in ("WAU (mean over complete ISO weeks)", "MAU (mean over complete months)"):
+        assert shown[label] == "n/a"
+    assert shown["session length, median (s)"] == "n/a"
+    assert "No session has a length" in section.body
+    assert section.body.count("<img") == 3  # redrawn from the tables
