@@ -240,7 +240,7 @@ def make_report(
     if model is not None:
         model._check_fitted()
     rfm = ModelRFM(orders, model)
-    sections = (
+    sections: tuple[Section, ...] = (
         _guarded("data", "Data", lambda: data_section(orders, findings, sources or {})),
         _guarded("model", "Model", lambda: model_section(model, model_metadata, orders)),
         _guarded("matrices", "Frequency-recency matrices", lambda: matrices_section(model, rfm)),

@@ -115,7 +115,7 @@ def read_csv_table(
 
 
 def _to_datetime(values: pd.Series, errors: str) -> pd.Series:
-    return pd.to_datetime(values, errors=errors, format="ISO8601")  # type: ignore[call-overload]
+    return pd.to_datetime(values, errors=errors, format="ISO8601")
 
 
 def _to_flag(values: pd.Series, errors: str) -> pd.Series:
