@@ -17,25 +17,10 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.analytics.conversion import ConversionResult, conversion_tables
+from clvmodels.analytics.outputs import CONVERSION_PLOTS, CONVERSION_TABLES, SUMMARY_FILE
 from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import orders_frame, write_json, write_table
 from clvmodels.data.marketing import read_visits
-
-#: The tables of ``clv conversion``, by name: the file each is written to.
-CONVERSION_TABLES = {
-    "buyers": "buyers.csv",
-    "by_source": "by_source.csv",
-    "by_device": "by_device.csv",
-    "by_cohort": "by_cohort.csv",
-    "orders_by_cohort": "orders_by_cohort.csv",
-}
-#: The plots of ``clv conversion``, by name.
-CONVERSION_PLOTS = {
-    "days_plot": "conversion_days.png",
-    "source_plot": "conversion_by_source.png",
-    "device_plot": "conversion_by_device.png",
-}
-SUMMARY_FILE = "summary.json"
 
 
 @dataclass

@@ -18,28 +18,13 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.analytics.engagement import Engagement, engagement_on
+from clvmodels.analytics.outputs import ENGAGEMENT_PLOTS as PLOT_FILES
+from clvmodels.analytics.outputs import ENGAGEMENT_TABLES as TABLE_FILES
+from clvmodels.analytics.outputs import SUMMARY_FILE
 from clvmodels.data.database_url import shown_source
 from clvmodels.data.io import duckdb_connection, write_json, write_table
 from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
 from clvmodels.summaries.period import DateLike
-
-#: The tables of ``clv engagement -o OUT_DIR``: name -> file in OUT_DIR.
-TABLE_FILES = {
-    "daily": "daily.csv",
-    "weekly": "weekly.csv",
-    "monthly": "monthly.csv",
-    "by_device": "by_device.csv",
-    "by_source": "by_source.csv",
-    "retention": "retention.csv",
-    "session_lengths": "session_lengths.csv",
-}
-SUMMARY_FILE = "summary.json"
-#: The plots: name -> file in OUT_DIR.
-PLOT_FILES = {
-    "active_users": "active_users.png",
-    "session_lengths": "session_lengths.png",
-    "retention": "retention.png",
-}
 
 
 @dataclass(frozen=True)
