@@ -459,8 +459,12 @@ def _summaries(con: Any, window: Window, activity: pd.DataFrame, by: str | None)
     medians = _medians(con, by or "NULL")
     modes = _modes(con, by)
     for part in (medians, modes):
-        part["g"] = part.pop("k").astype(object) if by else None
-        frame = frame.merge(part, on="g", how="left") if by else frame.assign(**part.iloc[0])
+        if by:
+            part["g"] = part.pop("k").astype(object)
+            frame = frame.merge(part, on="g", how="left")
+        else:  # one row; no value when no session has a length
+            (name,) = (c for c in part.columns if c != "k")
+            frame[name] = part[name].iloc[0] if len(part) else float("nan")
     frame["g"] = frame["g"].astype(object).where(frame["g"].notna(), None)
     frame = frame.sort_values(["sessions", "g"], ascending=[False, True], ignore_index=True)
     frame["dau"] = frame["user_days"] / window.n_days
