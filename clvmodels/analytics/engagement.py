@@ -1,9 +1,14 @@
 """Engagement from visits: daily, weekly and monthly active users, stickiness, session lengths.
 
 Pure functions over a visits table as :func:`clvmodels.data.marketing.read_visits` returns it
-(``uid``, ``device``, ``start_ts``, ``end_ts``, ``source_id``; one row a session). All the
-aggregation runs in DuckDB SQL on the data room's connection
-(:func:`clvmodels.data.io.duckdb_connection`); pandas only assembles the small results.
+(``uid``, ``device``, ``start_ts``, ``end_ts``, ``source_id``; one row a session), and
+:func:`engagement_on` over the same table as a view of a DuckDB connection (what ``clv
+engagement`` uses: :func:`clvmodels.data.visits_sql.register_visits` reads the file straight
+into DuckDB). All the aggregation runs in DuckDB SQL; pandas only assembles the small results.
+The distinct counts come from three window passes over a compact copy of the window's
+sessions (ordered by user and time; by user, device and time; by user, source and time): a
+session is marked when it is its user's first of a day, week, month or at all, and each
+distinct count is a sum of marks.
 
 Definitions
 -----------
