@@ -58,7 +58,6 @@ import pandas as pd
 from clvmodels.data.io import duckdb_connection
 from clvmodels.errors import DataError
 from clvmodels.summaries.calendar import (
-    WEEK_ORIGIN,
     CohortPeriod,
     day_index,
     period_index_sql,
@@ -328,10 +327,13 @@ def _base(con: Any, view: str, window: Window, values: dict[str, list]) -> None:
     day = _day_sql("start_ts")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_BASE} AS
-        SELECT uid, {period_index_sql("day", "month")} * {_MONTH_SHIFT} + day_number AS key,
+        SELECT uid,
+            (CAST({period_index_sql("day", "month")} AS BIGINT) << {2 * _BITS})
+            | (CAST({period_index_sql("day", "week")} + {_OFFSET} AS BIGINT) << {_BITS})
+            | CAST(day - DATE '1970-01-01' + {_OFFSET} AS BIGINT) AS key,
             CAST(device AS {enums["device"]}) AS device,
             CAST(source_id AS {enums["source_id"]}) AS source_id, length_ns
-        FROM (SELECT *, {day} AS day, {day} - DATE '1970-01-01' + {_DAY_SHIFT} AS day_number,
+        FROM (SELECT *, {day} AS day,
                 CASE WHEN end_ts >= start_ts THEN epoch_ns(end_ts) - epoch_ns(start_ts) END
                     AS length_ns
             FROM {view})
@@ -339,20 +341,19 @@ def _base(con: Any, view: str, window: Window, values: dict[str, list]) -> None:
     )
 
 
-#: A session's ``key`` in the compact table packs its month index and day number
-#: (``month * 2^32 + days since 1970-01-01 + 2^31``): one sortable number a session.
-_MONTH_SHIFT = 1 << 32
-_DAY_SHIFT = 1 << 31
-#: Days from 1970-01-01 to the first Monday of the ISO week numbering (calendar.WEEK_ORIGIN).
-_WEEK_ORIGIN_DAYS = (WEEK_ORIGIN - dt.date(1970, 1, 1)).days
+#: A session's ``key`` in the compact table packs its month index, week index and day number
+#: (days since 1970-01-01), each in its own bits: ``month << 40 | week + 2^19 << 20 | day +
+#: 2^19``. Keys sort as the days do, and a change of day, week or month is a change of bits.
+_BITS = 20
+_OFFSET = 1 << (_BITS - 1)
+_MASK = (1 << _BITS) - 1
 
 
 def _unpacked(key: str) -> tuple[str, str, str]:
     """SQL of the day number, week index and month index of a packed ``key``."""
-    day = f"(({key}) % {_MONTH_SHIFT} - {_DAY_SHIFT})"
-    since = f"({day} - {_WEEK_ORIGIN_DAYS})"
-    week = f"(({since} - ({since} % 7 + 7) % 7) // 7)"  # floor division (// truncates)
-    return day, week, f"(({key}) // {_MONTH_SHIFT})"
+    day = f"((({key}) & {_MASK}) - {_OFFSET})"
+    week = f"(((({key}) >> {_BITS}) & {_MASK}) - {_OFFSET})"
+    return day, week, f"(({key}) >> {2 * _BITS})"
 
 
 def _flags(con: Any, window: Window, by: str | None) -> pd.DataFrame:
@@ -366,14 +367,14 @@ def _flags(con: Any, window: Window, by: str | None) -> pd.DataFrame:
     part = "uid" if by is None else f"uid, {by}"
     (wlo, whi), (mlo, mhi) = window.weeks, window.months
     day, week, month = _unpacked("key")
-    before_day, before_week, before_month = _unpacked("before")
+    same_week = f"((before >> {_BITS}) & {_MASK}) = ((key >> {_BITS}) & {_MASK})"
     cohort = f"{_unpacked('first')[2]}" if by is None else "NULL"
     marks = f"""
         SELECT {by or "NULL AS g0"}, {day} AS day_number, {week} AS week, {month} AS month,
             {cohort} AS cohort,
-            (before IS NULL OR {before_day} <> {day})::INTEGER AS new_day,
-            (before IS NULL OR {before_week} <> {week})::INTEGER AS new_week,
-            (before IS NULL OR {before_month} <> {month})::INTEGER AS new_month,
+            (before IS NULL OR before <> key)::INTEGER AS new_day,
+            (before IS NULL OR NOT {same_week})::INTEGER AS new_week,
+            (before IS NULL OR before >> {2 * _BITS} <> key >> {2 * _BITS})::INTEGER AS new_month,
             (before IS NULL)::INTEGER AS new_user
         FROM (SELECT {by or "NULL AS g0"}, key, lag(key) OVER u AS before,
                 {"first_value(key) OVER u" if by is None else "NULL"} AS first
