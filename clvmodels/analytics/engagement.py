@@ -413,12 +413,16 @@ def _flags(con: Any, window: Window, by: str | None) -> pd.DataFrame:
     ).df()
 
 
-def _medians(con: Any, key: str) -> pd.DataFrame:
-    """The median session length (seconds) per value of ``key`` (SQL), exact."""
+def _medians(con: Any, key: str, shown: str = "k") -> pd.DataFrame:
+    """The median session length (seconds) per value of ``key`` (SQL), exact.
+
+    ``shown`` is the SQL of the value written (of ``k``, the key), on the grouped rows.
+    """
     return con.execute(
-        f"""SELECT {key} AS k,
-            quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-        FROM {_BASE} WHERE length_ns IS NOT NULL GROUP BY ALL"""
+        f"""SELECT {shown} AS k, session_seconds_median FROM (
+            SELECT {key} AS k,
+                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
+            FROM {_BASE} WHERE length_ns IS NOT NULL GROUP BY ALL)"""
     ).df()
 
 
@@ -436,9 +440,11 @@ def _periods(con: Any, window: Window, activity: pd.DataFrame, period: str) -> p
         index = np.arange(*lo_hi)
         keys = pd.DataFrame({"k": index, "period_start": period_start(index, period)})
         rows = rows.assign(k=rows[period].astype("int64"))
-    day, week, month = _unpacked("key")
-    keys_sql = {"day": f"DATE '1970-01-01' + CAST({day} AS INTEGER)", "week": week, "month": month}
-    medians = _medians(con, keys_sql[period])
+    day = _unpacked("k")[0]
+    # days: grouped by the key itself (a day has one key), shown as the date
+    keys_sql = {"day": ("key", f"DATE '1970-01-01' + CAST({day} AS INTEGER)")}
+    keys_sql.update(week=(_unpacked("key")[1], "k"), month=(_unpacked("key")[2], "k"))
+    medians = _medians(con, *keys_sql[period])
     medians["k"] = (
         pd.to_datetime(medians["k"]).astype("datetime64[ns]")
         if period == "day"
