@@ -172,7 +172,8 @@ def engagement_on(
         _lengths(con)
         activity = _flags(con, window, None)
         daily, weekly, monthly = (_periods(con, window, activity, p) for p in _PERIODS)
-        summary = _summaries(con, window, activity, None)
+        median, top = _overall_lengths(con)
+        summary = _summaries(con, window, activity, None, median)
         result = Engagement(
             daily=daily.rename(columns={"period_start": "date"}).drop(columns="complete"),
             weekly=weekly,
@@ -181,7 +182,7 @@ def engagement_on(
             by_device=_summaries(con, window, _flags(con, window, "device"), "device"),
             by_source=_summaries(con, window, _flags(con, window, "source_id"), "source_id"),
             retention=_retention(window, activity),
-            session_lengths=_histogram(con),
+            session_lengths=_histogram(con, top=top),
             window=window,
             data_problems={**(visit_problems or {}), "after_observation_end": window.n_after},
         )
@@ -465,10 +466,22 @@ def _periods(con: Any, window: Window, activity: pd.DataFrame, period: str) -> p
 _GROUPING = {"day": 0b0111, "week": 0b1011, "month": 0b1101, "all": 0b1111, "cohort": 0b1100}
 
 
-def _summaries(con: Any, window: Window, activity: pd.DataFrame, by: str | None) -> pd.DataFrame:
+def _summaries(
+    con: Any,
+    window: Window,
+    activity: pd.DataFrame,
+    by: str | None,
+    median: float | None = None,
+) -> pd.DataFrame:
     """The summary (:data:`SUMMARY_COLUMNS`) per value of ``by``, or one row."""
     frame = activity[activity["grouping"].eq(_GROUPING["all"])].copy()
-    medians = _medians(con, by or "NULL")
+    medians = (
+        _medians(con, by)
+        if by
+        else pd.DataFrame(
+            {"k": [None], "session_seconds_median": [np.nan if median is None else median]}
+        )
+    )
     modes = _modes(con, by)
     for part in (medians, modes):
         if by:
@@ -544,11 +557,21 @@ def _modes(con: Any, by: str | None) -> pd.DataFrame:
     ).df()
 
 
-def _histogram(con: Any, bins: int = 60) -> pd.DataFrame:
-    """Equal bins of whole seconds up to the 99th percentile; the last holds the rest."""
-    top = con.execute(
-        f"SELECT quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM {_BASE}"
-    ).fetchone()[0]
+def _overall_lengths(con: Any) -> tuple[float | None, int | None]:
+    """The median session length (seconds) and the 99th percentile's whole second."""
+    return con.execute(
+        f"""SELECT quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND},
+            quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM {_BASE}"""
+    ).fetchone()
+
+
+def _histogram(con: Any, bins: int = 60, top: int | None = None) -> pd.DataFrame:
+    """Equal bins of whole seconds up to the 99th percentile; the last holds the rest.
+
+    ``top`` is that percentile's whole second (computed when not given).
+    """
+    if top is None:
+        top = _overall_lengths(con)[1]
     width = max(1, -(-(int(top or 0) + 1) // bins))
     frame = con.execute(
         f"""WITH b AS (
