@@ -48,25 +48,36 @@ Definitions
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from clvmodels.analytics.engagement_passes import (
+    GROUPING,
+    LENGTHS,
+    MARKS,
+    SESSIONS,
+    Window,
+    build_lengths,
+    build_sessions,
+    distinct_marks,
+    length_histogram,
+    median_lengths,
+    mode_lengths,
+    observation_window,
+    overall_lengths,
+    unpacked,
+)
 from clvmodels.data.io import duckdb_connection
-from clvmodels.errors import DataError
 from clvmodels.summaries.calendar import (
     CohortPeriod,
     day_index,
-    period_index_sql,
     period_start,
 )
-from clvmodels.summaries.period import DateLike, to_day
+from clvmodels.summaries.period import DateLike
 
-_NS_PER_DAY = 86_400 * 10**9
-_NS_PER_SECOND = 10**9
 #: The columns of :func:`engagement_summary` (one row) and of the per-value tables.
 SUMMARY_COLUMNS = (
     "users",
@@ -80,26 +91,6 @@ SUMMARY_COLUMNS = (
     "session_seconds_median",
     "session_seconds_mode",
 )
-
-
-@dataclass(frozen=True)
-class Window:
-    """The observation window and its complete weeks and months (period indices)."""
-
-    first_day: dt.date
-    last_day: dt.date
-    n_after: int
-    weeks: tuple[int, int]
-    months: tuple[int, int]
-
-    @property
-    def n_days(self) -> int:
-        """Days in the window."""
-        return (self.last_day - self.first_day).days + 1
-
-    def complete(self, period: CohortPeriod) -> tuple[int, int]:
-        """First and last index of the complete periods (empty when last < first)."""
-        return self.weeks if period == "week" else self.months
 
 
 @dataclass(frozen=True)
@@ -166,30 +157,30 @@ def engagement_on(
     distinct count is a sum of marks grouped by a small key.
     """
     con.execute("SET preserve_insertion_order = false")  # every result is ORDERed
-    window, values = _window(con, view, observation_end)
-    _base(con, view, window, values)
+    window, values = observation_window(con, view, observation_end)
+    build_sessions(con, view, window, values)
     try:
-        _lengths(con)
-        activity = _flags(con, window, None)
+        build_lengths(con)
+        activity = distinct_marks(con, window, None)
         daily, weekly, monthly = (_periods(con, window, activity, p) for p in _PERIODS)
-        median, top = _overall_lengths(con)
+        median, top = overall_lengths(con)
         summary = _summaries(con, window, activity, None, median)
         result = Engagement(
             daily=daily.rename(columns={"period_start": "date"}).drop(columns="complete"),
             weekly=weekly,
             monthly=monthly,
             summary={k: _plain(v) for k, v in summary.to_dict("records")[0].items()},
-            by_device=_summaries(con, window, _flags(con, window, "device"), "device"),
-            by_source=_summaries(con, window, _flags(con, window, "source_id"), "source_id"),
+            by_device=_by(con, window, "device"),
+            by_source=_by(con, window, "source_id"),
             retention=_retention(window, activity),
-            session_lengths=_histogram(con, top=top),
+            session_lengths=length_histogram(con, top=top),
             window=window,
             data_problems={**(visit_problems or {}), "after_observation_end": window.n_after},
         )
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {_BASE}")
-        con.execute(f"DROP TABLE IF EXISTS {_LENGTHS}")
-        con.execute(f"DROP TABLE IF EXISTS {_MARKS}")
+        con.execute(f"DROP TABLE IF EXISTS {SESSIONS}")
+        con.execute(f"DROP TABLE IF EXISTS {LENGTHS}")
+        con.execute(f"DROP TABLE IF EXISTS {MARKS}")
     return result
 
 
@@ -242,16 +233,13 @@ def session_length_histogram(
     """
     with duckdb_connection() as con:
         con.register(_FRAME_VIEW, _visits_frame(visits))
-        window, values = _window(con, _FRAME_VIEW, observation_end)
-        _base(con, _FRAME_VIEW, window, values)
-        _lengths(con)
-        return _histogram(con, bins)
+        window, values = observation_window(con, _FRAME_VIEW, observation_end)
+        build_sessions(con, _FRAME_VIEW, window, values)
+        build_lengths(con)
+        return length_histogram(con, bins)
 
 
 _FRAME_VIEW = "clv_engagement_visits"
-_BASE = "clv_engagement_sessions"
-_LENGTHS = "clv_engagement_lengths"
-_MARKS = "clv_engagement_marks"
 _PERIODS: tuple[str, ...] = ("day", "week", "month")
 
 
@@ -268,170 +256,11 @@ def _visits_frame(visits: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _day_sql(column: str) -> str:
-    """The calendar date of a timestamp, exact to the nanosecond (a cast would round)."""
-    d = _NS_PER_DAY
-    e = f"epoch_ns({column})"
-    return f"(DATE '1970-01-01' + CAST(({e} - (({e} % {d}) + {d}) % {d}) // {d} AS INTEGER))"
-
-
-def _window(con: Any, view: str, observation_end: DateLike) -> tuple[Window, dict[str, list]]:
-    """The observation window, and the devices and sources seen (one pass over ``view``)."""
-    end = to_day(observation_end)
-    values = ", ".join(
-        f"list(DISTINCT {c}) FILTER (WHERE {c} IS NOT NULL)" for c in ("device", "source_id")
-    )
-    row = con.execute(
-        f"""SELECT min(day) FILTER (WHERE $end IS NULL OR day <= $end), max(day),
-            count(*) FILTER (WHERE day > $end), {values}
-        FROM (SELECT {_day_sql("start_ts")} AS day, device, source_id FROM {view})""",
-        {"end": end},
-    ).fetchone()
-    first, last, n_after, devices, sources = row
-    end = last if end is None else end
-    if first is None:
-        raise DataError(
-            f"no session starts on or before the observation end {end}",
-            column="start_ts",
-            n_rows=int(n_after),
-            hint="Pass a later --observation-end",
-        )
-    weeks = _complete(first, end, "week")
-    months = _complete(first, end, "month")
-    window = Window(first, end, int(n_after or 0), weeks, months)
-    return window, {"device": devices or [], "source_id": sources or []}
-
-
-def _complete(first: dt.date, last: dt.date, period: CohortPeriod) -> tuple[int, int]:
-    """Indices of the first and last period lying fully inside [first, last]."""
-    lo = day_index(first, period)
-    if period_start(lo, period)[0].date() < first:
-        lo += 1
-    hi = day_index(last, period)
-    if period_start(hi + 1, period)[0].date() - dt.timedelta(days=1) > last:
-        hi -= 1
-    return lo, hi
-
-
-def _base(con: Any, view: str, window: Window, values: dict[str, list]) -> None:
-    """The window's sessions in a compact table.
-
-    Columns: uid, the packed day and month (``key``), device and source as enums (of the
-    ``values`` seen), length.
-    """
-    enums = {}
-    for column, seen in values.items():
-        enums[column] = f"clv_engagement_{column}"
-        con.execute(f"DROP TYPE IF EXISTS {enums[column]}")
-        literals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(seen))
-        con.execute(f"CREATE TYPE {enums[column]} AS ENUM ({literals})")
-    day = _day_sql("start_ts")
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_BASE} AS
-        SELECT uid,
-            (CAST({period_index_sql("day", "month")} AS BIGINT) << {2 * _BITS})
-            | (CAST({period_index_sql("day", "week")} + {_OFFSET} AS BIGINT) << {_BITS})
-            | CAST(day - DATE '1970-01-01' + {_OFFSET} AS BIGINT) AS key,
-            CAST(device AS {enums["device"]}) AS device,
-            CAST(source_id AS {enums["source_id"]}) AS source_id, length_ns
-        FROM (SELECT *, {day} AS day,
-                CASE WHEN end_ts >= start_ts THEN epoch_ns(end_ts) - epoch_ns(start_ts) END
-                    AS length_ns
-            FROM {view})
-        WHERE day <= DATE '{window.last_day.isoformat()}'"""
-    )
-
-
-#: A session's ``key`` in the compact table packs its month index, week index and day number
-#: (days since 1970-01-01), each in its own bits: ``month << 40 | week + 2^19 << 20 | day +
-#: 2^19``. Keys sort as the days do, and a change of day, week or month is a change of bits.
-_BITS = 20
-_OFFSET = 1 << (_BITS - 1)
-_MASK = (1 << _BITS) - 1
-
-
-def _unpacked(key: str) -> tuple[str, str, str]:
-    """SQL of the day number, week index and month index of a packed ``key``."""
-    day = f"((({key}) & {_MASK}) - {_OFFSET})"
-    week = f"(((({key}) >> {_BITS}) & {_MASK}) - {_OFFSET})"
-    return day, week, f"(({key}) >> {2 * _BITS})"
-
-
-def _flags(con: Any, window: Window, by: str | None) -> pd.DataFrame:
-    """Distinct users and sessions per (value of ``by``,) day, week, month and overall.
-
-    One window pass over the sessions of each user (and value of ``by``) in time order:
-    a session is its user's first of a day when the previous one is on another day, and
-    so on for weeks, months and at all; the distinct counts are sums of these marks. With
-    ``by`` None it also counts each first-visit month's users active in each month.
-    """
-    part = "uid" if by is None else f"uid, {by}"
-    (wlo, whi), (mlo, mhi) = window.weeks, window.months
-    day, week, month = _unpacked("key")
-    same_week = f"((before >> {_BITS}) & {_MASK}) = ((key >> {_BITS}) & {_MASK})"
-    cohort = f"{_unpacked('first')[2]}" if by is None else "NULL"
-    marks = f"""
-        SELECT {by or "NULL AS g0"}, {day} AS day_number, {week} AS week, {month} AS month,
-            {cohort} AS cohort,
-            (before IS NULL OR before <> key)::INTEGER AS new_day,
-            (before IS NULL OR NOT {same_week})::INTEGER AS new_week,
-            (before IS NULL OR before >> {2 * _BITS} <> key >> {2 * _BITS})::INTEGER AS new_month,
-            (before IS NULL)::INTEGER AS new_user
-        FROM (SELECT {by or "NULL AS g0"}, key, lag(key) OVER u AS before,
-                {"first_value(key) OVER u" if by is None else "NULL"} AS first
-            FROM {_BASE} WINDOW u AS (PARTITION BY {part} ORDER BY key))"""
-    sums = """sum(new_day) AS user_days, sum(new_week) AS user_weeks,
-        sum(new_month) AS user_months, sum(new_user) AS users"""
-    totals = f"""sum(user_weeks) FILTER (WHERE week BETWEEN {wlo} AND {whi}) AS complete_weeks,
-        sum(user_months) FILTER (WHERE month BETWEEN {mlo} AND {mhi}) AS complete_months"""
-    if by is not None:
-        return con.execute(
-            f"""SELECT g, NULL AS day, NULL AS week, NULL AS month, NULL AS cohort,
-                {_GROUPING["all"]} AS grouping, sum(sessions) AS sessions,
-                sum(user_days) AS user_days, sum(user_weeks) AS user_weeks,
-                sum(user_months) AS user_months, sum(users) AS users,
-                sum(complete_weeks) AS complete_weeks, sum(complete_months) AS complete_months
-            FROM (SELECT {by} AS g, count(*) AS sessions, {sums},
-                sum(new_week) FILTER (WHERE week BETWEEN {wlo} AND {whi}) AS complete_weeks,
-                sum(new_month) FILTER (WHERE month BETWEEN {mlo} AND {mhi}) AS complete_months
-                FROM ({marks}) GROUP BY g)
-            GROUP BY g"""
-        ).df()
-    # the marks summed per day and first-visit month (a small table), then per grouping
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_MARKS} AS
-        SELECT DATE '1970-01-01' + CAST(day_number AS INTEGER) AS day, week, month, cohort,
-            count(*) AS sessions, {sums}
-        FROM ({marks}) GROUP BY ALL"""
-    )
-    return con.execute(
-        f"""SELECT NULL AS g, day, week, month, cohort,
-            GROUPING(day, week, month, cohort) AS grouping, sum(sessions) AS sessions,
-            sum(user_days) AS user_days, sum(user_weeks) AS user_weeks,
-            sum(user_months) AS user_months, sum(users) AS users, {totals}
-        FROM {_MARKS}
-        GROUP BY GROUPING SETS ((day), (week), (month), (), (cohort, month))"""
-    ).df()
-
-
-def _medians(con: Any, key: str, shown: str = "k") -> pd.DataFrame:
-    """The median session length (seconds) per value of ``key`` (SQL), exact.
-
-    ``shown`` is the SQL of the value written (of ``k``, the key), on the grouped rows.
-    """
-    return con.execute(
-        f"""SELECT {shown} AS k, session_seconds_median FROM (
-            SELECT {key} AS k,
-                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM {_BASE} WHERE length_ns IS NOT NULL GROUP BY ALL)"""
-    ).df()
-
-
 def _periods(con: Any, window: Window, activity: pd.DataFrame, period: str) -> pd.DataFrame:
     """One row a day, week or month touching the window (days: every day of it)."""
     name = {"day": "dau", "week": "wau", "month": "mau"}[period]
     counted = {"day": "user_days", "week": "user_weeks", "month": "user_months"}[period]
-    rows = activity[activity[period].notna() & activity["grouping"].eq(_GROUPING[period])]
+    rows = activity[activity[period].notna() & activity["grouping"].eq(GROUPING[period])]
     if period == "day":
         index = pd.date_range(window.first_day, window.last_day, freq="D").as_unit("ns")
         keys = pd.DataFrame({"k": index, "period_start": index})
@@ -441,11 +270,11 @@ def _periods(con: Any, window: Window, activity: pd.DataFrame, period: str) -> p
         index = np.arange(*lo_hi)
         keys = pd.DataFrame({"k": index, "period_start": period_start(index, period)})
         rows = rows.assign(k=rows[period].astype("int64"))
-    day = _unpacked("k")[0]
+    day = unpacked("k")[0]
     # days: grouped by the key itself (a day has one key), shown as the date
     keys_sql = {"day": ("key", f"DATE '1970-01-01' + CAST({day} AS INTEGER)")}
-    keys_sql.update(week=(_unpacked("key")[1], "k"), month=(_unpacked("key")[2], "k"))
-    medians = _medians(con, *keys_sql[period])
+    keys_sql.update(week=(unpacked("key")[1], "k"), month=(unpacked("key")[2], "k"))
+    medians = median_lengths(con, *keys_sql[period])
     medians["k"] = (
         pd.to_datetime(medians["k"]).astype("datetime64[ns]")
         if period == "day"
@@ -462,8 +291,9 @@ def _periods(con: Any, window: Window, activity: pd.DataFrame, period: str) -> p
     return frame[[*columns, "complete"]]
 
 
-#: GROUPING(day, week, month, cohort) of each grouping set of :func:`_flags`.
-_GROUPING = {"day": 0b0111, "week": 0b1011, "month": 0b1101, "all": 0b1111, "cohort": 0b1100}
+def _by(con: Any, window: Window, by: str) -> pd.DataFrame:
+    """The summary per value of ``by`` (device or source), from its own window pass."""
+    return _summaries(con, window, distinct_marks(con, window, by), by)
 
 
 def _summaries(
@@ -474,15 +304,15 @@ def _summaries(
     median: float | None = None,
 ) -> pd.DataFrame:
     """The summary (:data:`SUMMARY_COLUMNS`) per value of ``by``, or one row."""
-    frame = activity[activity["grouping"].eq(_GROUPING["all"])].copy()
+    frame = activity[activity["grouping"].eq(GROUPING["all"])].copy()
     medians = (
-        _medians(con, by)
+        median_lengths(con, by)
         if by
         else pd.DataFrame(
             {"k": [None], "session_seconds_median": [np.nan if median is None else median]}
         )
     )
-    modes = _modes(con, by)
+    modes = mode_lengths(con, by)
     for part in (medians, modes):
         if by:
             part["g"] = part.pop("k").astype(object)
@@ -511,8 +341,8 @@ def _summaries(
 
 
 def _retention(window: Window, activity: pd.DataFrame) -> pd.DataFrame:
-    """Monthly visitor retention by first-visit month, from the marks of :func:`_flags`."""
-    cells = activity[activity["grouping"].eq(_GROUPING["cohort"])]
+    """Monthly visitor retention by first-visit month, from the marks of :func:`distinct_marks`."""
+    cells = activity[activity["grouping"].eq(GROUPING["cohort"])]
     counts = pd.DataFrame(
         {
             "c": cells["cohort"].astype("int64"),
@@ -533,55 +363,6 @@ def _retention(window: Window, activity: pd.DataFrame) -> pd.DataFrame:
     frame.insert(0, "cohort", period_start(frame["c"].to_numpy(), "month"))
     frame = frame.drop(columns="c")
     return _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
-
-
-def _lengths(con: Any) -> None:
-    """Sessions per whole-second length, overall and per device and source (a small table)."""
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_LENGTHS} AS
-        SELECT device, source_id, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n,
-            GROUPING(device, source_id) AS grouping
-        FROM {_BASE} WHERE length_ns IS NOT NULL
-        GROUP BY GROUPING SETS ((s), (device, s), (source_id, s))"""
-    )
-
-
-def _modes(con: Any, by: str | None) -> pd.DataFrame:
-    """The most frequent whole-second length per value of ``by`` (ties to the smallest)."""
-    grouping = {None: 3, "device": 1, "source_id": 2}[by]
-    return con.execute(
-        f"""SELECT k, s AS session_seconds_mode FROM (
-            SELECT {by or "NULL"} AS k, s,
-                row_number() OVER (PARTITION BY {by or "NULL"} ORDER BY n DESC, s) AS r
-            FROM {_LENGTHS} WHERE grouping = {grouping}) WHERE r = 1"""
-    ).df()
-
-
-def _overall_lengths(con: Any) -> tuple[float | None, int | None]:
-    """The median session length (seconds) and the 99th percentile's whole second."""
-    return con.execute(
-        f"""SELECT quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND},
-            quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM {_BASE}"""
-    ).fetchone()
-
-
-def _histogram(con: Any, bins: int = 60, top: int | None = None) -> pd.DataFrame:
-    """Equal bins of whole seconds up to the 99th percentile; the last holds the rest.
-
-    ``top`` is that percentile's whole second (computed when not given).
-    """
-    if top is None:
-        top = _overall_lengths(con)[1]
-    width = max(1, -(-(int(top or 0) + 1) // bins))
-    frame = con.execute(
-        f"""WITH b AS (
-            SELECT least(s // {width}, {bins - 1}) AS bin, sum(n) AS sessions
-            FROM {_LENGTHS} WHERE grouping = 3 GROUP BY bin)
-        SELECT range * {width} AS seconds_from, (range + 1) * {width} AS seconds_to,
-            coalesce(sessions, 0) AS sessions
-        FROM range({bins}) LEFT JOIN b ON b.bin = range ORDER BY range"""
-    ).df()
-    return frame.astype("int64")
 
 
 def _typed(frame: pd.DataFrame, date_col: str, counts: tuple[str, ...]) -> pd.DataFrame:
