@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -32,3 +33,11 @@ def test_demo_writes_every_output_and_publishes_the_tables(tmp_path: Path) -> No
         assert (result.paths[folder] / name).exists() and (
             result.paths[folder] / "summary.json"
         ).exists()
+    # the report shows the engagement and conversion of the shop, with its numbers
+    page = result.paths["report"].read_text(encoding="utf-8")
+    assert "<section id='analytics'><h2>Engagement and conversion</h2>" in page
+    engaged = json.loads((result.paths["engagement"] / "summary.json").read_text())
+    converted = json.loads((result.paths["conversion"] / "summary.json").read_text())
+    assert f"<th>DAU (mean daily active users)</th><td>{engaged['dau']:,.2f}</td>" in page
+    rate = f"{converted['conversion_rate']:.1%}"
+    assert f"<th>conversion rate (buyers / visitors)</th><td>{rate}</td>" in page

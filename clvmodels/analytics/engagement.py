@@ -1,9 +1,14 @@
 """Engagement from visits: daily, weekly and monthly active users, stickiness, session lengths.
 
 Pure functions over a visits table as :func:`clvmodels.data.marketing.read_visits` returns it
-(``uid``, ``device``, ``start_ts``, ``end_ts``, ``source_id``; one row a session). All the
-aggregation runs in DuckDB SQL on the data room's connection
-(:func:`clvmodels.data.io.duckdb_connection`); pandas only assembles the small results.
+(``uid``, ``device``, ``start_ts``, ``end_ts``, ``source_id``; one row a session), and
+:func:`engagement_on` over the same table as a view of a DuckDB connection (what ``clv
+engagement`` uses: :func:`clvmodels.data.visits_sql.register_visits` reads the file straight
+into DuckDB). All the aggregation runs in DuckDB SQL; pandas only assembles the small results.
+The distinct counts come from three window passes over a compact copy of the window's
+sessions (ordered by user and time; by user, device and time; by user, source and time): a
+session is marked when it is its user's first of a day, week, month or at all, and each
+distinct count is a sum of marks.
 
 Definitions
 -----------
@@ -43,23 +48,36 @@ Definitions
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from clvmodels.analytics.engagement_passes import (
+    GROUPING,
+    LENGTHS,
+    MARKS,
+    SESSIONS,
+    Window,
+    build_lengths,
+    build_sessions,
+    distinct_marks,
+    length_histogram,
+    median_lengths,
+    mode_lengths,
+    observation_window,
+    overall_lengths,
+    unpacked,
+)
 from clvmodels.data.io import duckdb_connection
-from clvmodels.errors import DataError
-from clvmodels.summaries.calendar import CohortPeriod, day_index, period_index_sql, period_start
-from clvmodels.summaries.calendar import period_start_sql as start_sql
-from clvmodels.summaries.period import DateLike, to_day
+from clvmodels.summaries.calendar import (
+    CohortPeriod,
+    day_index,
+    period_start,
+)
+from clvmodels.summaries.period import DateLike
 
-_NS_PER_DAY = 86_400 * 10**9
-_NS_PER_SECOND = 10**9
 #: The columns of :func:`engagement_summary` (one row) and of the per-value tables.
 SUMMARY_COLUMNS = (
     "users",
@@ -73,26 +91,6 @@ SUMMARY_COLUMNS = (
     "session_seconds_median",
     "session_seconds_mode",
 )
-
-
-@dataclass(frozen=True)
-class Window:
-    """The observation window and its complete weeks and months (period indices)."""
-
-    first_day: dt.date
-    last_day: dt.date
-    n_after: int
-    weeks: tuple[int, int]
-    months: tuple[int, int]
-
-    @property
-    def n_days(self) -> int:
-        """Days in the window."""
-        return (self.last_day - self.first_day).days + 1
-
-    def complete(self, period: CohortPeriod) -> tuple[int, int]:
-        """First and last index of the complete periods (empty when last < first)."""
-        return self.weeks if period == "week" else self.months
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ class Engagement:
 
 
 def engagement(visits: pd.DataFrame, *, observation_end: DateLike = None) -> Engagement:
-    """All the engagement tables of a visits table, in one DuckDB connection.
+    """All the engagement tables of a visits table.
 
     Parameters
     ----------
@@ -132,30 +130,63 @@ def engagement(visits: pd.DataFrame, *, observation_end: DateLike = None) -> Eng
     DataError
         When no session starts on or before the observation end.
     """
-    with _sessions(visits, observation_end) as (con, window):
-        summary = _summary(con, window, None).to_dict("records")[0]
-        result = Engagement(
-            daily=_daily(con, window),
-            weekly=_periods(con, window, "week"),
-            monthly=_periods(con, window, "month"),
-            summary={k: _plain(v) for k, v in summary.items()},
-            by_device=_summary(con, window, "device"),
-            by_source=_summary(con, window, "source_id"),
-            retention=_retention(con, window),
-            session_lengths=_length_histogram(con),
-            window=window,
-            data_problems={
-                **visits.attrs.get("visit_problems", {}),
-                "after_observation_end": window.n_after,
-            },
+    with duckdb_connection() as con:
+        con.register(_FRAME_VIEW, _visits_frame(visits))
+        return engagement_on(
+            con,
+            _FRAME_VIEW,
+            observation_end=observation_end,
+            visit_problems=visits.attrs.get("visit_problems", {}),
         )
+
+
+def engagement_on(
+    con: Any,
+    view: str,
+    *,
+    observation_end: DateLike = None,
+    visit_problems: dict[str, Any] | None = None,
+) -> Engagement:
+    """:func:`engagement` over the visits view ``view`` of a DuckDB connection.
+
+    ``view`` has the columns of :data:`clvmodels.data.visits_sql.VISITS_VIEW` (what
+    :func:`clvmodels.data.visits_sql.register_visits` makes). The window's sessions are
+    copied once into a compact temporary table (devices and sources as enums); three
+    window passes (one a user, one a user and device, one a user and source) mark each
+    session that is its user's first of a day, week, month and at all, so that every
+    distinct count is a sum of marks grouped by a small key.
+    """
+    con.execute("SET preserve_insertion_order = false")  # every result is ORDERed
+    window, values = observation_window(con, view, observation_end)
+    build_sessions(con, view, window, values)
+    try:
+        build_lengths(con)
+        activity = distinct_marks(con, window, None)
+        daily, weekly, monthly = (_periods(con, window, activity, p) for p in _PERIODS)
+        median, top = overall_lengths(con)
+        summary = _summaries(con, window, activity, None, median)
+        result = Engagement(
+            daily=daily.rename(columns={"period_start": "date"}).drop(columns="complete"),
+            weekly=weekly,
+            monthly=monthly,
+            summary={k: _plain(v) for k, v in summary.to_dict("records")[0].items()},
+            by_device=_by(con, window, "device"),
+            by_source=_by(con, window, "source_id"),
+            retention=_retention(window, activity),
+            session_lengths=length_histogram(con, top=top),
+            window=window,
+            data_problems={**(visit_problems or {}), "after_observation_end": window.n_after},
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {SESSIONS}")
+        con.execute(f"DROP TABLE IF EXISTS {LENGTHS}")
+        con.execute(f"DROP TABLE IF EXISTS {MARKS}")
     return result
 
 
 def daily_activity(visits: pd.DataFrame, *, observation_end: DateLike = None) -> pd.DataFrame:
     """``date, dau, sessions, sessions_per_user, session_seconds_median``, every window day."""
-    with _sessions(visits, observation_end) as (con, window):
-        return _daily(con, window)
+    return engagement(visits, observation_end=observation_end).daily
 
 
 def period_activity(
@@ -166,178 +197,139 @@ def period_activity(
     Columns ``period_start``, ``wau`` (or ``mau``), ``sessions``, ``sessions_per_user``,
     ``session_seconds_median``, ``complete``.
     """
-    with _sessions(visits, observation_end) as (con, window):
-        return _periods(con, window, period)
+    result = engagement(visits, observation_end=observation_end)
+    return result.weekly if period == "week" else result.monthly
 
 
 def engagement_summary(
     visits: pd.DataFrame, *, by: str | None = None, observation_end: DateLike = None
 ) -> pd.DataFrame:
-    """The summary (:data:`SUMMARY_COLUMNS`): one row, or one a value of column ``by``."""
-    with _sessions(visits, observation_end) as (con, window):
-        return _summary(con, window, by)
+    """The summary (:data:`SUMMARY_COLUMNS`): one row, or one a value of ``by``.
+
+    ``by`` is ``"device"`` or ``"source_id"``.
+    """
+    result = engagement(visits, observation_end=observation_end)
+    if by is None:
+        return pd.DataFrame([result.summary])[list(SUMMARY_COLUMNS)]
+    tables = {"device": result.by_device, "source_id": result.by_source}
+    if by not in tables:
+        raise ValueError(f"by must be None, 'device' or 'source_id'; got {by!r}")
+    return tables[by]
 
 
 def visitor_retention(visits: pd.DataFrame, *, observation_end: DateLike = None) -> pd.DataFrame:
     """``cohort, age, cohort_size, active_users, retention, complete`` (months)."""
-    with _sessions(visits, observation_end) as (con, window):
-        return _retention(con, window)
+    return engagement(visits, observation_end=observation_end).retention
 
 
-@contextlib.contextmanager
-def _sessions(visits: pd.DataFrame, observation_end: DateLike) -> Iterator[tuple[Any, Window]]:
-    """A connection with the view ``kept`` (the window's sessions), and the window."""
-    with duckdb_connection() as con:
-        con.execute("SET preserve_insertion_order = false")  # every result is ORDERed
-        con.register(
-            "visits_in",
-            pd.DataFrame(
-                {
-                    "uid": visits["uid"].to_numpy(),
-                    "device": visits["device"].to_numpy(),
-                    "source_id": visits["source_id"].to_numpy(),
-                    "start_ts": visits["start_ts"].astype("datetime64[ns]").to_numpy(),
-                    "end_ts": visits["end_ts"].astype("datetime64[ns]").to_numpy(),
-                }
-            ),
-        )
-        d = _NS_PER_DAY
-        con.execute(
-            f"""CREATE TEMP VIEW sessions AS
-            SELECT uid, device, source_id,
-                DATE '1970-01-01' + CAST((e - ((e % {d}) + {d}) % {d}) // {d} AS INTEGER) AS day,
-                CASE WHEN end_ts >= start_ts THEN epoch_ns(end_ts) - e END AS length_ns
-            FROM (SELECT *, epoch_ns(start_ts) AS e FROM visits_in)"""
-        )
-        window = _window(con, observation_end)
-        con.execute(
-            "CREATE TEMP VIEW kept AS SELECT * FROM sessions "
-            f"WHERE day <= DATE '{window.last_day.isoformat()}'"
-        )
-        yield con, window
+def session_length_histogram(
+    visits: pd.DataFrame, *, observation_end: DateLike = None, bins: int = 60
+) -> pd.DataFrame:
+    """Sessions per length bin: ``seconds_from``, ``seconds_to`` (whole seconds), ``sessions``.
 
-
-def _window(con: Any, observation_end: DateLike) -> Window:
-    end = to_day(observation_end)
-    last_visit = con.execute("SELECT max(day) FROM sessions").fetchone()[0]
-    if end is None:
-        end = last_visit
-    first, n_after = con.execute(
-        "SELECT min(day) FILTER (WHERE day <= $end), count(*) FILTER (WHERE day > $end) "
-        "FROM sessions",
-        {"end": end},
-    ).fetchone()
-    if first is None:
-        raise DataError(
-            f"no session starts on or before the observation end {end}",
-            column="start_ts",
-            n_rows=int(n_after),
-            hint="Pass a later --observation-end",
-        )
-    weeks = _complete(first, end, "week")
-    months = _complete(first, end, "month")
-    return Window(first, end, int(n_after), weeks, months)
-
-
-def _complete(first: dt.date, last: dt.date, period: CohortPeriod) -> tuple[int, int]:
-    """Indices of the first and last period lying fully inside [first, last]."""
-    lo = day_index(first, period)
-    if period_start(lo, period)[0].date() < first:
-        lo += 1
-    hi = day_index(last, period)
-    if period_start(hi + 1, period)[0].date() - dt.timedelta(days=1) > last:
-        hi -= 1
-    return lo, hi
-
-
-def _daily(con: Any, window: Window) -> pd.DataFrame:
-    days = pd.DataFrame(
-        {"date": pd.date_range(window.first_day, window.last_day, freq="D").as_unit("ns")}
-    )
-    return _activity(con, days, "date", "day", "dau")
-
-
-def _periods(con: Any, window: Window, period: CohortPeriod) -> pd.DataFrame:
-    name = "wau" if period == "week" else "mau"
-    lo, hi = window.complete(period)
-    index = np.arange(day_index(window.first_day, period), day_index(window.last_day, period) + 1)
-    periods = pd.DataFrame({"p": index, "period_start": period_start(index, period)})
-    frame = _activity(con, periods, "p", period_index_sql("day", period), name)
-    frame["complete"] = (index >= lo) & (index <= hi)
-    return frame.drop(columns="p")
-
-
-def _activity(con: Any, keys: pd.DataFrame, key: str, key_sql: str, name: str) -> pd.DataFrame:
-    """Users, sessions and median length per key (a day or period), each its own query.
-
-    One aggregate a query keeps DuckDB within its memory limit on 10M sessions; the small
-    results are put side by side here.
+    ``bins`` equal bins of a whole number of seconds cover the lengths up to their 99th
+    percentile (the discrete one); the last bin also holds the longer sessions. Sessions
+    without a length are not counted.
     """
-    users = con.execute(
-        f"""SELECT k AS "{key}", count(*) AS {name}, sum(n) AS sessions
-        FROM (SELECT {key_sql} AS k, uid, count(*) AS n FROM kept GROUP BY k, uid) GROUP BY k"""
-    ).df()
-    lengths = con.execute(
-        f"""SELECT {key_sql} AS "{key}",
-            quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-        FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL"""
-    ).df()
-    for part in (users, lengths):
-        part[key] = part[key].astype(keys[key].dtype)
-    frame = keys.merge(users, on=key, how="left").merge(lengths, on=key, how="left")
+    with duckdb_connection() as con:
+        con.register(_FRAME_VIEW, _visits_frame(visits))
+        window, values = observation_window(con, _FRAME_VIEW, observation_end)
+        build_sessions(con, _FRAME_VIEW, window, values)
+        build_lengths(con)
+        return length_histogram(con, bins)
+
+
+_FRAME_VIEW = "clv_engagement_visits"
+_PERIODS: tuple[str, ...] = ("day", "week", "month")
+
+
+def _visits_frame(visits: pd.DataFrame) -> pd.DataFrame:
+    """The classic columns of a visits DataFrame, times as nanoseconds."""
+    return pd.DataFrame(
+        {
+            "uid": visits["uid"].to_numpy(),
+            "device": visits["device"].to_numpy(),
+            "source_id": visits["source_id"].to_numpy(),
+            "start_ts": visits["start_ts"].astype("datetime64[ns]").to_numpy(),
+            "end_ts": visits["end_ts"].astype("datetime64[ns]").to_numpy(),
+        }
+    )
+
+
+def _periods(con: Any, window: Window, activity: pd.DataFrame, period: str) -> pd.DataFrame:
+    """One row a day, week or month touching the window (days: every day of it)."""
+    name = {"day": "dau", "week": "wau", "month": "mau"}[period]
+    counted = {"day": "user_days", "week": "user_weeks", "month": "user_months"}[period]
+    rows = activity[activity[period].notna() & activity["grouping"].eq(GROUPING[period])]
+    if period == "day":
+        index = pd.date_range(window.first_day, window.last_day, freq="D").as_unit("ns")
+        keys = pd.DataFrame({"k": index, "period_start": index})
+        rows = rows.assign(k=pd.to_datetime(rows["day"]).astype("datetime64[ns]"))
+    else:
+        lo_hi = (day_index(window.first_day, period), day_index(window.last_day, period) + 1)
+        index = np.arange(*lo_hi)
+        keys = pd.DataFrame({"k": index, "period_start": period_start(index, period)})
+        rows = rows.assign(k=rows[period].astype("int64"))
+    day = unpacked("k")[0]
+    # days: grouped by the key itself (a day has one key), shown as the date
+    keys_sql = {"day": ("key", f"DATE '1970-01-01' + CAST({day} AS INTEGER)")}
+    keys_sql.update(week=(unpacked("key")[1], "k"), month=(unpacked("key")[2], "k"))
+    medians = median_lengths(con, *keys_sql[period])
+    medians["k"] = (
+        pd.to_datetime(medians["k"]).astype("datetime64[ns]")
+        if period == "day"
+        else medians["k"].astype("int64")
+    )
+    frame = keys.merge(rows[["k", counted, "sessions"]], on="k", how="left")
+    frame = frame.merge(medians, on="k", how="left").rename(columns={counted: name})
     frame[name] = frame[name].fillna(0).astype("int64")
     frame["sessions"] = frame["sessions"].fillna(0).astype("int64")
     frame["sessions_per_user"] = frame["sessions"] / frame[name].where(frame[name] > 0)
-    columns = [*keys.columns, name, "sessions", "sessions_per_user", "session_seconds_median"]
-    return frame[columns]
+    lo, hi = window.complete(period) if period != "day" else (index[0], index[-1])
+    frame["complete"] = (keys["k"] >= lo) & (keys["k"] <= hi)
+    columns = ["period_start", name, "sessions", "sessions_per_user", "session_seconds_median"]
+    return frame[[*columns, "complete"]]
 
 
-def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
-    """The summary per value of ``by`` (a column of ``kept``), or one row."""
-    group = "NULL" if by is None else f'"{by}"'
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE ud AS
-        SELECT {group} AS g, day, uid, count(*) AS n FROM kept GROUP BY ALL"""
-    )
-    parts = [
-        con.execute("SELECT g, count(*) AS user_days, sum(n) AS sessions FROM ud GROUP BY g").df(),
-        con.execute(
-            "SELECT g, count(*) AS users FROM (SELECT DISTINCT g, uid FROM ud) GROUP BY g"
-        ).df(),
-    ]
-    for period, name in (("week", "wau"), ("month", "mau")):
-        lo, hi = window.complete(period)
-        parts.append(
-            con.execute(
-                f"""SELECT g, count(*) / {max(hi - lo + 1, 1)} AS {name} FROM (
-                    SELECT DISTINCT g, {period_index_sql("day", period)} AS p, uid FROM ud)
-                WHERE p BETWEEN {lo} AND {hi} GROUP BY g"""
-            ).df()
+def _by(con: Any, window: Window, by: str) -> pd.DataFrame:
+    """The summary per value of ``by`` (device or source), from its own window pass."""
+    return _summaries(con, window, distinct_marks(con, window, by), by)
+
+
+def _summaries(
+    con: Any,
+    window: Window,
+    activity: pd.DataFrame,
+    by: str | None,
+    median: float | None = None,
+) -> pd.DataFrame:
+    """The summary (:data:`SUMMARY_COLUMNS`) per value of ``by``, or one row."""
+    frame = activity[activity["grouping"].eq(GROUPING["all"])].copy()
+    medians = (
+        median_lengths(con, by)
+        if by
+        else pd.DataFrame(
+            {"k": [None], "session_seconds_median": [np.nan if median is None else median]}
         )
-    parts.append(
-        con.execute(
-            f"""SELECT {group} AS g,
-                quantile_cont(length_ns, 0.5) / {_NS_PER_SECOND} AS session_seconds_median
-            FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL"""
-        ).df()
     )
-    parts.append(
-        con.execute(
-            f"""SELECT g, s AS session_seconds_mode FROM (
-                SELECT g, s, row_number() OVER (PARTITION BY g ORDER BY n DESC, s) AS r
-                FROM (SELECT {group} AS g, length_ns // {_NS_PER_SECOND} AS s, count(*) AS n
-                    FROM kept WHERE length_ns IS NOT NULL GROUP BY ALL)) WHERE r = 1"""
-        ).df()
-    )
-    con.execute("DROP TABLE ud")
-    frame = parts[0]
-    for part in parts[1:]:
-        frame = frame.merge(part, on="g", how="left")
+    modes = mode_lengths(con, by)
+    for part in (medians, modes):
+        if by:
+            part["g"] = part.pop("k").astype(object)
+            frame = frame.merge(part, on="g", how="left")
+        else:  # one row; no value when no session has a length
+            (name,) = (c for c in part.columns if c != "k")
+            frame[name] = part[name].iloc[0] if len(part) else float("nan")
+    frame["g"] = frame["g"].astype(object).where(frame["g"].notna(), None)
     frame = frame.sort_values(["sessions", "g"], ascending=[False, True], ignore_index=True)
     frame["dau"] = frame["user_days"] / window.n_days
-    for name, (lo, hi) in (("wau", window.weeks), ("mau", window.months)):
+    for name, (lo, hi), total in (
+        ("wau", window.weeks, "complete_weeks"),
+        ("mau", window.months, "complete_months"),
+    ):
         # no complete period: no mean; a value without visits in them: 0
-        frame[name] = float("nan") if hi < lo else frame[name].fillna(0.0)
+        mean = frame[total].fillna(0.0) / max(hi - lo + 1, 1)
+        frame[name] = float("nan") if hi < lo else mean
         frame[f"sticky_{name}"] = frame["dau"] / frame[name].where(frame[name] > 0)
     frame["sessions_per_user_per_day"] = frame["sessions"] / frame["user_days"]
     frame["session_seconds_mode"] = frame["session_seconds_mode"].astype("Int64")
@@ -348,60 +340,29 @@ def _summary(con: Any, window: Window, by: str | None) -> pd.DataFrame:
     return frame.rename(columns={"g": by})
 
 
-def _retention(con: Any, window: Window) -> pd.DataFrame:
-    month = period_index_sql("day", "month")
+def _retention(window: Window, activity: pd.DataFrame) -> pd.DataFrame:
+    """Monthly visitor retention by first-visit month, from the marks of :func:`distinct_marks`."""
+    cells = activity[activity["grouping"].eq(GROUPING["cohort"])]
+    counts = pd.DataFrame(
+        {
+            "c": cells["cohort"].astype("int64"),
+            "age": cells["month"].astype("int64") - cells["cohort"].astype("int64"),
+            "active_users": cells["user_months"].astype("int64"),
+        }
+    )
+    sizes = counts[counts["age"] == 0].set_index("c")["active_users"]
     last = day_index(window.last_day, "month")
-    complete_hi = window.months[1]
-    frame = con.execute(
-        f"""WITH cohorts AS (
-            SELECT uid, {period_index_sql("min(day)", "month")} AS cohort FROM kept GROUP BY uid),
-        active AS (SELECT DISTINCT uid, {month} AS p FROM kept),
-        counts AS (
-            SELECT c.cohort, a.p - c.cohort AS age, count(*) AS active_users
-            FROM active a JOIN cohorts c USING (uid) GROUP BY ALL),
-        sizes AS (SELECT cohort, count(*) AS cohort_size FROM cohorts GROUP BY cohort),
-        grid AS (
-            SELECT cohort, cohort_size, unnest(range(0, {last} - cohort + 1)) AS age FROM sizes)
-        SELECT {start_sql("g.cohort", "month")} AS cohort, g.age, g.cohort_size,
-            coalesce(c.active_users, 0) AS active_users,
-            coalesce(c.active_users, 0) / g.cohort_size AS retention,
-            g.cohort + g.age <= {complete_hi} AS complete
-        FROM grid g LEFT JOIN counts c ON c.cohort = g.cohort AND c.age = g.age
-        ORDER BY g.cohort, g.age"""
-    ).df()
-    frame = _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
-    frame["complete"] = frame["complete"].astype(bool)
-    return frame
-
-
-def session_length_histogram(
-    visits: pd.DataFrame, *, observation_end: DateLike = None, bins: int = 60
-) -> pd.DataFrame:
-    """Sessions per length bin: ``seconds_from``, ``seconds_to`` (whole seconds), ``sessions``.
-
-    ``bins`` equal bins of a whole number of seconds cover the lengths up to their 99th
-    percentile; the last bin also holds the longer sessions. Sessions without a length are
-    not counted.
-    """
-    with _sessions(visits, observation_end) as (con, _):
-        return _length_histogram(con, bins)
-
-
-def _length_histogram(con: Any, bins: int = 60) -> pd.DataFrame:
-    top = con.execute(
-        f"SELECT quantile_disc(length_ns, 0.99) // {_NS_PER_SECOND} FROM kept"
-    ).fetchone()[0]
-    width = max(1, -(-(int(top or 0) + 1) // bins))
-    frame = con.execute(
-        f"""WITH b AS (
-            SELECT least(length_ns // {_NS_PER_SECOND * width}, {bins - 1}) AS bin,
-                count(*) AS sessions
-            FROM kept WHERE length_ns IS NOT NULL GROUP BY bin)
-        SELECT range * {width} AS seconds_from, (range + 1) * {width} AS seconds_to,
-            coalesce(sessions, 0) AS sessions
-        FROM range({bins}) LEFT JOIN b ON b.bin = range ORDER BY range"""
-    ).df()
-    return frame.astype("int64")
+    grid = pd.DataFrame(
+        [(c, age, n) for c, n in sizes.sort_index().items() for age in range(last - c + 1)],
+        columns=["c", "age", "cohort_size"],
+    )
+    frame = grid.merge(counts, on=["c", "age"], how="left")
+    frame["active_users"] = frame["active_users"].fillna(0).astype("int64")
+    frame["retention"] = frame["active_users"] / frame["cohort_size"]
+    frame["complete"] = frame["c"] + frame["age"] <= window.months[1]
+    frame.insert(0, "cohort", period_start(frame["c"].to_numpy(), "month"))
+    frame = frame.drop(columns="c")
+    return _typed(frame, "cohort", ("age", "cohort_size", "active_users"))
 
 
 def _typed(frame: pd.DataFrame, date_col: str, counts: tuple[str, ...]) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from clvmodels.data.database_url import is_database_url, shown_source
 from clvmodels.errors import DataQualityWarning
 from clvmodels.persistence import load_model, read_metadata
 from clvmodels.report.acquisition import read_acquisition_inputs
+from clvmodels.report.analytics import read_conversion, read_engagement
 from clvmodels.report.backtest import read_backtest
 from clvmodels.report.build import REPORT_SUFFIXES, write_report
 from clvmodels.report.inputs import capture_findings
@@ -70,6 +71,18 @@ from clvmodels.units import parse_duration
     type=click.Path(),
     help="Output folder of `clv churn`: survival, retention, churn drivers per group.",
 )
+@click.option(
+    "--engagement",
+    "engagement_dir",
+    type=click.Path(),
+    help="Output folder of `clv engagement`: DAU, WAU, MAU, stickiness, session lengths.",
+)
+@click.option(
+    "--conversion",
+    "conversion_dir",
+    type=click.Path(),
+    help="Output folder of `clv conversion`: visitors, buyers, conversion rate and days.",
+)
 @margin_option
 @horizon_option("CLV horizon of the segment table: a number and D, W or M.")
 @discount_option
@@ -83,6 +96,8 @@ def report(
     visits: str | None,
     costs: str | None,
     subscriptions_dir: str | None,
+    engagement_dir: str | None,
+    conversion_dir: str | None,
     margin: float,
     horizon: str,
     annual_discount_rate: float,
@@ -95,16 +110,21 @@ def report(
     94% interval) and convergence diagnostics; the frequency-recency and P(alive) matrices;
     a backtest's tracking and conditional-expectation plots and holdout totals; cohort LTV
     heatmap and retention curves; ROMI, payback and budget by source (needs --visits and
-    --costs); the customer segments of the model's scores; and, with --subscriptions, the
-    survival, retention and churn drivers of a `clv churn` folder. A section whose inputs
-    are not given says what to pass (the subscriptions section is left out). Images are
-    embedded, so the file opens in any browser without a network.
+    --costs); the customer segments of the model's scores; with --subscriptions, the
+    survival, retention and churn drivers of a `clv churn` folder; and with --engagement
+    and/or --conversion, the section "Engagement and conversion" of a `clv engagement` and a
+    `clv conversion` folder (headline numbers, tables by device and source, data problems,
+    plots). A section whose inputs are not given says what to pass (the subscriptions and
+    engagement sections are left out). Images are embedded, so the file opens in any
+    browser without a network.
 
     Example:
 
     \b
       clv report -o report.html --orders orders.csv --model model/ --backtest backtest/
       clv report -o report.html --orders orders.csv --subscriptions churn/
+      clv report -o report.html --orders orders.csv --engagement engagement/ \\
+          --conversion conversion/
     """
     target = output_path(output, REPORT_SUFFIXES)
     check_outputs(
@@ -115,6 +135,8 @@ def report(
             "--visits": visits,
             "--costs": costs,
             "--subscriptions": subscriptions_dir,
+            "--engagement": engagement_dir,
+            "--conversion": conversion_dir,
         },
         outputs={"--output": target},
     )
@@ -125,6 +147,8 @@ def report(
     visits_table, costs_table = read_acquisition_inputs(visits, costs)
     backtest = read_backtest(backtest_dir) if backtest_dir is not None else None
     churn = read_churn(subscriptions_dir) if subscriptions_dir is not None else None
+    used = read_engagement(engagement_dir) if engagement_dir is not None else None
+    converted = read_conversion(conversion_dir) if conversion_dir is not None else None
     model = load_model(model_dir) if model_dir is not None else None
     metadata = read_metadata(model_dir) if model_dir is not None else None
     options = pop_orders_options(kwargs)
@@ -136,8 +160,13 @@ def report(
         sources["model"] = model_dir
     if backtest_dir is not None:
         sources["backtest"] = backtest_dir
-    if subscriptions_dir is not None:
-        sources["subscriptions"] = subscriptions_dir
+    for name, folder in (
+        ("subscriptions", subscriptions_dir),
+        ("engagement", engagement_dir),
+        ("conversion", conversion_dir),
+    ):
+        if folder is not None:
+            sources[name] = folder
     result = write_report(
         target,
         orders,
@@ -153,6 +182,8 @@ def report(
         cohort_period=period,
         sources=sources,
         subscriptions=churn,
+        engagement=used,
+        conversion=converted,
     )
     say(f"report of {len(orders):,} orders with {len(result.sections)} sections:")
     for section in result.sections:

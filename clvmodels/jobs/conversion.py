@@ -21,26 +21,12 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.analytics.conversion import BUYERS_QUERY, ConversionResult, conversion_sql
+from clvmodels.analytics.outputs import CONVERSION_PLOTS, CONVERSION_TABLES, SUMMARY_FILE
 from clvmodels.data.contract import ORDERS_VIEW, OrdersSource, register_orders_source
 from clvmodels.data.frame_sql import write_query
 from clvmodels.data.io import duckdb_connection, write_json, write_table
 from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
 
-#: The tables of ``clv conversion``, by name: the file each is written to.
-CONVERSION_TABLES = {
-    "buyers": "buyers.csv",
-    "by_source": "by_source.csv",
-    "by_device": "by_device.csv",
-    "by_cohort": "by_cohort.csv",
-    "orders_by_cohort": "orders_by_cohort.csv",
-}
-#: The plots of ``clv conversion``, by name.
-CONVERSION_PLOTS = {
-    "days_plot": "conversion_days.png",
-    "source_plot": "conversion_by_source.png",
-    "device_plot": "conversion_by_device.png",
-}
-SUMMARY_FILE = "summary.json"
 #: The checked orders, kept as a table: the visits' reader makes its raw view anew.
 _ORDERS_TABLE = "clv_conversion_orders"
 _PLOTS_MODULE = "clvmodels.plots.conversion"

@@ -1,7 +1,7 @@
 """``clv engagement``: read visits, compute the engagement tables, write them into a folder.
 
 :func:`engagement_job` is what the command does between parsing and printing. The visits are
-read leniently (:func:`clvmodels.data.marketing.read_visits` with ``problems="report"``): rows
+read leniently, straight into DuckDB (:func:`clvmodels.data.visits_sql.register_visits`): rows
 without a user id or a start are dropped, sessions without an end or ending before they start
 are kept without a length, and every such row is counted in ``summary.json`` under
 ``"data_problems"``, with the sessions after the observation end (``after_observation_end``).
@@ -17,29 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from clvmodels.analytics.engagement import Engagement, engagement
+from clvmodels.analytics.engagement import Engagement, engagement_on
+from clvmodels.analytics.outputs import ENGAGEMENT_PLOTS as PLOT_FILES
+from clvmodels.analytics.outputs import ENGAGEMENT_TABLES as TABLE_FILES
+from clvmodels.analytics.outputs import SUMMARY_FILE
 from clvmodels.data.database_url import shown_source
-from clvmodels.data.io import write_json, write_table
-from clvmodels.data.marketing import read_visits
+from clvmodels.data.io import duckdb_connection, write_json, write_table
+from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
 from clvmodels.summaries.period import DateLike
-
-#: The tables of ``clv engagement -o OUT_DIR``: name -> file in OUT_DIR.
-TABLE_FILES = {
-    "daily": "daily.csv",
-    "weekly": "weekly.csv",
-    "monthly": "monthly.csv",
-    "by_device": "by_device.csv",
-    "by_source": "by_source.csv",
-    "retention": "retention.csv",
-    "session_lengths": "session_lengths.csv",
-}
-SUMMARY_FILE = "summary.json"
-#: The plots: name -> file in OUT_DIR.
-PLOT_FILES = {
-    "active_users": "active_users.png",
-    "session_lengths": "session_lengths.png",
-    "retention": "retention.png",
-}
 
 
 @dataclass(frozen=True)
@@ -81,16 +66,19 @@ def engagement_job(
         For a visits table that cannot be used (missing columns, no rows, no session up to
         the observation end).
     """
-    visits = read_visits(
+    source = VisitsSource(
         visits_path,
         uid_col=uid_col,
         start_col=start_col,
         end_col=end_col,
         source_col=source_col,
         device_col=device_col,
-        problems="report",
     )
-    result = engagement(visits, observation_end=observation_end)
+    with duckdb_connection() as con:
+        info = register_visits(con, source)
+        result = engagement_on(
+            con, VISITS_VIEW, observation_end=observation_end, visit_problems=info.problems
+        )
     folder = Path(out_dir)
     written = [
         write_table(_for_csv(getattr(result, name)), folder / file)

@@ -162,7 +162,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "margin": _number(MARGIN),
         "annual_discount_rate": _number(ANNUAL_DISCOUNT_RATE),
         "horizon": _duration,
-        "period": _choice("month", "week"),
+        "period": _choice("day", "week", "month"),
         "dimension_col": _TEXT,
         "model_type": _choice(*TRANSACTION_MODEL_NAMES),
         "model_dir": _PATH,

@@ -310,7 +310,7 @@ def _backtest_shop(
 def _report(
     shop_orders: pd.DataFrame, files: PipelineFiles, paths: dict[str, Path], echo: Echo
 ) -> Path:
-    """The HTML report of the second shop: its model, backtest, visits and costs."""
+    """The second shop's HTML report: model, backtest, acquisition, engagement, conversion."""
     started = time.perf_counter()
     write_report(
         files.report,
@@ -321,6 +321,8 @@ def _report(
         visits=paths["visits"],
         costs=paths["costs"],
         subscriptions=paths["churn"],
+        engagement=paths["engagement"],
+        conversion=paths["conversion"],
     )
     echo(f"report [{time.perf_counter() - started:.1f} s]")
     return files.report

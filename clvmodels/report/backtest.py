@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from clvmodels.backtest import BACKTEST_FILES
 from clvmodels.errors import DataError
 from clvmodels.plots.backtest import plot_conditional_expectations, plot_tracking
+from clvmodels.report.folders import PNG_SIGNATURE
 from clvmodels.report.html import (
     Section,
     count,
@@ -31,7 +32,6 @@ from clvmodels.report.html import (
 from clvmodels.report.inputs import Source
 from clvmodels.units import UNIT_NAMES
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: The files whose presence marks a backtest folder (customers.parquet is not read here).
 SHOWN_FILES = tuple(name for role, name in BACKTEST_FILES.items() if role != "customers")
 NEED_BACKTEST = (

@@ -1,7 +1,7 @@
 """One self-contained HTML report of the whole job, for people who do not run Python.
 
-The report has seven sections, and an eighth for subscriptions, each a ``<section>`` with a
-fixed id:
+The report has seven sections, an eighth for subscriptions and a ninth for product
+analytics, each a ``<section>`` with a fixed id:
 
 ``data``
     Orders, customers, date range, revenue, orders per customer, repeat share, and the
@@ -28,16 +28,21 @@ fixed id:
 ``subscriptions`` (only with ``subscriptions=``)
     Survival, retention, log-rank tests, churn drivers and the typical customer per group of
     a ``clv churn`` output folder (:mod:`clvmodels.report.subscriptions`).
+``analytics`` (only with ``engagement=`` or ``conversion=``)
+    "Engagement and conversion": DAU, WAU, MAU, stickiness and session lengths of a
+    ``clv engagement`` folder, and visitors, buyers, conversion rate and days to the first
+    order of a ``clv conversion`` folder, by device and source, with their data problems
+    (:mod:`clvmodels.report.analytics`).
 
 A section whose inputs were not given still appears, with a note saying what to pass (the
-subscriptions section, for subscription businesses only, is left out instead); a
-section that cannot be computed from the inputs says why, and the rest of the report still
-renders. Images are PNGs embedded as base64 data URIs and the CSS is inline, so the file
-opens anywhere without JavaScript or a network.
+subscriptions and analytics sections, whose inputs are other commands' folders, are left out
+instead); a section that cannot be computed from the inputs says why, and the rest of the
+report still renders. Images are PNGs embedded as base64 data URIs and the CSS is inline, so
+the file opens anywhere without JavaScript or a network.
 
 Each section is built by its own module (:mod:`clvmodels.report.data`, ``.model``,
 ``.matrices``, ``.backtest``, ``.cohorts``, ``.acquisition``, ``.segments``,
-``.subscriptions``) and the page by
+``.subscriptions``, ``.analytics``) and the page by
 :mod:`clvmodels.report.html`; this module puts them together.
 """
 
@@ -56,6 +61,14 @@ from clvmodels.errors import ClvError, DataError
 from clvmodels.model import CLVModel
 from clvmodels.ranges import check_margin
 from clvmodels.report.acquisition import ACQUISITION_TITLE, acquisition_section
+from clvmodels.report.analytics import (
+    ANALYTICS_ID,
+    ANALYTICS_TITLE,
+    AnalyticsOutputs,
+    analytics_section,
+    read_conversion,
+    read_engagement,
+)
 from clvmodels.report.backtest import BacktestOutputs, backtest_section, read_backtest
 from clvmodels.report.cohorts import cohorts_section
 from clvmodels.report.data import data_section
@@ -76,7 +89,7 @@ from clvmodels.units import parse_duration
 
 SECTION_IDS = ("data", "model", "matrices", "backtest", "cohorts", "acquisition", "segments")
 #: Sections shown only when their input is given, after :data:`SECTION_IDS`.
-OPTIONAL_SECTION_IDS = (SUBSCRIPTIONS_ID,)
+OPTIONAL_SECTION_IDS = (SUBSCRIPTIONS_ID, ANALYTICS_ID)
 REPORT_SUFFIXES = (".html", ".htm")
 
 
@@ -103,6 +116,8 @@ def build_report(
     cohort_period: str = "month",
     sources: Mapping[str, str] | None = None,
     subscriptions: ChurnOutputs | Source | None = None,
+    engagement: AnalyticsOutputs | Source | None = None,
+    conversion: AnalyticsOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
 ) -> str:
     """The report as one self-contained HTML document; see the module docstring.
@@ -139,6 +154,10 @@ def build_report(
         A ``clv churn`` output folder, or what
         :func:`clvmodels.report.subscriptions.read_churn` read from one: adds the
         subscriptions section (absent without it).
+    engagement, conversion : AnalyticsOutputs or path, optional
+        A ``clv engagement`` and a ``clv conversion`` output folder, or what
+        :func:`clvmodels.report.analytics.read_engagement` and ``read_conversion`` read from
+        them: either or both add the engagement and conversion section (absent without).
     title : str
         The report's title.
 
@@ -161,6 +180,8 @@ def build_report(
         cohort_period=cohort_period,
         sources=sources,
         subscriptions=subscriptions,
+        engagement=engagement,
+        conversion=conversion,
         title=title,
     ).html
 
@@ -200,6 +221,8 @@ def make_report(
     cohort_period: str = "month",
     sources: Mapping[str, str] | None = None,
     subscriptions: ChurnOutputs | Source | None = None,
+    engagement: AnalyticsOutputs | Source | None = None,
+    conversion: AnalyticsOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
 ) -> Report:
     """Like :func:`build_report`, but also return the sections (for a summary of what is in)."""
@@ -210,10 +233,14 @@ def make_report(
         backtest = read_backtest(backtest)
     if isinstance(subscriptions, str | os.PathLike):
         subscriptions = read_churn(subscriptions)
+    if isinstance(engagement, str | os.PathLike):
+        engagement = read_engagement(engagement)
+    if isinstance(conversion, str | os.PathLike):
+        conversion = read_conversion(conversion)
     if model is not None:
         model._check_fitted()
     rfm = ModelRFM(orders, model)
-    sections = (
+    sections: tuple[Section, ...] = (
         _guarded("data", "Data", lambda: data_section(orders, findings, sources or {})),
         _guarded("model", "Model", lambda: model_section(model, model_metadata, orders)),
         _guarded("matrices", "Frequency-recency matrices", lambda: matrices_section(model, rfm)),
@@ -243,6 +270,11 @@ def make_report(
         churn = subscriptions
         sections += (
             _guarded(SUBSCRIPTIONS_ID, SUBSCRIPTIONS_TITLE, lambda: subscriptions_section(churn)),
+        )
+    if engagement is not None or conversion is not None:
+        used, converted = engagement, conversion
+        sections += (
+            _guarded(ANALYTICS_ID, ANALYTICS_TITLE, lambda: analytics_section(used, converted)),
         )
     return Report(sections=sections, html=document(title, sections))
 

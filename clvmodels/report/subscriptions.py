@@ -10,7 +10,6 @@ B(\\alpha, \\beta)` and :math:`r_t = (\\beta + t - 1) / (\\alpha + \\beta + t - 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from clvmodels.plots.subscriptions import (
     plot_retention,
     plot_survival,
 )
+from clvmodels.report.folders import read_json_object, read_png
 from clvmodels.report.html import (
     Section,
     bullets,
@@ -43,7 +43,6 @@ from clvmodels.subscriptions.churn import RETENTION_COLUMNS
 
 SUBSCRIPTIONS_ID = "subscriptions"
 SUBSCRIPTIONS_TITLE = "Subscriptions: survival, retention and churn drivers"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: The files of a ``clv churn`` output folder this section reads.
 CHURN_FILES = {
     "sbg_params": "sbg_params.csv",
@@ -144,13 +143,11 @@ def read_churn(path: Source) -> ChurnOutputs:
     _check_values(folder, tables)
     images = {}
     for name, file_name in SUBSCRIPTION_PLOTS.items():
-        png = folder / file_name
-        if png.is_file():
-            data = png.read_bytes()
-            if not data.startswith(PNG_SIGNATURE):
-                raise DataError(f"{png} is not a PNG image", hint=_NOT_A_CHURN_FOLDER)
+        data = read_png(folder / file_name, hint=_NOT_A_CHURN_FOLDER)
+        if data is not None:
             images[name] = data
-    return ChurnOutputs(folder, group_cols, tables, _read_summary(folder), images)
+    summary = read_json_object(folder / CHURN_FILES["summary"])
+    return ChurnOutputs(folder, group_cols, tables, summary, images)
 
 
 def _group_columns(path: Path) -> list[str]:
@@ -215,17 +212,6 @@ def _check_values(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
             n_rows=int(unknown.sum()),
             examples=drivers.loc[unknown, "source"].head(3).tolist(),
         )
-
-
-def _read_summary(folder: Path) -> dict[str, Any]:
-    path = folder / CHURN_FILES["summary"]
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON") from exc
-    if not isinstance(loaded, dict):
-        raise DataError(f"{path} is not a JSON object")
-    return loaded
 
 
 def subscriptions_section(churn: ChurnOutputs) -> Section:

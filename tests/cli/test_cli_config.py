@@ -344,3 +344,17 @@ def test_clv_run_end_to_end_equals_clv_publish_with_flags(
         .reset_index(drop=True),
         check_dtype=False,
     )
+
+
+def test_period_day_in_the_defaults_reaches_clv_kpis(shop: Path):
+    (shop / "clv.toml").write_text(
+        f'[orders]\npath = "data/orders.csv"\n{MAPPING}[defaults]\nperiod = "day"\n'
+    )
+    result = run("kpis", "--no-plots", "-o", "k")
+    assert result.exit_code == 0, result.output
+    kpis = pd.read_csv(shop / "k" / "kpis.csv")
+    # daily periods: every day from 2024-01-03 to 2024-04-02 (91 days), as the flag gives
+    assert len(kpis) == 91
+    # cohorts only know months and weeks: a day from the file is click's one-line error
+    refused = run("cohorts", "-o", "c.csv")
+    assert refused.exit_code == 2 and "'day' is not one of" in refused.output
