@@ -95,6 +95,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_defaults("model_dir", "margin", "period"),
     },
     "budget": _defaults("model_dir", "annual_discount_rate"),
+    "power": {**_ORDERS, **_defaults("horizon", "annual_discount_rate", "margin")},
     "engagement": {"visits": ("visits", "path"), **_VISITS},
     "conversion": {
         "orders_path": ("orders", "path"),
