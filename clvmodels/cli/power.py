@@ -196,7 +196,7 @@ def power_lines(result: PowerResult) -> list[str]:
     if result.baseline_sd is not None:
         lines.append(f"  sd per user: {result.baseline_sd:.6g} ({result.baseline_source})")
     lines += [
-        f"  alpha per comparison {result.alpha_per_comparison:.4g} ({result.correction}); "
+        f"  alpha per comparison {result.alpha_per_comparison:.4g} ({_correction(result)}); "
         f"n per arm before rounding up {result.n_per_arm_exact:,.2f}; power at "
         f"{result.n_per_arm:,}: {result.achieved_power:.4f}",
         *(f"  {note}" for note in result.notes),
