@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ from clvmodels.experiments.power import Correction, PowerResult, power_conversio
 
 Metric = Literal["conversion", "mean", "clv"]
 METRICS: tuple[str, ...] = ("conversion", "mean", "clv")
-Orders = OrdersSource | pd.DataFrame | str | os.PathLike[str]
+type Orders = OrdersSource | pd.DataFrame | str | os.PathLike[str]
 
 
 def _frame(orders: Orders) -> pd.DataFrame:
@@ -153,7 +153,7 @@ def run_power(
     DataError
         A missing baseline, an input that does not go with ``metric``, values out of range.
     """
-    common = {
+    common: dict[str, Any] = {
         "alpha": alpha,
         "power": power,
         "arms": arms,
@@ -211,7 +211,7 @@ def _baseline(
     orders: Orders | None,
     model_dir: str | os.PathLike[str] | None,
     window_days: int,
-    **scoring: object,
+    **scoring: Any,
 ) -> Baseline | None:
     """The baseline read from data, or None when ``baseline_sd`` is given (mean only)."""
     if metric == "clv":
@@ -220,7 +220,7 @@ def _baseline(
             raise DataError(
                 "metric clv needs a fitted model (--model) and the customers' orders (--orders)"
             )
-        return clv_baseline(model_dir, orders, buyer_share=buyer_share, **scoring)  # type: ignore[arg-type]
+        return clv_baseline(model_dir, orders, buyer_share=buyer_share, **scoring)
     _refuse(metric, model_dir=model_dir)
     if baseline_sd is not None and orders is not None:
         raise DataError(
