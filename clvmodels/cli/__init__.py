@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.engagement import engagement  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
     from clvmodels.cli.kpis import kpis  # noqa: F401
+    from clvmodels.cli.power import power  # noqa: F401
     from clvmodels.cli.publish import publish  # noqa: F401
     from clvmodels.cli.report import report  # noqa: F401
     from clvmodels.cli.rfm import rfm  # noqa: F401
@@ -88,6 +89,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conversion": (
         "clvmodels.cli.conversion:conversion",
         "How many visitors buy, how soon after the first visit, by source, device and cohort.",
+    ),
+    "power": (
+        "clvmodels.cli.power:power",
+        "Users per arm (and days) that an A/B test needs to detect a minimum effect.",
     ),
     "subscriptions": (
         "clvmodels.cli.subscriptions:subscriptions",

@@ -20,7 +20,9 @@ BILLING of ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people
 ``--schema`` and ``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir``
 fills the model folder that ``score``, ``show``, ``payback --model``, ``budget --model``,
 ``report --model`` and ``publish --model`` read, never ``clv fit -o`` (outputs are always given
-on the command line); ``[defaults] model_type`` fills ``clv fit --model`` and ``publish
+on the command line); ``clv power`` takes the ``[orders]`` column mapping for its ``--orders``
+and ``[defaults]`` ``horizon``, ``margin`` and ``annual_discount_rate``, never the orders
+path or the model folder; ``[defaults] model_type`` fills ``clv fit --model`` and ``publish
 --model-type``. ``clv demo`` takes no file. ``clv run JOB`` reads JOB only
 (:mod:`clvmodels.cli.run`).
 """
@@ -95,6 +97,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_defaults("model_dir", "margin", "period"),
     },
     "budget": _defaults("model_dir", "annual_discount_rate"),
+    "power": {**_ORDERS, **_defaults("horizon", "annual_discount_rate", "margin")},
     "engagement": {"visits": ("visits", "path"), **_VISITS},
     "conversion": {
         "orders_path": ("orders", "path"),
