@@ -70,7 +70,7 @@ from clvmodels.analytics.engagement_passes import (
     overall_lengths,
     unpacked,
 )
-from clvmodels.data.io import duckdb_connection
+from clvmodels.data.io import duckdb_connection, unordered
 from clvmodels.summaries.calendar import (
     CohortPeriod,
     day_index,
@@ -156,7 +156,7 @@ def engagement_on(
     session that is its user's first of a day, week, month and at all, so that every
     distinct count is a sum of marks grouped by a small key.
     """
-    con.execute("SET preserve_insertion_order = false")  # every result is ORDERed
+    unordered(con)  # every result is ORDERed
     window, values = observation_window(con, view, observation_end)
     build_sessions(con, view, window, values)
     try:

@@ -106,7 +106,7 @@ def build_sessions(con: Any, view: str, window: Window, values: dict[str, list])
         enums[column] = f"clv_engagement_{column}"
         con.execute(f"DROP TYPE IF EXISTS {enums[column]}")
         literals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in sorted(seen))
-        con.execute(f"CREATE TYPE {enums[column]} AS ENUM ({literals})")
+        con.execute(f"CREATE TEMP TYPE {enums[column]} AS ENUM ({literals})")
     day = day_sql("start_ts")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {SESSIONS} AS

@@ -66,7 +66,9 @@ def write_query(
     """Write the result of ``query`` on ``con`` as CSV (with a header) or Parquet, atomically.
 
     The rows go from DuckDB into the file, with no pandas copy (a DataFrame is written by
-    :func:`clvmodels.data.io.write_table`); a missing value is an empty CSV field.
+    :func:`clvmodels.data.io.write_table`); a missing value is an empty CSV field. When a
+    DuckDB file input has locked the connection off other files, the result goes through
+    pandas and :func:`clvmodels.data.io.write_table` instead.
 
     Raises
     ------
@@ -80,6 +82,12 @@ def write_query(
         raise DataError(
             f"output {target} must end in .csv or .parquet (got '{suffix or 'no suffix'}')"
         )
+    locked = con.execute("SELECT current_setting('enable_external_access')").fetchone()[0]
+    if str(locked).lower() == "false":  # a DuckDB input locked the connection off files
+        from clvmodels.data.io import write_table
+
+        write_table(con.execute(query, params or {}).df(), target)
+        return target
     with atomic_path(target) as tmp:
         con.execute(f"COPY ({query}) TO '{sql_text(str(tmp))}' ({formats[suffix]})", params or {})
     return target

@@ -232,6 +232,15 @@ def duckdb_connection(
         shutil.rmtree(spill, ignore_errors=True)
 
 
+def unordered(con: duckdb.DuckDBPyConnection) -> None:
+    """Let DuckDB drop the insertion order (faster, leaner; for queries that ORDER their results).
+
+    Kept as it is when a DuckDB file input has locked the connection's configuration.
+    """
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET preserve_insertion_order = false")
+
+
 def _has_nanoseconds(ts: pd.Series) -> bool:
     """Whether ``ts`` holds nanosecond timestamps with a sub-microsecond part."""
     if ts.dtype.kind != "M" or np.datetime_data(ts.dtype)[0] != "ns":

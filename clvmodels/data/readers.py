@@ -74,8 +74,12 @@ def register_source(
     encoding: str = "utf-8",
     all_text: bool = False,
     allow_file_access: bool = False,
+    name: str = RAW_VIEW,
 ) -> str:
-    """Make a table file or database table queryable on ``con`` as the view :data:`RAW_VIEW`.
+    """Make a table file or database table queryable on ``con`` as the view ``name``.
+
+    ``name`` is :data:`RAW_VIEW` unless two tables are read on one connection (visits and
+    orders).
 
     Parameters
     ----------
@@ -112,12 +116,12 @@ def register_source(
     """
     if isinstance(source, str) and "://" in source:  # a database, or a scheme it refuses
         url = url_table(parse_database_url(source, what="the table"), table)
-        return _register_url(con, url, query, allow_file_access)
+        return _register_url(con, url, query, allow_file_access, name)
     path = Path(source)
     if not path.exists():
         raise DataError(f"file not found: {path}")
     if path.is_dir():
-        _register_parquet_folder(con, path)
+        _register_parquet_folder(con, path, name)
         return "parquet"
     if path.stat().st_size == 0:
         raise DataError(
@@ -137,16 +141,16 @@ def register_source(
     named = parse_table_name(table) if table is not None else None
     try:
         if kind == "csv":
-            _register_csv(con, path, encoding, all_text)
+            _register_csv(con, path, encoding, all_text, name)
         elif kind == "parquet":
             con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
+                f"CREATE OR REPLACE TEMP VIEW {name} AS "
                 f"SELECT * FROM read_parquet('{sql_text(str(path))}')"
             )
         elif kind == "duckdb":
-            _register_duckdb(con, path, named, query, allow_file_access, where=path)
+            _register_duckdb(con, path, named, query, allow_file_access, where=path, name=name)
         else:
-            con.register(RAW_VIEW, _sqlite_arrow(path, named, query, where=path))
+            con.register(name, _sqlite_arrow(path, named, query, where=path))
     except DataError:
         raise
     except (duckdb.Error, sqlite3.Error) as exc:
@@ -155,7 +159,11 @@ def register_source(
 
 
 def _register_url(
-    con: duckdb.DuckDBPyConnection, url: DatabaseURL, query: str | None, allow_file_access: bool
+    con: duckdb.DuckDBPyConnection,
+    url: DatabaseURL,
+    query: str | None,
+    allow_file_access: bool,
+    name: str,
 ) -> str:
     """A database URL's table (or query) as :data:`RAW_VIEW`; messages show ``str(url)``."""
     if query is not None:
@@ -166,7 +174,7 @@ def _register_url(
                 hint="Give a table (after # or with --table) or a query, not both",
             )
     if url.engine == "postgresql":
-        con.register(RAW_VIEW, read_postgres(url, query=query))
+        con.register(name, read_postgres(url, query=query))
         return "postgresql"
     path = url.path
     assert path is not None
@@ -182,9 +190,9 @@ def _register_url(
     where = url.with_table(None)
     try:
         if kind == "duckdb":
-            _register_duckdb(con, path, url.table, query, allow_file_access, where=where)
+            _register_duckdb(con, path, url.table, query, allow_file_access, where=where, name=name)
         else:
-            con.register(RAW_VIEW, _sqlite_arrow(path, url.table, query, where=where))
+            con.register(name, _sqlite_arrow(path, url.table, query, where=where))
     except DataError:
         raise
     except (duckdb.Error, sqlite3.Error) as exc:
@@ -192,7 +200,7 @@ def _register_url(
     return kind
 
 
-def _register_parquet_folder(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+def _register_parquet_folder(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> None:
     """A folder of Parquet files (as Spark and pandas write them) read as one table."""
     files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
     parquet = [p for p in files if p.suffix.lower() in _PARQUET_SUFFIXES]
@@ -211,10 +219,10 @@ def _register_parquet_folder(con: duckdb.DuckDBPyConnection, path: Path) -> None
     pattern = sql_text(str(path / "**" / "*.parquet"))
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS "
+            f"CREATE OR REPLACE TEMP VIEW {name} AS "
             f"SELECT * FROM read_parquet('{pattern}', union_by_name = false)"
         )
-        con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()
+        con.execute(f"DESCRIBE {name}").fetchall()
     except duckdb.Error as exc:
         raise DataError(f"{path} could not be read as Parquet files: {first_line(exc)}") from exc
 
@@ -244,18 +252,18 @@ def check_select(query: str) -> None:
 
 
 def _register_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, all_text: bool
+    con: duckdb.DuckDBPyConnection, path: Path, encoding: str, all_text: bool, name: str
 ) -> None:
     if encoding.lower().replace("_", "-") in {"utf-8", "utf8"}:
         check_utf8(path)
         options = ", all_varchar = true" if all_text else ""
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS SELECT * FROM "
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM "
             f"read_csv('{sql_text(str(path))}', header = true{options})"
         )
     else:
-        con.register(RAW_VIEW, _arrow_csv(path, encoding, all_text))
-    columns = [row[0] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()]
+        con.register(name, _arrow_csv(path, encoding, all_text))
+    columns = [row[0] for row in con.execute(f"DESCRIBE {name}").fetchall()]
     if len(columns) < 2:
         raise DataError(
             f"{path} does not look like a table: it has {len(columns)} column"
@@ -328,20 +336,22 @@ def _register_duckdb(
     allow_file_access: bool,
     *,
     where: object,
+    name: str,
 ) -> None:
-    con.execute(f"ATTACH '{sql_text(str(path))}' AS {_ATTACHED} (READ_ONLY)")
-    # Unqualified names in a query resolve in the file; the views made here are temporary
-    # and named clv_*, so they never shadow the file's tables.
-    con.execute(f"USE {_ATTACHED}")
-    if not allow_file_access:
-        # The file's views and the query reach no other file (read_csv, COPY TO, ATTACH),
-        # and nothing can turn that back on. Spilling to the temporary folder still works.
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
+    attached = dict(con.execute("SELECT database_name, path FROM duckdb_databases()").fetchall())
+    if _ATTACHED in attached:  # a second table of the same command (visits and orders)
+        if Path(attached[_ATTACHED]).resolve() != path.resolve():
+            raise DataError(
+                f"{where}: a command reads the tables of one DuckDB file; "
+                f"{attached[_ATTACHED]} is already open",
+                hint="Put both tables in one DuckDB file (or read one of them from CSV/Parquet)",
+            )
+    else:
+        _attach_duckdb(con, path, allow_file_access)
     if query is None:
         tables = [
-            TableName(name, None if schema == "main" else schema)
-            for schema, name in con.execute(
+            TableName(table_name, None if schema == "main" else schema)
+            for schema, table_name in con.execute(
                 "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ? "
                 "UNION SELECT schema_name, view_name FROM duckdb_views() "
                 "WHERE database_name = ? AND NOT internal "
@@ -351,7 +361,20 @@ def _register_duckdb(
         ]
         chosen = pick_table(where, table, tables, fold_case=True)
         query = f"SELECT * FROM {_ATTACHED}.{TableName(chosen.name, chosen.schema or 'main').sql()}"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {RAW_VIEW} AS {query.strip().rstrip(';')}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query.strip().rstrip(';')}")
+
+
+def _attach_duckdb(con: duckdb.DuckDBPyConnection, path: Path, allow_file_access: bool) -> None:
+    """Attach a DuckDB file read-only; without ``allow_file_access`` lock it off other files."""
+    con.execute(f"ATTACH '{sql_text(str(path))}' AS {_ATTACHED} (READ_ONLY)")
+    # Unqualified names in a query resolve in the file; the views made here are temporary
+    # and named clv_*, so they never shadow the file's tables.
+    con.execute(f"USE {_ATTACHED}")
+    if not allow_file_access:
+        # The file's views and the query reach no other file (read_csv, COPY TO, ATTACH),
+        # and nothing can turn that back on. Spilling to the temporary folder still works.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
 
 
 def _sqlite_arrow(path: Path, table: TableName | None, query: str | None, *, where: object) -> Any:

@@ -50,11 +50,13 @@ from clvmodels.data.orders_sql import (
     date_checks,
     is_decimal,
 )
-from clvmodels.data.readers import RAW_VIEW, quote, register_source
+from clvmodels.data.readers import quote, register_source
 from clvmodels.data.rules import RULES
 from clvmodels.errors import DataError
 
 VISITS_VIEW = "clv_visits"
+#: The input as read (its own name: the orders may be read on the same connection).
+VISITS_RAW = "clv_visits_raw"
 #: The counts of :attr:`VisitsInfo.problems`, in the order they are reported.
 VISIT_PROBLEMS = (
     "missing_uid",
@@ -124,7 +126,7 @@ def register_visits(
         exactly, and dates no rule reads unambiguously; see the module docstring.
     """
     if isinstance(source.path, pd.DataFrame):
-        con.register(RAW_VIEW, source.path)
+        con.register(VISITS_RAW, source.path)
     else:
         register_source(
             con,
@@ -134,8 +136,9 @@ def register_visits(
             encoding=source.encoding,
             all_text=True,
             allow_file_access=source.allow_file_access,
+            name=VISITS_RAW,
         )
-    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()}
+    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {VISITS_RAW}").fetchall()}
     _require(types, source)
     chain = _Chain(
         uid=customer_checks(source.uid_col, types[source.uid_col]),
@@ -144,7 +147,7 @@ def register_visits(
         source_sql=_source_sql(con, source, types),
         device_sql=quote(source.device_col) if source.device_col in types else "NULL",
     )
-    con.execute(chain.stage_sql(RAW_VIEW, ""))
+    con.execute(chain.stage_sql(VISITS_RAW, ""))
     counts = _count(con, _STAGES[0], chain.start_conditions())
     if counts["n_rows"] == 0:
         raise RULES["no_rows"].error(None, where=" (visits table)")
@@ -278,7 +281,8 @@ def _source_sql(con: duckdb.DuckDBPyConnection, source: VisitsSource, types: dic
     if sql_type in _FLOAT_TYPES or is_decimal(sql_type):
         nan = f"isnan({c})" if sql_type in _FLOAT_TYPES else "false"
         row = con.execute(
-            f"SELECT bool_and({c} = floor({c})) FROM {RAW_VIEW} WHERE {c} IS NOT NULL AND NOT {nan}"
+            f"SELECT bool_and({c} = floor({c})) FROM {VISITS_RAW} "
+            f"WHERE {c} IS NOT NULL AND NOT {nan}"
         ).fetchone()
         whole = row is None or row[0] is None or bool(row[0])
         text = f"CAST(CAST({c} AS HUGEINT) AS VARCHAR)" if whole else f"CAST({c} AS VARCHAR)"
@@ -291,8 +295,6 @@ def _count(
     con: duckdb.DuckDBPyConnection, stage: str, conditions: dict[str, str]
 ) -> dict[str, int]:
     """The rows of ``stage`` and how many meet each condition, in one pass."""
-    # the orders contract's checks show their examples from STAGE_VIEW
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE_VIEW} AS SELECT * FROM {stage}")
     select = ", ".join(
         ["count(*)"] + [f"count_if(coalesce(({cond}), false))" for cond in conditions.values()]
     )
@@ -304,12 +306,30 @@ def _count(
 def _raise_fatal(
     con: duckdb.DuckDBPyConnection, checks: list[ColumnChecks], counts: dict[str, Any], stage: str
 ) -> None:
-    """Raise the first broken rule that makes a row unreadable (not one only counted)."""
+    """Raise the first broken rule that makes a row unreadable (not one only counted).
+
+    The orders contract's checks show their examples from its stage view: it becomes the
+    visits' stage only when a rule is broken (orders read on the same connection keep theirs).
+    """
+    fatal = {
+        check.column: [
+            c for c in check.checks if c.count not in ("id_missing", *_LENIENT_DATE_CHECKS)
+        ]
+        for check in checks
+    }
+    broken = any(counts.get(c.count, 0) for found in fatal.values() for c in found)
+    mixed = counts.get("date_offset", 0) and counts.get("date_naive", 0)
+    if not (broken or mixed or counts.get("date_range", 0)):
+        return
     con.execute(f"CREATE OR REPLACE TEMP VIEW {STAGE_VIEW} AS SELECT * FROM {stage}")
     for check in checks:
-        fatal = [c for c in check.checks if c.count not in ("id_missing", *_LENIENT_DATE_CHECKS)]
         ColumnChecks(
-            check.column, check.prep, check.counts, fatal, check.value_sql, extra=check.extra
+            check.column,
+            check.prep,
+            check.counts,
+            fatal[check.column],
+            check.value_sql,
+            extra=check.extra,
         ).raise_first(con, counts)
 
 
@@ -331,7 +351,7 @@ def _examples(
     """
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW clv_visits_numbered AS "
-        f"SELECT row_number() OVER () AS clv_visit_row, * FROM {RAW_VIEW}"
+        f"SELECT row_number() OVER () AS clv_visit_row, * FROM {VISITS_RAW}"
     )
     con.execute(chain.stage_sql("clv_visits_numbered", _ROWS))
     con.execute(chain.kept_sql(_ROWS))

@@ -108,3 +108,33 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
     )
     assert onto_input.exit_code == 2 and onto_input.output.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_visits_and_orders_from_one_duckdb_file(tmp_path: Path) -> None:
+    # both tables read on one connection: the file is attached once, the views do not clash
+    import duckdb
+
+    visits, orders = _inputs(tmp_path)
+    shop = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(shop)) as con:
+        con.execute(f"CREATE TABLE visits AS SELECT * FROM read_csv('{visits}', all_varchar=true)")
+        con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{orders}', all_varchar=true)")
+    url = f"duckdb:///{shop}"
+    end = ["--observation-end", "2024-02-29", "--no-plots"]
+    from_db = run(
+        "--visits", f"{url}#visits", "--orders", f"{url}#orders", *ORDER_FLAGS, *end,
+        "-o", str(tmp_path / "db"),
+    )  # fmt: skip
+    assert from_db.exit_code == 0, from_db.output
+    from_csv = run(
+        "--visits", str(visits), "--orders", str(orders), *ORDER_FLAGS, *end,
+        "-o", str(tmp_path / "csv"),
+    )  # fmt: skip
+    assert from_csv.exit_code == 0, from_csv.output
+    for name in ("buyers.csv", "by_source.csv", "orders_by_cohort.csv"):
+        assert (tmp_path / "db" / name).read_text() == (tmp_path / "csv" / name).read_text()
+    engaged = CliRunner().invoke(
+        cli, ["engagement", f"{url}#visits", *end, "-o", str(tmp_path / "e")]
+    )
+    assert engaged.exit_code == 0, engaged.output
+    assert json.loads((tmp_path / "e" / "summary.json").read_text())["users"] == 4
