@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.conversion import conversion  # noqa: F401
     from clvmodels.cli.demo import demo  # noqa: F401
     from clvmodels.cli.engagement import engagement  # noqa: F401
+    from clvmodels.cli.experiment import experiment  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
     from clvmodels.cli.kpis import kpis  # noqa: F401
     from clvmodels.cli.publish import publish  # noqa: F401
@@ -88,6 +89,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "conversion": (
         "clvmodels.cli.conversion:conversion",
         "How many visitors buy, how soon after the first visit, by source, device and cohort.",
+    ),
+    "experiment": (
+        "clvmodels.cli.experiment:experiment",
+        "Analyse an A/B test: conversion, revenue and orders per user in each user's window.",
     ),
     "subscriptions": (
         "clvmodels.cli.subscriptions:subscriptions",
