@@ -18,10 +18,17 @@ Definitions (``docs/experiments.md``, "clv experiment"); ``c`` is the control, `
   :func:`bootstrap_means` draws each resample's mean without touching every user: the number
   ``M`` of draws that land on users with a non-zero value is ``Binomial(n, m / n)`` (``m`` such
   users), and given ``M`` those draws are uniform over the ``m`` users. With few distinct
-  non-zero values (orders per user) their counts are drawn at once,
-  ``Multinomial(M, counts / m)``; otherwise ``M`` indices are drawn. This is the same
-  distribution as resampling all ``n`` users, at a cost of ``m`` (or the number of distinct
-  values) per resample instead of ``n``.
+  non-zero values (at most 512, such as orders per user) their counts are drawn at once,
+  ``Multinomial(M, counts / m)``, and when ``n_boot * m`` is at most 40 million the ``M``
+  indices are drawn: both give exactly the distribution of resampling all ``n`` users, at a
+  cost of the number of distinct values (or ``m``) per resample instead of ``n``. Beyond that
+  (many converters with continuous revenue: 400,000 converters a group would need 800 million
+  draws), the sorted non-zero values are cut into 1,024 strata of equal size plus the 256
+  largest values, each its own stratum; per resample the draws per stratum ``c_s`` are
+  ``Multinomial(M, size_s / m)`` (exact), a singleton stratum adds ``c_s x_s`` and the sum of
+  ``c_s`` draws from a stratum of mean ``mu_s`` and spread ``sd_s`` is drawn from its normal
+  limit ``N(c_s mu_s, c_s sd_s^2)``: the resample mean's first two moments are exactly the
+  bootstrap's, only the shape of the sum within a narrow stratum is approximated.
 * **Holm**: Holm's step-down correction (:func:`statsmodels.stats.multitest.multipletests`,
   ``method="holm"``) over the variants of one (metric, test).
 * **SRM**: the chi-squared goodness-of-fit test of the users per group against the planned
@@ -49,6 +56,11 @@ SRM_THRESHOLD = 0.001
 _FEW_VALUES = 512
 #: Draws at a time when a bootstrap draws indices (memory: 8 bytes each, twice).
 _CHUNK = 4_000_000
+#: ``n_boot * m`` up to which a bootstrap draws every index; beyond it, strata.
+_EXACT_DRAWS = 40_000_000
+#: Equal-size strata of the non-zero values, and the largest values kept as their own.
+_STRATA = 1024
+_TAIL = 256
 
 
 def _z(level: float) -> float:
@@ -154,6 +166,8 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
     if len(distinct) <= _FEW_VALUES:
         drawn = rng.multinomial(hits, counts / m)
         return (drawn @ distinct) / n
+    if n_boot * m > _EXACT_DRAWS:
+        return _stratified_sums(np.sort(nonzero), hits, rng) / n
     sums = np.zeros(n_boot)
     start = 0
     while start < n_boot:
@@ -162,12 +176,36 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
         while stop < n_boot and total + hits[stop] <= _CHUNK:
             total += int(hits[stop])
             stop += 1
-        picked = nonzero[rng.integers(0, m, size=total)]
-        edges = np.concatenate([[0], np.cumsum(hits[start:stop])])
-        cumulative = np.concatenate([[0.0], np.cumsum(picked)])
-        sums[start:stop] = cumulative[edges[1:]] - cumulative[edges[:-1]]
+        picked = nonzero.take(rng.integers(0, m, size=total))
+        counts_here = hits[start:stop]
+        edges = np.concatenate([[0], np.cumsum(counts_here)[:-1]])
+        if total:  # reduceat gives a segment's first value for an empty segment: zeroed
+            sums[start:stop] = np.where(
+                counts_here > 0, np.add.reduceat(picked, np.minimum(edges, total - 1)), 0.0
+            )
         start = stop
     return sums / n
+
+
+def _stratified_sums(
+    ordered: np.ndarray, hits: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Resample sums of ``hits[b]`` draws from ``ordered`` by strata (see the module doc)."""
+    tail = ordered[-_TAIL:]
+    body = np.array_split(ordered[:-_TAIL], _STRATA)
+    means = np.array([part.mean() for part in body])
+    spreads = np.array([part.std() for part in body])
+    sizes = np.array([len(part) for part in body] + [1] * len(tail), dtype="float64")
+    sums = np.empty(len(hits))
+    step = 256  # resamples at a time: counts of 256 x 1,280 strata
+    for start in range(0, len(hits), step):
+        drawn = rng.multinomial(hits[start : start + step], sizes / sizes.sum())
+        in_body = drawn[:, :_STRATA]
+        noise = rng.standard_normal(in_body.shape) * np.sqrt(in_body) * spreads
+        sums[start : start + step] = (
+            in_body @ means + noise.sum(axis=1) + drawn[:, _STRATA:] @ tail
+        )
+    return sums
 
 
 def percentile_interval(

@@ -9,9 +9,8 @@ Definitions (``docs/experiments.md``, "clv experiment"):
   window passes it (``window_end > cutoff``) is **left out** of every table and counted
   (``users_window_past_end``, per group too): their window is not complete yet.
 * An order counts for a user when its time is in the user's window. Orders before the user's
-  assignment do not count (counted: ``orders_before_assignment``), nor do orders after the
-  window (``orders_after_window``), nor orders by customers never assigned (counted:
-  ``orders_by_unassigned``, ``customers_unassigned``).
+  assignment do not count, nor do orders after the window, nor orders by customers never
+  assigned (counted: ``orders_by_unassigned``, ``customers_unassigned``).
 * A **converter** has at least one counted order; ``orders`` and ``revenue`` are the user's
   counted orders and their revenue (0 when none, so means over users include the zeros).
 
@@ -44,26 +43,19 @@ WITH kept AS (
     FROM assignments
     WHERE assigned_at + to_days(CAST($window_days AS INTEGER)) <= $cutoff
 )
-SELECT kept.row_id, kept.window_end,
+SELECT kept.row_id,
        count(o.key) AS orders,
        coalesce(sum(o.revenue), 0.0) AS revenue
 FROM kept
 LEFT JOIN orders AS o
   ON o.key = kept.key AND o.timestamp >= kept.assigned_at AND o.timestamp < kept.window_end
-GROUP BY kept.row_id, kept.window_end
+GROUP BY kept.row_id
 ORDER BY kept.row_id
 """
 
-_COUNTS_SQL = """
-SELECT
-    count(*) FILTER (WHERE a.key IS NULL) AS orders_by_unassigned,
-    count(DISTINCT o.key) FILTER (WHERE a.key IS NULL) AS customers_unassigned,
-    count(*) FILTER (WHERE a.key IS NOT NULL AND o.timestamp < a.assigned_at)
-        AS orders_before_assignment,
-    count(*) FILTER (
-        WHERE a.key IS NOT NULL AND o.timestamp >= a.assigned_at + to_days(CAST($window_days AS INTEGER))
-    ) AS orders_after_window
-FROM orders AS o LEFT JOIN assignments AS a ON a.key = o.key
+_UNASSIGNED_SQL = """
+SELECT count(*) AS orders_by_unassigned, count(DISTINCT key) AS customers_unassigned
+FROM orders ANTI JOIN assignments USING (key)
 """
 
 
@@ -81,8 +73,7 @@ class UserWindows:
     window_days : int
     counts : dict
         ``users_assigned``, ``users_window_past_end`` (and ``..._by_group``),
-        ``orders_by_unassigned``, ``customers_unassigned``, ``orders_before_assignment``,
-        ``orders_after_window``.
+        ``orders_by_unassigned``, ``customers_unassigned``.
     """
 
     users: pd.DataFrame
@@ -151,7 +142,8 @@ def user_windows(
                     "row_id": np.arange(len(assignments), dtype="int64"),
                     "key": user_keys.to_numpy(),
                     "assigned_at": floor_to_microseconds(assignments["assigned_at"]).to_numpy(),
-                }
+                },
+                copy=False,
             ),
         )
         con.register(
@@ -161,19 +153,22 @@ def user_windows(
                     "key": order_keys.to_numpy(),
                     "timestamp": floor_to_microseconds(orders["timestamp"]).to_numpy(),
                     "revenue": orders["revenue"].to_numpy(dtype="float64"),
-                }
+                },
+                copy=False,
             ),
         )
-        params = {"window_days": days}
-        found = con.execute(_WINDOW_SQL, {**params, "cutoff": cutoff.to_pydatetime()}).df()
-        counts_row = con.execute(_COUNTS_SQL, params).df().iloc[0]
+        found = con.execute(
+            _WINDOW_SQL, {"window_days": days, "cutoff": cutoff.to_pydatetime()}
+        ).df()
+        counts_row = con.execute(_UNASSIGNED_SQL).df().iloc[0]
     rows = found["row_id"].to_numpy()
+    assigned_at = assignments["assigned_at"].to_numpy(dtype="datetime64[ns]")
     users = pd.DataFrame(
         {
             "uid": assignments["uid"].to_numpy()[rows],
             "group": assignments["group"].to_numpy()[rows],
-            "assigned_at": assignments["assigned_at"].to_numpy()[rows],
-            "window_end": pd.to_datetime(found["window_end"]).astype("datetime64[ns]").to_numpy(),
+            "assigned_at": assigned_at[rows],
+            "window_end": (assigned_at[rows] + np.timedelta64(days, "D")),
             "converted": found["orders"].to_numpy() > 0,
             "orders": found["orders"].to_numpy(dtype="int64"),
             "revenue": found["revenue"].to_numpy(dtype="float64"),
