@@ -66,8 +66,13 @@ WINDOW_DAYS = WholeNumberType(1, 3660)
     default=None,
     help="Planned shares for the SRM test, e.g. A=50,B=50 (default: equal shares).",
 )
-@click.option("--model", "model_dir", default=None, type=click.Path(), help="A fitted model folder "
-              "(clv fit): adds each user's predicted CLV over --horizon.")  # fmt: skip
+@click.option(
+    "--model",
+    "model_dir",
+    default=None,
+    type=click.Path(),
+    help="A fitted model folder (clv fit): adds each user's predicted CLV over --horizon.",
+)
 @click.option(
     "--horizon", type=DURATION, default="12M", show_default=True, help="CLV horizon (--model)."
 )
@@ -198,9 +203,9 @@ def experiment_lines(outcome: Any) -> list[str]:
         f"{c['users_analysed']:,} users analysed of {c['users_assigned']:,} assigned; left out: "
         f"{c['users_window_past_end']:,} whose window passes the observation end; "
         f"{c['repeated_assignments']:,} repeated assignment rows (the first counts)",
-        f"orders left out: {c['orders_before_assignment']:,} before the assignment, "
-        f"{c['orders_after_window']:,} after the window, {c['orders_by_unassigned']:,} by "
-        f"{c['customers_unassigned']:,} customers never assigned",
+        f"orders not counted: {c['orders_by_unassigned']:,} by {c['customers_unassigned']:,} "
+        "customers never assigned, and every order before a user's assignment or after "
+        "their window",
     ]
     observed = ", ".join(f"{g}={n:,}" for g, n in srm["observed"].items())
     if srm["flagged"]:

@@ -106,7 +106,9 @@ def parse_split(text: str) -> dict[str, float]:
         try:
             value = float(weight)
         except ValueError:
-            raise ValueError(f"planned split {text!r}: {weight.strip()!r} is not a number") from None
+            raise ValueError(
+                f"planned split {text!r}: {weight.strip()!r} is not a number"
+            ) from None
         if not math.isfinite(value) or value <= 0:
             raise ValueError(f"planned split {text!r}: the share of {name} must be positive")
         if name in split:
@@ -263,9 +265,12 @@ def _conversion_rows(
     for g in variants:
         v = by_group.loc[g]
         result = stats.conversion_test(
-            int(c["converters"]), int(c["users"]), int(v["converters"]), int(v["users"]),
+            int(c["converters"]),
+            int(c["users"]),
+            int(v["converters"]),
+            int(v["users"]),
             level=level,
-        )  # fmt: skip
+        )
         rows.append({"metric": "conversion", "group": g, "test": "chi2", **_columns(result)})
     return rows
 
@@ -287,25 +292,31 @@ def _mean_rows(
     groups = [control, *variants]
     for k, metric in enumerate(MEAN_METRICS):
         boot = {
-            g: stats.bootstrap_means(
-                values[g][metric], n_boot, np.random.default_rng([seed, k, j])
-            )
+            g: stats.bootstrap_means(values[g][metric], n_boot, np.random.default_rng([seed, k, j]))
             for j, g in enumerate(groups)
         }
         x_c = values[control][metric]
         for g in variants:
             x_v = values[g][metric]
             base = {"metric": metric, "group": g}
-            rows.append({**base, "test": "welch_t", **_columns(stats.welch_test(x_c, x_v, level=level))})
+            rows.append(
+                {**base, "test": "welch_t", **_columns(stats.welch_test(x_c, x_v, level=level))}
+            )
             empty = dict.fromkeys(("difference", "relative_lift", "ci_low", "ci_high"), math.nan)
             rows.append(
                 {**base, "test": "mann_whitney", **empty, "p_value": stats.mann_whitney_p(x_c, x_v)}
             )
             low, high = stats.percentile_interval(boot[control], boot[g], level=level)
             rows.append(
-                {**base, "test": "bootstrap", **empty, "ci_low": low, "ci_high": high,
-                 "p_value": math.nan}
-            )  # fmt: skip
+                {
+                    **base,
+                    "test": "bootstrap",
+                    **empty,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "p_value": math.nan,
+                }
+            )
     return rows
 
 

@@ -100,7 +100,9 @@ def conversion_test(
     }
 
 
-def welch_test(control: np.ndarray, variant: np.ndarray, *, level: float = 0.95) -> dict[str, float]:
+def welch_test(
+    control: np.ndarray, variant: np.ndarray, *, level: float = 0.95
+) -> dict[str, float]:
     """Welch's t-test of ``mean(variant) - mean(control)`` with its interval.
 
     Returns
@@ -187,9 +189,7 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
     return sums / n
 
 
-def _stratified_sums(
-    ordered: np.ndarray, hits: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _stratified_sums(ordered: np.ndarray, hits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Resample sums of ``hits[b]`` draws from ``ordered`` by strata (see the module doc)."""
     tail = ordered[-_TAIL:]
     body = np.array_split(ordered[:-_TAIL], _STRATA)
@@ -202,9 +202,7 @@ def _stratified_sums(
         drawn = rng.multinomial(hits[start : start + step], sizes / sizes.sum())
         in_body = drawn[:, :_STRATA]
         noise = rng.standard_normal(in_body.shape) * np.sqrt(in_body) * spreads
-        sums[start : start + step] = (
-            in_body @ means + noise.sum(axis=1) + drawn[:, _STRATA:] @ tail
-        )
+        sums[start : start + step] = in_body @ means + noise.sum(axis=1) + drawn[:, _STRATA:] @ tail
     return sums
 
 

@@ -39,7 +39,8 @@ WINDOW_COLUMNS = ("uid", "group", "assigned_at", "window_end", "converted", "ord
 
 _WINDOW_SQL = """
 WITH kept AS (
-    SELECT row_id, key, assigned_at, assigned_at + to_days(CAST($window_days AS INTEGER)) AS window_end
+    SELECT row_id, key, assigned_at,
+           assigned_at + to_days(CAST($window_days AS INTEGER)) AS window_end
     FROM assignments
     WHERE assigned_at + to_days(CAST($window_days AS INTEGER)) <= $cutoff
 )
@@ -106,7 +107,8 @@ def user_windows(
         ``uid, group, assigned_at``, one row per user
         (:func:`clvmodels.data.assignments.read_assignments`).
     orders : pandas.DataFrame
-        Validated orders ``customer_id, timestamp, revenue`` (:func:`clvmodels.data.io.read_orders`).
+        Validated orders ``customer_id, timestamp, revenue``
+        (:func:`clvmodels.data.io.read_orders`).
     window_days : int
         Length of each user's window in days (default 28).
     observation_end : date, optional
@@ -186,7 +188,8 @@ def user_windows(
         "users_assigned": len(assignments),
         "users_window_past_end": int(past.sum()),
         "users_window_past_end_by_group": {
-            str(g): int(n) for g, n in assignments.loc[past, "group"].value_counts().sort_index().items()
+            str(g): int(n)
+            for g, n in assignments.loc[past, "group"].value_counts().sort_index().items()
         },
         **{name: int(counts_row[name]) for name in counts_row.index},
     }

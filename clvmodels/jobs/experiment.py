@@ -108,6 +108,7 @@ def run_experiment(
     from clvmodels.plots.base import save_figure
     from clvmodels.plots.experiments import plot_lifts
 
+    compare = _value_function() if model_dir is not None else None
     frame = read_assignments(assignments, **(assignments_columns or {}))
     order_frame = orders if isinstance(orders, pd.DataFrame) else orders_frame(orders)
     windows = user_windows(
@@ -120,11 +121,19 @@ def run_experiment(
     value = None
     tests = analysis.tests
     lifts = lift_rows(tests, analysis.summary, analysis.control)
-    if model_dir is not None:
-        value = _value(
-            model_dir, windows.users, order_frame, control=analysis.control, horizon=horizon,
-            margin=margin, annual_discount_rate=annual_discount_rate, seed=seed,
-        )  # fmt: skip
+    if compare is not None and model_dir is not None:
+        from clvmodels.persistence import load_model
+
+        value = compare(
+            load_model(model_dir),
+            windows.users,
+            order_frame,
+            control=analysis.control,
+            horizon=horizon,
+            margin=margin,
+            annual_discount_rate=annual_discount_rate,
+            seed=seed,
+        )
         tests = pd.concat([tests, clv_test_rows(value.table, analysis.control)], ignore_index=True)
         lifts = pd.concat([lifts, clv_lift_rows(value.table, analysis.control)], ignore_index=True)
     info = experiment_info(frame, windows, analysis, value, horizon=horizon, margin=margin)
@@ -142,9 +151,8 @@ def run_experiment(
     return ExperimentOutcome(windows, analysis, tests, value, info, files)
 
 
-def _value(model_dir: str | os.PathLike[str], users: pd.DataFrame, orders: pd.DataFrame,
-           **kwargs: Any) -> Any:  # fmt: skip
-    """The value comparison of helper "value" (:mod:`clvmodels.experiments.value`)."""
+def _value_function() -> Any:
+    """:func:`clvmodels.experiments.value.value_comparison`, or a clear error without it."""
     try:
         from clvmodels.experiments.value import value_comparison
     except ModuleNotFoundError as exc:
@@ -155,9 +163,7 @@ def _value(model_dir: str | os.PathLike[str], users: pd.DataFrame, orders: pd.Da
             "(clvmodels.experiments.value)",
             hint="run without --model for conversion, revenue and orders",
         ) from None
-    from clvmodels.persistence import load_model
-
-    return value_comparison(load_model(model_dir), users, orders, **kwargs)
+    return value_comparison
 
 
 def clv_test_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
@@ -245,10 +251,15 @@ def lift_lines(tests: pd.DataFrame, variants: list[str]) -> list[str]:
         for row in shown[shown["group"] == group].itertuples(index=False):
             lift = "n/a" if _missing(row.relative_lift) else f"{row.relative_lift:+.1%}"
             interval = (
-                "" if _missing(row.ci_low) else f", difference {row.difference:+.4g} "
-                f"[{row.ci_low:+.4g}, {row.ci_high:+.4g}]"
+                ""
+                if _missing(row.ci_low)
+                else f", difference {row.difference:+.4g} [{row.ci_low:+.4g}, {row.ci_high:+.4g}]"
             )
-            p = "" if _missing(row.p_value) else f", p={row.p_value:.3g} (Holm {row.p_value_adjusted:.3g})"
+            p = (
+                ""
+                if _missing(row.p_value)
+                else f", p={row.p_value:.3g} (Holm {row.p_value_adjusted:.3g})"
+            )
             lines.append(f"{group} {row.metric}: lift {lift}{interval} ({row.test}{p})")
     return lines
 
