@@ -214,3 +214,20 @@ def test_help_has_examples() -> None:
     assert result.exit_code == 0
     for word in ("--planned-split", "--window-days", "clv experiment --assignments", "Holm"):
         assert word in result.output
+
+
+def test_clv_toml_fills_the_assignments_and_the_design(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(tmp_path, n=60)
+    (tmp_path / "clv.toml").write_text(
+        '[assignments]\npath = "ab.csv"\nassignments_uid_col = "user"\n'
+        'assignments_group_col = "arm"\nassignments_time_col = "at"\ncontrol = "B"\n'
+        'window_days = 10\n[orders]\npath = "orders.csv"\ncustomer_col = "Uid"\n'
+        'date_col = "Buy Ts"\nrevenue_col = "Revenue"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["experiment", "-o", "out"])
+    assert result.exit_code == 0, result.output
+    info = json.loads((tmp_path / "out" / "experiment.json").read_text())
+    assert info["settings"]["control"] == "B" and info["settings"]["window_days"] == 10
