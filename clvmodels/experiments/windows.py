@@ -205,10 +205,8 @@ def _check_assignment_times(
         first = pd.Timestamp(assignments["assigned_at"].min())
         last_order = pd.Timestamp(orders["timestamp"].max()).date()
         raise DataError(
-            f"every assignment is after the observation end {end} (the first on "
-            f"{first.date()}; the orders end on {last_order})",
-            column="assigned_at",
-            n_rows=len(assignments),
+            f"every assignment ({len(assignments):,} users) is after the observation end "
+            f"{end}: the first on {first.date()}, and the orders end on {last_order}",
             hint="are these the orders of this experiment? Pass orders that run past the "
             "assignments' window",
         )
