@@ -13,7 +13,6 @@ and every count of users and orders left out), each file atomically.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,42 +168,42 @@ def _value_function() -> Any:
 def clv_test_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
     """The ``clv`` rows of tests.csv from a value comparison's table (test ``posterior``).
 
-    ``difference`` is the variant's mean CLV minus the control's; ``relative_lift`` is the
-    table's ``lift`` (relative); ``ci_low``/``ci_high`` the interval of the difference when the
-    table gives it (``difference_low``/``difference_high``), otherwise empty; no p-value.
+    The table's ``lift`` is the difference of mean CLV against the control and ``lift_low``,
+    ``lift_high`` its 94% interval (:mod:`clvmodels.experiments.value`): they become
+    ``difference``, ``ci_low``, ``ci_high``; ``relative_lift`` is the difference over the
+    control's mean CLV; there is no p-value.
     """
-    by_group = table.set_index("group")
-    base = float(by_group.loc[control, "mean_clv"])
-    rows = []
-    for group, row in by_group.iterrows():
-        if group == control:
-            continue
-        rows.append(
-            {
-                "metric": "clv",
-                "group": group,
-                "test": "posterior",
-                "difference": float(row["mean_clv"]) - base,
-                "relative_lift": float(row["lift"]),
-                "ci_low": float(row.get("difference_low", math.nan)),
-                "ci_high": float(row.get("difference_high", math.nan)),
-                "p_value": math.nan,
-                "p_value_adjusted": math.nan,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(TEST_COLUMNS))
-
-
-def clv_lift_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
-    """The forest plot's clv rows: each variant's ``lift, lift_low, lift_high`` (relative)."""
+    base = float(table.loc[table["group"] == control, "mean_clv"].iloc[0])
     variants = table[table["group"] != control]
+    lift = variants["lift"].to_numpy(dtype="float64")
     return pd.DataFrame(
         {
             "metric": "clv",
-            "group": variants["group"].to_numpy(),
-            "lift": variants["lift"].to_numpy(dtype="float64"),
-            "lift_low": variants["lift_low"].to_numpy(dtype="float64"),
-            "lift_high": variants["lift_high"].to_numpy(dtype="float64"),
+            "group": variants["group"].astype(str).to_numpy(dtype=object),
+            "test": "posterior",
+            "difference": lift,
+            "relative_lift": lift / base if base != 0 else np.nan,
+            "ci_low": variants["lift_low"].to_numpy(dtype="float64"),
+            "ci_high": variants["lift_high"].to_numpy(dtype="float64"),
+            "p_value": np.nan,
+            "p_value_adjusted": np.nan,
+        },
+        columns=list(TEST_COLUMNS),
+    )
+
+
+def clv_lift_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
+    """The forest plot's clv rows: the difference and its 94% interval over the control's mean."""
+    rows = clv_test_rows(table, control)
+    base = float(table.loc[table["group"] == control, "mean_clv"].iloc[0])
+    scale = base if base != 0 else np.nan
+    return pd.DataFrame(
+        {
+            "metric": "clv (94%)",
+            "group": rows["group"].to_numpy(),
+            "lift": rows["difference"].to_numpy() / scale,
+            "lift_low": rows["ci_low"].to_numpy() / scale,
+            "lift_high": rows["ci_high"].to_numpy() / scale,
         }
     )
 
@@ -260,7 +259,8 @@ def lift_lines(tests: pd.DataFrame, variants: list[str]) -> list[str]:
                 if _missing(row.p_value)
                 else f", p={row.p_value:.3g} (Holm {row.p_value_adjusted:.3g})"
             )
-            lines.append(f"{group} {row.metric}: lift {lift}{interval} ({row.test}{p})")
+            test = "posterior, 94% interval" if row.test == "posterior" else row.test
+            lines.append(f"{group} {row.metric}: lift {lift}{interval} ({test}{p})")
     return lines
 
 

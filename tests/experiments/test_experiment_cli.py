@@ -152,7 +152,7 @@ def test_srm_flagged_loudly_and_control_chosen(tmp_path: Path) -> None:
     [
         ("two groups", [], "assigned to more than one group"),
         ("one group", [], "one group only"),
-        ("late", [], "every assignment is after the observation end"),
+        ("late", [], "users) is after the observation end"),
         (None, ["--control", "Z"], "the control 'Z' has no users"),
         (
             None,
@@ -231,3 +231,66 @@ def test_clv_toml_fills_the_assignments_and_the_design(
     assert result.exit_code == 0, result.output
     info = json.loads((tmp_path / "out" / "experiment.json").read_text())
     assert info["settings"]["control"] == "B" and info["settings"]["window_days"] == 10
+
+
+def test_value_part_is_written_when_a_model_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in for clvmodels.experiments.value: the job writes clv.csv and the clv rows."""
+    from types import SimpleNamespace
+
+    import clvmodels.jobs.experiment as job
+    import clvmodels.persistence
+    from clvmodels.data.contract import OrdersSource
+
+    seen = {}
+
+    def fake_comparison(model, users, orders, *, control, **kwargs):
+        seen.update(model=model, control=control, columns=list(users.columns), **kwargs)
+        means = users.groupby("group")["revenue"].mean() * 3
+        table = pd.DataFrame(
+            {
+                "group": ["A", "B"],
+                "users": users["group"].value_counts().sort_index().to_numpy(),
+                "customers": [1, 1],
+                "mean_clv": [means["A"], means["B"]],
+                "ci_low": [0.0, 0.0],
+                "ci_high": [1e3, 1e3],
+                "lift": [np.nan, means["B"] - means["A"]],
+                "lift_low": [np.nan, means["B"] - means["A"] - 5],
+                "lift_high": [np.nan, means["B"] - means["A"] + 5],
+                "prob_beats_control": [np.nan, 0.9],
+            }
+        )
+        return SimpleNamespace(table=table, per_user=None, draws=1, note="MAP: sampling only")
+
+    monkeypatch.setattr(job, "_value_function", lambda: fake_comparison)
+    monkeypatch.setattr(clvmodels.persistence, "load_model", lambda path: f"model at {path}")
+    ab, orders = _write(tmp_path, n=80)
+    source = OrdersSource(orders, customer_col="Uid", date_col="Buy Ts", revenue_col="Revenue")
+    columns = {"uid_col": "user", "group_col": "arm", "time_col": "at"}
+    out = tmp_path / "out"
+    outcome = job.run_experiment(
+        ab, source, out, assignments_columns=columns, model_dir="m", horizon="6M", margin=0.5
+    )
+    assert seen["model"] == "model at m" and seen["control"] == "A"
+    assert seen["horizon"] == "6M" and seen["margin"] == 0.5
+    assert {"uid", "group", "window_end"} <= set(seen["columns"])
+    assert (out / "clv.csv").exists() and (out / "lifts.png").exists()
+    tests = pd.read_csv(out / "tests.csv")
+    clv = tests[tests["metric"] == "clv"].iloc[0]
+    table = pd.read_csv(out / "clv.csv").set_index("group")
+    assert clv["test"] == "posterior" and clv["group"] == "B"
+    assert clv["difference"] == pytest.approx(table.loc["B", "lift"])
+    assert clv["ci_low"] == pytest.approx(table.loc["B", "lift_low"])
+    assert clv["relative_lift"] == pytest.approx(
+        table.loc["B", "lift"] / table.loc["A", "mean_clv"]
+    )
+    assert pd.isna(clv["p_value"]) and pd.isna(clv["p_value_adjusted"])
+    info = json.loads((out / "experiment.json").read_text())
+    assert info["settings"]["clv_draws"] == 1 and info["clv_note"] == "MAP: sampling only"
+    from clvmodels.cli.experiment import experiment_lines
+
+    lines = experiment_lines(outcome)
+    assert any(line.startswith("B clv: lift") and "posterior" in line for line in lines)
+    assert lines[-1] == "clv: MAP: sampling only"

@@ -155,7 +155,7 @@ def test_every_assignment_after_the_orders_end() -> None:
         pd.DataFrame({"uid": [1, 2], "variant": ["A", "B"], "assigned_at": ["2024-03-01"] * 2})
     )
     orders = _orders([(1, "2024-01-05", 3.0)])
-    with pytest.raises(DataError, match="every assignment is after the observation end"):
+    with pytest.raises(DataError, match=r"users\) is after the observation end"):
         user_windows(assignments, orders)
 
 
