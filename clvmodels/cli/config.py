@@ -109,7 +109,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **{key: ("assignments", key) for key in SCHEMA["assignments"] if key != "path"},
         "orders_path": ("orders", "path"),
         **_ORDERS,
-        **_defaults("model_dir", "horizon", "margin"),
+        **_defaults("model_dir", "horizon", "margin", "annual_discount_rate"),
     },
     "subscriptions": {
         "billing": ("billing", "path"),

@@ -13,6 +13,7 @@ from clvmodels.cli.common import (
     UserError,
     WholeNumberType,
     day_text,
+    discount_option,
     guarded,
     observation_end_option,
     orders_options,
@@ -49,7 +50,11 @@ WINDOW_DAYS = WholeNumberType(1, 3660)
     show_default=True,
     help="Column with the assignment time.",
 )
-@click.option("--assignments-table", default=None, help="Table of a database to read them from.")
+@click.option(
+    "--assignments-table",
+    default=None,
+    help="The assignments' table in a database file or URL, e.g. --assignments-table ab_test.",
+)
 @click.option("--orders", "orders_path", required=True, help="Orders file or database URL.")
 @orders_options
 @click.option("-o", "--output", "out_dir", required=True, help="Folder to write the outputs into.")
@@ -79,6 +84,7 @@ WINDOW_DAYS = WholeNumberType(1, 3660)
 @click.option(
     "--margin", type=MARGIN_TYPE, default=1.0, show_default=True, help="Margin share (--model)."
 )
+@discount_option
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the bootstrap.")
 @observation_end_option(
     "Last day of data; users whose window passes it are left out and counted "
@@ -99,6 +105,7 @@ def experiment(
     model_dir: str | None,
     horizon: str,
     margin: float,
+    annual_discount_rate: float,
     seed: int,
     observation_end: Any,
     **kwargs: Any,
@@ -106,17 +113,17 @@ def experiment(
     """Analyse an A/B test: conversion, revenue and orders per user in each user's window.
 
     Each user's window runs from their own assignment time for --window-days days; an order
-    counts when it falls in it (orders before the assignment, after the window, and by users
-    never assigned are counted and left out). Users whose window passes the observation end
-    are left out and counted. The control is compared with every other group: conversion by
-    Pearson's chi-squared without continuity correction (with the Wald interval of the
-    difference in rates), revenue and orders per user (zeros included) by Welch's t-test,
-    Mann-Whitney U (p-value only) and a seeded percentile bootstrap of the difference in
-    means (interval only); Holm's correction over the variants within each metric and test.
-    Intervals are 95%. The users per group are tested against --planned-split (SRM,
-    flagged when p < 0.001). User ids match customer ids exactly as written ("007" never
-    matches 7); a user in two groups is an error, and a user assigned twice to the same
-    group counts from the first assignment.
+    counts when it falls in it (orders before the assignment or after the window do not count;
+    orders by users never assigned are counted and left out). Users whose window passes the
+    observation end are left out and counted. The control is compared with every other group:
+    conversion by Pearson's chi-squared without continuity correction (with the Wald interval of
+    the difference in rates), revenue and orders per user (zeros included) by Welch's t-test,
+    Mann-Whitney U (p-value only) and a seeded percentile bootstrap of the difference in means
+    (interval only); Holm's correction over the variants within each metric and test. Intervals
+    are 95%. The users per group are tested against --planned-split (SRM, flagged when p <
+    0.001). User ids match customer ids exactly as written ("007" never matches 7); a user in
+    two groups is an error, and a user assigned twice to the same group counts from the first
+    assignment.
 
     OUT_DIR gets summary.csv (group, users, converters, conversion_rate, revenue,
     revenue_per_user, orders_per_user), tests.csv (metric, group, test, difference,
@@ -172,6 +179,7 @@ def experiment(
         model_dir=model_dir,
         horizon=horizon,
         margin=margin,
+        annual_discount_rate=annual_discount_rate,
         seed=seed,
         observation_end=day_text(observation_end),
         extra={

@@ -135,7 +135,15 @@ def run_experiment(
         )
         tests = pd.concat([tests, clv_test_rows(value.table, analysis.control)], ignore_index=True)
         lifts = pd.concat([lifts, clv_lift_rows(value.table, analysis.control)], ignore_index=True)
-    info = experiment_info(frame, windows, analysis, value, horizon=horizon, margin=margin)
+    info = experiment_info(
+        frame,
+        windows,
+        analysis,
+        value,
+        horizon=horizon,
+        margin=margin,
+        annual_discount_rate=annual_discount_rate,
+    )
     info.update(extra or {})
     files = experiment_files(out_dir, model=value is not None)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -216,6 +224,7 @@ def experiment_info(
     *,
     horizon: str,
     margin: float,
+    annual_discount_rate: float = 0.1,
 ) -> dict[str, Any]:
     """``experiment.json``: the settings used (and which were defaults) and every count."""
     settings = dict(analysis.settings)
@@ -226,7 +235,12 @@ def experiment_info(
         bootstrap_resamples=settings.pop("n_boot"),
     )
     if value is not None:
-        settings.update(horizon=horizon, margin=margin, clv_draws=int(value.draws))
+        settings.update(
+            horizon=horizon,
+            margin=margin,
+            annual_discount_rate=annual_discount_rate,
+            clv_draws=int(value.draws),
+        )
     counts = {
         **windows.counts,
         "assignment_rows": int(assignments.attrs.get("rows", len(assignments))),
