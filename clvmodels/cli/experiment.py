@@ -172,6 +172,7 @@ def experiment(
             "group_col": assignments_group_col,
             "time_col": assignments_time_col,
             "table": assignments_table,
+            "time_zone": opts.get("time_zone") or "UTC",
         },
         control=control,
         window_days=window_days,

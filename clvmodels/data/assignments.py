@@ -10,6 +10,9 @@ DuckDB, SQLite files and database URLs) and checks it:
   ``007``; a CSV is read as text so nothing is guessed);
 * a missing id, group or time, or an unparsable time, is an error naming the column, the number
   of rows and a few examples;
+* times with a UTC offset (``2024-01-05T10:00:00+02:00``, or a time-zone-aware column) are
+  converted to ``time_zone`` (default UTC) and made naive, as the orders contract does with the
+  orders' times; naive times are kept as written;
 * a user in two different groups is an error (the experiment is contaminated for that user);
 * the same user twice in the same group at two times: the **first** assignment counts (the
   later rows are dropped and counted in ``frame.attrs["repeated_assignments"]``).
@@ -42,6 +45,7 @@ def read_assignments(
     query: str | None = None,
     encoding: str = "utf-8",
     date_format: str | None = None,
+    time_zone: str = "UTC",
 ) -> pd.DataFrame:
     """Read and check an assignments table; return one row per user.
 
@@ -58,6 +62,9 @@ def read_assignments(
         Passed to :func:`clvmodels.data.io.read_table`.
     date_format : str, optional
         A ``strftime`` format for the assignment times (detected when omitted).
+    time_zone : str
+        IANA zone that times with a UTC offset are converted to before they are made naive
+        (pass the orders' ``time_zone``, so that both are on one clock).
 
     Returns
     -------
@@ -84,7 +91,12 @@ def read_assignments(
         }
         raw = read_table(source, table=table, query=query, encoding=encoding, all_text=is_csv)
     return validate_assignments(
-        raw, uid_col=uid_col, group_col=group_col, time_col=time_col, date_format=date_format
+        raw,
+        uid_col=uid_col,
+        group_col=group_col,
+        time_col=time_col,
+        date_format=date_format,
+        time_zone=time_zone,
     )
 
 
@@ -95,6 +107,7 @@ def validate_assignments(
     group_col: str = "variant",
     time_col: str = "assigned_at",
     date_format: str | None = None,
+    time_zone: str = "UTC",
 ) -> pd.DataFrame:
     """Check a raw assignments DataFrame; see :func:`read_assignments` for the rules."""
     flags = {
@@ -105,7 +118,7 @@ def validate_assignments(
     require_columns(raw, flags, "assignments table")
     uid = clean_ids(raw[uid_col], uid_col)
     group = _groups(raw[group_col], group_col)
-    assigned_at = parse_times(raw[time_col], time_col, date_format)
+    assigned_at = _times(raw[time_col], time_col, date_format, time_zone)
     frame = pd.DataFrame(
         {"uid": uid.to_numpy(), "group": group, "assigned_at": assigned_at.to_numpy()}
     )
@@ -135,6 +148,35 @@ def validate_assignments(
     result["uid"] = result["uid"].astype(uid.dtype)
     result.attrs = {"rows": len(frame), "repeated_assignments": len(frame) - len(result)}
     return result
+
+
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _times(column: pd.Series, name: str, date_format: str | None, time_zone: str) -> pd.Series:
+    """Assignment times as naive datetime64[ns]; times with an offset on ``time_zone``'s clock."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        return column.dt.tz_convert(time_zone).dt.tz_localize(None).astype("datetime64[ns]")
+    if not (pd.api.types.is_string_dtype(column.dtype) or column.dtype == object):
+        return parse_times(column, name, date_format)
+    text = column.astype("string").str.strip()
+    offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
+    if not offset.any() or date_format is not None:
+        return parse_times(column, name, date_format)
+    times = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
+    if (~offset).any():
+        times[~offset] = parse_times(column[~offset], name, None)
+    aware = pd.to_datetime(text[offset], utc=True, errors="coerce", format="ISO8601")
+    bad = aware.isna().to_numpy()
+    if bad.any():
+        raise DataError(
+            "dates that cannot be read",
+            column=name,
+            n_rows=int(bad.sum()),
+            examples=text[offset][bad].head(5).tolist(),
+        )
+    times[offset] = aware.dt.tz_convert(time_zone).dt.tz_localize(None).astype("datetime64[ns]")
+    return times
 
 
 def _groups(column: pd.Series, name: str) -> np.ndarray:

@@ -164,3 +164,40 @@ def test_window_days_range() -> None:
     for bad in (0, 3661, 2.5, True):
         with pytest.raises(ValueError):
             check_window_days(bad)
+
+
+def test_times_with_offsets_are_on_the_orders_clock() -> None:
+    raw = pd.DataFrame(
+        {
+            "uid": [1, 2, 3],
+            "variant": ["A", "B", "A"],
+            "assigned_at": ["2024-01-05T10:00:00+02:00", "2024-01-05 10:00", "2024-01-05T10:00Z"],
+        }
+    )
+    utc = read_assignments(raw)["assigned_at"].tolist()
+    assert utc == [
+        pd.Timestamp("2024-01-05 08:00"),
+        pd.Timestamp("2024-01-05 10:00"),
+        pd.Timestamp("2024-01-05 10:00"),
+    ]
+    berlin = read_assignments(raw, time_zone="Europe/Berlin")["assigned_at"].tolist()
+    assert berlin[0] == pd.Timestamp("2024-01-05 09:00") and berlin[1] == utc[1]
+    aware = raw.assign(
+        assigned_at=pd.to_datetime(["2024-01-05 10:00"] * 3).tz_localize("Asia/Tokyo")
+    )
+    assert read_assignments(aware)["assigned_at"].iloc[0] == pd.Timestamp("2024-01-05 01:00")
+
+
+def test_reads_a_duckdb_table(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "CREATE TABLE ab AS SELECT * FROM (VALUES (1, 'A', TIMESTAMP '2024-01-01'), "
+            "(2, 'B', TIMESTAMP '2024-01-02')) t(uid, variant, assigned_at)"
+        )
+    frame = read_assignments(path, table="ab")
+    assert list(frame["uid"]) == [1, 2] and list(frame["group"]) == ["A", "B"]
+    url = read_assignments(f"duckdb:///{path}#ab")
+    assert list(url["uid"]) == [1, 2]
