@@ -160,7 +160,20 @@ def _times(column: pd.Series, name: str, date_format: str | None, time_zone: str
     if not (pd.api.types.is_string_dtype(column.dtype) or column.dtype == object):
         return parse_times(column, name, date_format)
     text = column.astype("string").str.strip()
-    offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(dtype=bool)
+    tail = text.str.slice(11)  # after the date: a time, then maybe Z, +hh:mm or -hh:mm
+    maybe = (
+        (
+            tail.str.endswith("Z")
+            | tail.str.contains("+", regex=False)
+            | tail.str.contains("-", regex=False)
+        )
+        .fillna(False)
+        .to_numpy(dtype=bool)
+    )
+    offset = np.zeros(len(text), dtype=bool)
+    if maybe.any():
+        found = text[maybe].str.contains(_OFFSET, regex=True).fillna(False)
+        offset[maybe] = found.to_numpy(dtype=bool)
     if not offset.any() or date_format is not None:
         return parse_times(column, name, date_format)
     times = pd.Series(pd.NaT, index=column.index, dtype="datetime64[ns]")
