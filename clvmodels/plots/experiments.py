@@ -26,7 +26,8 @@ def plot_lifts(lifts: pd.DataFrame, ax: Axes | None = None, *, level: float = 0.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
     level : float
-        The intervals' level, for the title.
+        The intervals' level, for the title (rows at another level say so in their metric,
+        as ``clv (94%)`` does).
 
     Returns
     -------
@@ -50,6 +51,6 @@ def plot_lifts(lifts: pd.DataFrame, ax: Axes | None = None, *, level: float = 0.
     labels = [f"{m}: {g}" for m, g in zip(lifts["metric"], lifts["group"], strict=True)]
     ax.set_yticks(y, labels)
     ax.set_xlabel("lift over the control (%); interval = the difference's interval / control")
-    ax.set_title(f"Lifts against the control, {level:.0%} intervals")
+    ax.set_title(f"Lifts against the control ({level:.0%} intervals unless marked)")
     ax.grid(axis="x", alpha=0.3)
     return ax
