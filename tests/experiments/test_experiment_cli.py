@@ -196,10 +196,6 @@ def test_output_that_is_an_input_is_refused(tmp_path: Path) -> None:
     importlib.util.find_spec("clvmodels.experiments.value") is not None,
     reason="the value comparison is there",
 )
-@pytest.mark.skipif(
-    importlib.util.find_spec("clvmodels.experiments.value") is not None,
-    reason="the value comparison is there",
-)
 def test_model_without_the_value_part_is_a_clear_error(tmp_path: Path) -> None:
     from clvmodels.data.contract import OrdersSource
     from clvmodels.errors import DataError
