@@ -13,29 +13,30 @@ Definitions (``docs/experiments.md``, "clv experiment"); ``c`` is the control, `
   and its Welch interval (Welch–Satterthwaite degrees of freedom).
 * **mann_whitney**: the two-sided Mann–Whitney U test (:func:`scipy.stats.mannwhitneyu`),
   p-value only (it tests whether one group's values tend to be larger, not the means).
-* **bootstrap**: the percentile interval of ``mean_v* - mean_c*`` over ``n_boot`` resamples
-  of each group (with replacement, the groups resampled independently, seeded).
+* **bootstrap**: the percentile interval of ``mean_v* - mean_c*`` over ``n_boot`` resamples of
+  each group (with replacement, the groups resampled independently, seeded).
   :func:`bootstrap_means` draws each resample's mean without touching every user: the number
   ``M`` of draws that land on users with a non-zero value is ``Binomial(n, m / n)`` (``m`` such
   users), and given ``M`` those draws are uniform over the ``m`` users. With few distinct
   non-zero values (at most 512, such as orders per user) their counts are drawn at once,
   ``Multinomial(M, counts / m)``, and when ``n_boot * m`` is at most 40 million the ``M``
-  indices are drawn: both give exactly the distribution of resampling all ``n`` users, at a
-  cost of the number of distinct values (or ``m``) per resample instead of ``n``. Beyond that
-  (many converters with continuous revenue: 400,000 converters a group would need 800 million
-  draws), the sorted non-zero values are cut into 1,024 strata of equal size plus the 256
-  largest values, each its own stratum; per resample the draws per stratum ``c_s`` are
-  ``Multinomial(M, size_s / m)`` (exact), a singleton stratum adds ``c_s x_s`` and the sum of
-  ``c_s`` draws from a stratum of mean ``mu_s`` and spread ``sd_s`` is drawn from its normal
-  limit ``N(c_s mu_s, c_s sd_s^2)``: the resample mean's first two moments are exactly the
-  bootstrap's, only the shape of the sum within a narrow stratum is approximated.
+  indices are drawn: both give exactly the distribution of resampling all ``n`` users, at a cost
+  of the number of distinct values (or ``m``) per resample instead of ``n``. Beyond that, with
+  at least 16,640 such users (many converters with continuous revenue: 400,000 converters a
+  group would need 800 million draws), the sorted non-zero values are cut into 1,024 strata of
+  equal size plus the 256 largest values, each its own stratum; per resample the draws per
+  stratum ``c_s`` are ``Multinomial(M, size_s / m)`` (exact), a singleton stratum adds ``c_s
+  x_s`` and the sum of ``c_s`` draws from a stratum of mean ``mu_s`` and spread ``sd_s`` is
+  drawn from its normal limit ``N(c_s mu_s, c_s sd_s^2)``: the resample mean's first two moments
+  are exactly the bootstrap's, only the shape of the sum within a narrow stratum is
+  approximated.
 * **Holm**: Holm's step-down correction (:func:`statsmodels.stats.multitest.multipletests`,
   ``method="holm"``) over the variants of one (metric, test).
 * **SRM**: the chi-squared goodness-of-fit test of the users per group against the planned
   shares (:func:`scipy.stats.chisquare`); flagged when ``p < 0.001``.
 * **normality**: skewness and excess kurtosis (:func:`scipy.stats.skew`,
   :func:`scipy.stats.kurtosis`, both the plain moment estimates), D'Agostino–Pearson's test
-  (:func:`scipy.stats.normaltest`, at least 8 values), and the central limit theorem's rule of
+  (:func:`scipy.stats.normaltest`, at least 20 values), and the central limit theorem's rule of
   thumb of Sugden et al. (2000): the mean of ``n`` values is close enough to normal for a t
   interval when ``n > 28 + 25 g1^2`` (``g1`` the skewness).
 """
@@ -168,7 +169,7 @@ def bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -
     if len(distinct) <= _FEW_VALUES:
         drawn = rng.multinomial(hits, counts / m)
         return (drawn @ distinct) / n
-    if n_boot * m > _EXACT_DRAWS:
+    if n_boot * m > _EXACT_DRAWS and m >= 16 * _STRATA + _TAIL:
         return _stratified_sums(np.sort(nonzero), hits, rng) / n
     sums = np.zeros(n_boot)
     start = 0
@@ -284,12 +285,12 @@ def normality_check(values: np.ndarray, what: str) -> dict[str, Any]:
         }
     skew = float(stats.skew(x))
     kurt = float(stats.kurtosis(x))
-    p = float(stats.normaltest(x).pvalue) if n >= 8 else None
+    p = float(stats.normaltest(x).pvalue) if n >= 20 else None
     needed = math.ceil(28 + 25 * skew**2)
     shape = (
         "far from normal"
         if p is not None and p < 0.001
-        else ("close to normal" if p is not None else "of unknown shape (fewer than 8 users)")
+        else ("close to normal" if p is not None else "of unknown shape (fewer than 20 users)")
     )
     if n > needed:
         verdict = (

@@ -168,7 +168,7 @@ def _naive_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) -> n
 @pytest.mark.parametrize("kind", ["few values", "indices", "strata"])
 def test_bootstrap_means_match_plain_resampling(kind: str, monkeypatch) -> None:
     rng = np.random.default_rng(5)
-    n = 4000
+    n = 6000
     converted = rng.random(n) < 0.3
     if kind == "few values":
         values = np.where(converted, rng.integers(1, 6, n), 0).astype(float)
@@ -201,7 +201,7 @@ def test_bootstrap_interval_is_seeded_and_covers() -> None:
     assert interval(3) != interval(4)
     # coverage: two groups with the same distribution (true difference 0)
     rng = np.random.default_rng(11)
-    covered, reps = 0, 250
+    covered, reps = 0, 200
     for rep in range(reps):
         a = np.where(rng.random(200) < 0.4, rng.exponential(20.0, 200), 0.0)
         b = np.where(rng.random(200) < 0.4, rng.exponential(20.0, 200), 0.0)
