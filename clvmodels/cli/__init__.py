@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the same imports, for type checkers and import-linter's gra
     from clvmodels.cli.conversion import conversion  # noqa: F401
     from clvmodels.cli.demo import demo  # noqa: F401
     from clvmodels.cli.engagement import engagement  # noqa: F401
+    from clvmodels.cli.experiment import experiment  # noqa: F401
     from clvmodels.cli.fit import fit, show  # noqa: F401
     from clvmodels.cli.kpis import kpis  # noqa: F401
     from clvmodels.cli.power import power  # noqa: F401
@@ -93,6 +94,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "power": (
         "clvmodels.cli.power:power",
         "Users per arm (and days) that an A/B test needs to detect a minimum effect.",
+    ),
+    "experiment": (
+        "clvmodels.cli.experiment:experiment",
+        "Analyse an A/B test: conversion, revenue and orders per user in each user's window.",
     ),
     "subscriptions": (
         "clvmodels.cli.subscriptions:subscriptions",

@@ -13,17 +13,20 @@ from a file, one block on standard error says which (standard output stays as wi
 A table's ``path`` fills the command's input when it is not given: ORDERS of ``clv rfm``,
 ``fit``, ``cohorts``, ``kpis``, ``backtest`` and ``score``, ``--orders`` of ``payback`` and
 ``report``, ``--visits``/``--costs`` of ``payback``, VISITS of ``engagement``, ``--orders`` and
-``--visits`` of ``conversion`` (``clv report`` has no visits or costs column options, so its
+``--visits`` of ``conversion``, ``--assignments`` (section ``[assignments]``, which also holds
+the experiment's ``control``, ``window_days`` and ``planned_split``) and ``--orders`` of
+``experiment`` (``clv report`` has no visits or costs column options, so its
 ``--visits``/``--costs`` come from the command line only),
 BILLING of ``subscriptions``, SUBS and ``--companies``/``--activity``/``--people`` of
 ``churn``, SCORES of ``segment``; ORDERS, ``--visits``, ``--costs`` and ``[run]``'s ``--to``,
 ``--schema`` and ``--method`` of ``clv publish`` (as of ``clv run``). ``[defaults] model_dir``
 fills the model folder that ``score``, ``show``, ``payback --model``, ``budget --model``,
-``report --model`` and ``publish --model`` read, never ``clv fit -o`` (outputs are always given
-on the command line); ``clv power`` takes the ``[orders]`` column mapping for its ``--orders``
-and ``[defaults]`` ``horizon``, ``margin`` and ``annual_discount_rate``, never the orders
-path or the model folder; ``[defaults] model_type`` fills ``clv fit --model`` and ``publish
---model-type``. ``clv demo`` takes no file. ``clv run JOB`` reads JOB only
+``report --model``, ``experiment --model`` and ``publish --model`` read, never ``clv fit -o``
+(outputs are always given on the command line); ``clv power`` takes the ``[orders]`` column
+mapping for its ``--orders`` and ``[defaults]`` ``horizon``, ``margin`` and
+``annual_discount_rate``, never the orders path or the model folder; ``[defaults]
+model_type`` fills ``clv fit --model`` and ``publish --model-type``. ``clv demo`` takes no
+file. ``clv run JOB`` reads JOB only
 (:mod:`clvmodels.cli.run`).
 """
 
@@ -104,6 +107,13 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_ORDERS,
         "visits_path": ("visits", "path"),
         **_VISITS,
+    },
+    "experiment": {
+        "assignments_path": ("assignments", "path"),
+        **{key: ("assignments", key) for key in SCHEMA["assignments"] if key != "path"},
+        "orders_path": ("orders", "path"),
+        **_ORDERS,
+        **_defaults("model_dir", "horizon", "margin", "annual_discount_rate"),
     },
     "subscriptions": {
         "billing": ("billing", "path"),

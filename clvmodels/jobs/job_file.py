@@ -148,6 +148,13 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "date_format": _TEXT,
     },
     "subs": {"path": _PATH, "by": _TEXT},
+    "assignments": {
+        "path": _PATH,
+        **{f"assignments_{c}": _TEXT for c in ("uid_col", "group_col", "time_col", "table")},
+        "control": _TEXT,
+        "window_days": _whole(1, 3660),
+        "planned_split": _TEXT,
+    },
     "companies": {"path": _PATH, "company_key": _TEXT, "covariates": _TEXT},
     "activity": {
         "path": _PATH,
