@@ -11,9 +11,7 @@ and last ``summary.json``, each file atomically.
 
 from __future__ import annotations
 
-import importlib
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from clvmodels.data.contract import ORDERS_VIEW, OrdersSource, register_orders_s
 from clvmodels.data.frame_sql import write_query
 from clvmodels.data.io import duckdb_connection, write_json, write_table
 from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
+from clvmodels.jobs.background import import_meanwhile
 
 #: The checked orders, kept as a table: the visits' reader makes its raw view anew.
 _ORDERS_TABLE = "clv_conversion_orders"
@@ -86,7 +85,7 @@ def run_conversion(
     -------
     ConversionOutcome
     """
-    importing = _import_meanwhile(_PLOTS_MODULE) if plots else None
+    importing = import_meanwhile(_PLOTS_MODULE) if plots else None
     source = (
         visits
         if isinstance(visits, VisitsSource)
@@ -122,14 +121,3 @@ def run_conversion(
             write_table(getattr(result, name), files[name])
     write_json({**result.summary, **(extra or {})}, files["summary"])
     return ConversionOutcome(result=result, files=files)
-
-
-def _import_meanwhile(module: str) -> threading.Thread:
-    """A started thread importing ``module``; join it before using the module.
-
-    matplotlib's half second of imports then runs while DuckDB, which releases the GIL,
-    reads the inputs (an import that failed fails again, with its error, where it is used).
-    """
-    thread = threading.Thread(target=importlib.import_module, args=(module,), daemon=False)
-    thread.start()
-    return thread

@@ -24,6 +24,7 @@ from clvmodels.analytics.outputs import SUMMARY_FILE
 from clvmodels.data.database_url import shown_source
 from clvmodels.data.io import duckdb_connection, write_json, write_table
 from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
+from clvmodels.jobs.background import import_meanwhile
 from clvmodels.summaries.period import DateLike
 
 
@@ -66,6 +67,7 @@ def engagement_job(
         For a visits table that cannot be used (missing columns, no rows, no session up to
         the observation end).
     """
+    importing = import_meanwhile("clvmodels.plots.analytics") if plots else None
     source = VisitsSource(
         visits_path,
         uid_col=uid_col,
@@ -103,7 +105,8 @@ def engagement_job(
         "data_problems": result.data_problems,
     }
     written.append(write_json(summary, folder / SUMMARY_FILE))
-    if plots:
+    if importing is not None:
+        importing.join()
         written.extend(_write_plots(result, folder))
     return EngagementRun(result=result, summary=summary, written=[Path(p) for p in written])
 
