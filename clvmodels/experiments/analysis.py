@@ -34,31 +34,11 @@ import pandas as pd
 
 from clvmodels.errors import DataError
 from clvmodels.experiments import stats
+from clvmodels.experiments.outputs import CLV_LIFT_LABEL, SUMMARY_COLUMNS, TEST_COLUMNS
 
 #: The metrics compared as means per user, and their names in notes.
 MEAN_METRICS = {"revenue_per_user": "revenue per user", "orders_per_user": "orders per user"}
 _MEAN_SOURCE = {"revenue_per_user": "revenue", "orders_per_user": "orders"}
-#: The columns of the tests table, in order.
-TEST_COLUMNS = (
-    "metric",
-    "group",
-    "test",
-    "difference",
-    "relative_lift",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "p_value_adjusted",
-)
-SUMMARY_COLUMNS = (
-    "group",
-    "users",
-    "converters",
-    "conversion_rate",
-    "revenue",
-    "revenue_per_user",
-    "orders_per_user",
-)
 #: Bootstrap resamples by default.
 N_BOOT = 2000
 
@@ -329,12 +309,20 @@ def _with_holm(tests: pd.DataFrame) -> pd.DataFrame:
     return tests
 
 
-def lift_rows(tests: pd.DataFrame, summary: pd.DataFrame, control: str) -> pd.DataFrame:
+def lift_rows(
+    tests: pd.DataFrame,
+    summary: pd.DataFrame,
+    control: str,
+    clv: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Relative lifts with intervals, for the forest plot: one row per metric and variant.
 
     The lift is ``relative_lift`` of chi2 (conversion) and welch_t (means); its interval is
     the difference's interval divided by the control's value (the control's own uncertainty
-    is in the interval of the difference, not in the divisor).
+    is in the interval of the difference, not in the divisor). With ``clv`` (the ``clv.csv``
+    table, :data:`clvmodels.experiments.outputs.CLV_COLUMNS`) the ``clv`` rows of ``tests``
+    (test ``posterior``) are added the same way over the control's ``mean_clv``, labelled
+    :data:`clvmodels.experiments.outputs.CLV_LIFT_LABEL` (their intervals are 94%).
     """
     base = summary.set_index("group").loc[control]
     control_value = {
@@ -342,17 +330,19 @@ def lift_rows(tests: pd.DataFrame, summary: pd.DataFrame, control: str) -> pd.Da
         "revenue_per_user": base["revenue_per_user"],
         "orders_per_user": base["orders_per_user"],
     }
-    chosen = tests[
-        ((tests["metric"] == "conversion") & (tests["test"] == "chi2"))
-        | (tests["metric"].isin(list(MEAN_METRICS)) & (tests["test"] == "welch_t"))
-    ]
+    shown = ((tests["metric"] == "conversion") & (tests["test"] == "chi2")) | (
+        tests["metric"].isin(list(MEAN_METRICS)) & (tests["test"] == "welch_t")
+    )
+    if clv is not None:
+        control_value["clv"] = clv.loc[clv["group"] == control, "mean_clv"].iloc[0]
+        shown = shown | ((tests["metric"] == "clv") & (tests["test"] == "posterior"))
     rows = []
-    for row in chosen.itertuples(index=False):
+    for row in tests[shown].itertuples(index=False):
         value = float(control_value[row.metric])
         scale = value if value != 0 else math.nan
         rows.append(
             {
-                "metric": row.metric,
+                "metric": CLV_LIFT_LABEL if row.metric == "clv" else row.metric,
                 "group": row.group,
                 "lift": row.relative_lift,
                 "lift_low": row.ci_low / scale,

@@ -1,9 +1,11 @@
 """``clv experiment``: read assignments and orders, analyse, write the folder.
 
 :func:`experiment_files` names every file ``clv experiment -o OUT_DIR`` writes (the CLI checks
-them against the inputs before any work); :func:`run_experiment` reads the assignments
-(:func:`clvmodels.data.assignments.read_assignments`) and the orders, builds the per-user
-window table (:func:`clvmodels.experiments.windows.user_windows`), analyses it
+them against the inputs before any work; the names are
+:data:`clvmodels.experiments.outputs.EXPERIMENT_FILES`, which the report reads too);
+:func:`run_experiment` reads the assignments (:func:`clvmodels.data.assignments.read_assignments`)
+and the orders, builds the per-user window table
+(:func:`clvmodels.experiments.windows.user_windows`), analyses it
 (:func:`clvmodels.experiments.analysis.analyse`), with a model adds the value comparison
 (``clvmodels.experiments.value.value_comparison``), and only then writes: the forest plot
 ``lifts.png``, ``summary.csv``, ``tests.csv``, ``checks.json``, ``srm.json`` (with ``--model``
@@ -25,19 +27,9 @@ from clvmodels.data.assignments import read_assignments
 from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import orders_frame, write_json, write_table
 from clvmodels.errors import DataError
-from clvmodels.experiments.analysis import TEST_COLUMNS, Analysis, analyse, lift_rows
+from clvmodels.experiments.analysis import Analysis, analyse, lift_rows
+from clvmodels.experiments.outputs import EXPERIMENT_FILES, TEST_COLUMNS
 from clvmodels.experiments.windows import UserWindows, user_windows
-
-#: name -> file name of everything ``clv experiment`` writes (``clv`` only with a model).
-EXPERIMENT_FILES = {
-    "lifts_plot": "lifts.png",
-    "summary": "summary.csv",
-    "tests": "tests.csv",
-    "clv": "clv.csv",
-    "checks": "checks.json",
-    "srm": "srm.json",
-    "experiment": "experiment.json",
-}
 
 
 @dataclass
@@ -119,7 +111,6 @@ def run_experiment(
     )
     value = None
     tests = analysis.tests
-    lifts = lift_rows(tests, analysis.summary, analysis.control)
     if compare is not None and model_dir is not None:
         from clvmodels.persistence import load_model
 
@@ -134,7 +125,9 @@ def run_experiment(
             seed=seed,
         )
         tests = pd.concat([tests, clv_test_rows(value.table, analysis.control)], ignore_index=True)
-        lifts = pd.concat([lifts, clv_lift_rows(value.table, analysis.control)], ignore_index=True)
+    lifts = lift_rows(
+        tests, analysis.summary, analysis.control, clv=None if value is None else value.table
+    )
     info = experiment_info(
         frame,
         windows,
@@ -197,22 +190,6 @@ def clv_test_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
             "p_value_adjusted": np.nan,
         },
         columns=list(TEST_COLUMNS),
-    )
-
-
-def clv_lift_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
-    """The forest plot's clv rows: the difference and its 94% interval over the control's mean."""
-    rows = clv_test_rows(table, control)
-    base = float(table.loc[table["group"] == control, "mean_clv"].iloc[0])
-    scale = base if base != 0 else np.nan
-    return pd.DataFrame(
-        {
-            "metric": "clv (94%)",
-            "group": rows["group"].to_numpy(),
-            "lift": rows["difference"].to_numpy() / scale,
-            "lift_low": rows["ci_low"].to_numpy() / scale,
-            "lift_high": rows["ci_high"].to_numpy() / scale,
-        }
     )
 
 
