@@ -28,6 +28,7 @@ from clvmodels.report.acquisition import read_acquisition_inputs
 from clvmodels.report.analytics import read_conversion, read_engagement
 from clvmodels.report.backtest import read_backtest
 from clvmodels.report.build import REPORT_SUFFIXES, write_report
+from clvmodels.report.experiment import read_experiment
 from clvmodels.report.inputs import capture_findings
 from clvmodels.report.subscriptions import read_churn
 from clvmodels.units import parse_duration
@@ -83,6 +84,12 @@ from clvmodels.units import parse_duration
     type=click.Path(),
     help="Output folder of `clv conversion`: visitors, buyers, conversion rate and days.",
 )
+@click.option(
+    "--experiment",
+    "experiment_dir",
+    type=click.Path(),
+    help="Output folder of `clv experiment`: groups, SRM, tests per metric, CLV, lifts.",
+)
 @margin_option
 @horizon_option("CLV horizon of the segment table: a number and D, W or M.")
 @discount_option
@@ -98,6 +105,7 @@ def report(
     subscriptions_dir: str | None,
     engagement_dir: str | None,
     conversion_dir: str | None,
+    experiment_dir: str | None,
     margin: float,
     horizon: str,
     annual_discount_rate: float,
@@ -114,8 +122,11 @@ def report(
     survival, retention and churn drivers of a `clv churn` folder; and with --engagement
     and/or --conversion, the section "Engagement and conversion" of a `clv engagement` and a
     `clv conversion` folder (headline numbers, tables by device and source, data problems,
-    plots). A section whose inputs are not given says what to pass (the subscriptions and
-    engagement sections are left out). Images are embedded, so the file opens in any
+    plots); with --experiment, the section "Experiment" of a `clv experiment` folder (the
+    groups, the sample-ratio verdict, the tests per metric with Holm-adjusted p-values, the
+    normality checks, the predicted CLV with --model, the forest plot). A section whose
+    inputs are not given says what to pass (the subscriptions, engagement and experiment
+    sections are left out). Images are embedded, so the file opens in any
     browser without a network.
 
     Example:
@@ -125,18 +136,23 @@ def report(
       clv report -o report.html --orders orders.csv --subscriptions churn/
       clv report -o report.html --orders orders.csv --engagement engagement/ \\
           --conversion conversion/
+      clv report -o report.html --orders orders.csv --experiment ab/
     """
     target = output_path(output, REPORT_SUFFIXES)
+    folders = {
+        "model": model_dir,
+        "backtest": backtest_dir,
+        "subscriptions": subscriptions_dir,
+        "engagement": engagement_dir,
+        "conversion": conversion_dir,
+        "experiment": experiment_dir,
+    }
     check_outputs(
         inputs={
             "--orders": orders_path,
-            "--model": model_dir,
-            "--backtest": backtest_dir,
             "--visits": visits,
             "--costs": costs,
-            "--subscriptions": subscriptions_dir,
-            "--engagement": engagement_dir,
-            "--conversion": conversion_dir,
+            **{f"--{name}": folder for name, folder in folders.items()},
         },
         outputs={"--output": target},
     )
@@ -149,6 +165,7 @@ def report(
     churn = read_churn(subscriptions_dir) if subscriptions_dir is not None else None
     used = read_engagement(engagement_dir) if engagement_dir is not None else None
     converted = read_conversion(conversion_dir) if conversion_dir is not None else None
+    tested = read_experiment(experiment_dir) if experiment_dir is not None else None
     model = load_model(model_dir) if model_dir is not None else None
     metadata = read_metadata(model_dir) if model_dir is not None else None
     options = pop_orders_options(kwargs)
@@ -156,17 +173,7 @@ def report(
     for finding in findings:
         warnings.warn(finding, DataQualityWarning, stacklevel=1)
     sources = {"orders": shown_source(orders_path)}
-    if model_dir is not None:
-        sources["model"] = model_dir
-    if backtest_dir is not None:
-        sources["backtest"] = backtest_dir
-    for name, folder in (
-        ("subscriptions", subscriptions_dir),
-        ("engagement", engagement_dir),
-        ("conversion", conversion_dir),
-    ):
-        if folder is not None:
-            sources[name] = folder
+    sources.update({name: folder for name, folder in folders.items() if folder is not None})
     result = write_report(
         target,
         orders,
@@ -184,6 +191,7 @@ def report(
         subscriptions=churn,
         engagement=used,
         conversion=converted,
+        experiment=tested,
     )
     say(f"report of {len(orders):,} orders with {len(result.sections)} sections:")
     for section in result.sections:

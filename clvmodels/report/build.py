@@ -1,7 +1,7 @@
 """One self-contained HTML report of the whole job, for people who do not run Python.
 
-The report has seven sections, an eighth for subscriptions and a ninth for product
-analytics, each a ``<section>`` with a fixed id:
+The report has seven sections, an eighth for subscriptions, a ninth for product analytics
+and a tenth for an experiment, each a ``<section>`` with a fixed id:
 
 ``data``
     Orders, customers, date range, revenue, orders per customer, repeat share, and the
@@ -33,16 +33,20 @@ analytics, each a ``<section>`` with a fixed id:
     ``clv engagement`` folder, and visitors, buyers, conversion rate and days to the first
     order of a ``clv conversion`` folder, by device and source, with their data problems
     (:mod:`clvmodels.report.analytics`).
+``experiment`` (only with ``experiment=``)
+    "Experiment": the groups, the sample-ratio verdict, the tests per metric, the normality
+    checks, the predicted-CLV comparison and the forest plot of a ``clv experiment`` folder
+    (:mod:`clvmodels.report.experiment`).
 
 A section whose inputs were not given still appears, with a note saying what to pass (the
-subscriptions and analytics sections, whose inputs are other commands' folders, are left out
-instead); a section that cannot be computed from the inputs says why, and the rest of the
-report still renders. Images are PNGs embedded as base64 data URIs and the CSS is inline, so
-the file opens anywhere without JavaScript or a network.
+subscriptions, analytics and experiment sections, whose inputs are other commands' folders,
+are left out instead); a section that cannot be computed from the inputs says why, and the
+rest of the report still renders. Images are PNGs embedded as base64 data URIs and the CSS is
+inline, so the file opens anywhere without JavaScript or a network.
 
 Each section is built by its own module (:mod:`clvmodels.report.data`, ``.model``,
 ``.matrices``, ``.backtest``, ``.cohorts``, ``.acquisition``, ``.segments``,
-``.subscriptions``, ``.analytics``) and the page by
+``.subscriptions``, ``.analytics``, ``.experiment``) and the page by
 :mod:`clvmodels.report.html`; this module puts them together.
 """
 
@@ -72,6 +76,13 @@ from clvmodels.report.analytics import (
 from clvmodels.report.backtest import BacktestOutputs, backtest_section, read_backtest
 from clvmodels.report.cohorts import cohorts_section
 from clvmodels.report.data import data_section
+from clvmodels.report.experiment import (
+    EXPERIMENT_ID,
+    EXPERIMENT_TITLE,
+    ExperimentOutputs,
+    experiment_section,
+    read_experiment,
+)
 from clvmodels.report.html import Section, document, missing
 from clvmodels.report.inputs import ModelRFM, Source
 from clvmodels.report.matrices import matrices_section
@@ -89,7 +100,7 @@ from clvmodels.units import parse_duration
 
 SECTION_IDS = ("data", "model", "matrices", "backtest", "cohorts", "acquisition", "segments")
 #: Sections shown only when their input is given, after :data:`SECTION_IDS`.
-OPTIONAL_SECTION_IDS = (SUBSCRIPTIONS_ID, ANALYTICS_ID)
+OPTIONAL_SECTION_IDS = (SUBSCRIPTIONS_ID, ANALYTICS_ID, EXPERIMENT_ID)
 REPORT_SUFFIXES = (".html", ".htm")
 
 
@@ -118,6 +129,7 @@ def build_report(
     subscriptions: ChurnOutputs | Source | None = None,
     engagement: AnalyticsOutputs | Source | None = None,
     conversion: AnalyticsOutputs | Source | None = None,
+    experiment: ExperimentOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
 ) -> str:
     """The report as one self-contained HTML document; see the module docstring.
@@ -158,6 +170,10 @@ def build_report(
         A ``clv engagement`` and a ``clv conversion`` output folder, or what
         :func:`clvmodels.report.analytics.read_engagement` and ``read_conversion`` read from
         them: either or both add the engagement and conversion section (absent without).
+    experiment : ExperimentOutputs or path, optional
+        A ``clv experiment`` output folder, or what
+        :func:`clvmodels.report.experiment.read_experiment` read from one: adds the
+        experiment section (absent without it).
     title : str
         The report's title.
 
@@ -182,6 +198,7 @@ def build_report(
         subscriptions=subscriptions,
         engagement=engagement,
         conversion=conversion,
+        experiment=experiment,
         title=title,
     ).html
 
@@ -223,6 +240,7 @@ def make_report(
     subscriptions: ChurnOutputs | Source | None = None,
     engagement: AnalyticsOutputs | Source | None = None,
     conversion: AnalyticsOutputs | Source | None = None,
+    experiment: ExperimentOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
 ) -> Report:
     """Like :func:`build_report`, but also return the sections (for a summary of what is in)."""
@@ -237,6 +255,8 @@ def make_report(
         engagement = read_engagement(engagement)
     if isinstance(conversion, str | os.PathLike):
         conversion = read_conversion(conversion)
+    if isinstance(experiment, str | os.PathLike):
+        experiment = read_experiment(experiment)
     if model is not None:
         model._check_fitted()
     rfm = ModelRFM(orders, model)
@@ -276,6 +296,9 @@ def make_report(
         sections += (
             _guarded(ANALYTICS_ID, ANALYTICS_TITLE, lambda: analytics_section(used, converted)),
         )
+    if experiment is not None:
+        tested = experiment
+        sections += (_guarded(EXPERIMENT_ID, EXPERIMENT_TITLE, lambda: experiment_section(tested)),)
     return Report(sections=sections, html=document(title, sections))
 
 
