@@ -243,7 +243,7 @@ def _interval(low: Any, high: Any, spec: str) -> str:
 def experiment_section(outputs: ExperimentOutputs) -> Section:
     """The section: the warning of a flagged SRM, settings, groups, tests, checks, CLV, plot."""
     s = outputs.info["settings"]
-    parts = [f"<h3>Experiment <small>{esc(outputs.path)}</small></h3>"]
+    parts = [f"<h3>clv experiment <small>{esc(outputs.path)}</small></h3>"]
     parts.append(srm_verdict(outputs.srm))
     parts.append(bullets(setting_lines(outputs.info)))
     parts.append("<h3>Groups</h3>")

@@ -23,6 +23,7 @@ from clvmodels.cli.report import report as report_command
 from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import read_orders
 from clvmodels.errors import DataError
+from clvmodels.experiments.analysis import lift_rows
 from clvmodels.experiments.outputs import CLV_COLUMNS, TEST_COLUMNS
 from clvmodels.jobs.experiment import run_experiment
 from clvmodels.report.build import SECTION_IDS, build_report
@@ -30,19 +31,26 @@ from clvmodels.report.experiment import TEST_HEADER, experiment_section, read_ex
 from clvmodels.report.html import Section
 
 # 20 users per group, assigned an hour apart from 2024-01-01; 6 converters in A each order
-# once for 10.0, 10 in B each once for 20.0, a day after their assignment (14-day windows).
-N, CONVERTERS, PRICE = 20, {"A": 6, "B": 10}, {"A": 10.0, "B": 20.0}
-# By hand: rates 0.3 and 0.5, pooled 16/40 = 0.4; Pearson's chi-squared without correction
-# (p_B - p_A)^2 / (p (1 - p) (1/20 + 1/20)) = 0.04 / 0.024, one degree of freedom.
-CHI2 = 0.2**2 / (0.4 * 0.6 * (1 / N + 1 / N))
-P_CHI2 = math.erfc(math.sqrt(CHI2 / 2))
+# once for 10.0, 10 in B each once for 20.0, 2 in C each once for 10.0, a day after their
+# assignment (the default 28-day
+# windows, all complete by the observation end 2024-02-01).
+GROUPS, N = ("A", "B", "C"), 20
+CONVERTERS, PRICE = {"A": 6, "B": 10, "C": 2}, {"A": 10.0, "B": 20.0, "C": 10.0}
+# By hand: B against A, rates 0.5 and 0.3, pooled 16/40 = 0.4; Pearson's chi-squared without
+# correction (p_B - p_A)^2 / (p (1 - p) (1/20 + 1/20)) = 0.04 / 0.024, one degree of freedom:
+# p = erfc(sqrt(chi2 / 2)). C against A: 0.1 and 0.3, pooled 0.2: 0.04 / 0.016.
+P_B = math.erfc(math.sqrt(0.2**2 / (0.4 * 0.6 * (1 / N + 1 / N)) / 2))
+P_C = math.erfc(math.sqrt(0.2**2 / (0.2 * 0.8 * (1 / N + 1 / N)) / 2))
+# Holm over the two variants: the smaller p (C's) times 2, the larger at least that.
+HOLM_C = 2 * P_C
+HOLM_B = max(HOLM_C, P_B)
 
 
 def _write(folder: Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     assignments, orders = [], []
-    for k in range(2 * N):
-        group, i = ("A", k) if k < N else ("B", k - N)
+    for k in range(len(GROUPS) * N):
+        group, i = GROUPS[k // N], k % N
         at = pd.Timestamp("2024-01-01") + pd.Timedelta(hours=k)
         assignments.append((f"u{k:03d}", group, at))
         if i < CONVERTERS[group]:
@@ -64,6 +72,7 @@ def _with_clv(source: Path, target: Path, *, plot: bool = True) -> Path:
         [
             ("A", 20, 6, 12.5, 8.25, 17.0, None, None, None, None),
             ("B", 20, 10, 15.0, 11.5, 19.75, 2.5, -1.25, 6.5, 0.875),
+            ("C", 20, 2, 5.0, 2.0, 8.0, -7.5, -12.0, -3.0, 0.001),
         ],
         columns=list(CLV_COLUMNS),
     )
@@ -91,7 +100,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         OrdersSource(orders),
         out["skewed"],
         observation_end="2024-02-01",
-        planned_split={"A": 90, "B": 10},
+        planned_split={"A": 80, "B": 10, "C": 10},
     )
     out["clv"] = _with_clv(out["folder"], base / "with_clv")
     out["bare"] = _with_clv(out["folder"], base / "bare", plot=False)
@@ -144,6 +153,7 @@ def test_groups_table_is_summary_csv(page, inputs) -> None:
     assert [r[2:6] for r in rows] == [
         ["6", "30.00%", "60.00", "3.0000"],
         ["10", "50.00%", "200.00", "10.0000"],
+        ["2", "10.00%", "20.00", "1.0000"],
     ]
 
 
@@ -169,11 +179,13 @@ def test_tests_tables_are_tests_csv_and_the_chi2_by_hand(page, inputs) -> None:
             ]
             for r in part.itertuples()
         ]
-    (chi2,) = shown[0]
-    # by hand: 0.5 - 0.3, over 0.3; one variant: Holm leaves p as it is
-    assert chi2[:4] == ["B", "chi2", "+0.2", "+66.67%"]
-    assert chi2[5] == chi2[6] == f"{P_CHI2:.3g}" == "0.197"
-    welch, whitney, bootstrap = shown[1]
+    b, c = shown[0]
+    # by hand: 0.5 - 0.3 and 0.1 - 0.3, over 0.3; p and Holm's p as above
+    assert b[:4] == ["B", "chi2", "+0.2", "+66.67%"]
+    assert c[:4] == ["C", "chi2", "-0.2", "-66.67%"]
+    assert (b[5], c[5]) == (f"{P_B:.3g}", f"{P_C:.3g}") == ("0.197", "0.114")
+    assert b[6] == c[6] == f"{HOLM_B:.3g}" == f"{HOLM_C:.3g}" == "0.228"
+    welch, whitney, bootstrap = shown[1][:3]
     assert welch[2] == "+7"  # 10 - 3 revenue per user
     assert whitney[2:5] == ["", "", ""] and whitney[5] != ""
     assert bootstrap[2] == "" and bootstrap[4].startswith("[") and bootstrap[5] == ""
@@ -183,7 +195,7 @@ def test_tests_tables_are_tests_csv_and_the_chi2_by_hand(page, inputs) -> None:
 def test_srm_flagged_is_a_warning_before_the_results(inputs) -> None:
     folder = read_experiment(inputs["skewed"])
     srm = json.loads((inputs["skewed"] / "srm.json").read_text())
-    assert srm["flagged"] is True  # 20 and 20 users against 90:10
+    assert srm["flagged"] is True  # 20 users in each group against 80:10:10
     body = experiment_section(folder).body
     warning = body.index("SAMPLE RATIO MISMATCH")
     assert warning < body.index("<table")
@@ -193,7 +205,11 @@ def test_srm_flagged_is_a_warning_before_the_results(inputs) -> None:
         section_page(experiment_section(folder)),
         ["group", "planned share", "expected users", "assigned users"],
     )
-    assert rows == [["A", "90.00%", "36.0", "20"], ["B", "10.00%", "4.0", "20"]]
+    assert rows == [
+        ["A", "80.00%", "48.0", "20"],
+        ["B", "10.00%", "6.0", "20"],
+        ["C", "10.00%", "6.0", "20"],
+    ]
 
 
 def test_normality_notes_are_checks_json(page, inputs) -> None:
@@ -216,6 +232,7 @@ def test_clv_table_and_its_note(page, inputs) -> None:
     assert rows == [
         ["A", "20", "6", "12.50", "[8.25, 17.00]", "", "", ""],
         ["B", "20", "10", "15.00", "[11.50, 19.75]", "+2.50", "[-1.25, +6.50]", "87.50%"],
+        ["C", "20", "2", "5.00", "[2.00, 8.00]", "-7.50", "[-12.00, -3.00]", "0.10%"],
     ]
     shown = text(page)
     assert "Uncertainty: The model is a point fit (MAP, one draw)" in shown
@@ -235,6 +252,13 @@ def test_forest_plot_is_the_folders_or_redrawn(page, inputs) -> None:
         and redrawn != (inputs["clv"] / "lifts.png").read_bytes()
     )
     assert "Redrawn from tests.csv" in text(bare)
+    # the redrawn clv row, by hand: the difference 2.5 [-1.25, 6.5] over the control's 12.5
+    folder = read_experiment(inputs["bare"])
+    lifts = lift_rows(folder.tests, folder.summary, "A", clv=folder.clv)
+    lifts = lifts.set_index(["metric", "group"])
+    shown = lifts.loc[("clv (94%)", "B"), ["lift", "lift_low", "lift_high"]].tolist()
+    assert shown == pytest.approx([0.2, -0.1, 0.52])
+    assert lifts.loc[("conversion", "C"), "lift"] == pytest.approx(-0.2 / 0.3)
 
 
 def test_a_folder_that_is_not_an_experiment_is_one_line(inputs, tmp_path) -> None:
@@ -261,9 +285,9 @@ def test_a_folder_that_is_not_an_experiment_is_one_line(inputs, tmp_path) -> Non
         read_experiment(bad)
     shutil.copy(inputs["folder"] / "srm.json", bad / "srm.json")
     summary = pd.read_csv(bad / "summary.csv")
-    summary.loc[1, "group"] = "C"
+    summary.loc[1, "group"] = "D"
     summary.to_csv(bad / "summary.csv", index=False)
-    with pytest.raises(DataError, match=r"its groups \(A, C\) are not those of experiment"):
+    with pytest.raises(DataError, match=r"its groups \(A, D, C\) are not those of experiment"):
         read_experiment(bad)
     no_clv = Path(shutil.copytree(inputs["clv"], tmp_path / "no_clv"))
     (no_clv / "clv.csv").unlink()
