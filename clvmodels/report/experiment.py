@@ -355,7 +355,7 @@ def _srm_parts(srm: dict[str, Any]) -> list[str]:
 TEST_HEADER = ["group", "test", "difference", "relative lift", "interval", "p", "Holm p"]
 
 
-def test_rows(tests: pd.DataFrame, metric: str) -> list[list[str]]:
+def metric_test_rows(tests: pd.DataFrame, metric: str) -> list[list[str]]:
     """The rows of ``metric``'s tests table, as shown (formats in the module docstring)."""
     return [
         [
@@ -388,7 +388,7 @@ def _test_parts(tests: pd.DataFrame, level: float) -> list[str]:
     others = [m for m in dict.fromkeys(tests["metric"]) if m not in METRICS]
     for metric in [*known, *others]:
         parts.append(f"<h3>{esc(METRICS.get(metric, metric))} <small>{esc(metric)}</small></h3>")
-        parts.append(table(TEST_HEADER, test_rows(tests, metric), numeric=range(2, 7)))
+        parts.append(table(TEST_HEADER, metric_test_rows(tests, metric), numeric=range(2, 7)))
     return parts
 
 
