@@ -42,7 +42,6 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-from clvmodels.data.columns import id_match_keys
 from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import read_orders
 from clvmodels.errors import DataError
@@ -146,7 +145,7 @@ def value_comparison(
     if not isinstance(orders, pd.DataFrame):
         orders = read_orders(orders) if not isinstance(orders, OrdersSource) else orders
     models = _models_by_group(model, groups)
-    user_keys, orders = _matched(users, orders)
+    user_keys = users["uid"].to_numpy()
     group_codes = pd.Categorical(users["group"].astype(str), categories=groups).codes
     n_users = np.bincount(group_codes, minlength=len(groups))
     clv = np.zeros(len(users))
@@ -157,7 +156,9 @@ def value_comparison(
         ends = pd.DataFrame({"customer_id": user_keys, "end": users["window_end"].to_numpy()})
         in_scope = np.isin(group_codes, members)
         rfm = rfm_to_ends(orders, ends[in_scope], time_unit=fitted.time_unit)
-        rows = pd.Index(user_keys).get_indexer(rfm["customer_id"])
+        rows = pd.Index(user_keys).get_indexer(rfm["customer_id"].to_numpy())
+        if (rows < 0).any():  # pragma: no cover - the RFM keeps the ends' own ids
+            raise AssertionError("an RFM row matched no user")
         result = group_clv_draws(
             rfm,
             group_codes[rows],
@@ -234,16 +235,6 @@ def _models_by_group(
         if not fitted.is_fitted:
             raise DataError("the model is not fitted", hint="fit it, or load a saved model")
     return pairs
-
-
-def _matched(users: pd.DataFrame, orders: Orders) -> tuple[np.ndarray, Orders]:
-    """Users' ids as keys of the orders' ``customer_id`` (the orders re-keyed if need be)."""
-    if not isinstance(orders, pd.DataFrame):
-        return users["uid"].to_numpy(), orders
-    user_keys, order_keys = id_match_keys(users["uid"], orders["customer_id"])
-    if order_keys is not orders["customer_id"]:
-        orders = orders.assign(customer_id=order_keys)
-    return user_keys.to_numpy(), orders
 
 
 def _thin(totals: np.ndarray, n: int) -> np.ndarray:

@@ -235,11 +235,11 @@ WITH ends AS (
     FROM clv_ends
 ),
 occasions AS (
-    SELECT o.customer_id, CAST(o."timestamp" AS DATE) AS day, {revenue} AS revenue,
+    SELECT e.customer_id, CAST(o."timestamp" AS DATE) AS day, {revenue} AS revenue,
            any_value(e.end_day) AS end_day
-    FROM clv_orders o JOIN ends e ON o.customer_id = e.customer_id
+    FROM clv_orders o JOIN ends e ON {match}
     WHERE o."timestamp" < e.cutoff
-    GROUP BY o.customer_id, day
+    GROUP BY e.customer_id, day
 )
 SELECT customer_id,
        COUNT(*) - 1 AS frequency,
@@ -273,19 +273,22 @@ def rfm_to_ends(
     orders : pandas.DataFrame, path or OrdersSource
         Orders as for :func:`rfm_summary` (they go through the orders contract).
     ends : pandas.DataFrame
-        ``customer_id`` (of the orders' type; one row each) and ``end`` (datetime64, the
-        exclusive end of the customer's observation).
+        ``customer_id`` (one row each) and ``end`` (datetime64, the exclusive end of the
+        customer's observation). Its ids are matched to the orders' by the rule of
+        :func:`clvmodels.data.columns.id_match_keys`: as they are when both are numbers or
+        both text, as text (integers in their decimal digits) when one is a number and the
+        other text, so ``"007"`` never matches 7.
     time_unit : {"D", "W", "M"}
         Unit of ``recency`` and ``T``.
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id, frequency, recency, T, monetary_value`` for the customers of ``ends``
-        with at least one order before their end (the others have no row), sorted by
-        customer; ``attrs`` holds ``time_unit``, ``n_orders`` and ``revenue`` (and
-        ``value_per_order``) as :func:`rfm_summary` records them. Without revenue the
-        ``monetary_value`` is 0.
+        ``customer_id`` (as ``ends`` has it), ``frequency, recency, T, monetary_value``
+        for the customers of ``ends`` with at least one order before their end (the
+        others have no row), sorted by customer; ``attrs`` holds ``time_unit``,
+        ``n_orders`` and ``revenue`` (and ``value_per_order``) as :func:`rfm_summary`
+        records them. Without revenue the ``monetary_value`` is 0.
 
     Raises
     ------
@@ -297,7 +300,9 @@ def rfm_to_ends(
         info = register_orders(con, orders)
         con.register("clv_ends", ends[["customer_id", "end"]])
         has_revenue = info.revenue != "none"
-        sql = _RFM_TO_ENDS_SQL.format(revenue="SUM(revenue)" if has_revenue else "0.0")
+        sql = _RFM_TO_ENDS_SQL.format(
+            revenue="SUM(revenue)" if has_revenue else "0.0", match=_id_match(con)
+        )
         rfm = con.execute(sql, {"days_per_unit": DAYS_PER_UNIT[unit]}).df()
     if has_revenue:
         _check_overflow(rfm, info.revenue_col or "revenue")
@@ -310,3 +315,16 @@ def rfm_to_ends(
         **({"value_per_order": info.value_per_order} if info.value_per_order else {}),
     }
     return rfm
+
+
+def _id_match(con: Any) -> str:
+    """The join condition of the orders' and the ends' ids (the rule of ``id_match_keys``)."""
+    numeric = []
+    for table in ("clv_orders", "clv_ends"):
+        row = con.execute(
+            "SELECT column_type FROM (DESCRIBE SELECT customer_id FROM " + table + ")"
+        ).fetchone()
+        numeric.append(not any(t in str(row[0]).upper() for t in ("CHAR", "STRING", "TEXT")))
+    if numeric[0] == numeric[1]:
+        return "o.customer_id = e.customer_id"
+    return "CAST(o.customer_id AS VARCHAR) = CAST(e.customer_id AS VARCHAR)"
