@@ -43,12 +43,12 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from clvmodels.data.contract import OrdersSource
-from clvmodels.data.io import read_orders
 from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
 from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.predict.group_totals import group_clv_draws
 from clvmodels.summaries.rfm import rfm_to_ends
+from clvmodels.units import Duration, parse_duration
 
 #: The columns of :attr:`ValueComparison.table`.
 TABLE_COLUMNS = (
@@ -100,7 +100,7 @@ def value_comparison(
     orders: Orders,
     *,
     control: str,
-    horizon: str = "12M",
+    horizon: str | Duration = "12M",
     margin: float = 1.0,
     annual_discount_rate: float = 0.1,
     seed: int = 0,
@@ -141,9 +141,8 @@ def value_comparison(
         a model for some group missing, or a model without a spend model.
     """
     del seed  # exact computation: nothing random
+    horizon = str(parse_duration(horizon))
     groups = _check_users(users, control)
-    if not isinstance(orders, pd.DataFrame):
-        orders = read_orders(orders) if not isinstance(orders, OrdersSource) else orders
     models = _models_by_group(model, groups)
     user_keys = users["uid"].to_numpy()
     group_codes = pd.Categorical(users["group"].astype(str), categories=groups).codes
@@ -205,6 +204,14 @@ def _check_users(users: pd.DataFrame, control: str) -> list[str]:
             column="uid",
             n_rows=int(twice.sum()),
             examples=users.loc[twice, "uid"].head(5).tolist(),
+        )
+    no_end = users["window_end"].isna()
+    if no_end.any():
+        raise DataError(
+            "a user has no window end",
+            column="window_end",
+            n_rows=int(no_end.sum()),
+            examples=users.loc[no_end, "uid"].head(5).tolist(),
         )
     groups = sorted(users["group"].astype(str).unique())
     if str(control) not in groups:

@@ -128,12 +128,14 @@ def group_clv_draws(
     codes = np.asarray(group_codes, dtype="int64")
     if len(codes) != len(rfm) or (len(codes) and (codes.min() < 0 or codes.max() >= n_groups)):
         raise ValueError("group_codes must give each RFM row a group in 0 .. n_groups - 1")
-    validate_rfm(rfm, require_monetary=isinstance(spend_model, GammaGammaModel))
     duration = parse_duration(horizon)
     margin = check_margin(margin)
     steps = monthly_steps(duration.months, annual_discount_rate)
     draws = transaction_model.param_draws(n_draws)
     n_used = len(next(iter(draws.values())))
+    if len(rfm) == 0:  # no customers: every group's total is 0 in every draw
+        return GroupDraws(totals=np.zeros((n_groups, n_used)), clv=np.zeros(0), n_draws=n_used)
+    validate_rfm(rfm, require_monetary=isinstance(spend_model, GammaGammaModel))
     x = rfm["frequency"].to_numpy(dtype="float64")
     t_x = rfm["recency"].to_numpy(dtype="float64")
     T = rfm["T"].to_numpy(dtype="float64")

@@ -222,6 +222,19 @@ def test_group_totals_do_not_depend_on_chunks_and_match_the_scores(users, orders
     np.testing.assert_allclose(whole.clv, scores["clv"], rtol=1e-12)
 
 
+def test_a_group_without_customers_has_zero_clv(users, orders):
+    only_a = orders[orders["customer_id"].isin([1, 2])]
+    for model in (_model(slice(None)), {"A": _model(slice(0, 1)), "B": _model(slice(1, 2))}):
+        table = value_comparison(model, users, only_a, control="A").table.set_index("group")
+        assert table.loc["B", ["customers", "mean_clv", "ci_low", "ci_high"]].tolist() == [
+            0,
+            0.0,
+            0.0,
+            0.0,
+        ]
+        assert table.loc["B", "lift"] == pytest.approx(-table.loc["A", "mean_clv"])
+
+
 def test_bad_inputs_are_named(users, orders):
     model = _model(slice(0, 1))
     with pytest.raises(DataError, match="control group 'C'"):
@@ -232,6 +245,8 @@ def test_bad_inputs_are_named(users, orders):
         value_comparison({"A": model}, users, orders, control="A")
     with pytest.raises(DataError, match="no column window_end"):
         value_comparison(model, users.drop(columns="window_end"), orders, control="A")
+    with pytest.raises(DataError, match="no window end"):
+        value_comparison(model, users.assign(window_end=pd.NaT), orders, control="A")
     no_spend = CLVModel.from_posteriors({k: v[:1] for k, v in BG_DRAWS.items()}, time_unit="W")
     with pytest.raises(DataError, match="no spend model"):
         value_comparison(no_spend, users, orders, control="A")
