@@ -65,7 +65,7 @@ TABLE_COLUMNS = (
 )
 USER_COLUMNS = ("uid", "group", "window_end")
 
-Orders = pd.DataFrame | str | os.PathLike[str] | OrdersSource
+type Orders = pd.DataFrame | str | os.PathLike[str] | OrdersSource
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def value_comparison(
         totals.append(result.totals)
         n_dropped += result.n_dropped
     n_used = min(t.shape[1] for t in totals)
-    group_totals = sum(_thin(t, n_used) for t in totals)
+    group_totals = np.sum([_thin(t, n_used) for t in totals], axis=0)
     table = _comparison_table(groups, control, n_users, customers, group_totals, clv, group_codes)
     per_user = pd.DataFrame(
         {"uid": users["uid"].to_numpy(), "group": users["group"].to_numpy(), "clv": clv}
