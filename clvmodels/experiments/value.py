@@ -64,6 +64,18 @@ TABLE_COLUMNS = (
     "prob_beats_control",
 )
 USER_COLUMNS = ("uid", "group", "window_end")
+#: The columns of the ``clv`` rows of ``tests.csv`` (:func:`clv_test_rows`).
+TEST_COLUMNS = (
+    "metric",
+    "group",
+    "test",
+    "difference",
+    "relative_lift",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_value_adjusted",
+)
 
 type Orders = pd.DataFrame | str | os.PathLike[str] | OrdersSource
 
@@ -187,6 +199,33 @@ def value_comparison(
             "finite for some customer."
         )
     return ValueComparison(table=table, per_user=per_user, draws=n_used, note=note)
+
+
+def clv_test_rows(comparison: ValueComparison) -> pd.DataFrame:
+    """The ``clv`` rows of ``tests.csv``: one per variant, ``test`` = ``posterior``.
+
+    ``difference`` is the lift in mean CLV with its 94% interval (``ci_low``, ``ci_high``),
+    ``relative_lift`` the lift over the control's mean CLV (empty when that is 0); there is
+    no p-value (``prob_beats_control`` is in ``clv.csv``).
+    """
+    table = comparison.table
+    variants = table[table["lift"].notna()]
+    control_mean = float(table.loc[table["lift"].isna(), "mean_clv"].iloc[0])
+    relative = variants["lift"] / control_mean if control_mean != 0 else np.nan
+    return pd.DataFrame(
+        {
+            "metric": "clv",
+            "group": variants["group"].to_numpy(),
+            "test": "posterior",
+            "difference": variants["lift"].to_numpy(),
+            "relative_lift": np.asarray(relative, dtype="float64") * np.ones(len(variants)),
+            "ci_low": variants["lift_low"].to_numpy(),
+            "ci_high": variants["lift_high"].to_numpy(),
+            "p_value": np.nan,
+            "p_value_adjusted": np.nan,
+        },
+        columns=list(TEST_COLUMNS),
+    )
 
 
 def _check_users(users: pd.DataFrame, control: str) -> list[str]:

@@ -14,7 +14,7 @@ from scipy.special import hyp2f1
 from scipy.stats import norm
 
 from clvmodels.errors import DataError
-from clvmodels.experiments.value import value_comparison
+from clvmodels.experiments.value import clv_test_rows, value_comparison
 from clvmodels.model import CLVModel
 from clvmodels.predict.group_totals import group_clv_draws
 from clvmodels.summaries.rfm import rfm_to_ends
@@ -183,6 +183,20 @@ def test_two_draws_mix_the_posterior_with_the_sampling_uncertainty(users, orders
     assert table.loc["B", "lift_high"] == pytest.approx(_mixture_quantile(lift, s, 0.97), rel=1e-4)
     assert table.loc["B", "prob_beats_control"] == pytest.approx(norm.cdf(lift / s).mean())
     assert "2 posterior draws" in result.note
+
+
+def test_the_clv_rows_of_tests_csv(users, orders):
+    result = value_comparison(_model(slice(None)), users, orders, control="A")
+    rows = clv_test_rows(result)
+    table = result.table.set_index("group")
+    assert rows[["metric", "group", "test"]].values.tolist() == [["clv", "B", "posterior"]]
+    row = rows.iloc[0]
+    assert row["difference"] == pytest.approx(
+        table.loc["B", "mean_clv"] - table.loc["A", "mean_clv"]
+    )
+    assert row["relative_lift"] == pytest.approx(row["difference"] / table.loc["A", "mean_clv"])
+    assert [row["ci_low"], row["ci_high"]] == table.loc["B", ["lift_low", "lift_high"]].tolist()
+    assert np.isnan(row["p_value"]) and np.isnan(row["p_value_adjusted"])
 
 
 def test_a_model_per_group_scores_each_group_with_its_own(users, orders):
