@@ -20,15 +20,17 @@ Definitions (``docs/experiments.md``, "Value after the test window"):
   sampling sd ``sqrt(SE_g^2 + SE_c^2)`` (independent groups).
 * The **94% intervals** are the 3% and 97% quantiles of these mixtures and
   ``prob_beats_control`` is ``mean_d Phi(L_d / sqrt(SE_g^2 + SE_c^2))``, computed exactly
-  (root finding on the mixture's distribution function): no random numbers are drawn, so
-  ``seed`` changes nothing. Without sampling spread (every user of both groups with the same
-  CLV) the mixture is the draws themselves (their quantiles; ties count half).
+  (root finding on the mixture's distribution function), without random numbers. Without
+  sampling spread (every user of both groups with the same CLV) the mixture is the draws
+  themselves (their quantiles; ties count half).
 * A point fit (MAP) has one draw: the intervals then hold the sampling uncertainty only, not
   the uncertainty of the model's parameters; ``note`` says so.
 * One model for all groups shrinks every user toward the same fitted population. When the
   variant may change purchasing itself, fit a model per group (on that group's customers)
-  and pass ``{group: model}``; each group is then scored with its own model, draw ``d`` of
-  one paired with draw ``d`` of the other (independent posteriors).
+  and pass ``{group: model}``; each group is then scored with its own model, and the
+  models' draws are paired in a random order (seeded by ``seed``): two fits made with the
+  same seed draw the same random numbers, and paired in their own order their draws would
+  be correlated, the lift's interval too narrow.
 """
 
 from __future__ import annotations
@@ -138,8 +140,9 @@ def value_comparison(
     margin, annual_discount_rate : float
         As for scoring (:func:`clvmodels.predict.scoring.iter_scores`).
     seed : int
-        Kept for the shared interface: the intervals are computed exactly, without random
-        numbers, so it changes nothing.
+        With a model per group, the seed of the random order in which each model's draws
+        are paired with the others' (so fits made with the same seed stay independent).
+        Nothing else is random: the intervals are computed exactly.
     n_draws : int, optional
         Posterior draws used, thinned evenly (None: all; ``clv score`` uses 200). Time
         grows with customers x draws.
@@ -155,7 +158,6 @@ def value_comparison(
         control that is not a group, a model for some group missing, or a model without a
         spend model (or with no draw whose expected purchases are finite).
     """
-    del seed  # exact computation: nothing random
     horizon = str(parse_duration(horizon))
     groups = _check_users(users, control)
     models = _models_by_group(model, groups)
@@ -190,7 +192,7 @@ def value_comparison(
         totals.append(result.totals)
         n_dropped += result.n_dropped
     n_used = min(t.shape[1] for t in totals)
-    group_totals = np.sum([_thin(t, n_used) for t in totals], axis=0)
+    group_totals = np.sum(_paired_at_random([_thin(t, n_used) for t in totals], seed), axis=0)
     table = _comparison_table(groups, control, n_users, customers, group_totals, clv, group_codes)
     per_user = pd.DataFrame(
         {"uid": users["uid"].to_numpy(), "group": users["group"].to_numpy(), "clv": clv}
@@ -284,6 +286,19 @@ def _models_by_group(
         if not fitted.is_fitted:
             raise DataError("the model is not fitted", hint="fit it, or load a saved model")
     return pairs
+
+
+def _paired_at_random(totals: list[np.ndarray], seed: int) -> list[np.ndarray]:
+    """Each model's draws in a seeded random order, when there are several models.
+
+    A model's draws are exchangeable, but two fits made with the same seed draw the same
+    random numbers: paired in their own order, their draws would be correlated and the
+    lift's interval too narrow. A random order per model makes the pairs independent.
+    """
+    if len(totals) < 2:
+        return totals
+    rng = np.random.default_rng(seed)
+    return [t[:, rng.permutation(t.shape[1])] for t in totals]
 
 
 def _thin(totals: np.ndarray, n: int) -> np.ndarray:
@@ -383,5 +398,8 @@ def _note(n_draws: int, n_not_customers: int, n_users: int, horizon: str, n_mode
             "sd/sqrt(n) of the users' CLV), computed exactly as a mixture of normals."
         )
     if n_models > 1:
-        parts.append("Each group is scored with its own model.")
+        parts.append(
+            "Each group is scored with its own model; the models' draws are paired in a "
+            "seeded random order, so independent fits stay independent."
+        )
     return " ".join(parts)

@@ -208,6 +208,28 @@ def test_a_model_per_group_scores_each_group_with_its_own(users, orders):
     assert "its own model" in result.note
 
 
+def test_the_draws_of_separate_models_are_paired_at_random(users, orders):
+    rng = np.random.default_rng(0)
+    wide_bg = {k: v[0] * np.exp(rng.normal(0, 0.3, 400)) for k, v in BG_DRAWS.items()}
+    wide_gg = {k: v[0] * np.exp(rng.normal(0, 0.05, 400)) for k, v in GG_DRAWS.items()}
+    model = CLVModel.from_posteriors(wide_bg, wide_gg, time_unit="W")
+    paired = value_comparison(model, users, orders, control="A").table.set_index("group")
+    separate = {"A": model, "B": model}  # the same draws, as two fits with one seed give
+    runs = [
+        value_comparison(separate, users, orders, control="A", seed=s).table.set_index("group")
+        for s in (0, 1)
+    ]
+    width = {
+        name: t.loc["B", "lift_high"] - t.loc["B", "lift_low"]
+        for name, t in (("paired", paired), ("seed 0", runs[0]), ("seed 1", runs[1]))
+    }
+    assert width["seed 0"] > 1.05 * width["paired"]
+    assert width["seed 0"] != width["seed 1"]
+    for t in runs:  # the means and the groups' own intervals do not depend on the pairing
+        assert t["mean_clv"].tolist() == pytest.approx(paired["mean_clv"].tolist())
+        assert t["ci_low"].tolist() == pytest.approx(paired["ci_low"].tolist())
+
+
 def test_text_uids_match_integer_customer_ids(users, orders):
     as_text = users.assign(uid=users["uid"].astype(str))
     result = value_comparison(_model(slice(0, 1)), as_text, orders, control="A")
