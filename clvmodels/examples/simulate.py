@@ -197,21 +197,17 @@ def simulate_orders(
         np.floor(rng.uniform(0.0, acquisition * _NS_PER_DAY, size=n)).astype(np.int64)
     )
     window_ns = observation * _NS_PER_DAY - acquired_ns
-    # weeks each customer is observed after acquisition
-    process = _draw_purchase_process(rng, bg, window_ns / _NS_PER_UNIT)
-    offset_ns = _repeat_offsets_ns(rng, process.n_arrivals, process.n_repeat, window_ns)
     # microseconds: what DuckDB, Spark and Parquet hold
     first_ns = acquired_ns - acquired_ns % 1000 + start_ts.value
-    timestamp_ns = _order_times_ns(first_ns, offset_ns - offset_ns % 1000, process.n_repeat)
-    del offset_ns
-    nu, revenue = _draw_spend(rng, gg, process.n_repeat + 1)
+    drawn = draw_customer_orders(rng, first_ns, window_ns, bg, gg)
+    process, timestamp_ns, nu = drawn.process, drawn.timestamp_ns, drawn.nu
 
     customer_id = np.arange(1, n + 1, dtype=np.int64)
     orders = pd.DataFrame(
         {
             "customer_id": np.repeat(customer_id, process.n_repeat + 1),
             "timestamp": timestamp_ns.view("datetime64[ns]"),
-            "revenue": revenue,
+            "revenue": drawn.revenue,
         }
     )
     truth = SimulationTruth(
@@ -223,6 +219,53 @@ def simulate_orders(
         customers=_customers_frame(customer_id, first_ns, timestamp_ns, process, nu),
     )
     return orders, truth
+
+
+@dataclass(frozen=True)
+class CustomerOrders:
+    """The orders drawn for customers from their first purchase (:func:`draw_customer_orders`).
+
+    Attributes
+    ----------
+    timestamp_ns : numpy.ndarray
+        Each customer's first purchase, then their repeat purchases (ns since the epoch,
+        whole microseconds), customer after customer.
+    revenue : numpy.ndarray
+        Each order's revenue, in the same order.
+    n_orders : numpy.ndarray
+        Orders per customer (repeat purchases + 1).
+    nu : numpy.ndarray
+        Each customer's Gamma-Gamma rate.
+    process : _PurchaseProcess
+        The purchase draws (rate, dropout probability, arrivals, repeats, dropped).
+    """
+
+    timestamp_ns: np.ndarray
+    revenue: np.ndarray
+    n_orders: np.ndarray
+    nu: np.ndarray
+    process: _PurchaseProcess
+
+
+def draw_customer_orders(
+    rng: np.random.Generator,
+    first_ns: np.ndarray,
+    window_ns: np.ndarray,
+    bg: Mapping[str, float],
+    gg: Mapping[str, float],
+) -> CustomerOrders:
+    """Draw each customer's orders from their first purchase, by the models' stories.
+
+    The BG/NBD repeat purchases and Gamma-Gamma revenue of :func:`simulate_orders`, for
+    customers whose first purchase is at ``first_ns`` (ns since the epoch, whole
+    microseconds) and who are observed for ``window_ns`` after it; ``bg`` in weeks.
+    """
+    process = _draw_purchase_process(rng, bg, window_ns / _NS_PER_UNIT)
+    offset_ns = _repeat_offsets_ns(rng, process.n_arrivals, process.n_repeat, window_ns)
+    timestamp_ns = _order_times_ns(first_ns, offset_ns - offset_ns % 1000, process.n_repeat)
+    del offset_ns
+    nu, revenue = _draw_spend(rng, gg, process.n_repeat + 1)
+    return CustomerOrders(timestamp_ns, revenue, process.n_repeat + 1, nu, process)
 
 
 @dataclass(frozen=True)

@@ -226,3 +226,105 @@ def _check_overflow(rfm: pd.DataFrame, revenue_col: str) -> None:
             n_rows=int(bad.sum()),
             examples=[Label(f"customer {v}") for v in rfm.loc[bad, "customer_id"].head(5)],
         )
+
+
+_RFM_TO_ENDS_SQL = """
+WITH ends AS (
+    SELECT customer_id, CAST("end" AS TIMESTAMP) AS cutoff,
+           CAST(CAST("end" AS TIMESTAMP) - INTERVAL 1 MICROSECOND AS DATE) AS end_day
+    FROM clv_ends
+),
+occasions AS (
+    SELECT e.customer_id, CAST(o."timestamp" AS DATE) AS day, {revenue} AS revenue,
+           any_value(e.end_day) AS end_day
+    FROM clv_orders o JOIN ends e ON {match}
+    WHERE o."timestamp" < e.cutoff
+    GROUP BY e.customer_id, day
+)
+SELECT customer_id,
+       COUNT(*) - 1 AS frequency,
+       date_diff('day', MIN(day), MAX(day)) / $days_per_unit AS recency,
+       date_diff('day', MIN(day), any_value(end_day)) / $days_per_unit AS "T",
+       CASE WHEN COUNT(*) > 1 THEN (SUM(revenue) - arg_min(revenue, day)) / (COUNT(*) - 1)
+            ELSE 0.0 END AS monetary_value,
+       bool_or(isinf(revenue)) AS clv_overflow
+FROM occasions
+GROUP BY customer_id
+ORDER BY customer_id
+"""
+
+
+def rfm_to_ends(
+    orders: pd.DataFrame | str | os.PathLike[str] | OrdersSource,
+    ends: pd.DataFrame,
+    *,
+    time_unit: str = "W",
+) -> pd.DataFrame:
+    """One RFM row per customer, each summarised up to their own end time (in DuckDB SQL).
+
+    The definitions of :func:`rfm_summary` with a calibration end per customer: the orders
+    of a customer with ``timestamp < end`` count, and the last observed day (inclusive) is
+    the day of the last instant before ``end``, so ``T`` runs from the first occasion's day
+    to that day. An experiment's users are summarised at the end of their own test window
+    this way (:mod:`clvmodels.experiments.value`).
+
+    Parameters
+    ----------
+    orders : pandas.DataFrame, path or OrdersSource
+        Orders as for :func:`rfm_summary` (they go through the orders contract).
+    ends : pandas.DataFrame
+        ``customer_id`` (one row each) and ``end`` (datetime64, the exclusive end of the
+        customer's observation). Its ids are matched to the orders' by the rule of
+        :func:`clvmodels.data.columns.id_match_keys`: as they are when both are numbers or
+        both text, as text (integers in their decimal digits) when one is a number and the
+        other text, so ``"007"`` never matches 7.
+    time_unit : {"D", "W", "M"}
+        Unit of ``recency`` and ``T``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (as ``ends`` has it), ``frequency, recency, T, monetary_value``
+        for the customers of ``ends`` with at least one order before their end (the
+        others have no row), sorted by customer; ``attrs`` holds ``time_unit``,
+        ``n_orders`` and ``revenue`` (and ``value_per_order``) as :func:`rfm_summary`
+        records them. Without revenue the ``monetary_value`` is 0.
+
+    Raises
+    ------
+    DataError
+        For orders that break the contract, and revenue sums that overflow.
+    """
+    unit = check_time_unit(time_unit)
+    with duckdb_connection() as con:
+        info = register_orders(con, orders)
+        con.register("clv_ends", ends[["customer_id", "end"]])
+        has_revenue = info.revenue != "none"
+        sql = _RFM_TO_ENDS_SQL.format(
+            revenue="SUM(revenue)" if has_revenue else "0.0", match=_id_match(con)
+        )
+        rfm = con.execute(sql, {"days_per_unit": DAYS_PER_UNIT[unit]}).df()
+    if has_revenue:
+        _check_overflow(rfm, info.revenue_col or "revenue")
+    rfm = rfm.drop(columns="clv_overflow")
+    rfm["frequency"] = rfm["frequency"].astype("int64")
+    rfm.attrs = {
+        "time_unit": unit,
+        "n_orders": info.n_rows,
+        "revenue": info.revenue,
+        **({"value_per_order": info.value_per_order} if info.value_per_order else {}),
+    }
+    return rfm
+
+
+def _id_match(con: Any) -> str:
+    """The join condition of the orders' and the ends' ids (the rule of ``id_match_keys``)."""
+    numeric = []
+    for table in ("clv_orders", "clv_ends"):
+        row = con.execute(
+            "SELECT column_type FROM (DESCRIBE SELECT customer_id FROM " + table + ")"
+        ).fetchone()
+        numeric.append(not any(t in str(row[0]).upper() for t in ("CHAR", "STRING", "TEXT")))
+    if numeric[0] == numeric[1]:
+        return "o.customer_id = e.customer_id"
+    return "CAST(o.customer_id AS VARCHAR) = CAST(e.customer_id AS VARCHAR)"
