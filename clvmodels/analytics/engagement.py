@@ -48,6 +48,7 @@ Definitions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,8 +147,14 @@ def engagement_on(
     *,
     observation_end: DateLike = None,
     visit_problems: dict[str, Any] | None = None,
+    overall_ready: Callable[[dict[str, pd.DataFrame]], object] | None = None,
 ) -> Engagement:
     """:func:`engagement` over the visits view ``view`` of a DuckDB connection.
+
+    ``overall_ready``, when given, is called with the tables of the whole window (``daily``,
+    ``weekly``, ``monthly``, ``retention``, ``session_lengths``) as soon as they are done,
+    before the passes per device and per source (``clv engagement`` starts drawing its plots
+    then, while DuckDB counts on).
 
     ``view`` has the columns of :data:`clvmodels.data.visits_sql.VISITS_VIEW` (what
     :func:`clvmodels.data.visits_sql.register_visits` makes). The window's sessions are
@@ -165,15 +172,20 @@ def engagement_on(
         daily, weekly, monthly = (_periods(con, window, activity, p) for p in _PERIODS)
         median, top = overall_lengths(con)
         summary = _summaries(con, window, activity, None, median)
+        overall = {
+            "daily": daily.rename(columns={"period_start": "date"}).drop(columns="complete"),
+            "weekly": weekly,
+            "monthly": monthly,
+            "retention": _retention(window, activity),
+            "session_lengths": length_histogram(con, top=top),
+        }
+        if overall_ready is not None:
+            overall_ready(overall)
         result = Engagement(
-            daily=daily.rename(columns={"period_start": "date"}).drop(columns="complete"),
-            weekly=weekly,
-            monthly=monthly,
+            **overall,
             summary={k: _plain(v) for k, v in summary.to_dict("records")[0].items()},
             by_device=_by(con, window, "device"),
             by_source=_by(con, window, "source_id"),
-            retention=_retention(window, activity),
-            session_lengths=length_histogram(con, top=top),
             window=window,
             data_problems={**(visit_problems or {}), "after_observation_end": window.n_after},
         )

@@ -11,6 +11,7 @@ Each file is written atomically.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,12 +77,17 @@ def engagement_job(
         source_col=source_col,
         device_col=device_col,
     )
+    folder = Path(out_dir)
+    drawing = _Drawing(folder, importing)
     with duckdb_connection() as con:
         info = register_visits(con, source)
         result = engagement_on(
-            con, VISITS_VIEW, observation_end=observation_end, visit_problems=info.problems
+            con,
+            VISITS_VIEW,
+            observation_end=observation_end,
+            visit_problems=info.problems,
+            overall_ready=drawing.start if plots else None,
         )
-    folder = Path(out_dir)
     written = [
         write_table(_for_csv(getattr(result, name)), folder / file)
         for name, file in TABLE_FILES.items()
@@ -105,13 +111,47 @@ def engagement_job(
         "data_problems": result.data_problems,
     }
     written.append(write_json(summary, folder / SUMMARY_FILE))
-    if importing is not None:
-        importing.join()
-        written.extend(_write_plots(result, folder))
+    written.extend(drawing.finish())
     return EngagementRun(result=result, summary=summary, written=[Path(p) for p in written])
 
 
-def _write_plots(result: Engagement, folder: Path) -> list[Path]:
+class _Drawing:
+    """The plots, drawn in a thread while DuckDB counts on (per device and source).
+
+    :meth:`start` gets the whole window's tables; :meth:`finish` waits for the plots and
+    returns the files written (an error in the thread is raised there).
+    """
+
+    def __init__(self, folder: Path, importing: threading.Thread | None) -> None:
+        self.folder = folder
+        self.importing = importing
+        self.thread: threading.Thread | None = None
+        self.written: list[Path] = []
+        self.error: BaseException | None = None
+
+    def start(self, tables: dict[str, pd.DataFrame]) -> None:
+        self.thread = threading.Thread(target=self._draw, args=(tables,))
+        self.thread.start()
+
+    def _draw(self, tables: dict[str, pd.DataFrame]) -> None:
+        try:
+            self.written = _write_plots(tables, self.folder, self.importing)
+        except BaseException as exc:  # raised again in the job's own thread
+            self.error = exc
+
+    def finish(self) -> list[Path]:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.written
+
+
+def _write_plots(
+    tables: dict[str, pd.DataFrame], folder: Path, importing: threading.Thread | None
+) -> list[Path]:
+    if importing is not None:
+        importing.join()
     # matplotlib only when plots are drawn
     from clvmodels.plots.analytics import (
         plot_active_users,
@@ -121,9 +161,9 @@ def _write_plots(result: Engagement, folder: Path) -> list[Path]:
     from clvmodels.plots.base import save_figure
 
     axes = {
-        "active_users": plot_active_users(result.daily, result.weekly, result.monthly),
-        "session_lengths": plot_session_lengths(result.session_lengths),
-        "retention": plot_visitor_retention(result.retention),
+        "active_users": plot_active_users(tables["daily"], tables["weekly"], tables["monthly"]),
+        "session_lengths": plot_session_lengths(tables["session_lengths"]),
+        "retention": plot_visitor_retention(tables["retention"]),
     }
     return [save_figure(ax, folder / PLOT_FILES[name]) for name, ax in axes.items()]
 
