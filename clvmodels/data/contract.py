@@ -29,7 +29,7 @@ from clvmodels.data.orders_sql import (
     example_values,
     revenue_checks,
 )
-from clvmodels.data.readers import RAW_VIEW, quote, register_source
+from clvmodels.data.readers import RAW_VIEW, quote, register_table
 from clvmodels.data.rules import RULES, Rule
 from clvmodels.errors import DataError, DataQualityWarning
 
@@ -263,19 +263,7 @@ def register_orders_source(
         The first rule of :data:`RULES` that the data breaks: column, count, examples.
     """
     set_time_zone(con, source.time_zone)
-    if isinstance(source.path, pd.DataFrame):
-        con.register(RAW_VIEW, source.path)
-    else:
-        register_source(
-            con,
-            source.path,
-            table=source.table,
-            query=source.query,
-            encoding=source.encoding,
-            all_text=True,
-            allow_file_access=source.allow_file_access,
-        )
-    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {RAW_VIEW}").fetchall()}
+    types = register_table(con, source)
     check_order_columns(types, source.customer_col, source.date_col, source.revenue_col)
     _check_kept_present(source.keep_columns, types)
     checks = [

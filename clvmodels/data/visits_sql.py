@@ -50,7 +50,7 @@ from clvmodels.data.orders_sql import (
     date_checks,
     is_decimal,
 )
-from clvmodels.data.readers import quote, register_source
+from clvmodels.data.readers import quote, register_table
 from clvmodels.data.rules import RULES
 from clvmodels.errors import DataError
 
@@ -125,20 +125,7 @@ def register_visits(
         Missing columns, no rows (or none with a uid and a start), ids that cannot be kept
         exactly, and dates no rule reads unambiguously; see the module docstring.
     """
-    if isinstance(source.path, pd.DataFrame):
-        con.register(VISITS_RAW, source.path)
-    else:
-        register_source(
-            con,
-            source.path,
-            table=source.table,
-            query=source.query,
-            encoding=source.encoding,
-            all_text=True,
-            allow_file_access=source.allow_file_access,
-            name=VISITS_RAW,
-        )
-    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE {VISITS_RAW}").fetchall()}
+    types = register_table(con, source, VISITS_RAW)
     _require(types, source)
     chain = _Chain(
         uid=customer_checks(source.uid_col, types[source.uid_col]),
