@@ -29,8 +29,9 @@ from clvmodels.data.orders_sql import (
     example_values,
     revenue_checks,
 )
-from clvmodels.data.readers import RAW_VIEW, quote, register_table
+from clvmodels.data.readers import RAW_VIEW, quote
 from clvmodels.data.rules import RULES, Rule
+from clvmodels.data.table_source import register_table
 from clvmodels.errors import DataError, DataQualityWarning
 
 Refunds = Literal["error", "net"]

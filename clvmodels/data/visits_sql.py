@@ -50,8 +50,9 @@ from clvmodels.data.orders_sql import (
     date_checks,
     is_decimal,
 )
-from clvmodels.data.readers import quote, register_table
+from clvmodels.data.readers import quote
 from clvmodels.data.rules import RULES
+from clvmodels.data.table_source import register_table
 from clvmodels.errors import DataError
 
 VISITS_VIEW = "clv_visits"
