@@ -60,15 +60,18 @@ from clvmodels.analytics.engagement_passes import (
     LENGTHS,
     MARKS,
     SESSIONS,
+    Seen,
     Window,
     build_lengths,
     build_sessions,
     distinct_marks,
+    last_day,
     length_histogram,
     median_lengths,
     mode_lengths,
     observation_window,
     overall_lengths,
+    seen_in,
     unpacked,
 )
 from clvmodels.data.io import duckdb_connection, unordered
@@ -148,13 +151,15 @@ def engagement_on(
     observation_end: DateLike = None,
     visit_problems: dict[str, Any] | None = None,
     overall_ready: Callable[[dict[str, pd.DataFrame]], object] | None = None,
+    seen: Seen | None = None,
 ) -> Engagement:
     """:func:`engagement` over the visits view ``view`` of a DuckDB connection.
 
     ``overall_ready``, when given, is called with the tables of the whole window (``daily``,
     ``weekly``, ``monthly``, ``retention``, ``session_lengths``) as soon as they are done,
     before the passes per device and per source (``clv engagement`` starts drawing its plots
-    then, while DuckDB counts on).
+    then, while DuckDB counts on). ``seen`` is what the visits reader found (the rows, the
+    last start, the devices and sources); without it one pass over ``view`` finds it.
 
     ``view`` has the columns of :data:`clvmodels.data.visits_sql.VISITS_VIEW` (what
     :func:`clvmodels.data.visits_sql.register_visits` makes). The window's sessions are
@@ -164,9 +169,11 @@ def engagement_on(
     distinct count is a sum of marks grouped by a small key.
     """
     unordered(con)  # every result is ORDERed
-    window, values = observation_window(con, view, observation_end)
-    build_sessions(con, view, window, values)
+    seen = seen_in(con, view) if seen is None else seen
+    end = last_day(seen, observation_end)
+    build_sessions(con, view, end, seen.values)
     try:
+        window = observation_window(con, seen, end)
         build_lengths(con)
         activity = distinct_marks(con, window, None)
         daily, weekly, monthly = (_periods(con, window, activity, p) for p in _PERIODS)
@@ -245,8 +252,10 @@ def session_length_histogram(
     """
     with duckdb_connection() as con:
         con.register(_FRAME_VIEW, _visits_frame(visits))
-        window, values = observation_window(con, _FRAME_VIEW, observation_end)
-        build_sessions(con, _FRAME_VIEW, window, values)
+        seen = seen_in(con, _FRAME_VIEW)
+        end = last_day(seen, observation_end)
+        build_sessions(con, _FRAME_VIEW, end, seen.values)
+        observation_window(con, seen, end)  # no session up to the end: an error
         build_lengths(con)
         return length_histogram(con, bins)
 

@@ -55,33 +55,53 @@ def day_sql(column: str) -> str:
     return f"(DATE '1970-01-01' + CAST(({e} - (({e} % {d}) + {d}) % {d}) // {d} AS INTEGER))"
 
 
-def observation_window(
-    con: Any, view: str, observation_end: DateLike
-) -> tuple[Window, dict[str, list]]:
-    """The observation window, and the devices and sources seen (one pass over ``view``)."""
-    end = to_day(observation_end)
+@dataclass(frozen=True)
+class Seen:
+    """What one pass over the visits found: rows, the last start (ns), devices and sources.
+
+    :func:`clvmodels.data.visits_sql.register_visits` finds it while it checks the visits
+    (:attr:`~clvmodels.data.visits_sql.VisitsInfo.seen`); :func:`seen_in` makes that pass for
+    a view that did not come from there.
+    """
+
+    n_rows: int
+    last_start_ns: int
+    values: dict[str, list]
+
+
+def seen_in(con: Any, view: str) -> Seen:
+    """:class:`Seen` of a visits view, in one pass."""
     values = ", ".join(
         f"list(DISTINCT {c}) FILTER (WHERE {c} IS NOT NULL)" for c in ("device", "source_id")
     )
-    row = con.execute(
-        f"""SELECT min(day) FILTER (WHERE $end IS NULL OR day <= $end), max(day),
-            count(*) FILTER (WHERE day > $end), {values}
-        FROM (SELECT {day_sql("start_ts")} AS day, device, source_id FROM {view})""",
-        {"end": end},
-    ).fetchone()
-    first, last, n_after, devices, sources = row
-    end = last if end is None else end
-    if first is None:
+    row = con.execute(f"SELECT count(*), max(epoch_ns(start_ts)), {values} FROM {view}").fetchone()
+    n_rows, last, devices, sources = row
+    return Seen(int(n_rows), int(last), {"device": devices or [], "source_id": sources or []})
+
+
+def last_day(seen: Seen, observation_end: DateLike) -> dt.date:
+    """The observation end: the given day, or the last start's calendar day."""
+    end = to_day(observation_end)
+    if end is not None:
+        return end
+    return dt.date(1970, 1, 1) + dt.timedelta(days=seen.last_start_ns // NS_PER_DAY)
+
+
+def observation_window(con: Any, seen: Seen, end: dt.date) -> Window:
+    """The window of the compact table's sessions (made up to ``end``), and those after it."""
+    n_kept, first_key = con.execute(f"SELECT count(*), min(key) FROM {SESSIONS}").fetchone()
+    n_after = seen.n_rows - int(n_kept)
+    if first_key is None:
         raise DataError(
             f"no session starts on or before the observation end {end}",
             column="start_ts",
-            n_rows=int(n_after),
+            n_rows=n_after,
             hint="Pass a later --observation-end",
         )
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=(int(first_key) & MASK) - OFFSET)
     weeks = complete_periods(first, end, "week")
     months = complete_periods(first, end, "month")
-    window = Window(first, end, int(n_after or 0), weeks, months)
-    return window, {"device": devices or [], "source_id": sources or []}
+    return Window(first, end, n_after, weeks, months)
 
 
 def complete_periods(first: dt.date, last: dt.date, period: CohortPeriod) -> tuple[int, int]:
@@ -95,11 +115,11 @@ def complete_periods(first: dt.date, last: dt.date, period: CohortPeriod) -> tup
     return lo, hi
 
 
-def build_sessions(con: Any, view: str, window: Window, values: dict[str, list]) -> None:
+def build_sessions(con: Any, view: str, end: dt.date, values: dict[str, list]) -> None:
     """The window's sessions in a compact table.
 
-    Columns: uid, the packed day and month (``key``), device and source as enums (of the
-    ``values`` seen), length.
+    The sessions starting on or before ``end``; columns: uid, the packed day and month
+    (``key``), device and source as enums (of the ``values`` seen), length.
     """
     enums = {}
     for column, seen in values.items():
@@ -120,7 +140,7 @@ def build_sessions(con: Any, view: str, window: Window, values: dict[str, list])
                 CASE WHEN end_ts >= start_ts THEN epoch_ns(end_ts) - epoch_ns(start_ts) END
                     AS length_ns
             FROM {view})
-        WHERE day <= DATE '{window.last_day.isoformat()}'"""
+        WHERE day <= DATE '{end.isoformat()}'"""
     )
 
 

@@ -105,11 +105,18 @@ class VisitsSource:
 
 @dataclass(frozen=True)
 class VisitsInfo:
-    """What :func:`register_visits` found: rows kept, the id type, the problems counted."""
+    """What :func:`register_visits` found: rows kept, the id type, the problems counted.
+
+    Found in the same pass: ``last_start_ns``, the last start of the rows kept (nanoseconds
+    since 1970-01-01), and ``values``, the devices and sources written (``device``,
+    ``source_id``: every value of the input, a superset of the view's).
+    """
 
     n_rows: int
     uid_type: str
     problems: dict[str, Any]
+    last_start_ns: int = 0
+    values: dict[str, list] = field(default_factory=dict)
 
 
 def register_visits(
@@ -136,7 +143,13 @@ def register_visits(
         device_sql=quote(source.device_col) if source.device_col in types else "NULL",
     )
     con.execute(chain.stage_sql(VISITS_RAW, ""))
-    counts = _count(con, _STAGES[0], chain.start_conditions())
+    seen = {
+        "last_start_ns": f"max(epoch_ns(clv_ts)) FILTER (WHERE {chain.kept_condition})",
+        "sources": "list(DISTINCT clv_source) FILTER (WHERE clv_source IS NOT NULL)",
+        "devices": f"list(DISTINCT CAST({chain.device_sql} AS VARCHAR)) "
+        f"FILTER (WHERE {chain.device_sql} IS NOT NULL)",
+    }
+    counts = _count(con, _STAGES[0], chain.start_conditions(), seen)
     if counts["n_rows"] == 0:
         raise RULES["no_rows"].error(None, where=" (visits table)")
     _raise_fatal(con, [chain.uid, chain.start], counts, _STAGES[0])
@@ -169,6 +182,8 @@ def register_visits(
         n_rows=end_counts["n_rows"],
         uid_type=chain.uid_type,
         problems={**problems, "examples": examples},
+        last_start_ns=int(counts["last_start_ns"]),
+        values={"device": counts["devices"] or [], "source_id": counts["sources"] or []},
     )
 
 
@@ -280,15 +295,29 @@ def _source_sql(con: duckdb.DuckDBPyConnection, source: VisitsSource, types: dic
 
 
 def _count(
-    con: duckdb.DuckDBPyConnection, stage: str, conditions: dict[str, str]
-) -> dict[str, int]:
-    """The rows of ``stage`` and how many meet each condition, in one pass."""
+    con: duckdb.DuckDBPyConnection,
+    stage: str,
+    conditions: dict[str, str],
+    extras: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The rows of ``stage`` and how many meet each condition, in one pass.
+
+    ``extras`` are further aggregates (name: SQL), returned as they come.
+    """
+    extras = extras or {}
     select = ", ".join(
-        ["count(*)"] + [f"count_if(coalesce(({cond}), false))" for cond in conditions.values()]
+        ["count(*)"]
+        + [f"count_if(coalesce(({cond}), false))" for cond in conditions.values()]
+        + list(extras.values())
     )
     row = con.execute(f"SELECT {select} FROM {stage}").fetchone()
     assert row is not None
-    return dict(zip(["n_rows", *conditions], (int(v or 0) for v in row), strict=True))
+    n = 1 + len(conditions)
+    counts: dict[str, Any] = dict(
+        zip(["n_rows", *conditions], (int(v or 0) for v in row[:n]), strict=True)
+    )
+    counts.update(zip(extras, row[n:], strict=True))
+    return counts
 
 
 def _raise_fatal(

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.analytics.engagement import Engagement, engagement_on
+from clvmodels.analytics.engagement_passes import Seen
 from clvmodels.analytics.outputs import ENGAGEMENT_PLOTS as PLOT_FILES
 from clvmodels.analytics.outputs import ENGAGEMENT_TABLES as TABLE_FILES
 from clvmodels.analytics.outputs import SUMMARY_FILE
@@ -87,6 +88,7 @@ def engagement_job(
             observation_end=observation_end,
             visit_problems=info.problems,
             overall_ready=drawing.start if plots else None,
+            seen=Seen(info.n_rows, info.last_start_ns, info.values),
         )
     written = [
         write_table(_for_csv(getattr(result, name)), folder / file)
