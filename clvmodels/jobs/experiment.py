@@ -28,7 +28,7 @@ from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import orders_frame, write_json, write_table
 from clvmodels.errors import DataError
 from clvmodels.experiments.analysis import Analysis, analyse, lift_rows
-from clvmodels.experiments.outputs import EXPERIMENT_FILES, TEST_COLUMNS
+from clvmodels.experiments.outputs import EXPERIMENT_FILES
 from clvmodels.experiments.windows import UserWindows, user_windows
 
 
@@ -112,6 +112,7 @@ def run_experiment(
     value = None
     tests = analysis.tests
     if compare is not None and model_dir is not None:
+        from clvmodels.experiments.value import clv_test_rows
         from clvmodels.persistence import load_model
 
         value = compare(
@@ -164,33 +165,6 @@ def _value_function() -> Any:
             hint="run without --model for conversion, revenue and orders",
         ) from None
     return value_comparison
-
-
-def clv_test_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
-    """The ``clv`` rows of tests.csv from a value comparison's table (test ``posterior``).
-
-    The table's ``lift`` is the difference of mean CLV against the control and ``lift_low``,
-    ``lift_high`` its 94% interval (:mod:`clvmodels.experiments.value`): they become
-    ``difference``, ``ci_low``, ``ci_high``; ``relative_lift`` is the difference over the
-    control's mean CLV; there is no p-value.
-    """
-    base = float(table.loc[table["group"] == control, "mean_clv"].iloc[0])
-    variants = table[table["group"] != control]
-    lift = variants["lift"].to_numpy(dtype="float64")
-    return pd.DataFrame(
-        {
-            "metric": "clv",
-            "group": variants["group"].astype(str).to_numpy(dtype=object),
-            "test": "posterior",
-            "difference": lift,
-            "relative_lift": lift / base if base != 0 else np.nan,
-            "ci_low": variants["lift_low"].to_numpy(dtype="float64"),
-            "ci_high": variants["lift_high"].to_numpy(dtype="float64"),
-            "p_value": np.nan,
-            "p_value_adjusted": np.nan,
-        },
-        columns=list(TEST_COLUMNS),
-    )
 
 
 def experiment_info(
