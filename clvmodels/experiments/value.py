@@ -57,6 +57,14 @@ from clvmodels.units import Duration, parse_duration
 #: :mod:`clvmodels.experiments.outputs`).
 TABLE_COLUMNS = CLV_COLUMNS
 USER_COLUMNS = ("uid", "group", "window_end")
+#: What one model for every group hides (the note's first sentence; the CLI prints it loudly).
+POOLED_WARNING = (
+    "WARNING: one model scored every group. A pooled model shrinks the groups together: from "
+    "a short window a user's CLV is mostly the fitted population's, so a variant's effect on "
+    "later purchasing is largely invisible (on the simulated experiment it gets the sign "
+    "wrong). Fit a model per group on that group's customers and pass --model GROUP=DIR for "
+    "each group."
+)
 
 type Orders = pd.DataFrame | str | os.PathLike[str] | OrdersSource
 
@@ -78,13 +86,23 @@ class ValueComparison:
     draws : int
         Posterior draws used (1 for a point fit such as MAP).
     note : str
-        In plain words: what the CLV is and what uncertainty the intervals hold.
+        In plain words: what the CLV is and what uncertainty the intervals hold (with one
+        model for several groups it starts with :data:`POOLED_WARNING`).
+    n_models : int
+        The models that scored the users: 1 (one for all groups) or one per group.
     """
 
     table: pd.DataFrame
     per_user: pd.DataFrame
     draws: int
     note: str
+    n_models: int = 1
+
+    @property
+    def warning(self) -> str | None:
+        """:data:`POOLED_WARNING` when one model scored several groups, else None."""
+        groups = len(self.table)
+        return POOLED_WARNING if self.n_models == 1 and groups > 1 else None
 
 
 def value_comparison(
@@ -177,12 +195,16 @@ def value_comparison(
         {"uid": users["uid"].to_numpy(), "group": users["group"].to_numpy(), "clv": clv}
     )
     note = _note(n_used, int(len(users) - customers.sum()), len(users), horizon, len(models))
+    if len(models) == 1 and len(groups) > 1:
+        note = f"{POOLED_WARNING} {note}"
     if n_dropped:
         note += (
             f" {n_dropped} posterior draws were left out: their expected purchases are not "
             "finite for some customer."
         )
-    return ValueComparison(table=table, per_user=per_user, draws=n_used, note=note)
+    return ValueComparison(
+        table=table, per_user=per_user, draws=n_used, note=note, n_models=len(models)
+    )
 
 
 def clv_test_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
