@@ -173,16 +173,20 @@ def job_files(explicit: str | Path | None, folder: Path | None = None) -> list[J
 def apply_job_files(ctx: click.Context, files: Sequence[JobFile]) -> None:
     """Make ``files`` the defaults of the command of ``ctx`` (its ``default_map``)."""
     mapping = COMMAND_SETTINGS.get(ctx.command.name or "", {})
-    names = {param.name for param in ctx.command.params}
+    params = {param.name: param for param in ctx.command.params}
     settings = merged(files)
     taken: dict[str, Setting] = {
         name: settings[where]
         for name, where in mapping.items()
-        if name in names and where in settings
+        if name in params and where in settings
     }
     ctx.default_map = {
         **(ctx.default_map or {}),
-        **{name: setting.value for name, setting in taken.items()},
+        **{
+            # an option given more than once (``clv experiment --model``) takes the file's one
+            name: (setting.value,) if params[name].multiple else setting.value
+            for name, setting in taken.items()
+        },
     }
     ctx.meta[FROM_FILES] = taken
 

@@ -14,6 +14,7 @@ from clvmodels.cli.common import (
     WholeNumberType,
     day_text,
     discount_option,
+    draws_option,
     guarded,
     observation_end_option,
     orders_options,
@@ -74,9 +75,10 @@ WINDOW_DAYS = WholeNumberType(1, 3660)
 @click.option(
     "--model",
     "model_dir",
-    default=None,
-    type=click.Path(),
-    help="A fitted model folder (clv fit): adds each user's predicted CLV over --horizon.",
+    multiple=True,
+    help="Fitted model folders (clv fit): GROUP=DIR once per group (a model per group, "
+    "fitted on that group's customers), or one DIR for all groups (a pooled model shrinks the "
+    "groups together: warned). Adds each user's predicted CLV over --horizon.",
 )
 @click.option(
     "--horizon", type=DURATION, default="12M", show_default=True, help="CLV horizon (--model)."
@@ -85,6 +87,7 @@ WINDOW_DAYS = WholeNumberType(1, 3660)
     "--margin", type=MARGIN_TYPE, default=1.0, show_default=True, help="Margin share (--model)."
 )
 @discount_option
+@draws_option("Posterior draws used for the CLV intervals (--model; thinned evenly).")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seeds the bootstrap.")
 @observation_end_option(
     "Last day of data; users whose window passes it are left out and counted "
@@ -102,10 +105,11 @@ def experiment(
     control: str | None,
     window_days: int,
     planned_split: str | None,
-    model_dir: str | None,
+    model_dir: tuple[str, ...],
     horizon: str,
     margin: float,
     annual_discount_rate: float,
+    n_draws: int,
     seed: int,
     observation_end: Any,
     **kwargs: Any,
@@ -130,7 +134,9 @@ def experiment(
     relative_lift, ci_low, ci_high, p_value, p_value_adjusted), srm.json, checks.json
     (skewness, kurtosis, normality p-value and a note on the t-test per metric and group),
     lifts.png (forest plot) and experiment.json (settings, defaults and counts); with --model
-    also clv.csv and the clv rows of tests.csv.
+    also clv.csv and the clv rows of tests.csv. Give a model per group (--model A=DIR_A
+    --model B=DIR_B, each fitted on its group's customers): one model for all groups shrinks
+    them together and may not see a variant's effect on later purchasing (warned).
 
     Example:
 
@@ -139,11 +145,11 @@ def experiment(
       clv experiment --assignments ab.parquet --assignments-group-col arm \\
           --orders orders.csv --customer-col uid --date-col buy_ts --control old \\
           --window-days 14 --planned-split old=90,new=10 -o ab/
-      clv experiment --assignments ab.csv --orders orders.csv --model model/ \\
-          --horizon 12M --margin 0.3 -o ab/
+      clv experiment --assignments ab.csv --orders orders.csv --model A=model_a/ \\
+          --model B=model_b/ --horizon 12M --margin 0.3 -o ab/
     """
     from clvmodels.experiments.analysis import parse_split
-    from clvmodels.jobs.experiment import experiment_files, run_experiment
+    from clvmodels.jobs.experiment import experiment_files, model_folders, run_experiment
 
     opts = pop_orders_options(kwargs)
     folder_output(out_dir, "-o", "a folder of files")
@@ -151,18 +157,19 @@ def experiment(
         split = parse_split(planned_split) if planned_split is not None else None
     except ValueError as exc:
         raise UserError(f"--planned-split: {exc}") from None
+    models = model_folders(model_dir)
+    folders = [] if models is None else [models] if isinstance(models, str) else [*models.values()]
     check_outputs(
-        inputs={"--assignments": assignments_path, "--orders": orders_path, "--model": model_dir},
-        outputs={
-            "--output": [out_dir, *experiment_files(out_dir, model=model_dir is not None).values()]
-        },
+        inputs={"--assignments": assignments_path, "--orders": orders_path, "--model": folders},
+        outputs={"--output": [out_dir, *experiment_files(out_dir, model=bool(folders)).values()]},
         tables=input_tables("--orders", opts),
     )
     folder_not_file(out_dir)
-    if model_dir is not None:
+    if folders:
         from clvmodels.persistence import read_metadata
 
-        read_metadata(model_dir)
+        for folder in folders:
+            read_metadata(folder)
     outcome = run_experiment(
         assignments_path,
         orders_source(orders_path, opts),
@@ -177,15 +184,17 @@ def experiment(
         control=control,
         window_days=window_days,
         planned_split=split,
-        model_dir=model_dir,
+        model_dir=models,
         horizon=horizon,
         margin=margin,
         annual_discount_rate=annual_discount_rate,
         seed=seed,
         observation_end=day_text(observation_end),
+        n_draws=n_draws,
         extra={
             "assignments": shown_source(assignments_path),
             "orders": shown_source(orders_path),
+            "models": {"all groups": models} if isinstance(models, str) else models,
         },
     )
     for line in experiment_lines(outcome):
@@ -227,6 +236,8 @@ def experiment_lines(outcome: Any) -> list[str]:
         lines.append(
             f"sample ratio: OK (users {observed}; chi2={srm['chi2']:.2f}, p={srm['p_value']:.3g})"
         )
+    if info.get("clv_warning"):
+        lines.append(info["clv_warning"])
     lines += lift_lines(outcome.tests, outcome.analysis.variants)
     if info.get("clv_note"):
         lines.append(f"clv: {info['clv_note']}")

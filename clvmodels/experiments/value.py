@@ -46,37 +46,24 @@ from scipy.stats import norm
 
 from clvmodels.data.contract import OrdersSource
 from clvmodels.errors import DataError
+from clvmodels.experiments.outputs import CLV_COLUMNS, TEST_COLUMNS
 from clvmodels.model import CLVModel
 from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.predict.group_totals import group_clv_draws
 from clvmodels.summaries.rfm import rfm_to_ends
 from clvmodels.units import Duration, parse_duration
 
-#: The columns of :attr:`ValueComparison.table`.
-TABLE_COLUMNS = (
-    "group",
-    "users",
-    "customers",
-    "mean_clv",
-    "ci_low",
-    "ci_high",
-    "lift",
-    "lift_low",
-    "lift_high",
-    "prob_beats_control",
-)
+#: The columns of :attr:`ValueComparison.table` (``clv.csv``, named in
+#: :mod:`clvmodels.experiments.outputs`).
+TABLE_COLUMNS = CLV_COLUMNS
 USER_COLUMNS = ("uid", "group", "window_end")
-#: The columns of the ``clv`` rows of ``tests.csv`` (:func:`clv_test_rows`).
-TEST_COLUMNS = (
-    "metric",
-    "group",
-    "test",
-    "difference",
-    "relative_lift",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "p_value_adjusted",
+#: What one model for every group hides (the note's first sentence; the CLI prints it loudly).
+POOLED_WARNING = (
+    "WARNING: one model scored every group. A pooled model shrinks the groups together: from "
+    "a short window a user's CLV is mostly the fitted population's, so a variant's effect on "
+    "later purchasing is largely invisible (on the simulated experiment it gets the sign "
+    "wrong). Fit a model per group on that group's customers and pass --model GROUP=DIR for "
+    "each group."
 )
 
 type Orders = pd.DataFrame | str | os.PathLike[str] | OrdersSource
@@ -99,13 +86,23 @@ class ValueComparison:
     draws : int
         Posterior draws used (1 for a point fit such as MAP).
     note : str
-        In plain words: what the CLV is and what uncertainty the intervals hold.
+        In plain words: what the CLV is and what uncertainty the intervals hold (with one
+        model for several groups it starts with :data:`POOLED_WARNING`).
+    n_models : int
+        The models that scored the users: 1 (one for all groups) or one per group.
     """
 
     table: pd.DataFrame
     per_user: pd.DataFrame
     draws: int
     note: str
+    n_models: int = 1
+
+    @property
+    def warning(self) -> str | None:
+        """:data:`POOLED_WARNING` when one model scored several groups, else None."""
+        groups = len(self.table)
+        return POOLED_WARNING if self.n_models == 1 and groups > 1 else None
 
 
 def value_comparison(
@@ -198,34 +195,39 @@ def value_comparison(
         {"uid": users["uid"].to_numpy(), "group": users["group"].to_numpy(), "clv": clv}
     )
     note = _note(n_used, int(len(users) - customers.sum()), len(users), horizon, len(models))
+    if len(models) == 1 and len(groups) > 1:
+        note = f"{POOLED_WARNING} {note}"
     if n_dropped:
         note += (
             f" {n_dropped} posterior draws were left out: their expected purchases are not "
             "finite for some customer."
         )
-    return ValueComparison(table=table, per_user=per_user, draws=n_used, note=note)
+    return ValueComparison(
+        table=table, per_user=per_user, draws=n_used, note=note, n_models=len(models)
+    )
 
 
-def clv_test_rows(comparison: ValueComparison) -> pd.DataFrame:
+def clv_test_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
     """The ``clv`` rows of ``tests.csv``: one per variant, ``test`` = ``posterior``.
 
-    ``difference`` is the lift in mean CLV with its 94% interval (``ci_low``, ``ci_high``),
-    ``relative_lift`` the lift over the control's mean CLV (empty when that is 0); there is
-    no p-value (``prob_beats_control`` is in ``clv.csv``).
+    ``table`` is a value comparison's table (:attr:`ValueComparison.table`). Its ``lift`` is
+    the difference of mean CLV against the control and ``lift_low``, ``lift_high`` its 94%
+    interval: they become ``difference``, ``ci_low``, ``ci_high``; ``relative_lift`` is the
+    difference over the control's mean CLV (empty when that is 0); there is no p-value
+    (``prob_beats_control`` is in ``clv.csv``).
     """
-    table = comparison.table
-    variants = table[table["lift"].notna()]
-    control_mean = float(table.loc[table["lift"].isna(), "mean_clv"].iloc[0])
-    relative = variants["lift"] / control_mean if control_mean != 0 else np.nan
+    base = float(table.loc[table["group"].astype(str) == str(control), "mean_clv"].iloc[0])
+    variants = table[table["group"].astype(str) != str(control)]
+    lift = variants["lift"].to_numpy(dtype="float64")
     return pd.DataFrame(
         {
             "metric": "clv",
-            "group": variants["group"].to_numpy(),
+            "group": variants["group"].astype(str).to_numpy(dtype=object),
             "test": "posterior",
-            "difference": variants["lift"].to_numpy(),
-            "relative_lift": np.asarray(relative, dtype="float64") * np.ones(len(variants)),
-            "ci_low": variants["lift_low"].to_numpy(),
-            "ci_high": variants["lift_high"].to_numpy(),
+            "difference": lift,
+            "relative_lift": lift / base if base != 0 else np.full(len(lift), np.nan),
+            "ci_low": variants["lift_low"].to_numpy(dtype="float64"),
+            "ci_high": variants["lift_high"].to_numpy(dtype="float64"),
             "p_value": np.nan,
             "p_value_adjusted": np.nan,
         },
@@ -285,6 +287,7 @@ def _models_by_group(
     for _, fitted in pairs:
         if not fitted.is_fitted:
             raise DataError("the model is not fitted", hint="fit it, or load a saved model")
+        fitted.check_usable()  # as scoring does: no parameter at a bound, Gamma-Gamma q > 1
     return pairs
 
 

@@ -16,6 +16,7 @@ and every count of users and orders left out), each file atomically.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,11 @@ from clvmodels.data.contract import OrdersSource
 from clvmodels.data.io import orders_frame, write_json, write_table
 from clvmodels.errors import DataError
 from clvmodels.experiments.analysis import Analysis, analyse, lift_rows
-from clvmodels.experiments.outputs import EXPERIMENT_FILES, TEST_COLUMNS
+from clvmodels.experiments.outputs import EXPERIMENT_FILES
 from clvmodels.experiments.windows import UserWindows, user_windows
+
+#: ``--model``: one model folder for every group, or ``{group: folder}``.
+type ModelFolders = str | os.PathLike[str] | Mapping[str, str | os.PathLike[str]]
 
 
 @dataclass
@@ -63,12 +67,13 @@ def run_experiment(
     control: str | None = None,
     window_days: int = 28,
     planned_split: dict[str, float] | None = None,
-    model_dir: str | os.PathLike[str] | None = None,
+    model_dir: ModelFolders | None = None,
     horizon: str = "12M",
     margin: float = 1.0,
     annual_discount_rate: float = 0.1,
     seed: int = 0,
     observation_end: Any = None,
+    n_draws: int | None = 200,
     extra: dict[str, Any] | None = None,
 ) -> ExperimentOutcome:
     """Read, analyse and write ``clv experiment``'s folder.
@@ -85,10 +90,17 @@ def run_experiment(
     control, window_days, planned_split, seed, observation_end
         See :func:`clvmodels.experiments.analysis.analyse` and
         :func:`clvmodels.experiments.windows.user_windows`.
-    model_dir : path, optional
-        A fitted model folder (``clv fit -o``): adds the predicted-CLV comparison.
+    model_dir : path or mapping of group to path, optional
+        A fitted model folder (``clv fit -o``) for every group, or one per group
+        (``{group: folder}``, every group named, no other): adds the predicted-CLV
+        comparison. One model for all groups shrinks the groups together (the value note
+        and the printout warn); a model per group, fitted on that group's customers, sees
+        a variant's effect on later purchasing.
     horizon, margin, annual_discount_rate
         The CLV's horizon, margin and discount rate (with ``model_dir``).
+    n_draws : int, optional
+        Posterior draws used for the CLV, thinned evenly (None: all; default 200, as
+        ``clv score``).
     extra : dict, optional
         Entries added to ``experiment.json`` (the inputs, as shown).
 
@@ -99,8 +111,9 @@ def run_experiment(
     from clvmodels.plots.base import save_figure
     from clvmodels.plots.experiments import plot_lifts
 
-    compare = _value_function() if model_dir is not None else None
     frame = read_assignments(assignments, **(assignments_columns or {}))
+    if model_dir is not None:
+        check_model_groups(model_dir, frame["group"].unique().tolist())
     order_frame = orders if isinstance(orders, pd.DataFrame) else orders_frame(orders)
     windows = user_windows(
         frame, order_frame, window_days=window_days, observation_end=observation_end
@@ -111,11 +124,17 @@ def run_experiment(
     )
     value = None
     tests = analysis.tests
-    if compare is not None and model_dir is not None:
+    if model_dir is not None:
+        from clvmodels.experiments.value import clv_test_rows, value_comparison
         from clvmodels.persistence import load_model
 
-        value = compare(
-            load_model(model_dir),
+        models = (
+            {group: load_model(folder) for group, folder in model_dir.items()}
+            if isinstance(model_dir, Mapping)
+            else load_model(model_dir)
+        )
+        value = value_comparison(
+            models,
             windows.users,
             order_frame,
             control=analysis.control,
@@ -123,6 +142,7 @@ def run_experiment(
             margin=margin,
             annual_discount_rate=annual_discount_rate,
             seed=seed,
+            n_draws=n_draws,
         )
         tests = pd.concat([tests, clv_test_rows(value.table, analysis.control)], ignore_index=True)
     lifts = lift_rows(
@@ -151,46 +171,64 @@ def run_experiment(
     return ExperimentOutcome(windows, analysis, tests, value, info, files)
 
 
-def _value_function() -> Any:
-    """:func:`clvmodels.experiments.value.value_comparison`, or a clear error without it."""
-    try:
-        from clvmodels.experiments.value import value_comparison
-    except ModuleNotFoundError as exc:
-        if exc.name != "clvmodels.experiments.value":
-            raise
-        raise DataError(
-            "--model: this build of clvmodels has no value comparison yet "
-            "(clvmodels.experiments.value)",
-            hint="run without --model for conversion, revenue and orders",
-        ) from None
-    return value_comparison
+def model_folders(values: Sequence[str]) -> str | dict[str, str] | None:
+    """``--model`` as given: one folder (``DIR``) or one per group (``GROUP=DIR``, repeated).
 
+    A value that is an existing folder is a folder even when its name has ``=``.
 
-def clv_test_rows(table: pd.DataFrame, control: str) -> pd.DataFrame:
-    """The ``clv`` rows of tests.csv from a value comparison's table (test ``posterior``).
-
-    The table's ``lift`` is the difference of mean CLV against the control and ``lift_low``,
-    ``lift_high`` its 94% interval (:mod:`clvmodels.experiments.value`): they become
-    ``difference``, ``ci_low``, ``ci_high``; ``relative_lift`` is the difference over the
-    control's mean CLV; there is no p-value.
+    Raises
+    ------
+    DataError
+        Folders for all groups given twice, or mixed with ``GROUP=DIR``; a group named
+        twice or without a name.
     """
-    base = float(table.loc[table["group"] == control, "mean_clv"].iloc[0])
-    variants = table[table["group"] != control]
-    lift = variants["lift"].to_numpy(dtype="float64")
-    return pd.DataFrame(
-        {
-            "metric": "clv",
-            "group": variants["group"].astype(str).to_numpy(dtype=object),
-            "test": "posterior",
-            "difference": lift,
-            "relative_lift": lift / base if base != 0 else np.nan,
-            "ci_low": variants["lift_low"].to_numpy(dtype="float64"),
-            "ci_high": variants["lift_high"].to_numpy(dtype="float64"),
-            "p_value": np.nan,
-            "p_value_adjusted": np.nan,
-        },
-        columns=list(TEST_COLUMNS),
-    )
+    if not values:
+        return None
+    pooled = [v for v in values if "=" not in v or Path(v).is_dir()]
+    if pooled:
+        if len(values) > 1:
+            raise DataError(
+                "--model: give one folder for every group (--model DIR) or one per group "
+                "(--model A=DIR_A --model B=DIR_B), not both or two folders",
+                examples=list(values),
+            )
+        return pooled[0]
+    folders: dict[str, str] = {}
+    for value in values:
+        group, _, folder = value.partition("=")
+        group = group.strip()
+        if not group or not folder:
+            raise DataError(f"--model {value!r}: write a model per group as GROUP=DIR")
+        if group in folders:
+            raise DataError(f"--model: group {group!r} is given two models")
+        folders[group] = folder
+    return folders
+
+
+def check_model_groups(model_dir: ModelFolders, groups: Sequence[Any]) -> None:
+    """With a model per group, every group of the assignments needs one and no other group.
+
+    Raises
+    ------
+    DataError
+        A group without a model, or a model for a group the assignments do not have.
+    """
+    if not isinstance(model_dir, Mapping):
+        return
+    known = sorted(str(g) for g in groups)
+    missing = [g for g in known if g not in model_dir]
+    if missing:
+        raise DataError(
+            f"--model: no model for group {', '.join(missing)}; with a model per group "
+            "every group needs one",
+            hint=f"the groups are {', '.join(known)}",
+        )
+    unknown = sorted(g for g in model_dir if g not in known)
+    if unknown:
+        raise DataError(
+            f"--model: group {', '.join(unknown)} is not in the assignments",
+            hint=f"the groups are {', '.join(known)}",
+        )
 
 
 def experiment_info(
@@ -217,6 +255,7 @@ def experiment_info(
             margin=margin,
             annual_discount_rate=annual_discount_rate,
             clv_draws=int(value.draws),
+            clv_models="one per group" if value.n_models > 1 else "one for all groups",
         )
     counts = {
         **windows.counts,
@@ -229,6 +268,7 @@ def experiment_info(
         "counts": counts,
         "groups": [analysis.control, *analysis.variants],
         "clv_note": None if value is None else str(value.note),
+        "clv_warning": None if value is None else value.warning,
         "srm_flagged": analysis.srm["flagged"],
     }
 

@@ -21,7 +21,8 @@ Jobs, one module each in :mod:`bench.jobs` (its docstring says what each side ru
 notebook way), and the `clv` commands as whole processes: ``cli_rfm``, ``cli_startup``,
 ``cli_fit``, ``cli_churn`` (on simulated subscriptions: :mod:`bench.subscriptions`),
 ``sbg_fit``, and ``cli_engagement`` and ``cli_conversion`` (on simulated visits and orders:
-:mod:`bench.visits`; against pandas the notebook way).
+:mod:`bench.visits`; against pandas the notebook way), ``cli_experiment`` (``clv experiment``
+with a model per arm on a simulated experiment; against pandas + scipy without CLV).
 
 Modules: ``__main__`` (the entry point), ``cli`` (the options), ``suite`` (the parent's run),
 ``runner`` (processes, timed), ``child`` (one side in this process), ``registry`` (the jobs

@@ -8,6 +8,7 @@ from . import __doc__ as overview
 from .child import child_main
 from .jobs.cdnow_clv import CDNOW_CHAINS, CDNOW_DRAWS
 from .jobs.cli_churn import CHURN_SUBSCRIPTIONS
+from .jobs.cli_experiment import EXPERIMENT_USERS
 from .jobs.cli_fit import FIT_MODELS
 from .jobs.nuts import NUTS_CHAINS, NUTS_CUSTOMERS, NUTS_DRAWS, NUTS_POPULATIONS, NUTS_TUNE
 from .registry import CHILD_JOBS, JOBS
@@ -116,6 +117,13 @@ def _job_options(parser: argparse.ArgumentParser) -> None:
         default=CHURN_SUBSCRIPTIONS,
         help=f"simulated subscriptions of the cli_churn job (default {CHURN_SUBSCRIPTIONS:,}; "
         "judged at 1M)",
+    )
+    parser.add_argument(
+        "--experiment-users",
+        type=int,
+        default=EXPERIMENT_USERS,
+        help=f"simulated users of the cli_experiment job, ~10 orders each (default "
+        f"{EXPERIMENT_USERS:,}; judged at 1M)",
     )
     parser.add_argument(
         "--visits-users",

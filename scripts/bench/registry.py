@@ -9,6 +9,7 @@ from .jobs import (
     cli_churn,
     cli_conversion,
     cli_engagement,
+    cli_experiment,
     cli_fit,
     cli_rfm,
     cli_startup,
@@ -47,6 +48,7 @@ JOBS: dict[str, Job] = {
         pg_rfm.JOB,
         cli_engagement.JOB,
         cli_conversion.JOB,
+        cli_experiment.JOB,
     )
 }
 #: The children that are not a job's side, by (``--job``, ``--side``); ``--job check
@@ -56,6 +58,7 @@ TASKS: dict[tuple[str, str], Child] = {
     ("prepare_nuts", "data"): nuts.child_prepare,
     ("prepare_cdnow", "data"): cdnow_clv.child_prepare,
     ("prepare_churn", "data"): cli_churn.child_prepare,
+    ("prepare_experiment", "data"): cli_experiment.child_prepare,
     ("prepare_visits", "data"): child_prepare_visits,
     ("posterior", "data"): child_posterior,
     ("warmup_score", "ours"): child_warmup_score,
@@ -67,6 +70,7 @@ CHILD_JOBS = (
     "prepare_nuts",
     "prepare_cdnow",
     "prepare_churn",
+    "prepare_experiment",
     "prepare_visits",
     "posterior",
     "check",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -192,23 +191,6 @@ def test_output_that_is_an_input_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "nothing was written" in result.output
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("clvmodels.experiments.value") is not None,
-    reason="the value comparison is there",
-)
-def test_model_without_the_value_part_is_a_clear_error(tmp_path: Path) -> None:
-    from clvmodels.data.contract import OrdersSource
-    from clvmodels.errors import DataError
-    from clvmodels.jobs.experiment import run_experiment
-
-    ab, orders = _write(tmp_path, n=40)
-    columns = {"uid_col": "user", "group_col": "arm", "time_col": "at"}
-    source = OrdersSource(orders, customer_col="Uid", date_col="Buy Ts", revenue_col="Revenue")
-    with pytest.raises(DataError, match="no value comparison yet"):
-        run_experiment(ab, source, tmp_path / "out", assignments_columns=columns, model_dir="m")
-    assert not (tmp_path / "out").exists()
-
-
 def test_help_has_examples() -> None:
     result = CliRunner().invoke(cli, ["experiment", "--help"])
     assert result.exit_code == 0
@@ -239,6 +221,7 @@ def test_value_part_is_written_when_a_model_is_given(
     """A stand-in for clvmodels.experiments.value: the job writes clv.csv and the clv rows."""
     from types import SimpleNamespace
 
+    import clvmodels.experiments.value
     import clvmodels.jobs.experiment as job
     import clvmodels.persistence
     from clvmodels.data.contract import OrdersSource
@@ -262,9 +245,16 @@ def test_value_part_is_written_when_a_model_is_given(
                 "prob_beats_control": [np.nan, 0.9],
             }
         )
-        return SimpleNamespace(table=table, per_user=None, draws=1, note="MAP: sampling only")
+        return SimpleNamespace(
+            table=table,
+            per_user=None,
+            draws=1,
+            note="MAP: sampling only",
+            n_models=1,
+            warning="WARNING: pooled",
+        )
 
-    monkeypatch.setattr(job, "_value_function", lambda: fake_comparison)
+    monkeypatch.setattr(clvmodels.experiments.value, "value_comparison", fake_comparison)
     monkeypatch.setattr(clvmodels.persistence, "load_model", lambda path: f"model at {path}")
     ab, orders = _write(tmp_path, n=80)
     source = OrdersSource(orders, customer_col="Uid", date_col="Buy Ts", revenue_col="Revenue")
@@ -274,7 +264,7 @@ def test_value_part_is_written_when_a_model_is_given(
         ab, source, out, assignments_columns=columns, model_dir="m", horizon="6M", margin=0.5
     )
     assert seen["model"] == "model at m" and seen["control"] == "A"
-    assert seen["horizon"] == "6M" and seen["margin"] == 0.5
+    assert seen["horizon"] == "6M" and seen["margin"] == 0.5 and seen["n_draws"] == 200
     assert {"uid", "group", "window_end"} <= set(seen["columns"])
     assert (out / "clv.csv").exists() and (out / "lifts.png").exists()
     tests = pd.read_csv(out / "tests.csv")
@@ -293,4 +283,4 @@ def test_value_part_is_written_when_a_model_is_given(
 
     lines = experiment_lines(outcome)
     assert any(line.startswith("B clv: lift") and "posterior" in line for line in lines)
-    assert lines[-1] == "clv: MAP: sampling only"
+    assert lines[-1] == "clv: MAP: sampling only" and "WARNING: pooled" in lines

@@ -187,7 +187,7 @@ def test_two_draws_mix_the_posterior_with_the_sampling_uncertainty(users, orders
 
 def test_the_clv_rows_of_tests_csv(users, orders):
     result = value_comparison(_model(slice(None)), users, orders, control="A")
-    rows = clv_test_rows(result)
+    rows = clv_test_rows(result.table, "A")
     table = result.table.set_index("group")
     assert rows[["metric", "group", "test"]].values.tolist() == [["clv", "B", "posterior"]]
     row = rows.iloc[0]
