@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 
 
 def test_demo_writes_every_output_and_publishes_the_tables(tmp_path: Path) -> None:
@@ -41,3 +43,22 @@ def test_demo_writes_every_output_and_publishes_the_tables(tmp_path: Path) -> No
     assert f"<th>DAU (mean daily active users)</th><td>{engaged['dau']:,.2f}</td>" in page
     rate = f"{converted['conversion_rate']:.1%}"
     assert f"<th>conversion rate (buyers / visitors)</th><td>{rate}</td>" in page
+    # the experiment: clv experiment's folder, its report section, the CLV lift's true sign
+    from clvmodels.examples.experiments import simulate_experiment
+
+    truth = simulate_experiment(10, seed=0).true_effects().set_index("group").loc["B"]
+    assert truth["value_difference"] > 0 > truth["conversion_difference"]  # the simulation's
+    folder = result.paths["experiment"]
+    for name in ("summary.csv", "tests.csv", "clv.csv", "srm.json", "experiment.json"):
+        assert (folder / name).exists(), name
+    tests = pd.read_csv(folder / "tests.csv")
+    clv = tests[(tests["metric"] == "clv") & (tests["group"] == "B")].iloc[0]
+    assert np.sign(clv["difference"]) == np.sign(truth["value_difference"])
+    assert any(line.strip().startswith("conversion lift B vs A: ") for line in lines)
+    assert any(
+        line.strip().startswith("CLV lift B vs A: ")
+        and f"true {truth['value_difference']:+.2f} per user" in line
+        for line in lines
+    )
+    assert "<section id='experiment'><h2>Experiment</h2>" in page
+    assert "Predicted CLV after the window" in page

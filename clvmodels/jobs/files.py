@@ -61,6 +61,11 @@ class PipelineFiles:
         return self.folder / "subscriptions"
 
     @property
+    def experiment(self) -> Path:
+        """The experiment part: assignments, orders, a model per arm and ``experiment/``."""
+        return self.folder / "experiment"
+
+    @property
     def published(self) -> Path:
         """The DuckDB database that ``clv publish`` wrote the presentation tables into."""
         return self.folder / "published.duckdb"

@@ -13,6 +13,7 @@ import pandas as pd
 from clvmodels.backtest import backtest
 from clvmodels.data.io import write_json, write_table
 from clvmodels.jobs.backtest import write_backtest
+from clvmodels.jobs.experiment_demo import run_experiment_demo
 from clvmodels.jobs.files import PipelineFiles
 from clvmodels.jobs.fit import FitSettings, fitted_input, repeat_customers
 from clvmodels.jobs.marketing_demo import run_acquisition_demo
@@ -210,6 +211,8 @@ def run_demo(
         )
     )
     result.paths.update(_product_analytics(result.paths, files, echo))
+    echo("an A/B test (simulated: B converts fewer users who buy more often):")
+    result.paths.update(run_experiment_demo(files.experiment, seed=seed, echo=echo))
     result.paths["published"] = _publish(orders_path, files, truth.time_unit, echo)
     shop_orders = pd.read_parquet(result.paths["mkt_orders"])
     _backtest_shop(shop_orders, files, priors=priors, seed=seed, echo=echo)
@@ -310,7 +313,10 @@ def _backtest_shop(
 def _report(
     shop_orders: pd.DataFrame, files: PipelineFiles, paths: dict[str, Path], echo: Echo
 ) -> Path:
-    """The second shop's HTML report: model, backtest, acquisition, engagement, conversion."""
+    """The second shop's HTML report: model, backtest, acquisition, engagement, conversion.
+
+    With the subscriptions and the experiment sections of the demo's other parts.
+    """
     started = time.perf_counter()
     write_report(
         files.report,
@@ -323,6 +329,7 @@ def _report(
         subscriptions=paths["churn"],
         engagement=paths["engagement"],
         conversion=paths["conversion"],
+        experiment=paths["experiment"],
     )
     echo(f"report [{time.perf_counter() - started:.1f} s]")
     return files.report
