@@ -3,11 +3,12 @@
 :func:`run_experiment_demo` simulates an experiment with a known effect
 (:func:`clvmodels.examples.experiments.simulate_experiment`, the default arms: B converts
 fewer users, 22% against 30%, who buy more often and drop out less), writes its assignments
-and orders as CSV, fits one MAP model per arm on that arm's orders (weeks, the package's own
-:class:`clvmodels.model.CLVModel`), runs ``clv experiment`` with a model per group (the same
-library call, :func:`clvmodels.jobs.experiment.run_experiment`) into ``experiment/`` and
-prints two headline lines: the conversion lift and the CLV lift of each variant against the
-control, each next to the simulation's truth (``true_effects``: the difference in conversion
+and orders as CSV (``ab_test/`` in the demo), fits one MAP model per arm on that arm's
+orders (weeks, the package's own :class:`clvmodels.model.CLVModel`), runs ``clv experiment``
+with a model per group (the same library call,
+:func:`clvmodels.jobs.experiment.run_experiment`) into ``experiment/`` and prints two
+headline lines: the conversion lift and the CLV lift of each variant against the control,
+each next to the simulation's truth (``true_effects``: the difference in conversion
 probability, and in expected discounted margin per user over the horizon after the window).
 
 Definitions
@@ -41,6 +42,7 @@ Echo = Callable[[str], None]
 
 def run_experiment_demo(
     folder: str | Path,
+    out_dir: str | Path,
     *,
     n_users: int = 4_000,
     seed: int = 42,
@@ -51,8 +53,9 @@ def run_experiment_demo(
     Parameters
     ----------
     folder : path
-        The demo's experiment folder: ``assignments.csv``, ``orders.csv``, ``model_<group>/``
-        and ``experiment/`` (what ``clv experiment -o`` writes).
+        Where the inputs go: ``assignments.csv``, ``orders.csv`` and ``model_<group>/``.
+    out_dir : path
+        What ``clv experiment -o`` writes (``summary.csv``, ``tests.csv``, ``clv.csv``, ...).
     n_users : int
         Users assigned (split evenly between A and B).
     seed : int
@@ -80,7 +83,7 @@ def run_experiment_demo(
         rfm = rfm_summary(arm_orders.rename(columns={"uid": "customer_id"}), time_unit="W")
         model = CLVModel(time_unit="W", method="map", seed=seed).fit(rfm)
         models[group] = save_model(model, folder / f"model_{group}")
-    out = folder / "experiment"
+    out = Path(out_dir)
     outcome = run_experiment(
         assignments,
         OrdersSource(orders, customer_col="uid", date_col="timestamp", revenue_col="revenue"),

@@ -62,8 +62,13 @@ class PipelineFiles:
 
     @property
     def experiment(self) -> Path:
-        """The experiment part: assignments, orders, a model per arm and ``experiment/``."""
+        """The experiment part: what ``clv experiment -o`` wrote for the simulated A/B test."""
         return self.folder / "experiment"
+
+    @property
+    def ab_test(self) -> Path:
+        """The simulated A/B test's inputs: assignments, orders and a model folder per arm."""
+        return self.folder / "ab_test"
 
     @property
     def published(self) -> Path:

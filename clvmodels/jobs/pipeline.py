@@ -212,7 +212,7 @@ def run_demo(
     )
     result.paths.update(_product_analytics(result.paths, files, echo))
     echo("an A/B test (simulated: B converts fewer users who buy more often):")
-    result.paths.update(run_experiment_demo(files.experiment, seed=seed, echo=echo))
+    result.paths.update(run_experiment_demo(files.ab_test, files.experiment, seed=seed, echo=echo))
     result.paths["published"] = _publish(orders_path, files, truth.time_unit, echo)
     shop_orders = pd.read_parquet(result.paths["mkt_orders"])
     _backtest_shop(shop_orders, files, priors=priors, seed=seed, echo=echo)
