@@ -101,17 +101,28 @@ def conditional_numerator(
     hyp_b = b + x
     hyp_c = a + b + x - 1
     z = t / (alpha + T + t)
+    ln_scale = (r + x) * np.log((alpha + T) / (alpha + t + T))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ln_hyp = np.log(hyp2f1(hyp_a, hyp_b, hyp_c, z))
-        bad = ~np.isfinite(ln_hyp)
-        if np.any(bad):
-            alt = np.log(hyp2f1(hyp_c - hyp_a, hyp_c - hyp_b, hyp_c, z)) + (
-                hyp_c - hyp_a - hyp_b
-            ) * np.log1p(-z)
-            ln_hyp = np.where(bad, alt, ln_hyp)
+        second = _one_minus_scaled(hyp2f1(hyp_a, hyp_b, hyp_c, z), ln_scale)
+        bad = ~np.isfinite(second)
+        if np.any(bad):  # Euler's transformation
+            euler = hyp2f1(hyp_c - hyp_a, hyp_c - hyp_b, hyp_c, z)
+            ln_euler = ln_scale + (hyp_c - hyp_a - hyp_b) * np.log1p(-z)
+            second = np.where(bad, _one_minus_scaled(euler, ln_euler), second)
         first = (a + b + x - 1) / (a - 1)
-        second = -np.expm1(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
     return first * second
+
+
+def _one_minus_scaled(value: np.ndarray, ln_scale: np.ndarray) -> np.ndarray:
+    """``1 - value * exp(ln_scale)``, in logs where ``value`` is positive (it can overflow).
+
+    With ``a + b + x - 1 < 0`` (no repeat purchase and ``a + b < 1``) the hypergeometric
+    value can be negative, and its logarithm is not defined: it is then multiplied out.
+    """
+    positive = value > 0
+    in_logs = -np.expm1(np.log(np.where(positive, value, 1.0)) + ln_scale)
+    direct = 1.0 - value * np.exp(ln_scale)
+    return np.where(positive, in_logs, direct)
 
 
 def conditional_numerator_grid(

@@ -189,16 +189,18 @@ def test_numerator_grid_equals_the_step_by_step_path_on_random_draws():
     grid = conditional_numerator_grid(r, alpha, a, b, x, T, t, discount)
     steps = step_by_step(r, alpha, a, b, x, T, t, discount)
     assert np.isfinite(grid).all()
-    # scipy's hyp2f1 is NaN for c = a + b + x - 1 < 0 (x = 0, a + b < 1); the series is not
-    scipy_nan = np.isnan(steps[0])
-    assert scipy_nan.any() and not np.isnan(steps[0][x > 0]).any()
-    for i, d in np.argwhere(scipy_nan)[:20]:
+    # c = a + b + x - 1 < 0 (x = 0, a + b < 1): 2F1 can be negative, and the scipy path
+    # multiplies it out (its logarithm gave NaN); both paths agree with the exact value
+    assert np.isfinite(steps[0]).all() and np.isfinite(steps[1]).all()
+    negative_c = (x[:, None] == 0) & ((a + b) < 1)[None, :]
+    assert negative_c.any()
+    for i, d in np.argwhere(negative_c)[:20]:
         exact = reference_numerator(r[d], alpha[d], a[d], b[d], x[i], T[i], t[-1])
         np.testing.assert_allclose(grid[0][i, d], exact, rtol=1e-12)
-    # elsewhere they agree to scipy's accuracy (~1e-12 for x = 200)
-    ok = ~scipy_nan
-    np.testing.assert_allclose(grid[0][ok], steps[0][ok], rtol=1e-11)
-    np.testing.assert_allclose(grid[1][ok], steps[1][ok], rtol=1e-11)
+        np.testing.assert_allclose(steps[0][i, d], exact, rtol=1e-11)
+    # everywhere they agree to scipy's accuracy (~1e-12 for x = 200)
+    np.testing.assert_allclose(grid[0], steps[0], rtol=1e-11)
+    np.testing.assert_allclose(grid[1], steps[1], rtol=1e-11)
 
 
 def test_numerator_grid_at_each_step_is_conditional_numerator():
@@ -262,3 +264,22 @@ def test_one_slow_pair_does_not_send_its_whole_x_to_scipy():
     )
     exact = [reference_numerator(0.243, 4.414, 0.793, 2.426, 0, T_i, t[-1]) for T_i in T]
     np.testing.assert_allclose(grid[0][:, 0], exact, rtol=1e-12)
+
+
+def test_conditional_numerator_when_the_hypergeometric_value_is_negative() -> None:
+    # a + b < 1 and no repeat purchase: c = a + b - 1 < 0 and 2F1 can be negative, where a
+    # logarithm is not defined (it gave NaN); the formula of FHL05 eq. 10 evaluated directly
+    from scipy.special import hyp2f1
+
+    from clvmodels.models.bgnbd import conditional_numerator
+
+    r, alpha, a, b, T, t = 2.0964955, 8.0839678, 0.1715869, 0.6004755, 53.010078, 16.822336
+    z = t / (alpha + T + t)
+    assert hyp2f1(r, b, a + b - 1, z) < 0  # the case
+    direct = (
+        (a + b - 1)
+        / (a - 1)
+        * (1 - ((alpha + T) / (alpha + T + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+    )
+    got = conditional_numerator(r, alpha, a, b, 0.0, T, t)
+    assert np.isfinite(got) and got == pytest.approx(direct, rel=1e-12)
