@@ -26,8 +26,6 @@ from clvmodels.data.io import duckdb_connection, write_json, write_table
 from clvmodels.data.visits_sql import VISITS_VIEW, VisitsSource, register_visits
 from clvmodels.jobs.background import import_meanwhile
 
-#: The checked orders, kept as a table: the visits' reader makes its raw view anew.
-_ORDERS_TABLE = "clv_conversion_orders"
 _PLOTS_MODULE = "clvmodels.plots.conversion"
 
 
@@ -93,12 +91,11 @@ def run_conversion(
     )
     with duckdb_connection() as con:
         orders_info = register_orders_source(con, orders)
-        con.execute(f"CREATE TEMP TABLE {_ORDERS_TABLE} AS SELECT * FROM {ORDERS_VIEW}")
         visits_info = register_visits(con, source, VISITS_VIEW)
         result = conversion_sql(
             con,
             visits=VISITS_VIEW,
-            orders=_ORDERS_TABLE,
+            orders=ORDERS_VIEW,
             uid_type=visits_info.uid_type,
             customer_type=orders_info.customer_type,
             observation_end=observation_end,
