@@ -13,7 +13,7 @@ Each helper checks one column the way the orders contract (``docs/orders.md``,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -47,15 +47,26 @@ def require_columns(raw: pd.DataFrame, flags: Mapping[str, str], what: str) -> N
         pass (with a guess when a column differs only in case, spaces or dashes); rule
         ``empty_table`` when it has no rows.
     """
-    missing = [name for name in flags if name not in raw.columns]
+    require_named_columns(raw.columns, flags, what)
+    if len(raw) == 0:
+        raise RULES["empty_table"].error(None, table=what)
+
+
+def require_named_columns(columns: Iterable[object], flags: Mapping[str, str], what: str) -> None:
+    """Raise rule ``missing_column`` unless ``columns`` hold every column of ``flags``.
+
+    The check of :func:`require_columns` on the column names alone (a table DuckDB reads).
+    """
+    present = list(columns)
+    missing = [name for name in flags if name not in present]
     if missing:
-        normalised = {normalise_name(c): str(c) for c in raw.columns}
+        normalised = {normalise_name(c): str(c) for c in present}
         guesses = [
             f"{flags[m]} '{normalised[normalise_name(m)]}'"
             for m in missing
             if normalise_name(m) in normalised
         ]
-        hint = f"its columns are: {', '.join(map(str, raw.columns))}. "
+        hint = f"its columns are: {', '.join(map(str, present))}. "
         unguessed = [flags[m] for m in missing if normalise_name(m) not in normalised]
         hint += (
             f"Did you mean {', '.join(guesses)}?"
@@ -67,8 +78,6 @@ def require_columns(raw: pd.DataFrame, flags: Mapping[str, str], what: str) -> N
         raise RULES["missing_column"].error(
             None, hint=hint, table=what, columns=", ".join(repr(m) for m in missing)
         )
-    if len(raw) == 0:
-        raise RULES["empty_table"].error(None, table=what)
 
 
 def normalise_name(name: object) -> str:

@@ -38,6 +38,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from clvmodels.data.columns import require_named_columns
 from clvmodels.data.orders_sql import (
     _FLOAT_TYPES,
     _INTEGER_TYPES,
@@ -134,7 +135,7 @@ def register_visits(
         exactly, and dates no rule reads unambiguously; see the module docstring.
     """
     types = register_table(con, source, VISITS_RAW)
-    _require(types, source)
+    require_named_columns(types, source.flags, "visits table")
     chain = _Chain(
         uid=customer_checks(source.uid_col, types[source.uid_col]),
         start=_dates(con, source, source.start_col, types[source.start_col]),
@@ -253,16 +254,6 @@ class _Chain:
 
 
 _ROWS = "_rows"
-
-
-def _require(types: dict[str, str], source: VisitsSource) -> None:
-    missing = [column for column in source.flags if column not in types]
-    if missing:
-        raise DataError(
-            f"the visits table has no column {', '.join(repr(m) for m in missing)}",
-            hint=f"its columns are: {', '.join(types)}. Name yours with "
-            + ", ".join(source.flags[m] for m in missing),
-        )
 
 
 def _dates(
