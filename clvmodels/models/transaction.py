@@ -16,7 +16,7 @@ step-by-step evaluation with a faster one (BG/NBD does).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,12 @@ class TransactionModel(PosteriorModel):
 
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
     scale_params = ("alpha", "beta")
+    #: Whether a customer can drop out at time zero, right after the first purchase
+    #: (Pareto/NBD, MBG/NBD). When False (BG/NBD), dropout happens only after a repeat
+    #: purchase, so every customer without one has P(alive) = 1 by construction: such a
+    #: model's P(alive) says nothing about one-time buyers. ``--model auto`` chooses among
+    #: the models with ``dropout_at_zero`` True by default (:mod:`clvmodels.selection`).
+    dropout_at_zero: ClassVar[bool]
 
     log_likelihood_: float
     n_customers_: int

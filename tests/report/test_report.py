@@ -334,7 +334,7 @@ def test_backtest_plots_redrawn_from_csv_when_pngs_are_missing(inputs, tmp_path)
     outputs = read_backtest(folder)
     assert "conditional.png is not a PNG image" in outputs.problems
     page = parse(build_report(inputs.orders, backtest=outputs))
-    assert len(page.sections["backtest"]["images"]) == 2
+    assert len(page.sections["backtest"]["images"]) == 3  # tracking, per period, conditional
     for src in page.sections["backtest"]["images"]:
         decode_png(src)
     assert "conditional.png is not a PNG image" in page.text("backtest")
