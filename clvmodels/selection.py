@@ -19,7 +19,8 @@ P(alive) = 1 by construction; ``candidates="all"`` (or a list of names) adds it.
 
 A candidate whose calibration fit raises a DataError or is not usable (a parameter at a
 bound) is skipped with its reason in ``comparison["skipped"]``; so is a winner whose refit on
-all the orders is not usable (the next best is refitted then).
+all the orders is not usable (the next best is refitted then). The calibration fits are MAP
+fits (``calibration_method``); the chosen model is refitted with ``method``.
 
 The comparison (``model.json`` key ``model_comparison``)::
 
@@ -29,7 +30,7 @@ The comparison (``model.json`` key ``model_comparison``)::
                "time_unit", "rule", "n_customers", "actual_purchases"},
      "models": {name: {"aggregate_error_pct", "bias", "mae", "rmse", "log_likelihood",
                        "predicted_purchases"}},
-     "skipped": {name: reason}, "method": ..., "priors": ...}
+     "skipped": {name: reason}, "calibration_method": "map", "priors": ...}
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def choose_model(
     priors: Priors = "default",
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    calibration_method: Method = "map",
     **model_kwargs: Any,
 ) -> Selection:
     """Fit every candidate on a calibration split, choose by holdout MAE, refit on all data.
@@ -191,9 +193,14 @@ def choose_model(
     observation_end : date, optional
         Orders after this day are not used (default: the last order's day).
     method, priors, seed
-        Fit settings of every fit, as for :class:`clvmodels.model.CLVModel`.
+        Fit settings, as for :class:`clvmodels.model.CLVModel`: ``method`` is that of the
+        chosen model's refit on all the orders; ``priors`` and ``seed`` of every fit.
     progress : callable, optional
         Called with a line of text before each step.
+    calibration_method : {"map", "laplace", "mcmc"}
+        The method of the candidates' calibration fits: MAP by default, whatever
+        ``method`` is (the choice compares the models at their point estimates, and a
+        Laplace or NUTS fit of every candidate would multiply the time taken).
     **model_kwargs
         More settings of :class:`CLVModel` (``chains``, ``draws``, ``tune``, ``progressbar``).
 
@@ -222,7 +229,7 @@ def choose_model(
         observation_end=obs_end,
         time_unit=unit,
         models=names,
-        method=method,
+        method=calibration_method,
         priors=priors,
         seed=seed,
         baselines=(),
@@ -283,7 +290,7 @@ def _comparison(
             if name in totals.index
         },
         "skipped": dict(tested.failed),
-        "method": settings["method"],
+        "calibration_method": settings["method"],
         "priors": settings["priors"],
     }
 
