@@ -75,7 +75,6 @@ def run_pipeline(
     files = PipelineFiles(Path(output_dir))
     files.folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-
     started = time.perf_counter()
     rfm = rfm_summary(
         orders, time_unit=time_unit, observation_end=observation_end, with_fingerprint=True
@@ -87,7 +86,6 @@ def run_pipeline(
         f"{UNIT_NAMES[time_unit]} [{time.perf_counter() - started:.1f} s]"
     )
 
-    started = time.perf_counter()
     settings = FitSettings(
         time_unit=time_unit,
         transaction_model=transaction_model,
@@ -96,18 +94,7 @@ def run_pipeline(
         seed=seed,
         candidates=candidates,
     )
-    model, comparison = fit_model(orders, rfm, settings, progress=progress, echo=echo)
-    extra: dict[str, Any] = {"input": fitted_input(rfm)}
-    if comparison is not None:
-        extra["model_comparison"] = comparison
-        for line in comparison_lines(comparison):
-            echo(line)
-    paths["model"] = save_model(model, files.model, extra=extra)
-    echo(
-        f"fit ({method}, {priors} priors) [{time.perf_counter() - started:.1f} s]: "
-        f"{MODEL_LABELS[model.transaction_model]} {_params(model.transaction_model_.params_)}; "
-        f"Gamma-Gamma {_params(model.require_spend_model().params_)}"
-    )
+    model = _fit_and_save(orders, rfm, settings, files, paths, progress=progress, echo=echo)
     if not model.converged_:
         echo("WARNING: a fit did not converge; see `clv show` on the model directory")
 
@@ -147,6 +134,34 @@ def run_pipeline(
     )
     paths["summary"] = write_json(summary, files.summary)
     return PipelineResult(model=model, rfm=rfm, scores=scores, summary=summary, paths=paths)
+
+
+def _fit_and_save(
+    orders: pd.DataFrame,
+    rfm: pd.DataFrame,
+    settings: FitSettings,
+    files: PipelineFiles,
+    paths: dict[str, Path],
+    *,
+    progress: bool,
+    echo: Echo,
+) -> CLVModel:
+    """Fit (or choose, ``"auto"``) the model, save it with its comparison, say what it is."""
+    started = time.perf_counter()
+    model, comparison = fit_model(orders, rfm, settings, progress=progress, echo=echo)
+    extra: dict[str, Any] = {"input": fitted_input(rfm)}
+    if comparison is not None:
+        extra["model_comparison"] = comparison
+        for line in comparison_lines(comparison):
+            echo(line)
+    paths["model"] = save_model(model, files.model, extra=extra)
+    echo(
+        f"fit ({settings.method}, {settings.priors} priors) "
+        f"[{time.perf_counter() - started:.1f} s]: "
+        f"{MODEL_LABELS[model.transaction_model]} {_params(model.transaction_model_.params_)}; "
+        f"Gamma-Gamma {_params(model.require_spend_model().params_)}"
+    )
+    return model
 
 
 def _run_numbers(
