@@ -152,3 +152,17 @@ def test_a_failing_candidate_is_recorded_and_skipped(cdnow_orders, monkeypatch):
     assert "made to fail here" in chosen.comparison["skipped"]["pareto"]
     assert list(chosen.comparison["models"]) == ["mbgnbd"]
     assert chosen.model.transaction_model == "mbgnbd" and chosen.model.converged_
+
+
+def test_the_report_model_section_shows_the_comparison(fitted_auto, cdnow_orders):
+    from clvmodels.persistence import load_model, read_metadata
+    from clvmodels.report.model import model_section
+
+    model_dir, _ = fitted_auto
+    metadata = read_metadata(model_dir)
+    html = str(model_section(load_model(model_dir), metadata, cdnow_orders))
+    label = MODELS[metadata["model_comparison"]["selected"]].label
+    assert "<h3>Model choice: holdout purchases per candidate</h3>" in html
+    assert f"Chosen by --model auto: {label}" in html
+    for row in metadata["model_comparison"]["models"].values():
+        assert f"{row['mae']:.4f}" in html and f"{row['bias']:+.3f}" in html
