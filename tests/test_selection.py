@@ -166,15 +166,3 @@ def test_the_report_model_section_shows_the_comparison(fitted_auto, cdnow_orders
     assert f"Chosen by --model auto: {label}" in html
     for row in metadata["model_comparison"]["models"].values():
         assert f"{row['mae']:.4f}" in html and f"{row['bias']:+.3f}" in html
-
-
-def test_clv_publish_without_a_model_chooses_one(cdnow_orders, tmp_path):
-    orders = tmp_path / "orders.parquet"
-    cdnow_orders[cdnow_orders["customer_id"] <= 600].to_parquet(orders)  # a quarter, for speed
-    args = ["publish", str(orders), "--to", str(tmp_path / "out"), "--time-unit", "W"]
-    result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, result.output
-    assert "model choice: pareto, mbgnbd (the models whose customers can drop out" in (
-        result.output
-    )
-    assert "chosen: " in result.output and "(lowest per-customer MAE" in result.output
