@@ -212,6 +212,7 @@ def test_backtest_command_writes_everything(cdnow_orders, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "best by per-customer RMSE" in result.output
+    assert "    bias     MAE    RMSE      log-lik" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["best_model"] in {"bgnbd", "mbgnbd", "naive", "cohort"}
     for name in ("tracking.png", "tracking_incremental.png", "conditional.png"):
