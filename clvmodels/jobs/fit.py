@@ -11,6 +11,7 @@ imported by this module, so only the jobs that fit load it.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,12 @@ def fit_model(
     """
     if settings.transaction_model != "auto":
         return settings.model(progress=progress).fit(rfm), None
-    frame = orders if isinstance(orders, pd.DataFrame) else orders_frame(orders)
+    if isinstance(orders, pd.DataFrame):
+        frame = orders
+    else:
+        with warnings.catch_warnings():  # the same source's warnings came with ``rfm``'s summary
+            warnings.simplefilter("ignore")
+            frame = orders_frame(orders)
     selection = choose_model(
         frame,
         time_unit=settings.time_unit,
