@@ -2,8 +2,9 @@
 
 The default rules (high_value, loyal, promising_new, at_risk, occasional, one_time,
 hibernating, lost) are documented in ``clvmodels/segment_rules.toml``; a TOML file of the
-same form replaces them. Scores without CLV get the no-CLV rules of ``clvmodels/segment_rules_no_clv.toml``,
-which use only P(alive), expected purchases, frequency, recency and tenure.
+same form replaces them. Scores without CLV get the no-CLV rules of
+``clvmodels/segment_rules_no_clv.toml``, which use only P(alive), expected purchases,
+frequency, recency and tenure.
 
 Rules file (TOML)::
 
