@@ -65,6 +65,11 @@ class TransactionModel(PosteriorModel):
         Customers fitted, and the distinct (x, t_x, T) tuples they collapse to.
     """
 
+    #: Whether a customer can drop out before a repeat purchase (at time zero, or with the
+    #: first purchase). False (BG/NBD) means P(alive) = 1 for every customer without a
+    #: repeat purchase, by construction: P(alive) then says nothing about one-time buyers.
+    dropout_at_zero: bool = False
+
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
     scale_params = ("alpha", "beta")
 
