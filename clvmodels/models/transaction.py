@@ -16,7 +16,7 @@ step-by-step evaluation with a faster one (BG/NBD does).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import ClassVar, Self
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -65,14 +65,15 @@ class TransactionModel(PosteriorModel):
         Customers fitted, and the distinct (x, t_x, T) tuples they collapse to.
     """
 
+    #: Whether a customer can drop out before a repeat purchase (at time zero, or with the
+    #: first purchase). False (BG/NBD) means P(alive) = 1 for every customer without a
+    #: repeat purchase, by construction: P(alive) then says nothing about one-time buyers.
+    #: ``--model auto`` chooses among the models with it True by default
+    #: (:mod:`clvmodels.selection`).
+    dropout_at_zero: bool = False
+
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
     scale_params = ("alpha", "beta")
-    #: Whether a customer can drop out at time zero, right after the first purchase
-    #: (Pareto/NBD, MBG/NBD). When False (BG/NBD), dropout happens only after a repeat
-    #: purchase, so every customer without one has P(alive) = 1 by construction: such a
-    #: model's P(alive) says nothing about one-time buyers. ``--model auto`` chooses among
-    #: the models with ``dropout_at_zero`` True by default (:mod:`clvmodels.selection`).
-    dropout_at_zero: ClassVar[bool]
 
     log_likelihood_: float
     n_customers_: int
