@@ -4,8 +4,9 @@ A model directory holds::
 
     model.json                  format name and version, library versions, time unit, data
                                 period, input fingerprint, parameters, fit reports, each
-                                part's log_likelihood (at its posterior means), and the
-                                SHA-256 of every other file and of itself (minus that field)
+                                part's log_likelihood (at its posterior means), the
+                                SHA-256 of every other file and of itself (minus that field);
+                                ``model_comparison`` for a model chosen by ``--model auto``
     transaction_posterior.nc    BG/NBD draws, dims (chain, draw)
     spend_posterior.nc          Gamma-Gamma draws, dims (chain, draw); absent for a model
                                 fitted without revenue (``"spend_model": null`` in model.json)
@@ -183,6 +184,7 @@ OPTIONAL_METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
     "n_customers": (int, None),
     "n_repeat_customers": (int, None),
     "input": (dict,),
+    "model_comparison": (dict,),  # clv fit --model auto (clvmodels.selection)
 }
 #: The keys of a constant spend part (``"spend_model": {"name": "constant", ...}``).
 CONSTANT_SPEND_KEYS: dict[str, tuple[type | None, ...]] = {

@@ -119,8 +119,10 @@ def test_a_transaction_only_log_backtests_on_purchases(orders):
         "predicted_purchases",
         "actual_purchases",
         "purchases_error_pct",
+        "bias_purchases",
         "mae_purchases",
         "rmse_purchases",
+        "log_likelihood",
     ]
     purchases = list(result.totals.columns)
     pd.testing.assert_frame_equal(result.totals, with_revenue.totals[purchases])

@@ -62,8 +62,11 @@ def backtest(
     the cohort curve (older cohorts' empirical curves at the same ages). Writes to DIR:
     metrics.json (with the best model by per-customer RMSE), totals.csv, conditional.csv
     (mean holdout purchases by calibration frequency 0..7+), tracking.csv (cumulative
-    repeat purchases per period), customers.parquet, and tracking.png, conditional.png.
-    Orders without revenue give the purchase metrics only.
+    repeat purchases per period), customers.parquet, and the plots tracking.png
+    (cumulative), tracking_incremental.png (per period) and conditional.png (calibration vs
+    holdout by calibration frequency). Per model: aggregate error, bias, MAE, RMSE of the
+    holdout purchases and the calibration log-likelihood (docs/backtest.md). Orders without
+    revenue give the purchase metrics only.
 
     Example:
 
@@ -97,11 +100,16 @@ def backtest(
         f"{settings['calibration_end']}, holdout to {settings['observation_end']} "
         f"({settings['holdout_length']:.1f} {settings['time_unit']})"
     )
-    say(f"  {'model':<8}{'predicted':>12}{'actual':>10}{'error %':>10}{'MAE':>8}{'RMSE':>8}")
+    say(
+        f"  {'model':<8}{'predicted':>12}{'actual':>10}{'error %':>10}{'bias':>9}{'MAE':>8}"
+        f"{'RMSE':>8}{'log-lik':>13}"
+    )
     for row in result.totals.itertuples():
+        ll = f"{row.log_likelihood:>13,.1f}" if row.kind == "model" else f"{'':>13}"
         say(
             f"  {row.model:<8}{row.predicted_purchases:>12,.0f}{row.actual_purchases:>10,.0f}"
-            f"{row.purchases_error_pct:>10.1f}{row.mae_purchases:>8.3f}{row.rmse_purchases:>8.3f}"
+            f"{row.purchases_error_pct:>10.1f}{row.bias_purchases:>+9.3f}"
+            f"{row.mae_purchases:>8.3f}{row.rmse_purchases:>8.3f}{ll}"
         )
     say(f"best by per-customer RMSE of holdout purchases: {result.best}")
     if not settings.get("revenue", True):

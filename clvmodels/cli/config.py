@@ -25,7 +25,8 @@ fills the model folder that ``score``, ``show``, ``payback --model``, ``budget -
 (outputs are always given on the command line); ``clv power`` takes the ``[orders]`` column
 mapping for its ``--orders`` and ``[defaults]`` ``horizon``, ``margin`` and
 ``annual_discount_rate``, never the orders path or the model folder; ``[defaults]
-model_type`` fills ``clv fit --model`` and ``publish --model-type``. ``clv demo`` takes no
+model_type`` fills ``clv fit --model`` and ``publish --model-type`` (``auto`` too), and
+``[defaults] candidates`` ``clv fit --candidates``. ``clv demo`` takes no
 file. ``clv run JOB`` reads JOB only
 (:mod:`clvmodels.cli.run`).
 """
@@ -78,6 +79,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_ORDERS,
         **_defaults("time_unit"),
         "transaction_model": ("defaults", "model_type"),
+        "candidates": ("defaults", "candidates"),
     },
     "show": _defaults("model_dir"),
     "score": {

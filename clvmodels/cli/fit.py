@@ -6,13 +6,14 @@ The modelling stack (SciPy, xarray, PyMC) is imported when a command runs, not b
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import click
 
 from clvmodels.cli.common import (
     DATE,
     TIME_UNIT,
+    UserError,
     day_text,
     fit_method_options,
     guarded,
@@ -52,10 +53,21 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
 @click.option(
     "--model",
     "transaction_model",
-    type=click.Choice(TRANSACTION_MODEL_NAMES),
+    type=click.Choice([*TRANSACTION_MODEL_NAMES, "auto"]),
     default="bgnbd",
     show_default=True,
-    help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
+    help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD, or auto: the candidate with the "
+    "lowest holdout MAE on a calibration split (docs/backtest.md).",
+)
+@click.option(
+    "--candidates",
+    help="With --model auto: the models to compare, comma-separated, or all (default: those "
+    "whose P(alive) means something for one-time buyers, i.e. not BG/NBD).",
+)
+@click.option(
+    "--holdout",
+    help="With --model auto: the holdout's length, e.g. 13W (default: the last quarter of "
+    "the orders' span, at least 8 weeks).",
 )
 @fit_method_options
 @guarded
@@ -70,10 +82,19 @@ def fit(
     draws: int,
     tune: int,
     seed: int,
-    transaction_model: TransactionModelName,
+    transaction_model: TransactionModelName | Literal["auto"],
+    candidates: str | None,
+    holdout: str | None,
     **kwargs: Any,
 ) -> None:
-    """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
+    """Fit BG/NBD (or --model pareto, mbgnbd, auto) for purchases and Gamma-Gamma for spend.
+
+    --model auto holds out the last quarter of the orders' span (at least 8 weeks), fits
+    each candidate on the rest, picks the one with the lowest per-customer MAE of holdout
+    purchases, refits it on all the orders, and prints and saves the comparison
+    (model_comparison in model.json). The default candidates are Pareto/NBD and MBG/NBD
+    (models whose customers can drop out right after the first purchase);
+    --candidates all adds BG/NBD, which gives every one-time buyer P(alive) = 1.
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
     observation end, a fingerprint of the input, and the optimiser's status or the
@@ -90,6 +111,8 @@ def fit(
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
     """
+    if transaction_model != "auto" and (candidates or holdout):
+        raise UserError("--candidates and --holdout go with --model auto")
     folder_output(model_dir, "-o", "a model folder")
     check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
@@ -104,6 +127,8 @@ def fit(
         draws=draws,
         tune=tune,
         seed=seed,
+        candidates=candidates,
+        holdout=holdout,
     )
 
     def announce(data: FitData) -> None:
@@ -120,8 +145,14 @@ def fit(
         observation_end=day_text(observation_end),
         progress=show_progress(),
         announce=announce,
+        echo=say,
     )
     say(f"fitted in {result.seconds:.1f} s")
+    if result.comparison is not None:
+        from clvmodels.selection import comparison_lines
+
+        for line in comparison_lines(result.comparison):
+            say(line)
     print_model_description(result.model.describe())
     say(f"wrote {model_dir}")
 
@@ -153,12 +184,18 @@ def show(model_dir: str, as_json: bool) -> None:
             "spend_model",
             "no_spend_model",
             "input",
+            "model_comparison",
             "library_versions",
             "clvmodels_version",
         )
         click.echo(json.dumps({k: metadata[k] for k in keep if k in metadata}, indent=2))
         return
     print_model_description(metadata)
+    if metadata.get("model_comparison"):
+        from clvmodels.selection import comparison_lines
+
+        for line in comparison_lines(metadata["model_comparison"]):
+            say(line)
     say(
         f"saved with clvmodels {metadata['clvmodels_version']}, pymc-marketing "
         f"{metadata['library_versions'].get('pymc-marketing')}"

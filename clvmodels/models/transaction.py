@@ -68,6 +68,8 @@ class TransactionModel(PosteriorModel):
     #: Whether a customer can drop out before a repeat purchase (at time zero, or with the
     #: first purchase). False (BG/NBD) means P(alive) = 1 for every customer without a
     #: repeat purchase, by construction: P(alive) then says nothing about one-time buyers.
+    #: ``--model auto`` chooses among the models with it True by default
+    #: (:mod:`clvmodels.selection`).
     dropout_at_zero: bool = False
 
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
