@@ -58,6 +58,27 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
     help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
 )
 @fit_method_options
+@click.option(
+    "--customers",
+    "customers_path",
+    help="Customers table (file or database URL), one row per customer, holding the covariates.",
+)
+@click.option(
+    "--customer-key",
+    default="customer_id",
+    show_default=True,
+    help="The customers table's id column (matched to the orders' customer ids).",
+)
+@click.option(
+    "--customers-table", help="Table of a database --customers (default: its only table)."
+)
+@click.option(
+    "--covariates",
+    default="",
+    help="Comma list of covariate columns acting on both processes (purchase and dropout).",
+)
+@click.option("--purchase-covariates", default="", help="Covariates on the purchase rate only.")
+@click.option("--dropout-covariates", default="", help="Covariates on dropout only.")
 @guarded
 def fit(
     orders: str,
@@ -71,6 +92,12 @@ def fit(
     tune: int,
     seed: int,
     transaction_model: TransactionModelName,
+    customers_path: str | None,
+    customer_key: str,
+    customers_table: str | None,
+    covariates: str,
+    purchase_covariates: str,
+    dropout_covariates: str,
     **kwargs: Any,
 ) -> None:
     """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
@@ -85,16 +112,27 @@ def fit(
     (X times the mean orders per repeat occasion when same-day orders merge). See
     docs/models.md.
 
+    Covariates (time-invariant, per customer; docs/models.md "Covariates"): --customers
+    CUSTOMERS --covariates channel,gender,first_order_value puts them on both processes;
+    --purchase-covariates / --dropout-covariates on one. Categorical columns are one-hot
+    encoded against their most frequent level, numeric ones standardised; the encoding is
+    saved with the model. A customer missing from the table, a duplicated key or a missing
+    value is an error.
+
     Example:
 
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
+      clv fit orders.csv -o model/ --customers customers.csv --covariates channel,gender
     """
     folder_output(model_dir, "-o", "a model folder")
     check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
-    from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
+    from clvmodels.jobs.fit import CustomersSource, FitData, FitSettings, fit_orders
 
+    both = _names(covariates)
+    purchase = tuple(dict.fromkeys((*both, *_names(purchase_covariates))))
+    dropout = tuple(dict.fromkeys((*both, *_names(dropout_covariates))))
     settings = FitSettings(
         time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,
@@ -104,6 +142,13 @@ def fit(
         draws=draws,
         tune=tune,
         seed=seed,
+        purchase_covariates=purchase,
+        dropout_covariates=dropout,
+    )
+    customers = (
+        CustomersSource(customers_path, key=customer_key, table=customers_table)
+        if customers_path
+        else None
     )
 
     def announce(data: FitData) -> None:
@@ -111,6 +156,12 @@ def fit(
             f"fitting on {data.n_customers:,} customers ({data.n_repeat:,} repeat) with orders "
             f"up to {data.up_to}; time unit {UNIT_NAMES[settings.time_unit]}; "
             f"model {transaction_model}, method {method}, {priors} priors"
+            + (
+                f"; covariates: purchase {', '.join(purchase) or 'none'}, dropout "
+                f"{', '.join(dropout) or 'none'}"
+                if purchase or dropout
+                else ""
+            )
         )
 
     result = fit_orders(
@@ -120,6 +171,7 @@ def fit(
         observation_end=day_text(observation_end),
         progress=show_progress(),
         announce=announce,
+        customers=customers,
     )
     say(f"fitted in {result.seconds:.1f} s")
     print_model_description(result.model.describe())
@@ -153,6 +205,10 @@ def show(model_dir: str, as_json: bool) -> None:
             "spend_model",
             "no_spend_model",
             "input",
+            "encoding",
+            "coefficients",
+            "log_likelihood",
+            "model_comparison",
             "library_versions",
             "clvmodels_version",
         )
@@ -198,6 +254,44 @@ def print_model_description(description: dict[str, Any]) -> None:
         excluded = report.get("zero_value_exclusions")
         if excluded and excluded.get("n_customers"):
             say("  " + _exclusions_line(excluded))
+        if key == "transaction_model" and description.get("coefficients"):
+            print_coefficients(description["encoding"], description["coefficients"])
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def print_coefficients(encoding: dict[str, Any], coefficients: dict[str, Any]) -> None:
+    """Print the covariates' encoding and the coefficient table with its effects."""
+    references = ", ".join(
+        f"{c['name']} = {c['reference']}"
+        if c["kind"] == "categorical"
+        else f"{c['name']} at its mean"
+        for c in encoding["columns"]
+    )
+    say(f"  covariates (reference customer: {references}; numeric: 1 unit = 1 sd)")
+    say(f"  {'process':<10}{'feature':<24}{'coef':>9}{'94% interval':>22}   effect")
+    for row in coefficients["rows"]:
+        interval = f"[{row['low_94']:.3g}, {row['high_94']:.3g}]"
+        if "multiplier_mean" in row:
+            rate = "purchase rate" if row["process"] == "purchase" else "dropout rate"
+            effect = (
+                f"x{row['multiplier_mean']:.3g} {rate} "
+                f"[{row['multiplier_low_94']:.3g}, {row['multiplier_high_94']:.3g}]"
+            )
+        elif "dropout_p_up_mean" in row:
+            effect = (
+                f"P(drop) {row['dropout_p_reference_mean']:.3g} -> {row['dropout_p_up_mean']:.3g} "
+                f"[{row['dropout_p_up_low_94']:.3g}, {row['dropout_p_up_high_94']:.3g}]"
+            )
+        else:
+            effect = "(its P(drop) effect is on the dropout_a row)"
+        say(
+            f"  {row['process']:<10}{row['feature']:<24}{row['mean']:>9.3g}{interval:>22}"
+            f"   {effect}"
+        )
+    say(f"  intervals: {coefficients['interval']}")
 
 
 def _exclusions_line(excluded: dict[str, Any]) -> str:

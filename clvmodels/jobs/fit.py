@@ -17,7 +17,9 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.customers import attach_covariates, read_customers
 from clvmodels.data.database_url import stored_source
+from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
 from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.persistence import save_model
@@ -37,6 +39,13 @@ class FitSettings:
     draws: int = 1000
     tune: int = 1000
     seed: int = 0
+    purchase_covariates: tuple[str, ...] = ()
+    dropout_covariates: tuple[str, ...] = ()
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """Every covariate column, each once."""
+        return tuple(dict.fromkeys((*self.purchase_covariates, *self.dropout_covariates)))
 
     def model(self, *, progress: bool = False) -> CLVModel:
         """An unfitted :class:`~clvmodels.model.CLVModel` with these settings."""
@@ -50,7 +59,46 @@ class FitSettings:
             tune=self.tune,
             seed=self.seed,
             progressbar=progress,
+            purchase_covariates=self.purchase_covariates,
+            dropout_covariates=self.dropout_covariates,
         )
+
+
+@dataclass(frozen=True)
+class CustomersSource:
+    """A customers table (one row per customer, its covariates) and how to read it.
+
+    ``path`` is a table file or database URL (or a DataFrame), ``key`` its customer id column
+    (matched to the orders' ids); ``table``, ``query``: as for the orders.
+    """
+
+    path: str | Path | pd.DataFrame
+    key: str = "customer_id"
+    table: str | None = None
+    query: str | None = None
+
+
+def with_covariates(
+    summary: pd.DataFrame, customers: CustomersSource | None, columns: tuple[str, ...]
+) -> pd.DataFrame:
+    """The RFM table with the covariate ``columns`` of ``customers`` joined on the ids."""
+    if not columns and customers is None:
+        return summary
+    if customers is None:
+        raise DataError(
+            f"covariates {', '.join(columns)} need a customers table",
+            hint="pass --customers CUSTOMERS (and --customer-key if its id column is not "
+            "customer_id)",
+        )
+    if not columns:
+        raise DataError(
+            "a customers table was given but no covariates",
+            hint="name them with --covariates (or --purchase-covariates, --dropout-covariates)",
+        )
+    table = read_customers(
+        customers.path, columns, key=customers.key, table=customers.table, query=customers.query
+    )
+    return attach_covariates(summary, table)
 
 
 @dataclass(frozen=True)
@@ -106,6 +154,7 @@ def fit_orders(
     observation_end: str | None = None,
     progress: bool = False,
     announce: Callable[[FitData], None] = lambda _: None,
+    customers: CustomersSource | None = None,
 ) -> FitResult:
     """Summarise ``orders`` up to ``observation_end``, fit the models and save them.
 
@@ -123,6 +172,8 @@ def fit_orders(
         Show the sampler's progress bars.
     announce : callable
         Called with the :class:`FitData` once the orders are summarised, before the fit.
+    customers : CustomersSource, optional
+        The customers table holding ``settings``' covariates (:func:`with_covariates`).
 
     Returns
     -------
@@ -135,6 +186,7 @@ def fit_orders(
         observation_end=observation_end,
         with_fingerprint=True,
     )
+    summary = with_covariates(summary, customers, settings.covariates)
     data = FitData.of(summary)
     announce(data)
     started = time.perf_counter()

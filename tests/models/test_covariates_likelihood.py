@@ -145,7 +145,11 @@ def test_weighted_graph_equals_the_formulas_at_random_points(kind: str) -> None:
     rng = np.random.default_rng(1)
     for _ in range(3):
         scales = dict(
-            zip(("r", "alpha", "a", "b", "s", "beta"), rng.uniform(0.3, 3, 6) * [1, 5, 1, 3, 1, 5])
+            zip(
+                ("r", "alpha", "a", "b", "s", "beta"),
+                rng.uniform(0.3, 3, 6) * [1, 5, 1, 3, 1, 5],
+                strict=True,
+            )
         )
         g = rng.normal(size=2) * 0.5
         d = rng.normal(size=(2, 1)) * 0.5
