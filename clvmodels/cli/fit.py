@@ -22,6 +22,11 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
+from clvmodels.cli.customers_options import (
+    covariate_names,
+    customers_options,
+    pop_customers_source,
+)
 from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import (
     TRANSACTION_MODEL_NAMES,
@@ -58,20 +63,7 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
     help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
 )
 @fit_method_options
-@click.option(
-    "--customers",
-    "customers_path",
-    help="Customers table (file or database URL), one row per customer, holding the covariates.",
-)
-@click.option(
-    "--customer-key",
-    default="customer_id",
-    show_default=True,
-    help="The customers table's id column (matched to the orders' customer ids).",
-)
-@click.option(
-    "--customers-table", help="Table of a database --customers (default: its only table)."
-)
+@customers_options
 @click.option(
     "--covariates",
     default="",
@@ -92,9 +84,6 @@ def fit(
     tune: int,
     seed: int,
     transaction_model: TransactionModelName,
-    customers_path: str | None,
-    customer_key: str,
-    customers_table: str | None,
     covariates: str,
     purchase_covariates: str,
     dropout_covariates: str,
@@ -128,11 +117,12 @@ def fit(
     folder_output(model_dir, "-o", "a model folder")
     check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
-    from clvmodels.jobs.fit import CustomersSource, FitData, FitSettings, fit_orders
+    from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
 
-    both = _names(covariates)
-    purchase = tuple(dict.fromkeys((*both, *_names(purchase_covariates))))
-    dropout = tuple(dict.fromkeys((*both, *_names(dropout_covariates))))
+    customers = pop_customers_source(kwargs)
+    both = covariate_names(covariates)
+    purchase = tuple(dict.fromkeys((*both, *covariate_names(purchase_covariates))))
+    dropout = tuple(dict.fromkeys((*both, *covariate_names(dropout_covariates))))
     settings = FitSettings(
         time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,
@@ -144,11 +134,6 @@ def fit(
         seed=seed,
         purchase_covariates=purchase,
         dropout_covariates=dropout,
-    )
-    customers = (
-        CustomersSource(customers_path, key=customer_key, table=customers_table)
-        if customers_path
-        else None
     )
 
     def announce(data: FitData) -> None:
@@ -256,10 +241,6 @@ def print_model_description(description: dict[str, Any]) -> None:
             say("  " + _exclusions_line(excluded))
         if key == "transaction_model" and description.get("coefficients"):
             print_coefficients(description["encoding"], description["coefficients"])
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def print_coefficients(encoding: dict[str, Any], coefficients: dict[str, Any]) -> None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -120,3 +122,71 @@ def attach_covariates(rfm: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFram
             out[name] = customers[name].to_numpy()[rows]
     out.attrs = dict(rfm.attrs)
     return out
+
+
+@dataclass(frozen=True)
+class CustomersSource:
+    """A customers table (one row per customer, its covariates) and how to read it.
+
+    ``path`` is a table file or database URL (or a DataFrame), ``key`` its customer id column
+    (matched to the orders' ids); ``table``, ``query``: as for the orders.
+    """
+
+    path: str | Path | pd.DataFrame
+    key: str = "customer_id"
+    table: str | None = None
+    query: str | None = None
+
+
+def with_covariates(
+    summary: pd.DataFrame, customers: CustomersSource | None, columns: tuple[str, ...]
+) -> pd.DataFrame:
+    """The RFM table with the covariate ``columns`` of ``customers`` joined on the ids."""
+    if not columns and customers is None:
+        return summary
+    if customers is None:
+        raise DataError(
+            f"covariates {', '.join(columns)} need a customers table",
+            hint="pass --customers CUSTOMERS (and --customer-key if its id column is not "
+            "customer_id)",
+        )
+    if not columns:
+        raise DataError(
+            "a customers table was given but no covariates",
+            hint="name them with --covariates (or --purchase-covariates, --dropout-covariates)",
+        )
+    table = read_customers(
+        customers.path, columns, key=customers.key, table=customers.table, query=customers.query
+    )
+    return attach_covariates(summary, table)
+
+
+def model_covariates(
+    summary: pd.DataFrame, model: Any, customers: CustomersSource | None
+) -> pd.DataFrame:
+    """The RFM table with the covariates a fitted ``model`` (a CLVModel) was fitted with.
+
+    A model without covariates takes no customers table; one with covariates needs it.
+    """
+    columns = tuple(dict.fromkeys((*model.purchase_covariates, *model.dropout_covariates)))
+    if customers is not None and not columns:
+        raise DataError(
+            "a customers table was given, but the model was fitted without covariates",
+            hint="drop --customers, or refit with --covariates",
+        )
+    if columns and customers is None:
+        raise DataError(
+            f"the model was fitted with covariates ({', '.join(columns)}): pass the customers "
+            "table holding them",
+            hint="--customers CUSTOMERS (and --customer-key if its id column is not customer_id)",
+        )
+    return with_covariates(summary, customers, columns)
+
+
+def refuse_customers_on_engine(model: Any, customers: CustomersSource | None) -> None:
+    """Spark scoring has no covariates yet: refuse a model or a table with them."""
+    if customers is not None or model.purchase_covariates or model.dropout_covariates:
+        raise DataError(
+            "covariates are scored by the DuckDB and pandas engine only",
+            hint="score without --engine spark",
+        )

@@ -17,9 +17,8 @@ from typing import Any
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
-from clvmodels.data.customers import attach_covariates, read_customers
+from clvmodels.data.customers import CustomersSource, with_covariates
 from clvmodels.data.database_url import stored_source
-from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
 from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.persistence import save_model
@@ -62,43 +61,6 @@ class FitSettings:
             purchase_covariates=self.purchase_covariates,
             dropout_covariates=self.dropout_covariates,
         )
-
-
-@dataclass(frozen=True)
-class CustomersSource:
-    """A customers table (one row per customer, its covariates) and how to read it.
-
-    ``path`` is a table file or database URL (or a DataFrame), ``key`` its customer id column
-    (matched to the orders' ids); ``table``, ``query``: as for the orders.
-    """
-
-    path: str | Path | pd.DataFrame
-    key: str = "customer_id"
-    table: str | None = None
-    query: str | None = None
-
-
-def with_covariates(
-    summary: pd.DataFrame, customers: CustomersSource | None, columns: tuple[str, ...]
-) -> pd.DataFrame:
-    """The RFM table with the covariate ``columns`` of ``customers`` joined on the ids."""
-    if not columns and customers is None:
-        return summary
-    if customers is None:
-        raise DataError(
-            f"covariates {', '.join(columns)} need a customers table",
-            hint="pass --customers CUSTOMERS (and --customer-key if its id column is not "
-            "customer_id)",
-        )
-    if not columns:
-        raise DataError(
-            "a customers table was given but no covariates",
-            hint="name them with --covariates (or --purchase-covariates, --dropout-covariates)",
-        )
-    table = read_customers(
-        customers.path, columns, key=customers.key, table=customers.table, query=customers.query
-    )
-    return attach_covariates(summary, table)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from clvmodels.cli import cli
 from clvmodels.examples.simulate import simulate_orders
+from clvmodels.persistence import load_model
 
 
 def run(*args: str | Path):
@@ -49,18 +50,33 @@ def files(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def test_fit_with_covariates_and_show(files) -> None:
+@pytest.fixture(scope="module")
+def fitted(files):
+    """One fit: channel and gender on the purchase rate, channel on dropout."""
     folder = files["folder"]
     args = ("fit", files["orders"], "--customers", files["customers"], "--customer-key", "id")
-    result = run(*args, "--purchase-covariates", "channel,gender", "-o", folder / "m")
+    return run(
+        *args,
+        "--purchase-covariates",
+        "channel,gender",
+        "--dropout-covariates",
+        "channel",
+        "-o",
+        folder / "m",
+    )
+
+
+def test_fit_with_covariates_and_show(files, fitted) -> None:
+    folder = files["folder"]
+    result = fitted
     assert result.exit_code == 0, result.output
-    assert "covariates: purchase channel, gender, dropout none" in result.output
+    assert "covariates: purchase channel, gender, dropout channel" in result.output
     assert "reference customer: channel = web, gender = " in result.output
     assert "--method laplace" in result.output
     shown = json.loads(run("show", folder / "m", "--json").output)
-    rows = {r["feature"]: r for r in shown["coefficients"]["rows"]}
+    rows = {(r["process"], r["feature"]): r for r in shown["coefficients"]["rows"]}
     # app customers buy twice as fast as web ones: a multiplier of ~2 on the purchase rate
-    assert rows["channel=app"]["multiplier_mean"] == pytest.approx(2.0, rel=0.35)
+    assert rows[("purchase", "channel=app")]["multiplier_mean"] == pytest.approx(2.0, rel=0.35)
     assert shown["encoding"]["columns"][0]["reference"] == "web"
     text = run("show", folder / "m").output
     assert "channel=app" in text and "purchase rate" in text
@@ -91,3 +107,26 @@ def test_bad_customers_tables_exit_2(files, table: str, message: str) -> None:
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_score_takes_the_customers_table(files, fitted) -> None:
+    folder = files["folder"]
+    assert fitted.exit_code == 0, fitted.output
+    scores_path = folder / "scores.csv"
+    args = ("score", folder / "m", files["orders"], "-o", scores_path, "--horizon", "39W")
+    without = run(*args)
+    assert without.exit_code == 2
+    assert "the model was fitted with covariates (channel, gender)" in without.output
+    scored = run(*args, "--customers", files["customers"], "--customer-key", "id")
+    assert scored.exit_code == 0, scored.output
+    scores = pd.read_csv(scores_path, dtype={"customer_id": str})
+    customers = pd.read_csv(files["customers"], dtype={"id": str}).set_index("id")
+    rfm = scores.join(customers[["channel", "gender"]], on="customer_id")
+    # each customer scored with their own channel's parameters
+    model = load_model(folder / "m").transaction_model_
+    expected = model.expected_purchases(rfm, 39.0).mean(axis=0)
+    np.testing.assert_allclose(scores["expected_purchases"], expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        scores["p_alive"], model.probability_alive(rfm).mean(axis=0), rtol=1e-6
+    )
+    assert rfm.groupby("channel")["p_alive"].mean().nunique() == 2
