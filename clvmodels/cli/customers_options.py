@@ -39,6 +39,34 @@ def customers_options[F: Callable[..., Any]](func: F) -> F:
     return func
 
 
+def covariate_options[F: Callable[..., Any]](func: F) -> F:
+    """``--covariates`` (both processes), ``--purchase-covariates``, ``--dropout-covariates``."""
+    for option in reversed(
+        [
+            click.option(
+                "--covariates",
+                default="",
+                help="Comma list of covariate columns of --customers acting on both processes "
+                "(purchase and dropout).",
+            ),
+            click.option(
+                "--purchase-covariates", default="", help="Covariates on the purchase rate only."
+            ),
+            click.option("--dropout-covariates", default="", help="Covariates on dropout only."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def pop_covariates(kwargs: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The purchase and dropout covariates of the options (removed from ``kwargs``)."""
+    both = covariate_names(kwargs.pop("covariates", "") or "")
+    purchase = covariate_names(kwargs.pop("purchase_covariates", "") or "")
+    dropout = covariate_names(kwargs.pop("dropout_covariates", "") or "")
+    return tuple(dict.fromkeys((*both, *purchase))), tuple(dict.fromkeys((*both, *dropout)))
+
+
 def pop_customers_source(kwargs: dict[str, Any]) -> CustomersSource | None:
     """The customers table of the options (removed from ``kwargs``), or None."""
     path, key, table = (kwargs.pop(name, None) for name in _OPTIONS)

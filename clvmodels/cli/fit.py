@@ -23,8 +23,9 @@ from clvmodels.cli.common import (
     show_progress,
 )
 from clvmodels.cli.customers_options import (
-    covariate_names,
+    covariate_options,
     customers_options,
+    pop_covariates,
     pop_customers_source,
 )
 from clvmodels.cli.outputs import check_outputs, folder_output
@@ -64,13 +65,7 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
 )
 @fit_method_options
 @customers_options
-@click.option(
-    "--covariates",
-    default="",
-    help="Comma list of covariate columns acting on both processes (purchase and dropout).",
-)
-@click.option("--purchase-covariates", default="", help="Covariates on the purchase rate only.")
-@click.option("--dropout-covariates", default="", help="Covariates on dropout only.")
+@covariate_options
 @guarded
 def fit(
     orders: str,
@@ -84,9 +79,6 @@ def fit(
     tune: int,
     seed: int,
     transaction_model: TransactionModelName,
-    covariates: str,
-    purchase_covariates: str,
-    dropout_covariates: str,
     **kwargs: Any,
 ) -> None:
     """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
@@ -120,9 +112,7 @@ def fit(
     from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
 
     customers = pop_customers_source(kwargs)
-    both = covariate_names(covariates)
-    purchase = tuple(dict.fromkeys((*both, *covariate_names(purchase_covariates))))
-    dropout = tuple(dict.fromkeys((*both, *covariate_names(dropout_covariates))))
+    purchase, dropout = pop_covariates(kwargs)
     settings = FitSettings(
         time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,

@@ -294,16 +294,27 @@ class TransactionModel(PosteriorModel):
             dropout,
         )
 
-    def _at_means(self, rfm: pd.DataFrame) -> np.ndarray:
+    def mean_parameters(self, rfm: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each customer's parameters at the posterior means, 1-D arrays (one per customer).
+
+        Without covariates every customer has ``params_``.
+        """
+        self._check_fitted()
+        n = len(rfm)
         if self.encoding_ is None:
-            return self.log_likelihood_fn(self.params_, *_xtT(rfm))  # type: ignore[arg-type]
+            return {k: np.full(n, v) for k, v in self.params_.items()}
         purchase, dropout = self.encoding_.design(rfm)
         means = {k: np.asarray([v]) for k, v in self.params_.items()}
         coefficients = {
             k: v.mean(axis=0, keepdims=True) for k, v in self.coefficient_draws().items()
         }
         p = covariate_fit.customer_parameters(self.name, means, coefficients, purchase, dropout)
-        return self.log_likelihood_fn(p, *_xtT(rfm))[0]
+        return {k: v[0] for k, v in p.items()}
+
+    def _at_means(self, rfm: pd.DataFrame) -> np.ndarray:
+        if self.encoding_ is None:
+            return self.log_likelihood_fn(self.params_, *_xtT(rfm))  # type: ignore[arg-type]
+        return self.log_likelihood_fn(self.mean_parameters(rfm), *_xtT(rfm))
 
     def log_likelihood(self, rfm: pd.DataFrame) -> float:
         """Total log-likelihood of ``rfm`` at the posterior means."""

@@ -130,3 +130,28 @@ def test_score_takes_the_customers_table(files, fitted) -> None:
         scores["p_alive"], model.probability_alive(rfm).mean(axis=0), rtol=1e-6
     )
     assert rfm.groupby("channel")["p_alive"].mean().nunique() == 2
+
+
+def test_backtest_fits_every_model_with_the_covariates(files) -> None:
+    folder = files["folder"]
+    result = run(
+        "backtest",
+        files["orders"],
+        "--calibration-end",
+        "2025-06-30",
+        "--models",
+        "bgnbd",
+        "--customers",
+        files["customers"],
+        "--customer-key",
+        "id",
+        "--purchase-covariates",
+        "channel",
+        "-o",
+        folder / "backtest",
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((folder / "backtest" / "metrics.json").read_text())
+    assert "bgnbd" in json.dumps(metrics)
+    tracking = pd.read_csv(folder / "backtest" / "tracking.csv")
+    assert tracking["bgnbd"].iloc[-1] > 0
