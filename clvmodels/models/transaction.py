@@ -323,7 +323,21 @@ class TransactionModel(PosteriorModel):
 
     # ------------------------------------------------------------ predictions
     def draws_as_columns(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
-        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers."""
+        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers.
+
+        One set of parameters for every customer: a model with covariates refuses (the
+        callers, e.g. payback and budgets, would silently score everyone as the reference
+        customer); it has :meth:`customer_draws`.
+        """
+        if self.encoding_ is not None:
+            columns = ", ".join(
+                dict.fromkeys((*self.purchase_covariates, *self.dropout_covariates))
+            )
+            raise DataError(
+                f"this step uses one set of {self.label} parameters for every customer and does "
+                f"not take covariates yet, but the model was fitted with covariates ({columns})",
+                hint="fit a model without covariates for this step",
+            )
         return {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
 
     def expected_purchases(
@@ -346,7 +360,8 @@ class TransactionModel(PosteriorModel):
         With covariates: of a new customer at the reference (every encoded covariate 0).
         """
         t_row = np.atleast_1d(np.asarray(t, dtype="float64"))[None, :]
-        return self.new_customer_fn(self.draws_as_columns(n_draws), t_row)
+        p = {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
+        return self.new_customer_fn(p, t_row)
 
 
 def numerator_steps(

@@ -139,3 +139,14 @@ def test_encoding_and_coefficients_round_trip(
     pd.testing.assert_frame_equal(
         loaded.transaction_model_.coefficients(), fitted.transaction_model_.coefficients()
     )
+
+
+def test_one_parameter_set_steps_refuse_a_model_with_covariates(fitted: CLVModel) -> None:
+    """Payback and budgets take one set of parameters for everyone: refused, not silently the
+    reference customer's."""
+    from clvmodels.marketing.sources import new_customer_value
+
+    with pytest.raises(Exception, match="does not take covariates yet"):
+        new_customer_value(fitted, [12.0])
+    # the new-customer expectation is the reference customer's, as documented
+    assert fitted.transaction_model_.expected_purchases_new_customer([10.0]).shape == (1, 1)
