@@ -198,15 +198,9 @@ def iter_scores(
     step_units[-1] = horizon_units
     covariates = CovariateRows.of(transaction_model, rfm)
     coefficients = transaction_model.coefficient_draws(n_draws)
-    if covariates is None:
-        pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
-        num_horizon, num_discounted = transaction_model.numerator_grid_fn(
-            draws, pair_x, pair_T, step_units, steps.discount
-        )
-    else:  # per (x, T, covariate profile): clvmodels.predict.covariate_scoring
-        pair_codes, num_horizon, num_discounted = covariate_numerators(
-            transaction_model, draws, coefficients, covariates, x, T, step_units, steps.discount
-        )
+    pair_codes, num_horizon, num_discounted = _numerators(
+        transaction_model, draws, coefficients, covariates, x, T, step_units, steps.discount
+    )
     scorer = _ChunkScorer(
         transaction_model,
         draws,
@@ -243,6 +237,27 @@ def iter_scores(
             chunk[name] = values
         chunk.attrs = dict(attrs)
         yield chunk
+
+
+def _numerators(
+    model: TransactionModel,
+    draws: dict[str, np.ndarray],
+    coefficients: dict[str, np.ndarray],
+    covariates: CovariateRows | None,
+    x: np.ndarray,
+    T: np.ndarray,
+    t: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's pair code and N per pair and draw (at the horizon, and discounted).
+
+    Pairs are (x, T), or with covariates (x, T, covariate profile)
+    (:func:`clvmodels.predict.covariate_scoring.covariate_numerators`).
+    """
+    if covariates is not None:
+        return covariate_numerators(model, draws, coefficients, covariates, x, T, t, discount)
+    pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
+    return pair_codes, *model.numerator_grid_fn(draws, pair_x, pair_T, t, discount)
 
 
 def _spend_function(
