@@ -182,8 +182,6 @@ def show(model_dir: str, as_json: bool) -> None:
             "input",
             "encoding",
             "coefficients",
-            "log_likelihood",
-            "model_comparison",
             "library_versions",
             "clvmodels_version",
         )

@@ -45,14 +45,18 @@ def main(n: int, fit: bool) -> None:
             tuples = len(collapse_with_covariates(rfm, purchase, dropout).tuples)
         else:
             tuples = len(collapse_rfm(rfm).tuples)
-        seconds = float("nan")
+        seconds, evaluations = float("nan"), -1
         if fit:
             started = time.perf_counter()
-            BetaGeoModel(
+            model = BetaGeoModel(
                 priors="flat", purchase_covariates=columns, dropout_covariates=columns
             ).fit(rfm)
             seconds = time.perf_counter() - started
-        print(f"{label:<38} tuples {tuples:>10,}  MAP {seconds:8.1f} s", flush=True)
+            evaluations = model.fit_report_["function_evaluations"]
+        print(
+            f"{label:<38} tuples {tuples:>10,}  MAP {seconds:8.1f} s ({evaluations} evaluations)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -150,3 +150,15 @@ def test_one_parameter_set_steps_refuse_a_model_with_covariates(fitted: CLVModel
         new_customer_value(fitted, [12.0])
     # the new-customer expectation is the reference customer's, as documented
     assert fitted.transaction_model_.expected_purchases_new_customer([10.0]).shape == (1, 1)
+
+
+@pytest.mark.slow  # ~10 s alone: the Laplace graph's gradient compiles
+def test_laplace_gives_coefficient_intervals(rfm: pd.DataFrame) -> None:
+    model = BetaGeoModel(
+        method="laplace", chains=1, draws=200, seed=0, purchase_covariates=["channel"]
+    ).fit(rfm.head(1500))
+    table = model.coefficients().set_index("feature")
+    assert model.fit_report_["converged"]
+    assert (table["sd"] > 0.01).all()
+    assert (table["low_94"] < table["mean"]).all() and (table["mean"] < table["high_94"]).all()
+    assert table.loc["channel=app", "low_94"] > 0  # app buys faster: the interval excludes 0
