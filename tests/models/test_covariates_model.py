@@ -162,3 +162,40 @@ def test_laplace_gives_coefficient_intervals(rfm: pd.DataFrame) -> None:
     assert (table["sd"] > 0.01).all()
     assert (table["low_94"] < table["mean"]).all() and (table["mean"] < table["high_94"]).all()
     assert table.loc["channel=app", "low_94"] > 0  # app buys faster: the interval excludes 0
+
+
+@pytest.mark.slow  # ~20 s: Pareto/NBD's graph (hyp2f1) on ~3,000 tuples
+def test_pareto_map_recovers_the_coefficients() -> None:
+    """Pareto/NBD customers (FH05's story) with alpha_i = alpha exp(-g z_i) and
+    beta_i = beta exp(-d z_i) for a 0/1 channel z: the MAP recovers g and d."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    app = rng.random(n) < 0.4
+    z = app.astype(float)
+    g, d = 0.6, -0.5
+    lam = rng.gamma(1.0, 1 / (8.0 * np.exp(-g * z)))
+    mu = rng.gamma(1.0, 1 / (30.0 * np.exp(-d * z)))
+    T = np.round(rng.uniform(30, 78, n))
+    window = np.minimum(rng.exponential(1 / mu), T)
+    x = rng.poisson(lam * window)
+    t_x = np.where(x > 0, window * rng.beta(np.maximum(x, 1), 1.0), 0.0)
+    rfm = pd.DataFrame(
+        {
+            "customer_id": np.arange(n),
+            "frequency": x,
+            "recency": np.round(t_x, 1),
+            "T": T,
+            "channel": np.where(app, "app", "web"),
+        }
+    )
+    from clvmodels.models.pareto_nbd import ParetoNBDModel
+
+    model = ParetoNBDModel(
+        priors="flat", purchase_covariates=["channel"], dropout_covariates=["channel"]
+    ).fit(rfm)
+    table = model.coefficients().set_index("process")
+    assert table.loc["purchase", "mean"] == pytest.approx(g, abs=0.15)
+    assert table.loc["dropout", "mean"] == pytest.approx(d, abs=0.35)
+    assert table.loc["dropout", "multiplier_mean"] == pytest.approx(
+        np.exp(table.loc["dropout", "mean"])
+    )
