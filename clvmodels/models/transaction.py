@@ -322,12 +322,11 @@ class TransactionModel(PosteriorModel):
         return float(self._at_means(rfm).sum())
 
     # ------------------------------------------------------------ predictions
-    def draws_as_columns(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
-        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers.
+    def require_no_covariates(self) -> None:
+        """Refuse a model with covariates in a step that takes one parameter set for all.
 
-        One set of parameters for every customer: a model with covariates refuses (the
-        callers, e.g. payback and budgets, would silently score everyone as the reference
-        customer); it has :meth:`customer_draws`.
+        Such a step (payback, budgets, acquisition forecasts) would silently treat every
+        customer as the reference customer.
         """
         if self.encoding_ is not None:
             columns = ", ".join(
@@ -338,6 +337,15 @@ class TransactionModel(PosteriorModel):
                 f"not take covariates yet, but the model was fitted with covariates ({columns})",
                 hint="fit a model without covariates for this step",
             )
+
+    def draws_as_columns(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
+        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers.
+
+        One set of parameters for every customer: a model with covariates refuses (the
+        callers, e.g. payback and budgets, would silently score everyone as the reference
+        customer); it has :meth:`customer_draws`.
+        """
+        self.require_no_covariates()
         return {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
 
     def expected_purchases(
