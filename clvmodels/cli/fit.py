@@ -229,6 +229,11 @@ def print_model_description(description: dict[str, Any]) -> None:
             say("  " + _exclusions_line(excluded))
         if key == "transaction_model" and description.get("coefficients"):
             print_coefficients(description["encoding"], description["coefficients"])
+            if report.get("n_tuples") is not None:
+                say(
+                    f"  fitted on {report['n_tuples']:,} distinct (x, t_x, T, covariates) "
+                    f"tuples of {report.get('n_customers', 0):,} customers"
+                )
 
 
 def print_coefficients(encoding: dict[str, Any], coefficients: dict[str, Any]) -> None:

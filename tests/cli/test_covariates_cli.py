@@ -73,6 +73,7 @@ def test_fit_with_covariates_and_show(files, fitted) -> None:
     assert "covariates: purchase channel, gender, dropout channel" in result.output
     assert "reference customer: channel = web, gender = " in result.output
     assert "--method laplace" in result.output
+    assert "distinct (x, t_x, T, covariates) tuples of 700 customers" in result.output
     shown = json.loads(run("show", folder / "m", "--json").output)
     rows = {(r["process"], r["feature"]): r for r in shown["coefficients"]["rows"]}
     # app customers buy twice as fast as web ones: a multiplier of ~2 on the purchase rate
