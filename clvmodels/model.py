@@ -383,7 +383,10 @@ class CLVModel:
 
         ``spend_model`` is None for a model without one, with the reason under
         ``no_spend_model``; a Gamma-Gamma fit report holds ``zero_value_exclusions``; a
-        constant spend is :meth:`ConstantSpendModel.describe`.
+        constant spend is :meth:`ConstantSpendModel.describe`. Each fitted part has
+        ``log_likelihood``: the total log-likelihood of the customers it was fitted on at
+        its posterior means (the MAP for ``method="map"``), None when unknown (a model
+        saved before it was recorded).
         """
         self._check_fitted()
         out: dict[str, Any] = {"time_unit": self.time_unit, **self.data_info_}
@@ -403,6 +406,7 @@ class CLVModel:
                 },
                 "fit_report": sub.fit_report_,
                 "usable": sub.is_usable,
+                "log_likelihood": getattr(sub, "log_likelihood_", None),
             }
         if self.spend_model_ is None:
             out["no_spend_model"] = NO_SPEND_REASON

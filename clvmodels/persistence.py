@@ -3,7 +3,8 @@
 A model directory holds::
 
     model.json                  format name and version, library versions, time unit, data
-                                period, input fingerprint, parameters, fit reports, and the
+                                period, input fingerprint, parameters, fit reports, each
+                                part's log_likelihood (at its posterior means), and the
                                 SHA-256 of every other file and of itself (minus that field)
     transaction_posterior.nc    BG/NBD draws, dims (chain, draw)
     spend_posterior.nc          Gamma-Gamma draws, dims (chain, draw); absent for a model
@@ -203,6 +204,8 @@ PART_KEYS: dict[str, tuple[type | None, ...]] = {
     "posterior_file": (str,),
     "summary": (dict,),
 }
+#: Keys of a part that may be absent (models saved before they were recorded).
+OPTIONAL_PART_KEYS: dict[str, tuple[type | None, ...]] = {"log_likelihood": (float, int, None)}
 SUMMARY_KEYS = ("mean", "sd", "low_94", "high_94")
 
 
@@ -244,6 +247,9 @@ def _check_keys(metadata: dict[str, Any], meta_path: Path) -> None:
             require(metadata[part], f"{part}.", CONSTANT_SPEND_KEYS)
             continue  # no posterior file: the value is here
         require(metadata[part], f"{part}.", PART_KEYS)
+        for key, types in OPTIONAL_PART_KEYS.items():
+            if key in metadata[part]:
+                check(metadata[part][key], f"{part}.{key}", types)
         report = metadata[part].get("fit_report", {})
         check(report, f"{part}.fit_report", (dict,))
         if "n_customers" in report:
@@ -332,6 +338,8 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(f"{file_path}: {exc}") from None
+        if metadata[key].get("log_likelihood") is not None:
+            subs[key].log_likelihood_ = float(metadata[key]["log_likelihood"])
     data_info = {key: metadata.get(key) for key in DATA_INFO_KEYS}
     data_info["revenue"] = metadata.get(
         "revenue", "none" if subs["spend_model"] is None else "revenue"

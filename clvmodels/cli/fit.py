@@ -222,6 +222,11 @@ def print_model_description(description: dict[str, Any]) -> None:
             interval = f"[{row['low_94']:.4g}, {row['high_94']:.4g}]"
             say(f"  {name:<10}{row['mean']:>12.4g}{row['sd']:>12.3g}{interval:>28}")
         say("  " + _diagnostics_line(report))
+        if part.get("log_likelihood") is not None:
+            say(
+                f"  log-likelihood {part['log_likelihood']:,.2f} (the fitted customers, at "
+                "the posterior means)"
+            )
         if report.get("usable") is False:
             say(f"  NOT USABLE (scoring refuses it): {report.get('not_usable_reason')}")
         excluded = report.get("zero_value_exclusions")

@@ -230,6 +230,7 @@ class BetaGeoModel(TransactionModel):
 
     name = "bgnbd"
     label = "BG/NBD"
+    dropout_at_zero = False
     param_names = BGNBD_PARAMS
 
     @staticmethod

@@ -101,6 +101,7 @@ class ModifiedBetaGeoModel(TransactionModel):
 
     name = "mbgnbd"
     label = "MBG/NBD"
+    dropout_at_zero = True
     param_names = BGNBD_PARAMS
 
     @staticmethod

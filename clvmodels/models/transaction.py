@@ -76,6 +76,11 @@ class TransactionModel(PosteriorModel):
         posterior also holds the coefficients (:meth:`coefficient_draws`).
     """
 
+    #: Whether a customer can drop out before a repeat purchase (at time zero, or with the
+    #: first purchase). False (BG/NBD) means P(alive) = 1 for every customer without a
+    #: repeat purchase, by construction: P(alive) then says nothing about one-time buyers.
+    dropout_at_zero: bool = False
+
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
     scale_params = ("alpha", "beta")
 

@@ -171,7 +171,9 @@ def iter_scores(
         (less :data:`SPEND_STATISTICS`, and ``monetary_value`` when ``rfm`` has none, without
         a spend model); the expensive per-(x, T) part is computed once, before the first
         chunk. ``attrs`` holds the settings, ``spend`` (``"gamma_gamma"``, ``"constant"``
-        or ``"none"``) and ``n_population_mean_spend``.
+        or ``"none"``), ``n_population_mean_spend``, ``transaction_model`` (its name) and
+        ``dropout_at_zero`` (the model's :attr:`TransactionModel.dropout_at_zero`: whether
+        P(alive) means something for customers without a repeat purchase).
     """
     unit = check_time_unit(time_unit)
     check_rfm_time_unit(rfm, unit)
@@ -225,6 +227,8 @@ def iter_scores(
         "n_draws": n_draws_used,
         "spend": "none" if spend_model is None else spend_model.name,
         "n_population_mean_spend": 0,
+        "transaction_model": transaction_model.name,
+        "dropout_at_zero": bool(transaction_model.dropout_at_zero),
     }
     if isinstance(spend_model, GammaGammaModel):
         zero = (x > 0) & (rfm["monetary_value"].to_numpy(dtype="float64") == 0)
