@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 
 from clvmodels.errors import DataError, NotFittedError
 from clvmodels.models.bgnbd import BetaGeoModel
-from clvmodels.models.covariate_fit import EFFECTS, MAP_INTERVAL_NOTE
+from clvmodels.models.covariate_fit import COVARIATE_MODELS, EFFECTS, MAP_INTERVAL_NOTE
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
@@ -239,6 +239,13 @@ class CLVModel:
                 f"got {self.transaction_model!r}"
             )
         model_class = MODELS[self.transaction_model].model_class
+        covariates = self.purchase_covariates or self.dropout_covariates
+        if covariates and self.transaction_model not in COVARIATE_MODELS:
+            raise DataError(
+                f"{model_class.label} takes no covariates yet",
+                hint="covariates work with BG/NBD, Pareto/NBD and MBG/NBD (--model bgnbd, "
+                "pareto, mbgnbd)",
+            )
         self.transaction_model_ = model_class(**self._settings()).fit(rfm)
         has_revenue = "monetary_value" in rfm.columns
         self.spend_model_ = None

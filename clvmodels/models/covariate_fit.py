@@ -26,6 +26,9 @@ from clvmodels.models._pymc.covariate_graphs import covariate_names
 from clvmodels.models.covariates import CovariateEncoding
 from clvmodels.models.posterior import INTERVAL_QUANTILES
 
+#: The transaction models that take covariates (pymc-marketing 1.3.0's parameterisation).
+COVARIATE_MODELS = ("bgnbd", "pareto", "mbgnbd")
+
 #: What each coefficient does, by its role (:func:`coefficient_roles`).
 EFFECTS = {
     "purchase": "multiplies the mean purchase rate r/alpha by exp(coefficient)",
