@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.customers import CustomersSource, with_covariates
 from clvmodels.errors import DataError
 from clvmodels.model import MODELS, CLVModel
 from clvmodels.models.settings import (
@@ -131,6 +132,9 @@ def backtest(
     baselines: Sequence[str] = BASELINES,
     on_failure: Literal["raise", "record"] = "raise",
     model_settings: Mapping[str, Any] | None = None,
+    customers: CustomersSource | None = None,
+    purchase_covariates: Sequence[str] = (),
+    dropout_covariates: Sequence[str] = (),
 ) -> BacktestResult:
     """Fit each model on the calibration period and hold its predictions against the holdout.
 
@@ -160,6 +164,9 @@ def backtest(
         model must be usable).
     model_settings : dict, optional
         More settings of :class:`CLVModel` (``chains``, ``draws``, ``tune``, ...).
+    customers, purchase_covariates, dropout_covariates
+        A customers table and the covariate columns of it that every model is fitted with
+        (:func:`clvmodels.data.customers.with_covariates`; docs/models.md, Covariates).
 
     Raises
     ------
@@ -172,6 +179,9 @@ def backtest(
     _check_models(models, baselines)
     cal_end, obs_end = _holdout_period(orders, calibration_end, observation_end)
     rfm = _calibration_rfm(orders, unit, cal_end, obs_end, value_per_order)
+    purchase_covariates, dropout_covariates = tuple(purchase_covariates), tuple(dropout_covariates)
+    covariates = tuple(dict.fromkeys((*purchase_covariates, *dropout_covariates)))
+    rfm = with_covariates(rfm, customers, covariates)
     has_revenue = "monetary_value" in rfm.columns and "revenue" in orders.columns
     if not has_revenue:
         orders = orders.assign(revenue=0.0)  # occasions are counted; their value is unknown
@@ -189,6 +199,8 @@ def backtest(
             priors=priors,
             seed=seed,
             **dict(model_settings or {}),
+            purchase_covariates=purchase_covariates,
+            dropout_covariates=dropout_covariates,
         )
         for name in models
     }
@@ -438,6 +450,18 @@ def conditional_expectations(customers: pd.DataFrame, names: Sequence[str]) -> p
     return table.rename_axis("frequency").reset_index()
 
 
+def _cohort_parameters(
+    tm: Any, customers: pd.DataFrame, first_days: pd.Series
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Parameters at the posterior means per distinct (first day, covariate profile)."""
+    rows = customers.set_index("customer_id").loc[first_days.index].reset_index()
+    means = tm.mean_parameters(rows)
+    keys = np.column_stack([first_days.to_numpy(dtype="float64"), *means.values()])
+    unique, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+    params = {k: v[first][None, :] for k, v in means.items()}
+    return params, unique[:, 0], counts
+
+
 def tracking_table(
     orders: pd.DataFrame,
     models: dict[str, CLVModel],
@@ -480,13 +504,17 @@ def tracking_table(
     acquired, counts = np.unique(first_days.to_numpy(), return_counts=True)
     for name, model in models.items():
         tm = model.transaction_model_
-        ages = (ends_days[:, None] - acquired[None, :]) / days_per
+        params: Any = tm.params_
+        days, weights = acquired, counts
+        if tm.encoding_ is not None:  # each customer's parameters: by (first day, profile)
+            params, days, weights = _cohort_parameters(tm, customers, first_days)
+        ages = (ends_days[:, None] - days[None, :]) / days_per
         expected = np.where(
             ages > 0,
-            tm.new_customer_fn(tm.params_, np.clip(ages, 1e-12, None)),  # type: ignore[arg-type]
+            tm.new_customer_fn(params, np.clip(ages, 1e-12, None)),
             0.0,
         )
-        table[name] = (expected * counts[None, :]).sum(axis=1)
+        table[name] = (expected * weights[None, :]).sum(axis=1)
     if "purchases_naive" not in customers.columns:
         return table
     at_cal_end = int(np.searchsorted(repeat_days, cal_days, side="left"))

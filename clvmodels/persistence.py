@@ -13,6 +13,11 @@ A model directory holds::
                                 and for a constant spend (``--value-per-order``: its value is
                                 in model.json, ``"spend_model": {"name": "constant", ...}``)
 
+A model fitted with covariates also has ``encoding`` (the covariates' encoding,
+:meth:`clvmodels.models.covariates.CovariateEncoding.to_dict`) and ``coefficients`` (the
+coefficient table with intervals and effects) in model.json, and its coefficients in
+``transaction_posterior.nc`` (dims ``purchase_covariate`` / ``dropout_covariate``).
+
 The directory is written beside its target and renamed into place, so a failed save leaves
 the previous model untouched.
 """
@@ -323,13 +328,17 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
         except (OSError, ValueError) as exc:
             raise ModelFileError(f"{file_path} is not a readable posterior: {exc}") from None
         try:
+            extra = {}
+            if key == "transaction_model" and metadata.get("encoding") is not None:
+                extra["encoding"] = metadata["encoding"]
             subs[key] = cls.from_posterior(
                 posterior,
                 metadata[key].get("fit_report", {}),
                 method=metadata[key]["method"],
                 priors=metadata[key]["priors"],
+                **extra,
             )
-        except ValueError as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(f"{file_path}: {exc}") from None
         if metadata[key].get("log_likelihood") is not None:
             subs[key].log_likelihood_ = float(metadata[key]["log_likelihood"])

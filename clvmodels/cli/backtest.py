@@ -15,6 +15,12 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.customers_options import (
+    covariate_options,
+    customers_options,
+    pop_covariates,
+    pop_customers_source,
+)
 from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import Method, Priors
 
@@ -44,6 +50,8 @@ from clvmodels.models.settings import Method, Priors
     "--priors", type=click.Choice(["default", "flat"]), default="default", show_default=True
 )
 @click.option("-o", "--output-dir", required=True, help="Folder for the backtest's outputs.")
+@customers_options
+@covariate_options
 @guarded
 def backtest(
     orders: str,
@@ -66,7 +74,8 @@ def backtest(
     (cumulative), tracking_incremental.png (per period) and conditional.png (calibration vs
     holdout by calibration frequency). Per model: aggregate error, bias, MAE, RMSE of the
     holdout purchases and the calibration log-likelihood (docs/backtest.md). Orders without
-    revenue give the purchase metrics only.
+    revenue give the purchase metrics only. With --customers and --covariates
+    (as for clv fit) every model is fitted with those covariates.
 
     Example:
 
@@ -80,6 +89,8 @@ def backtest(
     check_outputs(
         inputs={"ORDERS": orders}, outputs={"--output-dir": backtest_files(output_dir).values()}
     )
+    customers = pop_customers_source(kwargs)
+    purchase, dropout = pop_covariates(kwargs)
     opts = pop_orders_options(kwargs)
     table = load_orders(orders, opts)
     names = [m.strip() for m in models.split(",") if m.strip()]
@@ -92,6 +103,9 @@ def backtest(
         method=method,
         priors=priors,
         value_per_order=opts.get("value_per_order") if opts.get("no_revenue") else None,
+        customers=customers,
+        purchase_covariates=purchase,
+        dropout_covariates=dropout,
     )
     written = write_backtest(result, output_dir)
     settings = result.settings

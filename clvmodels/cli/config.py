@@ -67,6 +67,15 @@ _VISITS_COSTS = {
 }
 
 
+_CUSTOMERS = {
+    "customers_path": ("customers", "path"),
+    **{key: ("customers", key) for key in ("customer_key", "customers_table")},
+}
+_COVARIATES = {
+    key: ("customers", key) for key in ("covariates", "purchase_covariates", "dropout_covariates")
+}
+
+
 def _defaults(*keys: str) -> dict[str, tuple[str, str]]:
     return {key: ("defaults", key) for key in keys}
 
@@ -80,12 +89,15 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_defaults("time_unit"),
         "transaction_model": ("defaults", "model_type"),
         "candidates": ("defaults", "candidates"),
+        **_CUSTOMERS,
+        **_COVARIATES,
     },
     "show": _defaults("model_dir"),
     "score": {
         "orders": ("orders", "path"),
         **_ORDERS,
         **_defaults("model_dir", "horizon", "annual_discount_rate", "margin"),
+        **_CUSTOMERS,
     },
     "segment": {
         "scores": ("scores", "path"),
@@ -94,7 +106,13 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "cohorts": {"orders": ("orders", "path"), **_ORDERS, **_defaults("period", "margin")},
     "kpis": {"orders": ("orders", "path"), **_ORDERS, **_defaults("period")},
-    "backtest": {"orders": ("orders", "path"), **_ORDERS, **_defaults("time_unit")},
+    "backtest": {
+        "orders": ("orders", "path"),
+        **_ORDERS,
+        **_defaults("time_unit"),
+        **_CUSTOMERS,
+        **_COVARIATES,
+    },
     "payback": {
         "orders_path": ("orders", "path"),
         **_ORDERS,

@@ -23,6 +23,12 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
+from clvmodels.cli.customers_options import (
+    covariate_options,
+    customers_options,
+    pop_covariates,
+    pop_customers_source,
+)
 from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import (
     TRANSACTION_MODEL_NAMES,
@@ -70,6 +76,8 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
     "the orders' span, at least 8 weeks).",
 )
 @fit_method_options
+@customers_options
+@covariate_options
 @guarded
 def fit(
     orders: str,
@@ -106,10 +114,18 @@ def fit(
     (X times the mean orders per repeat occasion when same-day orders merge). See
     docs/models.md.
 
+    Covariates (time-invariant, per customer; docs/models.md "Covariates"): --customers
+    CUSTOMERS --covariates channel,gender,first_order_value puts them on both processes;
+    --purchase-covariates / --dropout-covariates on one. Categorical columns are one-hot
+    encoded against their most frequent level, numeric ones standardised; the encoding is
+    saved with the model. A customer missing from the table, a duplicated key or a missing
+    value is an error.
+
     Example:
 
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
+      clv fit orders.csv -o model/ --customers customers.csv --covariates channel,gender
     """
     if transaction_model != "auto" and (candidates or holdout):
         raise UserError("--candidates and --holdout go with --model auto")
@@ -118,6 +134,8 @@ def fit(
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
     from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
 
+    customers = pop_customers_source(kwargs)
+    purchase, dropout = pop_covariates(kwargs)
     settings = FitSettings(
         time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,
@@ -129,6 +147,8 @@ def fit(
         seed=seed,
         candidates=candidates,
         holdout=holdout,
+        purchase_covariates=purchase,
+        dropout_covariates=dropout,
     )
 
     def announce(data: FitData) -> None:
@@ -136,6 +156,12 @@ def fit(
             f"fitting on {data.n_customers:,} customers ({data.n_repeat:,} repeat) with orders "
             f"up to {data.up_to}; time unit {UNIT_NAMES[settings.time_unit]}; "
             f"model {transaction_model}, method {method}, {priors} priors"
+            + (
+                f"; covariates: purchase {', '.join(purchase) or 'none'}, dropout "
+                f"{', '.join(dropout) or 'none'}"
+                if purchase or dropout
+                else ""
+            )
         )
 
     result = fit_orders(
@@ -146,6 +172,7 @@ def fit(
         progress=show_progress(),
         announce=announce,
         echo=say,
+        customers=customers,
     )
     say(f"fitted in {result.seconds:.1f} s")
     if result.comparison is not None:
@@ -185,6 +212,8 @@ def show(model_dir: str, as_json: bool) -> None:
             "no_spend_model",
             "input",
             "model_comparison",
+            "encoding",
+            "coefficients",
             "library_versions",
             "clvmodels_version",
         )
@@ -240,6 +269,45 @@ def print_model_description(description: dict[str, Any]) -> None:
         excluded = report.get("zero_value_exclusions")
         if excluded and excluded.get("n_customers"):
             say("  " + _exclusions_line(excluded))
+        if key == "transaction_model" and description.get("coefficients"):
+            print_coefficients(description["encoding"], description["coefficients"])
+            if report.get("n_tuples") is not None:
+                say(
+                    f"  fitted on {report['n_tuples']:,} distinct (x, t_x, T, covariates) "
+                    f"tuples of {report.get('n_customers', 0):,} customers"
+                )
+
+
+def print_coefficients(encoding: dict[str, Any], coefficients: dict[str, Any]) -> None:
+    """Print the covariates' encoding and the coefficient table with its effects."""
+    references = ", ".join(
+        f"{c['name']} = {c['reference']}"
+        if c["kind"] == "categorical"
+        else f"{c['name']} at its mean"
+        for c in encoding["columns"]
+    )
+    say(f"  covariates (reference customer: {references}; numeric: 1 unit = 1 sd)")
+    say(f"  {'process':<10}{'feature':<24}{'coef':>9}{'94% interval':>22}   effect")
+    for row in coefficients["rows"]:
+        interval = f"[{row['low_94']:.3g}, {row['high_94']:.3g}]"
+        if "multiplier_mean" in row:
+            rate = "purchase rate" if row["process"] == "purchase" else "dropout rate"
+            effect = (
+                f"x{row['multiplier_mean']:.3g} {rate} "
+                f"[{row['multiplier_low_94']:.3g}, {row['multiplier_high_94']:.3g}]"
+            )
+        elif "dropout_p_up_mean" in row:
+            effect = (
+                f"P(drop) {row['dropout_p_reference_mean']:.3g} -> {row['dropout_p_up_mean']:.3g} "
+                f"[{row['dropout_p_up_low_94']:.3g}, {row['dropout_p_up_high_94']:.3g}]"
+            )
+        else:
+            effect = "(its P(drop) effect is on the dropout_a row)"
+        say(
+            f"  {row['process']:<10}{row['feature']:<24}{row['mean']:>9.3g}{interval:>22}"
+            f"   {effect}"
+        )
+    say(f"  intervals: {coefficients['interval']}")
 
 
 def _exclusions_line(excluded: dict[str, Any]) -> str:

@@ -20,8 +20,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.customers import CustomersSource, with_covariates
 from clvmodels.data.database_url import stored_source
 from clvmodels.data.io import orders_frame
+from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
 from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.persistence import save_model
@@ -49,6 +51,13 @@ class FitSettings:
     seed: int = 0
     candidates: str | None = None
     holdout: str | None = None
+    purchase_covariates: tuple[str, ...] = ()
+    dropout_covariates: tuple[str, ...] = ()
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """Every covariate column, each once."""
+        return tuple(dict.fromkeys((*self.purchase_covariates, *self.dropout_covariates)))
 
     def model(self, *, progress: bool = False) -> CLVModel:
         """An unfitted :class:`~clvmodels.model.CLVModel` with these settings (not auto)."""
@@ -64,6 +73,8 @@ class FitSettings:
             tune=self.tune,
             seed=self.seed,
             progressbar=progress,
+            purchase_covariates=self.purchase_covariates,
+            dropout_covariates=self.dropout_covariates,
         )
 
 
@@ -112,6 +123,12 @@ def fit_model(
     """
     if settings.transaction_model != "auto":
         return settings.model(progress=progress).fit(rfm), None
+    if settings.covariates:
+        raise DataError(
+            "--model auto does not take covariates yet: run it without them to choose a model, "
+            "then fit that model with --model NAME and the covariates",
+            column=", ".join(settings.covariates),
+        )
     if isinstance(orders, pd.DataFrame):
         frame = orders
     else:
@@ -162,6 +179,7 @@ def fit_orders(
     progress: bool = False,
     announce: Callable[[FitData], None] = lambda _: None,
     echo: Callable[[str], None] | None = None,
+    customers: CustomersSource | None = None,
 ) -> FitResult:
     """Summarise ``orders`` up to ``observation_end``, fit the models and save them.
 
@@ -181,6 +199,8 @@ def fit_orders(
         Called with the :class:`FitData` once the orders are summarised, before the fit.
     echo : callable, optional
         Called with a line of text before each step of a model choice (``"auto"``).
+    customers : CustomersSource, optional
+        The customers table holding ``settings``' covariates (:func:`with_covariates`).
 
     Returns
     -------
@@ -193,6 +213,7 @@ def fit_orders(
         observation_end=observation_end,
         with_fingerprint=True,
     )
+    summary = with_covariates(summary, customers, settings.covariates)
     data = FitData.of(summary)
     announce(data)
     started = time.perf_counter()

@@ -156,6 +156,20 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "planned_split": _TEXT,
     },
     "companies": {"path": _PATH, "company_key": _TEXT, "covariates": _TEXT},
+    # the customers table of transaction models with covariates (docs/models.md, Covariates)
+    "customers": {
+        "path": _PATH,
+        **dict.fromkeys(
+            (
+                "customer_key",
+                "customers_table",
+                "covariates",
+                "purchase_covariates",
+                "dropout_covariates",
+            ),
+            _TEXT,
+        ),
+    },
     "activity": {
         "path": _PATH,
         "activity_key": _TEXT,

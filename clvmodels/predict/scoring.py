@@ -14,6 +14,8 @@ P(alive | x, t_x, T) * N(x, T, t) (:mod:`clvmodels.models.transaction`), and N, 
 hypergeometric function, is evaluated once per distinct (x, T) pair and draw, for all months
 of the horizon at once (for BG/NBD by a compiled series,
 :mod:`clvmodels.models.kernels.hypergeometric`).
+With covariates the pairs are (x, T, covariate profile) and each customer's parameters are
+their profile's (:mod:`clvmodels.predict.covariate_scoring`).
 Then, chunk by chunk, customers with equal (x, t_x, T, monetary value) are scored once:
 P(alive) and the expected spend are ``customers x draws`` arrays, and a compiled kernel
 (:mod:`clvmodels.predict.draw_summary`) multiplies them out and reduces each customer's draws to a
@@ -46,6 +48,11 @@ from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.models.transaction import TransactionModel
 from clvmodels.predict.columns import SCORE_COLUMNS, SPEND_STATISTICS
+from clvmodels.predict.covariate_scoring import (
+    CovariateRows,
+    covariate_numerators,
+    customer_draws,
+)
 from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.units import (
     UNIT_NAMES,
@@ -187,13 +194,14 @@ def iter_scores(
     spend, monetary = _spend_function(spend_model, rfm, x, n_draws, n_draws_used)
 
     T = rfm["T"].to_numpy(dtype="float64")
-    pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
     # numerators N(x, T, t) per (x, T) pair and draw: at the horizon, which is the monthly
     # grid's last step (t_m = min(m, H)), and summed over the grid with discounting
     step_units = steps.months * months_to_units
     step_units[-1] = horizon_units
-    num_horizon, num_discounted = transaction_model.numerator_grid_fn(
-        draws, pair_x, pair_T, step_units, steps.discount
+    covariates = CovariateRows.of(transaction_model, rfm)
+    coefficients = transaction_model.coefficient_draws(n_draws)
+    pair_codes, num_horizon, num_discounted = _numerators(
+        transaction_model, draws, coefficients, covariates, x, T, step_units, steps.discount
     )
     scorer = _ChunkScorer(
         transaction_model,
@@ -206,6 +214,8 @@ def iter_scores(
         num_discounted,
         margin,
     )
+    if covariates is not None:
+        scorer.use_covariates(coefficients, covariates)
 
     size = chunk_size or max(1_000, CHUNK_ELEMENTS // n_draws_used)
     base = rfm[[c for c in RFM_COLUMNS if c in rfm.columns]].reset_index(drop=True)
@@ -231,6 +241,27 @@ def iter_scores(
             chunk[name] = values
         chunk.attrs = dict(attrs)
         yield chunk
+
+
+def _numerators(
+    model: TransactionModel,
+    draws: dict[str, np.ndarray],
+    coefficients: dict[str, np.ndarray],
+    covariates: CovariateRows | None,
+    x: np.ndarray,
+    T: np.ndarray,
+    t: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's pair code and N per pair and draw (at the horizon, and discounted).
+
+    Pairs are (x, T), or with covariates (x, T, covariate profile)
+    (:func:`clvmodels.predict.covariate_scoring.covariate_numerators`).
+    """
+    if covariates is not None:
+        return covariate_numerators(model, draws, coefficients, covariates, x, T, t, discount)
+    pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
+    return pair_codes, *model.numerator_grid_fn(draws, pair_x, pair_T, t, discount)
 
 
 def _spend_function(
@@ -321,10 +352,20 @@ class _ChunkScorer:
         self.num_discounted = num_discounted
         self.margin = margin
         self.low, self.high = INTERVAL_QUANTILES
+        self.covariates: CovariateRows | None = None
+        self.coefficients: dict[str, np.ndarray] = {}
+        self.flat_draws = draws
+
+    def use_covariates(self, coefficients: dict[str, np.ndarray], rows: CovariateRows) -> None:
+        """Score each customer with the parameters of their covariate profile."""
+        self.coefficients = coefficients
+        self.covariates = rows
 
     def score(self, sl: slice) -> dict[str, np.ndarray]:
         """The score columns (after the RFM columns of :data:`SCORE_COLUMNS`) of ``rfm[sl]``."""
         keys = [self.x[sl], self.t_x[sl], self.T[sl]]
+        if self.covariates is not None:
+            keys.append(self.covariates.profile[sl])
         if self.monetary is not None:
             keys.append(self.monetary[sl])
         first, inverse = _distinct_rows(keys)
@@ -347,7 +388,12 @@ class _ChunkScorer:
         """Means and intervals of the customers ``rows``: ``(score columns, len(rows))``."""
         x, t_x, T = (v[rows][:, None] for v in (self.x, self.t_x, self.T))
         # (customers, draws) arrays: each customer's draws are contiguous
-        alive = self.model.probability_alive_fn(self.draws, x, t_x, T)
+        draws = self.draws
+        if self.covariates is not None:
+            draws = customer_draws(
+                self.model, self.flat_draws, self.coefficients, self.covariates, rows
+            )
+        alive = self.model.probability_alive_fn(draws, x, t_x, T)
         spend = None if self.spend is None else self.spend(rows)
         return self._summarize(
             self.pair_codes[rows],
