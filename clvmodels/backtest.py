@@ -66,7 +66,7 @@ BACKTEST_FILES: dict[str, str] = {
     "conditional_plot": "conditional.png",
 }
 #: What the per-customer metrics compare (``docs/backtest.md``).
-BEST_BY = "lowest per-customer RMSE of holdout purchases"
+BEST_BY = "lowest per-customer MAE of holdout purchases"
 MAX_FREQUENCY_GROUP = 7  # conditional expectations pool frequencies >= 7 into "7+"
 
 
@@ -86,7 +86,7 @@ class BacktestResult:
     tracking : pandas.DataFrame
         Cumulative repeat purchases per period, actual and per model.
     best : str
-        The model or baseline with the lowest per-customer RMSE of holdout purchases.
+        The model or baseline with the lowest per-customer MAE of holdout purchases.
     models : dict
         The fitted :class:`CLVModel` per transaction model.
     failed : dict
@@ -212,7 +212,7 @@ def backtest(
 
     names = [*fitted, *baselines]
     totals = _totals(customers, names, fitted, revenue=has_revenue)
-    best = str(totals.sort_values("rmse_purchases").iloc[0]["model"])
+    best = str(totals.sort_values("mae_purchases").iloc[0]["model"])
     return BacktestResult(
         customers=customers,
         totals=totals,

@@ -77,7 +77,7 @@ def test_totals_and_errors(result):
     assert set(totals.index) == {"bgnbd", "pareto", "naive", "cohort"}
     naive = result.customers["frequency"] / result.customers["T"] * 39
     assert totals.loc["naive", "predicted_purchases"] == pytest.approx(naive.sum())
-    assert result.best == totals["rmse_purchases"].idxmin()
+    assert result.best == totals["mae_purchases"].idxmin()
     json.dumps(result.metrics())  # JSON-ready
     assert totals.loc["bgnbd", "bias_purchases"] == pytest.approx(error.mean())
     assert totals.loc["bgnbd", "bias_purchases"] == pytest.approx(
@@ -211,7 +211,7 @@ def test_backtest_command_writes_everything(cdnow_orders, tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "best by per-customer RMSE" in result.output
+    assert "best by per-customer MAE" in result.output
     assert "    bias     MAE    RMSE      log-lik" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["best_model"] in {"bgnbd", "mbgnbd", "naive", "cohort"}

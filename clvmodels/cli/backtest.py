@@ -68,7 +68,7 @@ def backtest(
 
     Two baselines run beside the models: the naive rate (x / T times the holdout length) and
     the cohort curve (older cohorts' empirical curves at the same ages). Writes to DIR:
-    metrics.json (with the best model by per-customer RMSE), totals.csv, conditional.csv
+    metrics.json (with the best model by per-customer MAE, the rule of --model auto), totals.csv, conditional.csv
     (mean holdout purchases by calibration frequency 0..7+), tracking.csv (cumulative
     repeat purchases per period), customers.parquet, and the plots tracking.png
     (cumulative), tracking_incremental.png (per period) and conditional.png (calibration vs
@@ -125,7 +125,7 @@ def backtest(
             f"{row.purchases_error_pct:>10.1f}{row.bias_purchases:>+9.3f}"
             f"{row.mae_purchases:>8.3f}{row.rmse_purchases:>8.3f}{ll}"
         )
-    say(f"best by per-customer RMSE of holdout purchases: {result.best}")
+    say(f"best by per-customer MAE of holdout purchases: {result.best}")
     if not settings.get("revenue", True):
         say("the orders have no revenue: purchase metrics only (no spend model, no revenue totals)")
     elif settings.get("value_per_order") is not None:
