@@ -16,7 +16,7 @@ step-by-step evaluation with a faster one (BG/NBD does).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Self
+from typing import ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,12 @@ class TransactionModel(PosteriorModel):
 
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
     scale_params = ("alpha", "beta")
+    #: Whether a customer may drop out at time zero, right after the first purchase. Without
+    #: it every customer with no repeat purchase has P(alive) = 1 (the BG/NBD artefact).
+    dropout_at_zero: ClassVar[bool] = False
+    #: Whether the numerator N depends on recency too (BG/CNBD-k, MBG/CNBD-k): scoring then
+    #: collapses customers on (x, t_x, T) and passes ``t_x=`` to :meth:`numerator_grid_fn`.
+    numerator_uses_recency: ClassVar[bool] = False
 
     log_likelihood_: float
     n_customers_: int

@@ -37,7 +37,7 @@ from clvmodels.predict.scoring import (
     CHUNK_ELEMENTS,
     MIN_BLOCK_ELEMENTS,
     SpendFunction,
-    _distinct_pairs,
+    numerator_grid,
     _distinct_rows,
     _spend_function,
     check_rfm_time_unit,
@@ -141,11 +141,10 @@ def group_clv_draws(
     T = rfm["T"].to_numpy(dtype="float64")
     spend, monetary = _spend_function(spend_model, rfm, x, n_draws, n_used)
     assert spend is not None
-    pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
     step_units = steps.months * units_per_month(unit)
     step_units[-1] = duration.in_units(unit)
-    _, num_discounted = transaction_model.numerator_grid_fn(
-        draws, pair_x, pair_T, step_units, steps.discount
+    pair_codes, _, num_discounted = numerator_grid(
+        transaction_model, draws, x, t_x, T, step_units, steps.discount
     )
     keep = np.isfinite(num_discounted).all(axis=0)
     if not keep.any():

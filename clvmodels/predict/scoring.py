@@ -185,13 +185,14 @@ def iter_scores(
     spend, monetary = _spend_function(spend_model, rfm, x, n_draws, n_draws_used)
 
     T = rfm["T"].to_numpy(dtype="float64")
-    pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
-    # numerators N(x, T, t) per (x, T) pair and draw: at the horizon, which is the monthly
-    # grid's last step (t_m = min(m, H)), and summed over the grid with discounting
+    t_x = rfm["recency"].to_numpy(dtype="float64")
+    # numerators N(x, T, t) per (x, T) pair (or (x, t_x, T) row) and draw: at the horizon,
+    # which is the monthly grid's last step (t_m = min(m, H)), and summed over the grid with
+    # discounting
     step_units = steps.months * months_to_units
     step_units[-1] = horizon_units
-    num_horizon, num_discounted = transaction_model.numerator_grid_fn(
-        draws, pair_x, pair_T, step_units, steps.discount
+    pair_codes, num_horizon, num_discounted = numerator_grid(
+        transaction_model, draws, x, t_x, T, step_units, steps.discount
     )
     scorer = _ChunkScorer(
         transaction_model,
@@ -393,6 +394,32 @@ def score_customers(
     scores = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=SCORE_COLUMNS)
     scores.attrs = dict(chunks[0].attrs) if chunks else {}
     return scores
+
+
+def numerator_grid(
+    model: TransactionModel,
+    draws: dict[str, np.ndarray],
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    t: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's code, and the numerators of the codes on the horizon grid.
+
+    The codes number the distinct (x, T) pairs, or the distinct (x, t_x, T) rows for a model
+    whose numerator depends on recency (``numerator_uses_recency``: BG/CNBD-k, MBG/CNBD-k);
+    the numerators are :meth:`~clvmodels.models.transaction.TransactionModel.numerator_grid_fn`'s,
+    ``(codes, draws)``, so a chunk of customers is scored exactly from them.
+    """
+    if not model.numerator_uses_recency:
+        codes, pair_x, pair_T = _distinct_pairs(x, T)
+        return codes, *model.numerator_grid_fn(draws, pair_x, pair_T, t, discount)
+    first, codes = _distinct_rows([x, t_x, T])
+    horizon, discounted = model.numerator_grid_fn(  # type: ignore[call-arg]
+        draws, x[first], T[first], t, discount, t_x=t_x[first]
+    )
+    return codes, horizon, discounted
 
 
 def _distinct_pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
