@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 
 from clvmodels.errors import DataError, Label
 from clvmodels.models import cnbd
-from clvmodels.models._pymc.cnbd import fit_cnbd
+from clvmodels.models._pymc.cnbd import fit_cnbd, map_k_search
 from clvmodels.models.inputs import collapse_rfm, validate_rfm
 from clvmodels.models.transaction import MIN_CUSTOMERS, Params, TransactionModel
 
@@ -180,27 +180,31 @@ class ErlangBetaGeoModel(TransactionModel):
         weights = tuples["n_customers"].to_numpy(dtype="float64")
         litt_total = float(litt.sum())
         started = time.perf_counter()
-        search = [self.k] if self.k is not None else list(cnbd.K_RANGE)
         per_k: dict[int, float] = {}
-        fits: dict[int, Any] = {}
-        start: dict[str, float] | None = None
-        for k in search:
-            method = self.method if len(search) == 1 else "map"
-            result = self._fit_k(k, data, weights, method, start)
-            means = {n: float(result.posterior[n].mean()) for n in ("r", "alpha", "a", "b")}
-            # log_likelihood_fn holds -x lgamma(k); the (k - 1) litt term is added here
-            per_k[k] = float(
-                (weights * self.log_likelihood_fn({**means, "k": k}, *data)).sum()
-                + (k - 1) * litt_total
+        if self.k is not None:
+            best = self.k
+            result = self._fit_k(best, data, weights, self.method, None)
+        else:
+            search = map_k_search(
+                cnbd.K_RANGE, *data, weights,
+                dropout_at_zero=self.dropout_at_zero, priors=self.priors, seed=self.seed,
             )
-            fits[k] = result
-            # the next k's start: the same mean rate per purchase, lambda's scale k / (k + 1)
-            start = {**means, "alpha": means["alpha"] * k / (k + 1)}
-        best = max(per_k, key=lambda k: per_k[k])
-        result = fits[best]
-        if len(search) > 1 and self.method != "map":
-            start = {n: float(result.posterior[n].mean()) for n in ("r", "alpha", "a", "b")}
-            result = self._fit_k(best, data, weights, self.method, start)
+            # log_likelihood_fn holds -x lgamma(k); the (k - 1) litt term is added here
+            per_k = {
+                k: float(
+                    (weights * self.log_likelihood_fn({**fit["params"], "k": k}, *data)).sum()
+                    + (k - 1) * litt_total
+                )
+                for k, fit in search.items()
+            }
+            best = max(per_k, key=lambda k: per_k[k])
+            result = self._fit_k(best, data, weights, self.method, search[best]["params"])
+        if best not in per_k or self.method == "map":
+            means = {n: float(result.posterior[n].mean()) for n in ("r", "alpha", "a", "b")}
+            per_k[best] = float(
+                (weights * self.log_likelihood_fn({**means, "k": best}, *data)).sum()
+                + (best - 1) * litt_total
+            )
         posterior = result.posterior.assign(k=result.posterior["r"] * 0.0 + float(best))
         report = dict(result.report)
         report.update(
