@@ -55,7 +55,17 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
     type=click.Choice(TRANSACTION_MODEL_NAMES),
     default="bgnbd",
     show_default=True,
-    help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD.",
+    help=(
+        "Transaction model: BG/NBD, Pareto/NBD, MBG/NBD, or BG/CNBD-k and MBG/CNBD-k "
+        "(Erlang-k inter-purchase times, for regular buyers)."
+    ),
+)
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(1, 10),
+    default=None,
+    help="Erlang shape of bgcnbd and mbgcnbd (default: chosen by likelihood over 1..10).",
 )
 @fit_method_options
 @guarded
@@ -71,9 +81,10 @@ def fit(
     tune: int,
     seed: int,
     transaction_model: TransactionModelName,
+    k: int | None,
     **kwargs: Any,
 ) -> None:
-    """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
+    """Fit BG/NBD (or --model pareto, mbgnbd, bgcnbd, mbgcnbd) and Gamma-Gamma for spend.
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
     observation end, a fingerprint of the input, and the optimiser's status or the
@@ -95,6 +106,8 @@ def fit(
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
     from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
 
+    if k is not None and transaction_model not in ("bgcnbd", "mbgcnbd"):
+        raise click.UsageError(f"--k is an option of bgcnbd and mbgcnbd, not of {transaction_model}")
     settings = FitSettings(
         time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,
@@ -104,6 +117,7 @@ def fit(
         draws=draws,
         tune=tune,
         seed=seed,
+        k=k,
     )
 
     def announce(data: FitData) -> None:
@@ -192,6 +206,8 @@ def print_model_description(description: dict[str, Any]) -> None:
         for name, row in part["summary"].items():
             interval = f"[{row['low_94']:.4g}, {row['high_94']:.4g}]"
             say(f"  {name:<10}{row['mean']:>12.4g}{row['sd']:>12.3g}{interval:>28}")
+        if "k" in report:
+            say("  " + _k_line(report))
         say("  " + _diagnostics_line(report))
         if report.get("usable") is False:
             say(f"  NOT USABLE (scoring refuses it): {report.get('not_usable_reason')}")
@@ -209,6 +225,16 @@ def _exclusions_line(excluded: dict[str, Any]) -> str:
         f"left out of the fit: {excluded['n_customers']:,} repeat customers whose mean repeat "
         f"value is 0 (e.g. {examples}); scoring gives them {excluded.get('spend_used')}{shown}"
     )
+
+
+def _k_line(report: dict[str, Any]) -> str:
+    """BG/CNBD-k's and MBG/CNBD-k's Erlang shape: given, or chosen, with its log-likelihoods."""
+    line = f"k = {report['k']} ({report.get('k_selection', 'given')})"
+    per_k = report.get("k_log_likelihood") or {}
+    if len(per_k) > 1:
+        shown = ", ".join(f"{k}: {v:,.1f}" for k, v in per_k.items())
+        line += f"; log-likelihood by k: {shown}"
+    return line
 
 
 def _diagnostics_line(report: dict[str, Any]) -> str:

@@ -37,6 +37,8 @@ class FitSettings:
     draws: int = 1000
     tune: int = 1000
     seed: int = 0
+    #: BG/CNBD-k's and MBG/CNBD-k's Erlang shape (None: chosen by likelihood over 1..10).
+    k: int | None = None
 
     def model(self, *, progress: bool = False) -> CLVModel:
         """An unfitted :class:`~clvmodels.model.CLVModel` with these settings."""
@@ -50,6 +52,7 @@ class FitSettings:
             tune=self.tune,
             seed=self.seed,
             progressbar=progress,
+            k=self.k,
         )
 
 

@@ -172,6 +172,8 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "period": _choice("day", "week", "month"),
         "dimension_col": _TEXT,
         "model_type": _choice(*TRANSACTION_MODEL_NAMES),
+        # BG/CNBD-k's and MBG/CNBD-k's Erlang shape (clv fit --k)
+        "k": _whole(1, 10),
         "model_dir": _PATH,
     },
     "run": {"to": _PATH, "schema": _TEXT, "method": _choice("map", "laplace", "mcmc")},
