@@ -84,7 +84,10 @@ def fit(
     k: int | None,
     **kwargs: Any,
 ) -> None:
-    """Fit BG/NBD (or --model pareto, mbgnbd, bgcnbd, mbgcnbd) and Gamma-Gamma for spend.
+    """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
+
+    For regular buyers, --model bgcnbd or mbgcnbd (BG/CNBD-k, MBG/CNBD-k: Erlang-k
+    inter-purchase times, k chosen by likelihood over 1..10 or given with --k).
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
     observation end, a fingerprint of the input, and the optimiser's status or the
@@ -107,7 +110,9 @@ def fit(
     from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
 
     if k is not None and transaction_model not in ("bgcnbd", "mbgcnbd"):
-        raise click.UsageError(f"--k is an option of bgcnbd and mbgcnbd, not of {transaction_model}")
+        raise click.UsageError(
+            f"--k is an option of bgcnbd and mbgcnbd, not of {transaction_model}"
+        )
     settings = FitSettings(
         time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,

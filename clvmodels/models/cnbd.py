@@ -32,16 +32,9 @@ is exact customer by customer (:mod:`clvmodels.models.kernels.cnbd_numerator`)::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
-
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy.special import betaln, gammaln, logsumexp, xlogy
-
-from clvmodels.errors import DataError
-from clvmodels.models.inputs import collapse_rfm, validate_rfm
-from clvmodels.models.transaction import MIN_CUSTOMERS, Params, TransactionModel
 
 #: The parameters: BG/NBD's and the Erlang shape k (a constant in every draw).
 CNBD_PARAMS = ("r", "alpha", "a", "b", "k")
@@ -56,7 +49,7 @@ def _arrays(*values: ArrayLike) -> tuple[np.ndarray, ...]:
 
 
 def _phases(k: ArrayLike) -> int:
-    """k as an int: one value for all draws (it is not sampled)."""
+    """K as an int: one value for all draws (it is not sampled)."""
     values = np.unique(np.asarray(k, dtype="float64"))
     if len(values) != 1 or values[0] < 1 or values[0] % 1:
         raise ValueError(f"k must be one whole number >= 1 in every draw; got {values[:5]}")
@@ -94,17 +87,14 @@ def _branches(
     """The logs of the bracket's alive and dead terms (without alpha**r / Gamma(r))."""
     r, alpha, a, b, x, t_x, T = _arrays(r, alpha, a, b, x, t_x, T)
     xp = x + 1.0 if dropout_at_zero else x
-    alive = betaln(a, b + xp) - betaln(a, b) + logsumexp(
-        log_phase_weights(r, alpha, k, x, t_x, T), axis=0
+    alive = (
+        betaln(a, b + xp)
+        - betaln(a, b)
+        + logsumexp(log_phase_weights(r, alpha, k, x, t_x, T), axis=0)
     )
     s = r + k * x
     with np.errstate(divide="ignore", invalid="ignore"):
-        dead = (
-            betaln(a + 1.0, b + xp - 1.0)
-            - betaln(a, b)
-            + gammaln(s)
-            - s * np.log(alpha + t_x)
-        )
+        dead = betaln(a + 1.0, b + xp - 1.0) - betaln(a, b) + gammaln(s) - s * np.log(alpha + t_x)
     if not dropout_at_zero:
         dead = np.where(x > 0, dead, -np.inf)
     return alive, dead
@@ -131,11 +121,7 @@ def log_likelihood(
     r, alpha, x, litt = _arrays(r, alpha, x, litt)
     alive, dead = _branches(r, alpha, a, b, k, x, t_x, T, dropout_at_zero)
     return (
-        (k - 1) * litt
-        - x * gammaln(k)
-        + r * np.log(alpha)
-        - gammaln(r)
-        + np.logaddexp(alive, dead)
+        (k - 1) * litt - x * gammaln(k) + r * np.log(alpha) - gammaln(r) + np.logaddexp(alive, dead)
     )
 
 
@@ -189,8 +175,14 @@ def phase_sums(
     r, alpha, a, b, x, T = np.broadcast_arrays(*_arrays(r, alpha, a, b, x, T))
     bp = b + x + (1.0 if dropout_at_zero else 0.0)
     horizon, discounted = phase_sums_grid(
-        (r + k * x).ravel(), (alpha + T).ravel(), a.ravel(), bp.ravel(), k,
-        np.atleast_1d(t), np.atleast_1d(discount), n_phases,
+        (r + k * x).ravel(),
+        (alpha + T).ravel(),
+        a.ravel(),
+        bp.ravel(),
+        k,
+        np.atleast_1d(t),
+        np.atleast_1d(discount),
+        n_phases,
     )
     shape = (horizon.shape[0], *r.shape)
     return horizon.reshape(shape), discounted.reshape(shape)
@@ -258,8 +250,17 @@ def expected_purchases_new_customer(
     for value in np.unique(t[t > 0]):
         at = t == value
         sums, _ = phase_sums(
-            r[at], alpha[at], a[at], b[at], k, np.zeros(1), np.zeros(1),
-            np.array([value]), np.ones(1), dropout_at_zero=dropout_at_zero, n_phases=1,
+            r[at],
+            alpha[at],
+            a[at],
+            b[at],
+            k,
+            np.zeros(1),
+            np.zeros(1),
+            np.array([value]),
+            np.ones(1),
+            dropout_at_zero=dropout_at_zero,
+            n_phases=1,
         )
         out[at] = sums[0]
     if dropout_at_zero:

@@ -62,7 +62,7 @@ class ErlangBetaGeoModel(TransactionModel):
     def k_(self) -> int:
         """The Erlang shape of the fit."""
         self._check_fitted()
-        return int(round(self.params_["k"]))
+        return round(self.params_["k"])
 
     # ------------------------------------------------------------ closed forms
     @classmethod
@@ -71,7 +71,15 @@ class ErlangBetaGeoModel(TransactionModel):
     ) -> np.ndarray:
         """:func:`clvmodels.models.cnbd.log_likelihood` (with litt = 0: without its term)."""
         return cnbd.log_likelihood(
-            p["r"], p["alpha"], p["a"], p["b"], cnbd._phases(p["k"]), x, t_x, T, litt,
+            p["r"],
+            p["alpha"],
+            p["a"],
+            p["b"],
+            cnbd._phases(p["k"]),
+            x,
+            t_x,
+            T,
+            litt,
             dropout_at_zero=cls.dropout_at_zero,
         )
 
@@ -81,7 +89,14 @@ class ErlangBetaGeoModel(TransactionModel):
     ) -> np.ndarray:
         """:func:`clvmodels.models.cnbd.probability_alive`."""
         return cnbd.probability_alive(
-            p["r"], p["alpha"], p["a"], p["b"], cnbd._phases(p["k"]), x, t_x, T,
+            p["r"],
+            p["alpha"],
+            p["a"],
+            p["b"],
+            cnbd._phases(p["k"]),
+            x,
+            t_x,
+            T,
             dropout_at_zero=cls.dropout_at_zero,
         )
 
@@ -96,7 +111,15 @@ class ErlangBetaGeoModel(TransactionModel):
                 raise ValueError("with k > 1 the numerator depends on recency: pass t_x")
             t_x = T
         return cnbd.conditional_numerator(
-            p["r"], p["alpha"], p["a"], p["b"], k, x, t_x, T, float(np.asarray(t)),
+            p["r"],
+            p["alpha"],
+            p["a"],
+            p["b"],
+            k,
+            x,
+            t_x,
+            T,
+            float(np.asarray(t)),
             dropout_at_zero=cls.dropout_at_zero,
         )
 
@@ -104,7 +127,12 @@ class ErlangBetaGeoModel(TransactionModel):
     def new_customer_fn(cls, p: Params, t: ArrayLike) -> np.ndarray:  # type: ignore[override]
         """:func:`clvmodels.models.cnbd.expected_purchases_new_customer`."""
         return cnbd.expected_purchases_new_customer(
-            p["r"], p["alpha"], p["a"], p["b"], cnbd._phases(p["k"]), t,
+            p["r"],
+            p["alpha"],
+            p["a"],
+            p["b"],
+            cnbd._phases(p["k"]),
+            t,
             dropout_at_zero=cls.dropout_at_zero,
         )
 
@@ -135,16 +163,22 @@ class ErlangBetaGeoModel(TransactionModel):
         code = code.reshape(-1)
         d = {name: np.asarray(v, dtype="float64")[None, :] for name, v in p.items()}
         sums_h, sums_d = cnbd.phase_sums(
-            d["r"], d["alpha"], d["a"], d["b"], k, pairs[:, :1], pairs[:, 1:], t, discount,
+            d["r"],
+            d["alpha"],
+            d["a"],
+            d["b"],
+            k,
+            pairs[:, :1],
+            pairs[:, 1:],
+            t,
+            discount,
             dropout_at_zero=cls.dropout_at_zero,
         )
         horizon = np.empty((len(x), d["r"].shape[1]))
         discounted = np.empty_like(horizon)
         for lo in range(0, len(x), ROW_BLOCK):
             sl = slice(lo, lo + ROW_BLOCK)
-            w = cnbd.phase_posterior(
-                d["r"], d["alpha"], k, x[sl, None], t_x[sl, None], T[sl, None]
-            )
+            w = cnbd.phase_posterior(d["r"], d["alpha"], k, x[sl, None], t_x[sl, None], T[sl, None])
             horizon[sl] = (w * sums_h[:, code[sl]]).sum(axis=0)
             discounted[sl] = (w * sums_d[:, code[sl]]).sum(axis=0)
         return horizon, discounted
@@ -160,7 +194,7 @@ class ErlangBetaGeoModel(TransactionModel):
 
     # ------------------------------------------------------------ fitting
     def fit(self, rfm: pd.DataFrame) -> Self:
-        """Fit on an RFM table with ``frequency, recency, T`` and ``litt``; choose k unless given."""
+        """Fit on an RFM table with frequency, recency, T and litt; choose k unless given."""
         validate_rfm(rfm)
         litt = require_litt(rfm)
         if len(rfm) < MIN_CUSTOMERS:
@@ -186,8 +220,12 @@ class ErlangBetaGeoModel(TransactionModel):
             result = self._fit_k(best, data, weights, self.method, None)
         else:
             search = map_k_search(
-                cnbd.K_RANGE, *data, weights,
-                dropout_at_zero=self.dropout_at_zero, priors=self.priors, seed=self.seed,
+                cnbd.K_RANGE,
+                *data,
+                weights,
+                dropout_at_zero=self.dropout_at_zero,
+                priors=self.priors,
+                seed=self.seed,
             )
             # log_likelihood_fn holds -x lgamma(k); the (k - 1) litt term is added here
             per_k = {
@@ -230,7 +268,9 @@ class ErlangBetaGeoModel(TransactionModel):
         start: dict[str, float] | None,
     ) -> Any:
         return fit_cnbd(
-            k, *data, weights,
+            k,
+            *data,
+            weights,
             dropout_at_zero=self.dropout_at_zero,
             priors=self.priors,
             method=method,  # type: ignore[arg-type]

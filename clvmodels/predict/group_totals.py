@@ -37,11 +37,11 @@ from clvmodels.predict.scoring import (
     CHUNK_ELEMENTS,
     MIN_BLOCK_ELEMENTS,
     SpendFunction,
-    numerator_grid,
     _distinct_rows,
     _spend_function,
     check_rfm_time_unit,
     monthly_steps,
+    numerator_grid,
 )
 from clvmodels.ranges import check_margin
 from clvmodels.units import Duration, check_time_unit, parse_duration, units_per_month

@@ -79,7 +79,9 @@ def test_k_refused_for_other_models(orders_file, tmp_path) -> None:  # type: ign
 def test_rfm_without_litt_is_refused_naming_the_column(orders_file, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     original = fit_job.rfm_summary
     monkeypatch.setattr(
-        fit_job, "rfm_summary", lambda *a, **k: original(*a, **k).drop(columns="litt", errors="ignore")
+        fit_job,
+        "rfm_summary",
+        lambda *a, **k: original(*a, **k).drop(columns="litt", errors="ignore"),
     )
     result = run("fit", orders_file, "-o", tmp_path / "m", "--model", "bgcnbd", "--k", "2")
     assert result.exit_code == 2 and "litt" in result.output

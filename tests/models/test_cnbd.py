@@ -137,7 +137,12 @@ def _quadrature(params, k, gaps, T_obs, daz, t):  # type: ignore[no-untyped-def]
 )
 def test_equals_quadrature_of_the_model(k, daz, gaps, T_obs, seed) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(seed)
-    params = (rng.uniform(0.5, 3.0), rng.uniform(2.0, 12.0), rng.uniform(0.5, 2.0), rng.uniform(1.0, 6.0))
+    params = (
+        rng.uniform(0.5, 3.0),
+        rng.uniform(2.0, 12.0),
+        rng.uniform(0.5, 2.0),
+        rng.uniform(1.0, 6.0),
+    )
     t = float(rng.uniform(5.0, 40.0))
     ll, alive, expected = _quadrature(params, k, np.asarray(gaps), T_obs, daz, t)
     x, t_x = float(len(gaps)), float(np.sum(gaps))
@@ -172,7 +177,9 @@ def test_new_customer_equals_simulation(daz: bool) -> None:
         count[idx[inside]] += 1
         survive = rng.random(len(idx)) >= p[idx]
         alive[idx] = inside & survive
-    got = cnbd.expected_purchases_new_customer(r, alpha, a, b, k, np.array([t]), dropout_at_zero=daz)
+    got = cnbd.expected_purchases_new_customer(
+        r, alpha, a, b, k, np.array([t]), dropout_at_zero=daz
+    )
     assert abs(got[0] - count.mean()) < 4 * count.std() / np.sqrt(n)
 
 

@@ -35,8 +35,13 @@ def test_graph_logp_equals_numpy(rfm_bg: pd.DataFrame, daz: bool, k: int) -> Non
     point["b_log__"] = np.log(2.5)
     got = float(model.compile_logp(jacobian=False)(point))
     # the graph leaves out -x lgamma(k) (a constant for fixed k)
-    want = (w * (cnbd.log_likelihood(1.3, 6.0, 0.7, 2.5, k, *data, dropout_at_zero=daz)
-                 + data[0] * np.log(np.prod(np.arange(1, k))))).sum()
+    want = (
+        w
+        * (
+            cnbd.log_likelihood(1.3, 6.0, 0.7, 2.5, k, *data, dropout_at_zero=daz)
+            + data[0] * np.log(np.prod(np.arange(1, k)))
+        )
+    ).sum()
     assert got == pytest.approx(want, rel=1e-10)
 
 
@@ -89,9 +94,14 @@ def test_score_chunks_save_and_load(rfm_bg: pd.DataFrame, tmp_path) -> None:  # 
     # the scores' expected purchases are the closed form at the horizon (26.09 weeks)
     p = tm.params_
     direct = cnbd.expected_purchases(
-        p["r"], p["alpha"], p["a"], p["b"], 3,
+        p["r"],
+        p["alpha"],
+        p["a"],
+        p["b"],
+        3,
         *(rfm[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T")),
-        6 * 365.25 / 12 / 7, dropout_at_zero=True,
+        6 * 365.25 / 12 / 7,
+        dropout_at_zero=True,
     )
     np.testing.assert_allclose(scores["expected_purchases"], direct, rtol=1e-9)
     np.testing.assert_allclose(

@@ -187,7 +187,14 @@ def map_k_search(
 
     k_shared = pytensor.shared(np.float64(ks[0]), name="k")
     model = cnbd_graph(
-        k_shared, frequency, recency, T, weights, priors, dropout_at_zero, phases=max(ks),
+        k_shared,
+        frequency,
+        recency,
+        T,
+        weights,
+        priors,
+        dropout_at_zero,
+        phases=max(ks),
         shared=True,
     )
     value_vars = model.continuous_value_vars
@@ -202,7 +209,9 @@ def map_k_search(
     alpha_index = [v.name for v in value_vars].index(model.rvs_to_values[model["alpha"]].name)
 
     def cost(z: np.ndarray) -> tuple[float, np.ndarray]:
-        value, *grads = logp_and_grad(*(np.reshape(zi, sh) for zi, sh in zip(z, shapes)))
+        value, *grads = logp_and_grad(
+            *(np.reshape(zi, sh) for zi, sh in zip(z, shapes, strict=True))
+        )
         return -float(value), -np.array([float(g) for g in grads])
 
     initial = np.array([float(start[v.name]) for v in value_vars])

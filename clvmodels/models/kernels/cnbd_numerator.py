@@ -54,10 +54,13 @@ def phase_sum(s: float, z: float, j: int, k: int, a: float, bp: float) -> float:
         return 0.0
     mean = s * z / (1.0 - z)
     sd = math.sqrt(s * z) / (1.0 - z)
-    n = max(0, int(math.floor(mean - 9.0 * sd)))
+    n = max(0, math.floor(mean - 9.0 * sd))
     pmf = math.exp(
-        math.lgamma(n + s) - math.lgamma(n + 1.0) - math.lgamma(s)
-        + s * math.log1p(-z) + n * math.log(z)
+        math.lgamma(n + s)
+        - math.lgamma(n + 1.0)
+        - math.lgamma(s)
+        + s * math.log1p(-z)
+        + n * math.log(z)
     )
     big_m = (n + j) // k
     c = 1.0  # c_{M + 1} once the loop below has run
