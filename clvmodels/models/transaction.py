@@ -8,9 +8,11 @@ model's conditional expectation factors the same way::
 
 where the numerator N depends on the customer only through (x, T). Scoring relies on this to
 evaluate the expensive part once per distinct (x, T) pair, on a grid of horizons
-(:meth:`TransactionModel.numerator_grid_fn`). A subclass supplies the closed forms as static
-methods taking a dict of (broadcastable) parameter arrays, and may replace the grid's generic
-step-by-step evaluation with a faster one (BG/NBD does).
+(:meth:`TransactionModel.numerator_grid_fn`). BG/CNBD-k and MBG/CNBD-k
+(:mod:`clvmodels.models.cnbd_models`) are the exception: their N depends on t_x too
+(``numerator_uses_recency``), and scoring collapses them on (x, t_x, T). A subclass supplies
+the closed forms as static methods taking a dict of (broadcastable) parameter arrays, and may
+replace the grid's generic step-by-step evaluation with a faster one (BG/NBD does).
 """
 
 from __future__ import annotations
