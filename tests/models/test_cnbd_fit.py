@@ -107,6 +107,26 @@ def test_score_chunks_save_and_load(rfm_bg: pd.DataFrame, tmp_path) -> None:  # 
     np.testing.assert_allclose(
         tm.expected_purchases(rfm, 6 * 365.25 / 12 / 7)[0], direct, rtol=1e-12
     )
+    # the CLV: monthly increments of the closed form, discounted at 10% a year, times spend
+    columns = [rfm[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T")]
+    months = np.arange(1, 7)
+    cumulative = [
+        cnbd.expected_purchases(
+            p["r"],
+            p["alpha"],
+            p["a"],
+            p["b"],
+            3,
+            *columns,
+            m * 365.25 / 12 / 7,
+            dropout_at_zero=True,
+        )
+        for m in months
+    ]
+    increments = np.diff(np.vstack([np.zeros(len(rfm)), *cumulative]), axis=0)
+    discounted = (increments * 1.1 ** (-months[:, None] / 12)).sum(axis=0)
+    spend = model.spend_model_.expected_spend(rfm)[0]
+    np.testing.assert_allclose(scores["clv"], discounted * spend, rtol=1e-9)
     loaded = load_model(save_model(model, tmp_path / "m"))
     assert loaded.transaction_model_.k_ == 3 and loaded.k == 3
     pd.testing.assert_frame_equal(loaded.score(rfm, horizon="6M", n_draws=None), scores)
