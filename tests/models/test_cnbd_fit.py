@@ -8,12 +8,14 @@ import pytest
 
 from clvmodels.errors import DataError
 from clvmodels.examples.simulate_cnbd import simulate_cnbd_rfm
+from clvmodels.marketing.sources import expected_by_group
 from clvmodels.model import MODELS, CLVModel
 from clvmodels.models import cnbd
 from clvmodels.models._pymc.cnbd import cnbd_graph
 from clvmodels.models.cnbd_models import BetaGeoCNBDModel, ModifiedBetaGeoCNBDModel
 from clvmodels.models.inputs import collapse_rfm
 from clvmodels.persistence import load_model, save_model
+from clvmodels.predict.group_totals import group_clv_draws
 
 TRUE = {"r": 2.0, "alpha": 8.0, "a": 1.0, "b": 5.0}
 
@@ -127,6 +129,18 @@ def test_score_chunks_save_and_load(rfm_bg: pd.DataFrame, tmp_path) -> None:  # 
     discounted = (increments * 1.1 ** (-months[:, None] / 12)).sum(axis=0)
     spend = model.spend_model_.expected_spend(rfm)[0]
     np.testing.assert_allclose(scores["clv"], discounted * spend, rtol=1e-9)
+    # group totals (payback, budget) and group expectations (acquisition) use the same numbers
+    groups = (rfm["customer_id"].to_numpy() % 3).astype("int64")
+    totals = group_clv_draws(rfm, groups, 3, tm, model.spend_model_, time_unit="W", horizon="6M")
+    want = np.bincount(groups, weights=scores["clv"].to_numpy(), minlength=3)
+    np.testing.assert_allclose(totals.totals[:, 0], want, rtol=1e-9)
+    by_group = expected_by_group(model, rfm, groups, 3, np.array([10.0]))
+    direct_10 = cnbd.expected_purchases(
+        p["r"], p["alpha"], p["a"], p["b"], 3, *columns, 10.0, dropout_at_zero=True
+    )
+    np.testing.assert_allclose(
+        by_group.purchases[0, :, 0], np.bincount(groups, weights=direct_10), rtol=1e-9
+    )
     loaded = load_model(save_model(model, tmp_path / "m"))
     assert loaded.transaction_model_.k_ == 3 and loaded.k == 3
     pd.testing.assert_frame_equal(loaded.score(rfm, horizon="6M", n_draws=None), scores)
