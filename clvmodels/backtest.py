@@ -14,10 +14,12 @@ two baselines, on the customers whose first purchase is on or before the calibra
 What it measures (Fader, Hardie & Lee 2005, section 5):
 
 * totals of holdout purchases and revenue, predicted vs actual, with % error;
-* per-customer MAE and RMSE of holdout purchases;
+* per-customer bias, MAE and RMSE of holdout purchases, and each model's calibration
+  log-likelihood (definitions in ``docs/backtest.md``);
 * conditional expectations: mean holdout purchases by calibration frequency (0..6, 7+);
 * the tracking table: cumulative repeat purchases per period over calibration and holdout,
-  actual vs the models' unconditional expectation for the calibration cohort (FHL05 fig. 2).
+  actual vs the models' unconditional expectation for the calibration cohort (FHL05 fig. 2);
+  its plots show it cumulative and per period (incremental, FHL05 fig. 1).
 
 Orders without revenue (an RFM table without ``monetary_value``) give the purchase metrics
 only: no revenue columns, no revenue totals, no spend model. Orders valued with
@@ -28,14 +30,15 @@ constant of :class:`clvmodels.models.spend.ConstantSpendModel`, not Gamma-Gamma.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.customers import CustomersSource, with_covariates
 from clvmodels.errors import DataError
 from clvmodels.model import MODELS, CLVModel
 from clvmodels.models.settings import (
@@ -59,8 +62,11 @@ BACKTEST_FILES: dict[str, str] = {
     "tracking": "tracking.csv",
     "customers": "customers.parquet",
     "tracking_plot": "tracking.png",
+    "incremental_plot": "tracking_incremental.png",
     "conditional_plot": "conditional.png",
 }
+#: What the per-customer metrics compare (``docs/backtest.md``).
+BEST_BY = "lowest per-customer RMSE of holdout purchases"
 MAX_FREQUENCY_GROUP = 7  # conditional expectations pool frequencies >= 7 into "7+"
 
 
@@ -83,6 +89,9 @@ class BacktestResult:
         The model or baseline with the lowest per-customer RMSE of holdout purchases.
     models : dict
         The fitted :class:`CLVModel` per transaction model.
+    failed : dict
+        With ``on_failure="record"``: why each model left out could not be used (its fit
+        raised a DataError or is not usable), by name.
     settings : dict
         Dates, time unit and models of the backtest.
     """
@@ -94,16 +103,18 @@ class BacktestResult:
     best: str
     models: dict[str, CLVModel] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         """The measurements as a JSON-ready dict (``metrics.json``)."""
         return {
             **self.settings,
             "best_model": self.best,
-            "best_by": "lowest per-customer RMSE of holdout purchases",
+            "best_by": BEST_BY,
             "totals": self.totals.to_dict(orient="records"),
             "conditional_expectations": self.conditional.to_dict(orient="records"),
             "parameters": {name: m.transaction_model_.params_ for name, m in self.models.items()},
+            **({"failed": dict(self.failed)} if self.failed else {}),
         }
 
 
@@ -118,6 +129,12 @@ def backtest(
     priors: Priors = "default",
     seed: int = 0,
     value_per_order: float | None = None,
+    baselines: Sequence[str] = BASELINES,
+    on_failure: Literal["raise", "record"] = "raise",
+    model_settings: Mapping[str, Any] | None = None,
+    customers: CustomersSource | None = None,
+    purchase_covariates: Sequence[str] = (),
+    dropout_covariates: Sequence[str] = (),
 ) -> BacktestResult:
     """Fit each model on the calibration period and hold its predictions against the holdout.
 
@@ -139,6 +156,17 @@ def backtest(
     value_per_order : float, optional
         Say that every order's ``revenue`` is this value (read with ``--no-revenue
         --value-per-order``): the models then have a constant spend, not Gamma-Gamma.
+    baselines : sequence of {"naive", "cohort"}
+        The baselines to compare with (all by default; none for a model choice).
+    on_failure : {"raise", "record"}
+        What a model whose fit raises a DataError or is not usable does: raise it, or be
+        left out of the tables with its reason in ``BacktestResult.failed`` (at least one
+        model must be usable).
+    model_settings : dict, optional
+        More settings of :class:`CLVModel` (``chains``, ``draws``, ``tune``, ...).
+    customers, purchase_covariates, dropout_covariates
+        A customers table and the covariate columns of it that every model is fitted with
+        (:func:`clvmodels.data.customers.with_covariates`; docs/models.md, Covariates).
 
     Raises
     ------
@@ -148,9 +176,12 @@ def backtest(
         fit that is not usable (a parameter at a bound, Gamma-Gamma q <= 1).
     """
     unit = check_time_unit(time_unit)
-    _check_models(models)
+    _check_models(models, baselines)
     cal_end, obs_end = _holdout_period(orders, calibration_end, observation_end)
     rfm = _calibration_rfm(orders, unit, cal_end, obs_end, value_per_order)
+    purchase_covariates, dropout_covariates = tuple(purchase_covariates), tuple(dropout_covariates)
+    covariates = tuple(dict.fromkeys((*purchase_covariates, *dropout_covariates)))
+    rfm = with_covariates(rfm, customers, covariates)
     has_revenue = "monetary_value" in rfm.columns and "revenue" in orders.columns
     if not has_revenue:
         orders = orders.assign(revenue=0.0)  # occasions are counted; their value is unknown
@@ -167,14 +198,20 @@ def backtest(
             method=method,
             priors=priors,
             seed=seed,
+            **dict(model_settings or {}),
+            purchase_covariates=purchase_covariates,
+            dropout_covariates=dropout_covariates,
         )
         for name in models
     }
-    fitted = _fit_and_predict(unfitted, rfm, customers, holdout_length)
-    _predict_baselines(orders, customers, cal_end, obs_end, holdout_length, has_revenue)
+    failed: dict[str, str] = {}
+    fitted = _fit_and_predict(
+        unfitted, rfm, customers, holdout_length, failed if on_failure == "record" else None
+    )
+    _predict_baselines(orders, customers, cal_end, obs_end, holdout_length, has_revenue, baselines)
 
-    names = [*models, *BASELINES]
-    totals = _totals(customers, names, revenue=has_revenue)
+    names = [*fitted, *baselines]
+    totals = _totals(customers, names, fitted, revenue=has_revenue)
     best = str(totals.sort_values("rmse_purchases").iloc[0]["model"])
     return BacktestResult(
         customers=customers,
@@ -183,14 +220,15 @@ def backtest(
         tracking=tracking_table(orders, fitted, cal_end, obs_end, unit, customers),
         best=best,
         models=fitted,
+        failed=failed,
         settings={
             "calibration_end": cal_end.isoformat(),
             "observation_end": obs_end.isoformat(),
             "time_unit": unit,
             "holdout_length": holdout_length,
             "n_customers": len(customers),
-            "models": list(models),
-            "baselines": list(BASELINES),
+            "models": list(fitted),
+            "baselines": list(baselines),
             "method": method,
             "priors": priors,
             "revenue": has_revenue,
@@ -200,8 +238,8 @@ def backtest(
     )
 
 
-def _check_models(models: Sequence[str]) -> None:
-    unknown = [m for m in models if m not in MODELS]
+def _check_models(models: Sequence[str], baselines: Sequence[str]) -> None:
+    unknown = [m for m in models if m not in MODELS] + [b for b in baselines if b not in BASELINES]
     if unknown or not models:
         raise DataError(
             f"unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
@@ -253,18 +291,32 @@ def _fit_and_predict(
     rfm: pd.DataFrame,
     customers: pd.DataFrame,
     holdout_length: float,
+    failed: dict[str, str] | None = None,
 ) -> dict[str, CLVModel]:
-    """Fit each model; add its ``purchases_`` and ``revenue_`` columns to ``customers``."""
+    """Fit each model; add its ``purchases_`` and ``revenue_`` columns to ``customers``.
+
+    With a ``failed`` dict, a model whose fit raises a DataError or is not usable is left
+    out and its reason recorded there; a DataError when no model is left.
+    """
     fitted: dict[str, CLVModel] = {}
     for name, unfitted in models.items():
-        model = unfitted.fit(rfm)
+        try:
+            model = unfitted.fit(rfm)
+            model.check_usable()
+        except DataError as exc:
+            if failed is None:
+                raise
+            failed[name] = str(exc)
+            continue
         fitted[name] = model
-        model.check_usable()
         purchases = model.transaction_model_.expected_purchases(rfm, holdout_length).mean(axis=0)
         customers[f"purchases_{name}"] = purchases
         if model.spend_model_ is not None:
             spend = model.spend_model_.expected_spend(rfm).mean(axis=0)
             customers[f"revenue_{name}"] = purchases * spend
+    if not fitted:
+        reasons = "; ".join(f"{name}: {why}" for name, why in (failed or {}).items())
+        raise DataError(f"no model could be fitted on the calibration period ({reasons})")
     return fitted
 
 
@@ -275,8 +327,11 @@ def _predict_baselines(
     obs_end: dt.date,
     holdout_length: float,
     has_revenue: bool,
+    baselines: Sequence[str] = BASELINES,
 ) -> None:
-    """Add the naive and cohort baselines' ``purchases_``/``revenue_`` columns to ``customers``."""
+    """Add the baselines' ``purchases_``/``revenue_`` columns to ``customers``."""
+    if not baselines:
+        return
     naive_rate = np.where(
         customers["T"] > 0,
         customers["frequency"] / customers["T"].where(customers["T"] > 0, 1.0),
@@ -289,6 +344,8 @@ def _predict_baselines(
         customers["revenue_naive"] = (
             customers["purchases_naive"] * customers["customer_id"].map(mean_revenue).to_numpy()
         )
+    if "cohort" not in baselines:
+        return
     cohort = cohort_baseline(occasions, customers, cal_end, obs_end)
     customers["purchases_cohort"] = cohort["purchases"].to_numpy()
     if has_revenue:
@@ -329,8 +386,20 @@ def _occasions(orders: pd.DataFrame, end: Any) -> pd.DataFrame:
     )
 
 
-def _totals(customers: pd.DataFrame, names: Sequence[str], *, revenue: bool) -> pd.DataFrame:
-    """Totals and errors per model and baseline; revenue columns only ``revenue`` is known."""
+def _totals(
+    customers: pd.DataFrame,
+    names: Sequence[str],
+    models: Mapping[str, CLVModel],
+    *,
+    revenue: bool,
+) -> pd.DataFrame:
+    """Totals and errors per model and baseline; revenue columns only ``revenue`` is known.
+
+    Over customers i with holdout purchases y_i and predictions p_i: % error
+    100 (sum p - sum y) / sum y, bias mean(p - y), MAE mean|p - y|, RMSE
+    sqrt(mean (p - y)^2); ``log_likelihood`` is a model's calibration fit's total
+    log-likelihood (NaN for a baseline).
+    """
     actual_purchases = customers["frequency_holdout"].to_numpy(dtype="float64")
     rows = []
     for name in names:
@@ -352,8 +421,14 @@ def _totals(customers: pd.DataFrame, names: Sequence[str], *, revenue: bool) -> 
                 revenue_error_pct=_pct(predicted, actual),
             )
         row.update(
+            bias_purchases=float(error.mean()),
             mae_purchases=float(np.abs(error).mean()),
             rmse_purchases=float(np.sqrt((error**2).mean())),
+            log_likelihood=(
+                float(models[name].transaction_model_.log_likelihood_)
+                if name in models
+                else float("nan")
+            ),
         )
         rows.append(row)
     return pd.DataFrame(rows)
@@ -373,6 +448,18 @@ def conditional_expectations(customers: pd.DataFrame, names: Sequence[str]) -> p
         f"{MAX_FREQUENCY_GROUP}+" if i == MAX_FREQUENCY_GROUP else str(i) for i in table.index
     ]
     return table.rename_axis("frequency").reset_index()
+
+
+def _cohort_parameters(
+    tm: Any, customers: pd.DataFrame, first_days: pd.Series
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Parameters at the posterior means per distinct (first day, covariate profile)."""
+    rows = customers.set_index("customer_id").loc[first_days.index].reset_index()
+    means = tm.mean_parameters(rows)
+    keys = np.column_stack([first_days.to_numpy(dtype="float64"), *means.values()])
+    unique, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+    params = {k: v[first][None, :] for k, v in means.items()}
+    return params, unique[:, 0], counts
 
 
 def tracking_table(
@@ -417,13 +504,19 @@ def tracking_table(
     acquired, counts = np.unique(first_days.to_numpy(), return_counts=True)
     for name, model in models.items():
         tm = model.transaction_model_
-        ages = (ends_days[:, None] - acquired[None, :]) / days_per
+        params: Any = tm.params_
+        days, weights = acquired, counts
+        if tm.encoding_ is not None:  # each customer's parameters: by (first day, profile)
+            params, days, weights = _cohort_parameters(tm, customers, first_days)
+        ages = (ends_days[:, None] - days[None, :]) / days_per
         expected = np.where(
             ages > 0,
-            tm.new_customer_fn(tm.params_, np.clip(ages, 1e-12, None)),  # type: ignore[arg-type]
+            tm.new_customer_fn(params, np.clip(ages, 1e-12, None)),
             0.0,
         )
-        table[name] = (expected * counts[None, :]).sum(axis=1)
+        table[name] = (expected * weights[None, :]).sum(axis=1)
+    if "purchases_naive" not in customers.columns:
+        return table
     at_cal_end = int(np.searchsorted(repeat_days, cal_days, side="left"))
     rate_sum = float((customers["purchases_naive"] / customers["duration_holdout"]).sum())
     table["naive"] = np.where(

@@ -9,10 +9,11 @@ have a known spend per purchase occasion: ``spend_model_`` is a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 from numpy.typing import ArrayLike
@@ -24,6 +25,7 @@ from clvmodels.models.cnbd_models import (
     ErlangBetaGeoModel,
     ModifiedBetaGeoCNBDModel,
 )
+from clvmodels.models.covariate_fit import COVARIATE_MODELS, EFFECTS, MAP_INTERVAL_NOTE
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
@@ -106,6 +108,9 @@ class CLVModel:
         Random seed.
     progressbar : bool
         Show the sampler's progress.
+    purchase_covariates, dropout_covariates : sequence of str
+        Time-invariant covariate columns of the RFM table acting on the purchase rate and on
+        dropout (:mod:`clvmodels.models.covariates`); none by default.
 
     Attributes
     ----------
@@ -141,8 +146,12 @@ class CLVModel:
         tune: int = 1000,
         seed: int | None = None,
         progressbar: bool = False,
+        purchase_covariates: Sequence[str] = (),
+        dropout_covariates: Sequence[str] = (),
         k: int | None = None,
     ) -> None:
+        self.purchase_covariates = list(purchase_covariates)
+        self.dropout_covariates = list(dropout_covariates)
         self.time_unit = time_unit
         self.transaction_model = transaction_model
         self.k = k
@@ -204,6 +213,9 @@ class CLVModel:
             )
         if spend is not None and not isinstance(spend, GammaGammaModel | ConstantSpendModel):
             spend = GammaGammaModel.from_posterior(spend, method=model.method, priors=model.priors)
+        if isinstance(transaction, TransactionModel) and transaction.has_covariates:
+            model.purchase_covariates = list(transaction.purchase_covariates)
+            model.dropout_covariates = list(transaction.dropout_covariates)
         model.transaction_model_ = transaction
         model.spend_model_ = spend
         model.data_info_ = dict(data_info or {})
@@ -218,7 +230,14 @@ class CLVModel:
             "tune": self.tune,
             "seed": self.seed,
             "progressbar": self.progressbar,
+            "purchase_covariates": list(self.purchase_covariates),
+            "dropout_covariates": list(self.dropout_covariates),
         }
+
+    def _spend_settings(self) -> dict[str, Any]:
+        settings = self._settings()
+        del settings["purchase_covariates"], settings["dropout_covariates"]
+        return settings
 
     def fit(self, rfm: pd.DataFrame) -> Self:
         """Fit the transaction model on all customers and Gamma-Gamma on the repeat customers.
@@ -237,6 +256,13 @@ class CLVModel:
                 f"got {self.transaction_model!r}"
             )
         model_class = MODELS[self.transaction_model].model_class
+        covariates = self.purchase_covariates or self.dropout_covariates
+        if covariates and self.transaction_model not in COVARIATE_MODELS:
+            raise DataError(
+                f"{model_class.label} takes no covariates yet",
+                hint="covariates work with BG/NBD, Pareto/NBD and MBG/NBD (--model bgnbd, "
+                "pareto, mbgnbd)",
+            )
         extra: dict[str, Any] = {}
         if self.k is not None:
             if not issubclass(model_class, ErlangBetaGeoModel):
@@ -250,7 +276,7 @@ class CLVModel:
         if has_revenue and rfm.attrs.get("revenue") == "value_per_order":
             self.spend_model_ = ConstantSpendModel().fit(rfm)
         elif has_revenue:
-            self.spend_model_ = GammaGammaModel(**self._settings()).fit(rfm)
+            self.spend_model_ = GammaGammaModel(**self._spend_settings()).fit(rfm)
         self.data_info_ = {
             "calibration_end": rfm.attrs.get("calibration_end"),
             "first_order": rfm.attrs.get("first_order"),
@@ -388,7 +414,10 @@ class CLVModel:
 
         ``spend_model`` is None for a model without one, with the reason under
         ``no_spend_model``; a Gamma-Gamma fit report holds ``zero_value_exclusions``; a
-        constant spend is :meth:`ConstantSpendModel.describe`.
+        constant spend is :meth:`ConstantSpendModel.describe`. Each fitted part has
+        ``log_likelihood``: the total log-likelihood of the customers it was fitted on at
+        its posterior means (the MAP for ``method="map"``), None when unknown (a model
+        saved before it was recorded).
         """
         self._check_fitted()
         out: dict[str, Any] = {"time_unit": self.time_unit, **self.data_info_}
@@ -408,9 +437,23 @@ class CLVModel:
                 },
                 "fit_report": sub.fit_report_,
                 "usable": sub.is_usable,
+                "log_likelihood": getattr(sub, "log_likelihood_", None),
             }
         if self.spend_model_ is None:
             out["no_spend_model"] = NO_SPEND_REASON
+        transaction = self.transaction_model_
+        if transaction.encoding_ is not None:
+            out["encoding"] = transaction.encoding_.to_dict()
+            table = transaction.coefficients()
+            out["coefficients"] = {
+                "rows": [
+                    {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+                    for row in table.to_dict(orient="records")
+                ],
+                "effects": {role: EFFECTS[role] for role in table["process"].unique()},
+                "interval": "94% equal-tailed"
+                + (f"; {MAP_INTERVAL_NOTE}" if transaction.n_draws_ == 1 else ""),
+            }
         return out
 
     def __repr__(self) -> str:

@@ -3,13 +3,20 @@
 A model directory holds::
 
     model.json                  format name and version, library versions, time unit, data
-                                period, input fingerprint, parameters, fit reports, and the
-                                SHA-256 of every other file and of itself (minus that field)
+                                period, input fingerprint, parameters, fit reports, each
+                                part's log_likelihood (at its posterior means), the
+                                SHA-256 of every other file and of itself (minus that field);
+                                ``model_comparison`` for a model chosen by ``--model auto``
     transaction_posterior.nc    BG/NBD draws, dims (chain, draw)
     spend_posterior.nc          Gamma-Gamma draws, dims (chain, draw); absent for a model
                                 fitted without revenue (``"spend_model": null`` in model.json)
                                 and for a constant spend (``--value-per-order``: its value is
                                 in model.json, ``"spend_model": {"name": "constant", ...}``)
+
+A model fitted with covariates also has ``encoding`` (the covariates' encoding,
+:meth:`clvmodels.models.covariates.CovariateEncoding.to_dict`) and ``coefficients`` (the
+coefficient table with intervals and effects) in model.json, and its coefficients in
+``transaction_posterior.nc`` (dims ``purchase_covariate`` / ``dropout_covariate``).
 
 The directory is written beside its target and renamed into place, so a failed save leaves
 the previous model untouched.
@@ -186,6 +193,7 @@ OPTIONAL_METADATA_KEYS: dict[str, tuple[type | None, ...]] = {
     "n_customers": (int, None),
     "n_repeat_customers": (int, None),
     "input": (dict,),
+    "model_comparison": (dict,),  # clv fit --model auto (clvmodels.selection)
 }
 #: The keys of a constant spend part (``"spend_model": {"name": "constant", ...}``).
 CONSTANT_SPEND_KEYS: dict[str, tuple[type | None, ...]] = {
@@ -202,6 +210,8 @@ PART_KEYS: dict[str, tuple[type | None, ...]] = {
     "posterior_file": (str,),
     "summary": (dict,),
 }
+#: Keys of a part that may be absent (models saved before they were recorded).
+OPTIONAL_PART_KEYS: dict[str, tuple[type | None, ...]] = {"log_likelihood": (float, int, None)}
 SUMMARY_KEYS = ("mean", "sd", "low_94", "high_94")
 
 
@@ -243,6 +253,9 @@ def _check_keys(metadata: dict[str, Any], meta_path: Path) -> None:
             require(metadata[part], f"{part}.", CONSTANT_SPEND_KEYS)
             continue  # no posterior file: the value is here
         require(metadata[part], f"{part}.", PART_KEYS)
+        for key, types in OPTIONAL_PART_KEYS.items():
+            if key in metadata[part]:
+                check(metadata[part][key], f"{part}.{key}", types)
         report = metadata[part].get("fit_report", {})
         check(report, f"{part}.fit_report", (dict,))
         if "n_customers" in report:
@@ -319,14 +332,20 @@ def load_model(path: str | os.PathLike[str]) -> CLVModel:
         except (OSError, ValueError) as exc:
             raise ModelFileError(f"{file_path} is not a readable posterior: {exc}") from None
         try:
+            extra = {}
+            if key == "transaction_model" and metadata.get("encoding") is not None:
+                extra["encoding"] = metadata["encoding"]
             subs[key] = cls.from_posterior(
                 posterior,
                 metadata[key].get("fit_report", {}),
                 method=metadata[key]["method"],
                 priors=metadata[key]["priors"],
+                **extra,
             )
-        except ValueError as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise ModelFileError(f"{file_path}: {exc}") from None
+        if metadata[key].get("log_likelihood") is not None:
+            subs[key].log_likelihood_ = float(metadata[key]["log_likelihood"])
     data_info = {key: metadata.get(key) for key in DATA_INFO_KEYS}
     data_info["revenue"] = metadata.get(
         "revenue", "none" if subs["spend_model"] is None else "revenue"

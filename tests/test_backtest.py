@@ -79,6 +79,59 @@ def test_totals_and_errors(result):
     assert totals.loc["naive", "predicted_purchases"] == pytest.approx(naive.sum())
     assert result.best == totals["rmse_purchases"].idxmin()
     json.dumps(result.metrics())  # JSON-ready
+    assert totals.loc["bgnbd", "bias_purchases"] == pytest.approx(error.mean())
+    assert totals.loc["bgnbd", "bias_purchases"] == pytest.approx(
+        (totals.loc["bgnbd", "predicted_purchases"] - 1882) / len(result.customers)
+    )
+    # the calibration log-likelihood is the fit's, and a baseline has none
+    from lifetimes import BetaGeoFitter
+
+    reference = BetaGeoFitter()
+    params = result.models["bgnbd"].transaction_model_.params_
+    reference.params_ = pd.Series(params)
+    rfm = result.customers
+    # lifetimes' per-customer log-likelihood, summed (FHL05 eq. 6)
+    ll = -reference._negative_log_likelihood(
+        np.log([params[k] for k in ("r", "alpha", "a", "b")]),
+        rfm["frequency"].to_numpy(dtype="float64"),
+        rfm["recency"].to_numpy(dtype="float64"),
+        rfm["T"].to_numpy(dtype="float64"),
+        np.ones(len(rfm)),
+        0.0,
+    ) * len(rfm)
+    assert totals.loc["bgnbd", "log_likelihood"] == pytest.approx(ll, rel=1e-9)
+    assert np.isnan(totals.loc["naive", "log_likelihood"])
+
+
+def test_incremental_tracking_is_the_cumulative_differenced(result):
+    from clvmodels.plots.backtest import incremental_tracking
+
+    per_period = incremental_tracking(result.tracking)
+    cumulative = result.tracking
+    np.testing.assert_allclose(per_period["actual"].cumsum(), cumulative["actual"])
+    np.testing.assert_allclose(per_period["bgnbd"].cumsum(), cumulative["bgnbd"], rtol=1e-12)
+    first_holdout = int(np.argmax(cumulative["holdout"].to_numpy()))
+    naive = cumulative["naive"].to_numpy()
+    assert per_period["naive"].iloc[first_holdout] == pytest.approx(
+        naive[first_holdout] - cumulative["actual"].iloc[first_holdout - 1]
+    )
+
+
+def test_a_failing_model_is_recorded_with_on_failure_record(cdnow_orders, monkeypatch):
+    from clvmodels.models.pareto_nbd import ParetoNBDModel
+
+    def fail(self, rfm):
+        raise DataError("made to fail here")
+
+    monkeypatch.setattr(ParetoNBDModel, "fit", fail)
+    kwargs = {"calibration_end": "1997-09-30", "models": ("pareto", "bgnbd"), "priors": "flat"}
+    with pytest.raises(DataError, match="made to fail here"):
+        backtest(cdnow_orders, **kwargs)
+    recorded = backtest(cdnow_orders, **kwargs, baselines=(), on_failure="record")
+    assert recorded.failed == {"pareto": "made to fail here"}
+    assert list(recorded.totals["model"]) == ["bgnbd"]
+    assert "naive" not in recorded.tracking.columns
+    assert recorded.metrics()["failed"] == {"pareto": "made to fail here"}
 
 
 def test_tracking_equals_direct_computation(result, cdnow_orders):
@@ -159,9 +212,10 @@ def test_backtest_command_writes_everything(cdnow_orders, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "best by per-customer RMSE" in result.output
+    assert "    bias     MAE    RMSE      log-lik" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["best_model"] in {"bgnbd", "mbgnbd", "naive", "cohort"}
-    for name in ("tracking.png", "conditional.png"):
+    for name in ("tracking.png", "tracking_incremental.png", "conditional.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(pd.read_csv(out / "conditional.csv")) == 8
     late = CliRunner().invoke(

@@ -119,8 +119,10 @@ def test_a_transaction_only_log_backtests_on_purchases(orders):
         "predicted_purchases",
         "actual_purchases",
         "purchases_error_pct",
+        "bias_purchases",
         "mae_purchases",
         "rmse_purchases",
+        "log_likelihood",
     ]
     purchases = list(result.totals.columns)
     pd.testing.assert_frame_equal(result.totals, with_revenue.totals[purchases])
@@ -141,13 +143,15 @@ def test_scores_without_clv_get_the_no_clv_rules(fits):
         "promising_new",
         "at_risk",
         "occasional",
+        "one_time",
         "hibernating",
         "lost",
     ]
-    # the top segment, by a formula written here: top decile of expected purchases, alive
+    # the top segment, by a formula written here: top decile of expected purchases, alive,
+    # bought again
     purchases = scores["expected_purchases"].to_numpy()
     below = np.array([(purchases < v).sum() for v in purchases]) / len(purchases) * 100
-    top = (below >= 90) & (scores["p_alive"].to_numpy() >= 0.5)
+    top = (below >= 90) & (scores["p_alive"].to_numpy() >= 0.5) & (scores["frequency"] > 0)
     assert top.any()
     np.testing.assert_array_equal(segmented["segment"].to_numpy() == "top_buyers", top)
     summary = segment_summary(segmented)

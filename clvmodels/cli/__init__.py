@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "fit": (
         "clvmodels.cli.fit:fit",
-        "Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.",
+        "Fit BG/NBD (or --model pareto, mbgnbd, auto) for purchases and Gamma-Gamma for spend.",
     ),
     "show": (
         "clvmodels.cli.fit:show",

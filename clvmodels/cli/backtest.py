@@ -15,6 +15,12 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.customers_options import (
+    covariate_options,
+    customers_options,
+    pop_covariates,
+    pop_customers_source,
+)
 from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import Method, Priors
 
@@ -44,6 +50,8 @@ from clvmodels.models.settings import Method, Priors
     "--priors", type=click.Choice(["default", "flat"]), default="default", show_default=True
 )
 @click.option("-o", "--output-dir", required=True, help="Folder for the backtest's outputs.")
+@customers_options
+@covariate_options
 @guarded
 def backtest(
     orders: str,
@@ -62,8 +70,12 @@ def backtest(
     the cohort curve (older cohorts' empirical curves at the same ages). Writes to DIR:
     metrics.json (with the best model by per-customer RMSE), totals.csv, conditional.csv
     (mean holdout purchases by calibration frequency 0..7+), tracking.csv (cumulative
-    repeat purchases per period), customers.parquet, and tracking.png, conditional.png.
-    Orders without revenue give the purchase metrics only.
+    repeat purchases per period), customers.parquet, and the plots tracking.png
+    (cumulative), tracking_incremental.png (per period) and conditional.png (calibration vs
+    holdout by calibration frequency). Per model: aggregate error, bias, MAE, RMSE of the
+    holdout purchases and the calibration log-likelihood (docs/backtest.md). Orders without
+    revenue give the purchase metrics only. With --customers and --covariates
+    (as for clv fit) every model is fitted with those covariates.
 
     Example:
 
@@ -77,6 +89,8 @@ def backtest(
     check_outputs(
         inputs={"ORDERS": orders}, outputs={"--output-dir": backtest_files(output_dir).values()}
     )
+    customers = pop_customers_source(kwargs)
+    purchase, dropout = pop_covariates(kwargs)
     opts = pop_orders_options(kwargs)
     table = load_orders(orders, opts)
     names = [m.strip() for m in models.split(",") if m.strip()]
@@ -89,6 +103,9 @@ def backtest(
         method=method,
         priors=priors,
         value_per_order=opts.get("value_per_order") if opts.get("no_revenue") else None,
+        customers=customers,
+        purchase_covariates=purchase,
+        dropout_covariates=dropout,
     )
     written = write_backtest(result, output_dir)
     settings = result.settings
@@ -97,11 +114,16 @@ def backtest(
         f"{settings['calibration_end']}, holdout to {settings['observation_end']} "
         f"({settings['holdout_length']:.1f} {settings['time_unit']})"
     )
-    say(f"  {'model':<8}{'predicted':>12}{'actual':>10}{'error %':>10}{'MAE':>8}{'RMSE':>8}")
+    say(
+        f"  {'model':<8}{'predicted':>12}{'actual':>10}{'error %':>10}{'bias':>9}{'MAE':>8}"
+        f"{'RMSE':>8}{'log-lik':>13}"
+    )
     for row in result.totals.itertuples():
+        ll = f"{row.log_likelihood:>13,.1f}" if row.kind == "model" else f"{'':>13}"
         say(
             f"  {row.model:<8}{row.predicted_purchases:>12,.0f}{row.actual_purchases:>10,.0f}"
-            f"{row.purchases_error_pct:>10.1f}{row.mae_purchases:>8.3f}{row.rmse_purchases:>8.3f}"
+            f"{row.purchases_error_pct:>10.1f}{row.bias_purchases:>+9.3f}"
+            f"{row.mae_purchases:>8.3f}{row.rmse_purchases:>8.3f}{ll}"
         )
     say(f"best by per-customer RMSE of holdout purchases: {result.best}")
     if not settings.get("revenue", True):

@@ -25,7 +25,8 @@ fills the model folder that ``score``, ``show``, ``payback --model``, ``budget -
 (outputs are always given on the command line); ``clv power`` takes the ``[orders]`` column
 mapping for its ``--orders`` and ``[defaults]`` ``horizon``, ``margin`` and
 ``annual_discount_rate``, never the orders path or the model folder; ``[defaults]
-model_type`` fills ``clv fit --model`` and ``publish --model-type``. ``clv demo`` takes no
+model_type`` fills ``clv fit --model`` and ``publish --model-type`` (``auto`` too), and
+``[defaults] candidates`` ``clv fit --candidates``. ``clv demo`` takes no
 file. ``clv run JOB`` reads JOB only
 (:mod:`clvmodels.cli.run`).
 """
@@ -66,6 +67,15 @@ _VISITS_COSTS = {
 }
 
 
+_CUSTOMERS = {
+    "customers_path": ("customers", "path"),
+    **{key: ("customers", key) for key in ("customer_key", "customers_table")},
+}
+_COVARIATES = {
+    key: ("customers", key) for key in ("covariates", "purchase_covariates", "dropout_covariates")
+}
+
+
 def _defaults(*keys: str) -> dict[str, tuple[str, str]]:
     return {key: ("defaults", key) for key in keys}
 
@@ -79,12 +89,16 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_defaults("time_unit"),
         "transaction_model": ("defaults", "model_type"),
         "k": ("defaults", "k"),
+        "candidates": ("defaults", "candidates"),
+        **_CUSTOMERS,
+        **_COVARIATES,
     },
     "show": _defaults("model_dir"),
     "score": {
         "orders": ("orders", "path"),
         **_ORDERS,
         **_defaults("model_dir", "horizon", "annual_discount_rate", "margin"),
+        **_CUSTOMERS,
     },
     "segment": {
         "scores": ("scores", "path"),
@@ -93,7 +107,13 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "cohorts": {"orders": ("orders", "path"), **_ORDERS, **_defaults("period", "margin")},
     "kpis": {"orders": ("orders", "path"), **_ORDERS, **_defaults("period")},
-    "backtest": {"orders": ("orders", "path"), **_ORDERS, **_defaults("time_unit")},
+    "backtest": {
+        "orders": ("orders", "path"),
+        **_ORDERS,
+        **_defaults("time_unit"),
+        **_CUSTOMERS,
+        **_COVARIATES,
+    },
     "payback": {
         "orders_path": ("orders", "path"),
         **_ORDERS,

@@ -6,13 +6,14 @@ The modelling stack (SciPy, xarray, PyMC) is imported when a command runs, not b
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import click
 
 from clvmodels.cli.common import (
     DATE,
     TIME_UNIT,
+    UserError,
     day_text,
     fit_method_options,
     guarded,
@@ -21,6 +22,12 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
     show_progress,
+)
+from clvmodels.cli.customers_options import (
+    covariate_options,
+    customers_options,
+    pop_covariates,
+    pop_customers_source,
 )
 from clvmodels.cli.outputs import check_outputs, folder_output
 from clvmodels.models.settings import (
@@ -52,13 +59,12 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
 @click.option(
     "--model",
     "transaction_model",
-    type=click.Choice(TRANSACTION_MODEL_NAMES),
+    type=click.Choice([*TRANSACTION_MODEL_NAMES, "auto"]),
     default="bgnbd",
     show_default=True,
-    help=(
-        "Transaction model: BG/NBD, Pareto/NBD, MBG/NBD, or BG/CNBD-k and MBG/CNBD-k "
-        "(Erlang-k inter-purchase times, for regular buyers)."
-    ),
+    help="Transaction model: BG/NBD, Pareto/NBD, MBG/NBD, BG/CNBD-k or MBG/CNBD-k (Erlang-k "
+    "inter-purchase times, for regular buyers), or auto: the candidate with the lowest holdout "
+    "MAE on a calibration split (docs/backtest.md).",
 )
 @click.option(
     "--k",
@@ -67,7 +73,19 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
     default=None,
     help="Erlang shape of bgcnbd and mbgcnbd (default: chosen by likelihood over 1..10).",
 )
+@click.option(
+    "--candidates",
+    help="With --model auto: the models to compare, comma-separated, or all (default: those "
+    "whose P(alive) means something for one-time buyers, i.e. not BG/NBD).",
+)
+@click.option(
+    "--holdout",
+    help="With --model auto: the holdout's length, e.g. 13W (default: the last quarter of "
+    "the orders' span, at least 8 weeks).",
+)
 @fit_method_options
+@customers_options
+@covariate_options
 @guarded
 def fit(
     orders: str,
@@ -80,11 +98,20 @@ def fit(
     draws: int,
     tune: int,
     seed: int,
-    transaction_model: TransactionModelName,
+    transaction_model: TransactionModelName | Literal["auto"],
+    candidates: str | None,
+    holdout: str | None,
     k: int | None,
     **kwargs: Any,
 ) -> None:
-    """Fit BG/NBD (or --model pareto, mbgnbd) for purchases and Gamma-Gamma for spend.
+    """Fit BG/NBD (or --model pareto, mbgnbd, auto) for purchases and Gamma-Gamma for spend.
+
+    --model auto holds out the last quarter of the orders' span (at least 8 weeks), fits
+    each candidate on the rest, picks the one with the lowest per-customer MAE of holdout
+    purchases, refits it on all the orders, and prints and saves the comparison
+    (model_comparison in model.json). The default candidates are Pareto/NBD and MBG/NBD
+    (models whose customers can drop out right after the first purchase);
+    --candidates all adds BG/NBD, which gives every one-time buyer P(alive) = 1.
 
     For regular buyers, --model bgcnbd or mbgcnbd (BG/CNBD-k, MBG/CNBD-k: Erlang-k
     inter-purchase times, k chosen by likelihood over 1..10 or given with --k).
@@ -99,11 +126,21 @@ def fit(
     (X times the mean orders per repeat occasion when same-day orders merge). See
     docs/models.md.
 
+    Covariates (time-invariant, per customer; docs/models.md "Covariates"): --customers
+    CUSTOMERS --covariates channel,gender,first_order_value puts them on both processes;
+    --purchase-covariates / --dropout-covariates on one. Categorical columns are one-hot
+    encoded against their most frequent level, numeric ones standardised; the encoding is
+    saved with the model. A customer missing from the table, a duplicated key or a missing
+    value is an error.
+
     Example:
 
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
+      clv fit orders.csv -o model/ --customers customers.csv --covariates channel,gender
     """
+    if transaction_model != "auto" and (candidates or holdout):
+        raise UserError("--candidates and --holdout go with --model auto")
     folder_output(model_dir, "-o", "a model folder")
     check_outputs(inputs={"ORDERS": orders}, outputs={}, model_dirs={"--output": model_dir})
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
@@ -113,6 +150,8 @@ def fit(
         raise click.UsageError(
             f"--k is an option of bgcnbd and mbgcnbd, not of {transaction_model}"
         )
+    customers = pop_customers_source(kwargs)
+    purchase, dropout = pop_covariates(kwargs)
     settings = FitSettings(
         time_unit=check_time_unit(time_unit.upper()),
         transaction_model=transaction_model,
@@ -122,6 +161,10 @@ def fit(
         draws=draws,
         tune=tune,
         seed=seed,
+        candidates=candidates,
+        holdout=holdout,
+        purchase_covariates=purchase,
+        dropout_covariates=dropout,
         k=k,
     )
 
@@ -130,6 +173,12 @@ def fit(
             f"fitting on {data.n_customers:,} customers ({data.n_repeat:,} repeat) with orders "
             f"up to {data.up_to}; time unit {UNIT_NAMES[settings.time_unit]}; "
             f"model {transaction_model}, method {method}, {priors} priors"
+            + (
+                f"; covariates: purchase {', '.join(purchase) or 'none'}, dropout "
+                f"{', '.join(dropout) or 'none'}"
+                if purchase or dropout
+                else ""
+            )
         )
 
     result = fit_orders(
@@ -139,8 +188,15 @@ def fit(
         observation_end=day_text(observation_end),
         progress=show_progress(),
         announce=announce,
+        echo=say,
+        customers=customers,
     )
     say(f"fitted in {result.seconds:.1f} s")
+    if result.comparison is not None:
+        from clvmodels.selection import comparison_lines
+
+        for line in comparison_lines(result.comparison):
+            say(line)
     print_model_description(result.model.describe())
     say(f"wrote {model_dir}")
 
@@ -172,12 +228,20 @@ def show(model_dir: str, as_json: bool) -> None:
             "spend_model",
             "no_spend_model",
             "input",
+            "model_comparison",
+            "encoding",
+            "coefficients",
             "library_versions",
             "clvmodels_version",
         )
         click.echo(json.dumps({k: metadata[k] for k in keep if k in metadata}, indent=2))
         return
     print_model_description(metadata)
+    if metadata.get("model_comparison"):
+        from clvmodels.selection import comparison_lines
+
+        for line in comparison_lines(metadata["model_comparison"]):
+            say(line)
     say(
         f"saved with clvmodels {metadata['clvmodels_version']}, pymc-marketing "
         f"{metadata['library_versions'].get('pymc-marketing')}"
@@ -214,11 +278,55 @@ def print_model_description(description: dict[str, Any]) -> None:
         if "k" in report:
             say("  " + _k_line(report))
         say("  " + _diagnostics_line(report))
+        if part.get("log_likelihood") is not None:
+            say(
+                f"  log-likelihood {part['log_likelihood']:,.2f} (the fitted customers, at "
+                "the posterior means)"
+            )
         if report.get("usable") is False:
             say(f"  NOT USABLE (scoring refuses it): {report.get('not_usable_reason')}")
         excluded = report.get("zero_value_exclusions")
         if excluded and excluded.get("n_customers"):
             say("  " + _exclusions_line(excluded))
+        if key == "transaction_model" and description.get("coefficients"):
+            print_coefficients(description["encoding"], description["coefficients"])
+            if report.get("n_tuples") is not None:
+                say(
+                    f"  fitted on {report['n_tuples']:,} distinct (x, t_x, T, covariates) "
+                    f"tuples of {report.get('n_customers', 0):,} customers"
+                )
+
+
+def print_coefficients(encoding: dict[str, Any], coefficients: dict[str, Any]) -> None:
+    """Print the covariates' encoding and the coefficient table with its effects."""
+    references = ", ".join(
+        f"{c['name']} = {c['reference']}"
+        if c["kind"] == "categorical"
+        else f"{c['name']} at its mean"
+        for c in encoding["columns"]
+    )
+    say(f"  covariates (reference customer: {references}; numeric: 1 unit = 1 sd)")
+    say(f"  {'process':<10}{'feature':<24}{'coef':>9}{'94% interval':>22}   effect")
+    for row in coefficients["rows"]:
+        interval = f"[{row['low_94']:.3g}, {row['high_94']:.3g}]"
+        if "multiplier_mean" in row:
+            rate = "purchase rate" if row["process"] == "purchase" else "dropout rate"
+            effect = (
+                f"x{row['multiplier_mean']:.3g} {rate} "
+                f"[{row['multiplier_low_94']:.3g}, {row['multiplier_high_94']:.3g}]"
+            )
+        elif "dropout_p_up_mean" in row:
+            effect = (
+                f"P(drop) {row['dropout_p_reference_mean']:.3g} -> {row['dropout_p_up_mean']:.3g} "
+                f"[{row['dropout_p_up_low_94']:.3g}, {row['dropout_p_up_high_94']:.3g}]"
+            )
+        else:
+            effect = "(its P(drop) effect is on the dropout_a row)"
+        say(
+            f"  {row['process']:<10}{row['feature']:<24}{row['mean']:>9.3g}{interval:>22}"
+            f"   {effect}"
+        )
+    say(f"  intervals: {coefficients['interval']}")
 
 
 def _exclusions_line(excluded: dict[str, Any]) -> str:

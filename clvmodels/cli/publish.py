@@ -63,10 +63,11 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--model-type",
-    type=click.Choice(TRANSACTION_MODEL_NAMES),
-    default="bgnbd",
+    type=click.Choice([*TRANSACTION_MODEL_NAMES, "auto"]),
+    default="auto",
     show_default=True,
-    help="Transaction model fitted without --model (as clv fit --model).",
+    help="Transaction model fitted without --model (as clv fit --model; auto: the candidate "
+    "with the lowest holdout MAE, docs/backtest.md).",
 )
 @click.option(
     "--method",

@@ -23,6 +23,7 @@ from clvmodels.cli.common import (
     say,
     show_progress,
 )
+from clvmodels.cli.customers_options import customers_options, pop_customers_source
 from clvmodels.cli.outputs import check_outputs, output_path
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_scores
 from clvmodels.data.paths import input_tables
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 @margin_option
 @observation_end_option("Score with orders up to this day (default: the model's observation end).")
 @draws_option("Posterior draws used for the intervals (thinned evenly).")
+@customers_options
 @guarded
 def score(
     model_dir: str,
@@ -71,7 +73,8 @@ def score(
     model: then no expected_spend and clv columns. A model fitted with --value-per-order
     has a constant spend per purchase occasion, the same for every customer. With --engine
     spark the RFM and the scores run in Apache Spark, the posterior draws broadcast to the
-    executors. ORDERS is the orders file, not an RFM table.
+    executors. ORDERS is the orders file, not an RFM table. A model fitted with covariates
+    needs the customers table (--customers, --customer-key) holding them for every customer.
 
     Example:
 
@@ -87,6 +90,7 @@ def score(
         tables=input_tables("ORDERS", kwargs),
     )
     engine, spark_master = pop_engine_options(kwargs)
+    customers = pop_customers_source(kwargs)
     opts = pop_orders_options(kwargs)
     settings = ScoreSettings(horizon, annual_discount_rate, margin, n_draws)
     source = "given with --observation-end" if observation_end else "the model's observation end"
@@ -108,6 +112,7 @@ def score(
         observation_end=day_text(observation_end),
         progress=show_progress(),
         announce=announce,
+        customers=customers,
     )
     _print_score_result(result)
 

@@ -55,11 +55,14 @@ def segment(
     """Give every scored customer one segment (first matching rule) and summarise them.
 
     SCORES is a table from `clv score`. Adds the RFM quartile scores r_score, f_score,
-    m_score (1-4, 4 best) and rfm_score, since_last, is_repeat, clv_percentile,
-    T_percentile and segment, and writes a summary per segment: customers, share, total and
-    mean CLV, mean P(alive), mean expected purchases. The default rules (high_value, loyal,
-    promising_new, at_risk, occasional, hibernating, lost) are explained in
-    clvmodels/segment_rules.toml; copy and edit it to define your own. Scores without CLV
+    m_score (1-4, 4 best) and rfm_score, since_last, is_repeat, p_alive_known,
+    clv_percentile, T_percentile and segment, and writes a summary per segment: customers,
+    share, total and mean CLV, mean P(alive), mean expected purchases. The default rules
+    (high_value, loyal, promising_new, at_risk, occasional, one_time, hibernating, lost) are
+    explained in clvmodels/segment_rules.toml; copy and edit it to define your own. One-time
+    buyers are never in the active segments (high_value, loyal, occasional), and their
+    P(alive) is used only when it means something (not BG/NBD's P(alive) = 1, which the
+    command detects and says). Scores without CLV
     (a model fitted without revenue) get the no-CLV rules of
     clvmodels/segment_rules_no_clv.toml (P(alive), expected purchases, frequency, recency).
 
@@ -97,6 +100,11 @@ def segment(
             "the scores have no CLV (the model was fitted without revenue): the rules use only "
             "P(alive), expected purchases, frequency, recency and tenure"
         )
+    known = "means something" if segmented.attrs["one_time_p_alive_known"] else "says nothing"
+    say(
+        f"P(alive) of one-time buyers {known} (p_alive_known): "
+        f"{segmented.attrs['one_time_p_alive_basis']}"
+    )
     say(f"segmented {len(segmented):,} customers into {len(rules)} segments (first match wins)")
     _print_summary(summary)
     for path in written:

@@ -2,46 +2,69 @@
 
 :func:`fit_orders` is what ``clv fit`` does between parsing its options and printing: it
 summarises the orders (DuckDB), fits the transaction and spend models, and saves them with the
-fingerprint of the orders they were fitted on. The modelling stack (SciPy, xarray, PyMC) is
+fingerprint of the orders they were fitted on. With ``transaction_model="auto"`` the model is
+chosen by :func:`clvmodels.selection.choose_model` and the comparison is saved in
+``model.json`` under ``model_comparison``. The modelling stack (SciPy, xarray, PyMC) is
 imported by this module, so only the jobs that fit load it.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.customers import CustomersSource, with_covariates
 from clvmodels.data.database_url import stored_source
+from clvmodels.data.io import orders_frame
+from clvmodels.errors import DataError
 from clvmodels.model import CLVModel
 from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.persistence import save_model
+from clvmodels.selection import choose_model
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import TimeUnit
 
 
 @dataclass(frozen=True)
 class FitSettings:
-    """How the models are fitted (the arguments of :class:`clvmodels.model.CLVModel`)."""
+    """How the models are fitted (the arguments of :class:`clvmodels.model.CLVModel`).
+
+    ``transaction_model="auto"`` chooses among ``candidates`` (None: the default ones; "all";
+    a comma list) with a holdout of ``holdout`` (None: the default split), as
+    :func:`clvmodels.selection.choose_model` does.
+    """
 
     time_unit: TimeUnit = "W"
-    transaction_model: TransactionModelName = "bgnbd"
+    transaction_model: TransactionModelName | Literal["auto"] = "bgnbd"
     method: Method = "map"
     priors: Priors = "default"
     chains: int = 4
     draws: int = 1000
     tune: int = 1000
     seed: int = 0
+    candidates: str | None = None
+    holdout: str | None = None
+    purchase_covariates: tuple[str, ...] = ()
+    dropout_covariates: tuple[str, ...] = ()
     #: BG/CNBD-k's and MBG/CNBD-k's Erlang shape (None: chosen by likelihood over 1..10).
     k: int | None = None
 
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """Every covariate column, each once."""
+        return tuple(dict.fromkeys((*self.purchase_covariates, *self.dropout_covariates)))
+
     def model(self, *, progress: bool = False) -> CLVModel:
-        """An unfitted :class:`~clvmodels.model.CLVModel` with these settings."""
+        """An unfitted :class:`~clvmodels.model.CLVModel` with these settings (not auto)."""
+        if self.transaction_model == "auto":
+            raise ValueError("transaction_model='auto' is chosen by fit_model, not built here")
         return CLVModel(
             time_unit=self.time_unit,
             transaction_model=self.transaction_model,
@@ -52,6 +75,8 @@ class FitSettings:
             tune=self.tune,
             seed=self.seed,
             progressbar=progress,
+            purchase_covariates=self.purchase_covariates,
+            dropout_covariates=self.dropout_covariates,
             k=self.k,
         )
 
@@ -82,6 +107,53 @@ class FitResult:
     data: FitData
     seconds: float
     model_dir: Path
+    comparison: dict[str, Any] | None = None
+
+
+def fit_model(
+    orders: pd.DataFrame | OrdersSource,
+    rfm: pd.DataFrame,
+    settings: FitSettings,
+    *,
+    progress: bool = False,
+    echo: Callable[[str], None] | None = None,
+) -> tuple[CLVModel, dict[str, Any] | None]:
+    """Fit ``settings``' model on ``rfm``, or choose it on ``orders`` (``"auto"``).
+
+    Returns the fitted model and, for ``"auto"``, the ``model_comparison`` record
+    (:mod:`clvmodels.selection`; the model is then refitted on all of ``orders`` up to
+    ``rfm``'s observation end).
+    """
+    if settings.transaction_model != "auto":
+        return settings.model(progress=progress).fit(rfm), None
+    if settings.covariates:
+        raise DataError(
+            "--model auto does not take covariates yet: run it without them to choose a model, "
+            "then fit that model with --model NAME and the covariates",
+            column=", ".join(settings.covariates),
+        )
+    if isinstance(orders, pd.DataFrame):
+        frame = orders
+    else:
+        with warnings.catch_warnings():  # the same source's warnings came with ``rfm``'s summary
+            warnings.simplefilter("ignore")
+            frame = orders_frame(orders)
+    selection = choose_model(
+        frame,
+        time_unit=settings.time_unit,
+        candidates=settings.candidates,
+        holdout=settings.holdout,
+        observation_end=rfm.attrs["calibration_end"],
+        method=settings.method,
+        priors=settings.priors,
+        seed=settings.seed,
+        progress=echo,
+        chains=settings.chains,
+        draws=settings.draws,
+        tune=settings.tune,
+        progressbar=progress,
+    )
+    return selection.model, selection.comparison
 
 
 def repeat_customers(summary: pd.DataFrame) -> int:
@@ -109,6 +181,8 @@ def fit_orders(
     observation_end: str | None = None,
     progress: bool = False,
     announce: Callable[[FitData], None] = lambda _: None,
+    echo: Callable[[str], None] | None = None,
+    customers: CustomersSource | None = None,
 ) -> FitResult:
     """Summarise ``orders`` up to ``observation_end``, fit the models and save them.
 
@@ -126,6 +200,10 @@ def fit_orders(
         Show the sampler's progress bars.
     announce : callable
         Called with the :class:`FitData` once the orders are summarised, before the fit.
+    echo : callable, optional
+        Called with a line of text before each step of a model choice (``"auto"``).
+    customers : CustomersSource, optional
+        The customers table holding ``settings``' covariates (:func:`with_covariates`).
 
     Returns
     -------
@@ -138,12 +216,20 @@ def fit_orders(
         observation_end=observation_end,
         with_fingerprint=True,
     )
+    summary = with_covariates(summary, customers, settings.covariates)
     data = FitData.of(summary)
     announce(data)
     started = time.perf_counter()
-    model = settings.model(progress=progress).fit(summary)
+    model, comparison = fit_model(orders, summary, settings, progress=progress, echo=echo)
     path = orders.path if not isinstance(orders.path, pd.DataFrame) else None
-    saved = save_model(model, model_dir, extra={"input": fitted_input(summary, path)})
+    extra: dict[str, Any] = {"input": fitted_input(summary, path)}
+    if comparison is not None:
+        extra["model_comparison"] = comparison
+    saved = save_model(model, model_dir, extra=extra)
     return FitResult(
-        model=model, data=data, seconds=time.perf_counter() - started, model_dir=Path(saved)
+        model=model,
+        data=data,
+        seconds=time.perf_counter() - started,
+        model_dir=Path(saved),
+        comparison=comparison,
     )

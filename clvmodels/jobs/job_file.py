@@ -156,6 +156,20 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "planned_split": _TEXT,
     },
     "companies": {"path": _PATH, "company_key": _TEXT, "covariates": _TEXT},
+    # the customers table of transaction models with covariates (docs/models.md, Covariates)
+    "customers": {
+        "path": _PATH,
+        **dict.fromkeys(
+            (
+                "customer_key",
+                "customers_table",
+                "covariates",
+                "purchase_covariates",
+                "dropout_covariates",
+            ),
+            _TEXT,
+        ),
+    },
     "activity": {
         "path": _PATH,
         "activity_key": _TEXT,
@@ -171,7 +185,8 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "horizon": _duration,
         "period": _choice("day", "week", "month"),
         "dimension_col": _TEXT,
-        "model_type": _choice(*TRANSACTION_MODEL_NAMES),
+        "model_type": _choice(*TRANSACTION_MODEL_NAMES, "auto"),
+        "candidates": _TEXT,
         # BG/CNBD-k's and MBG/CNBD-k's Erlang shape (clv fit --k)
         "k": _whole(1, 10),
         "model_dir": _PATH,

@@ -1,4 +1,8 @@
-"""The main job end to end: orders -> RFM -> fitted models -> scored customers -> files."""
+"""The main job end to end: orders -> RFM -> fitted models -> scored customers -> files.
+
+The transaction model is chosen by ``--model auto`` (:mod:`clvmodels.selection`) unless a
+model is named; the comparison is saved in the model folder's ``model.json``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -15,14 +19,15 @@ from clvmodels.data.io import write_json, write_table
 from clvmodels.jobs.backtest import write_backtest
 from clvmodels.jobs.experiment_demo import run_experiment_demo
 from clvmodels.jobs.files import PipelineFiles
-from clvmodels.jobs.fit import FitSettings, fitted_input, repeat_customers
+from clvmodels.jobs.fit import FitSettings, fit_model, fitted_input, repeat_customers
 from clvmodels.jobs.marketing_demo import run_acquisition_demo
 from clvmodels.jobs.subscriptions_demo import run_subscriptions_demo
-from clvmodels.model import CLVModel
-from clvmodels.models.settings import Method, Priors
+from clvmodels.model import MODEL_LABELS, CLVModel
+from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.persistence import load_model, read_metadata, save_model
 from clvmodels.report.build import write_report
 from clvmodels.segments.assign import segment_customers, segment_summary
+from clvmodels.selection import comparison_lines
 from clvmodels.summaries.rfm import rfm_summary
 from clvmodels.units import UNIT_NAMES, TimeUnit
 
@@ -53,10 +58,15 @@ def run_pipeline(
     margin: float = 1.0,
     n_draws: int = 200,
     seed: int = 0,
+    transaction_model: TransactionModelName | Literal["auto"] = "auto",
+    candidates: str | None = None,
     progress: bool = False,
     echo: Echo = lambda _: None,
 ) -> PipelineResult:
     """Summarise, fit, save, score and write, reporting each step through ``echo``.
+
+    ``transaction_model="auto"`` (the default) chooses the model among ``candidates``
+    (:func:`clvmodels.selection.choose_model`; None: the default candidates).
 
     Writes ``rfm.parquet``, ``model/``, ``scores.parquet`` and ``summary.json`` into
     ``output_dir`` (:class:`clvmodels.jobs.files.PipelineFiles`). The model records the
@@ -65,7 +75,6 @@ def run_pipeline(
     files = PipelineFiles(Path(output_dir))
     files.folder.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-
     started = time.perf_counter()
     rfm = rfm_summary(
         orders, time_unit=time_unit, observation_end=observation_end, with_fingerprint=True
@@ -77,15 +86,15 @@ def run_pipeline(
         f"{UNIT_NAMES[time_unit]} [{time.perf_counter() - started:.1f} s]"
     )
 
-    started = time.perf_counter()
-    settings = FitSettings(time_unit=time_unit, method=method, priors=priors, seed=seed)
-    model = settings.model(progress=progress).fit(rfm)
-    paths["model"] = save_model(model, files.model, extra={"input": fitted_input(rfm)})
-    echo(
-        f"fit ({method}, {priors} priors) [{time.perf_counter() - started:.1f} s]: "
-        f"BG/NBD {_params(model.transaction_model_.params_)}; "
-        f"Gamma-Gamma {_params(model.require_spend_model().params_)}"
+    settings = FitSettings(
+        time_unit=time_unit,
+        transaction_model=transaction_model,
+        method=method,
+        priors=priors,
+        seed=seed,
+        candidates=candidates,
     )
+    model = _fit_and_save(orders, rfm, settings, files, paths, progress=progress, echo=echo)
     if not model.converged_:
         echo("WARNING: a fit did not converge; see `clv show` on the model directory")
 
@@ -127,6 +136,34 @@ def run_pipeline(
     return PipelineResult(model=model, rfm=rfm, scores=scores, summary=summary, paths=paths)
 
 
+def _fit_and_save(
+    orders: pd.DataFrame,
+    rfm: pd.DataFrame,
+    settings: FitSettings,
+    files: PipelineFiles,
+    paths: dict[str, Path],
+    *,
+    progress: bool,
+    echo: Echo,
+) -> CLVModel:
+    """Fit (or choose, ``"auto"``) the model, save it with its comparison, say what it is."""
+    started = time.perf_counter()
+    model, comparison = fit_model(orders, rfm, settings, progress=progress, echo=echo)
+    extra: dict[str, Any] = {"input": fitted_input(rfm)}
+    if comparison is not None:
+        extra["model_comparison"] = comparison
+        for line in comparison_lines(comparison):
+            echo(line)
+    paths["model"] = save_model(model, files.model, extra=extra)
+    echo(
+        f"fit ({settings.method}, {settings.priors} priors) "
+        f"[{time.perf_counter() - started:.1f} s]: "
+        f"{MODEL_LABELS[model.transaction_model]} {_params(model.transaction_model_.params_)}; "
+        f"Gamma-Gamma {_params(model.require_spend_model().params_)}"
+    )
+    return model
+
+
 def _run_numbers(
     rfm: pd.DataFrame, scores: pd.DataFrame, model: CLVModel, settings: dict[str, Any]
 ) -> dict[str, Any]:
@@ -135,7 +172,8 @@ def _run_numbers(
         "n_customers": len(rfm),
         "n_repeat_customers": repeat_customers(rfm),
         **settings,
-        "bgnbd": model.transaction_model_.params_,
+        "transaction_model": model.transaction_model,
+        model.transaction_model: model.transaction_model_.params_,
         "gamma_gamma": model.require_spend_model().params_,
         "total_expected_purchases": float(scores["expected_purchases"].sum()),
         "total_clv": float(scores["clv"].sum()),
@@ -185,10 +223,15 @@ def run_demo(
     )
     result.paths = {"orders": orders_path, **result.paths}
     echo("fitted vs true parameters:")
-    for label, fitted, true in (
-        ("BG/NBD", result.model.transaction_model_.params_, truth.bgnbd),
-        ("Gamma-Gamma", result.model.require_spend_model().params_, truth.gamma_gamma),
-    ):
+    pairs_of = [("Gamma-Gamma", result.model.require_spend_model().params_, truth.gamma_gamma)]
+    if result.model.transaction_model == "bgnbd":
+        pairs_of.insert(0, ("BG/NBD", result.model.transaction_model_.params_, truth.bgnbd))
+    else:
+        echo(
+            f"  the customers were simulated with BG/NBD ({_params(truth.bgnbd)}); the chosen "
+            f"{MODEL_LABELS[result.model.transaction_model]} has other parameters"
+        )
+    for label, fitted, true in pairs_of:
         pairs = ", ".join(f"{k} {fitted[k]:.3g} (true {true[k]:.3g})" for k in true)
         echo(f"  {label}: {pairs}")
     result.paths["segments"] = _segments(result.scores, files, echo)

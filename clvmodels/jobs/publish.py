@@ -34,7 +34,7 @@ from clvmodels.data.frame_sql import run_selects
 from clvmodels.data.io import ORDER_COLUMNS, atomic_path, orders_frame, read_table
 from clvmodels.data.paths import output_problem
 from clvmodels.errors import DataError
-from clvmodels.jobs.fit import FitSettings
+from clvmodels.jobs.fit import FitSettings, fit_model
 from clvmodels.jobs.presentation import (
     BASE_VIEWS,
     DIMENSION_VIEWS,
@@ -54,6 +54,7 @@ from clvmodels.persistence import load_model
 from clvmodels.segments.assign import segment_customers, segment_summary
 from clvmodels.segments.rules_file import default_rules
 from clvmodels.segments.scores import has_clv
+from clvmodels.selection import comparison_lines
 from clvmodels.summaries.calendar import check_period
 from clvmodels.summaries.cohorts import cohort_table
 from clvmodels.summaries.rfm import rfm_summary
@@ -73,7 +74,7 @@ class PublishSettings:
     margin: float = 1.0
     annual_discount_rate: float = 0.1
     horizon: str = "12M"
-    model_type: str = "bgnbd"  # bgnbd | pareto | mbgnbd (as clv fit --model)
+    model_type: str = "auto"  # bgnbd | pareto | mbgnbd | auto (as clv fit --model)
     method: str = "map"
     dimension_col: str | None = None
     period: str = "month"
@@ -254,14 +255,18 @@ def _model(
         method=settings.method,  # type: ignore[arg-type]
     )
     rfm = rfm_summary(core, time_unit=settings.time_unit)
-    model = fit.model().fit(rfm)
+    model, comparison = fit_model(core, rfm, fit, echo=echo)
+    if comparison is not None:
+        for line in comparison_lines(comparison):
+            echo(line)
     echo(
-        f"fit {settings.model_type} ({settings.method}) on {len(rfm):,} customers "
+        f"fit {model.transaction_model} ({settings.method}) on {len(rfm):,} customers "
         f"[{time.perf_counter() - started:.1f} s]"
     )
     if not model.converged_:
         echo("WARNING: a fit did not converge")
-    return model, f"fitted ({settings.model_type}, {settings.method})"
+    chosen = " chosen by --model-type auto" if comparison is not None else ""
+    return model, f"fitted ({model.transaction_model}{chosen}, {settings.method})"
 
 
 @dataclass

@@ -15,6 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.customers import (
+    CustomersSource,
+    model_covariates,
+    refuse_customers_on_engine,
+)
 from clvmodels.data.database_url import DatabaseURL
 from clvmodels.data.io import write_table_chunks
 from clvmodels.data.paths import OutputTarget, output_target
@@ -120,6 +125,7 @@ def score_orders(
     observation_end: str | None = None,
     progress: bool = False,
     announce: Callable[[ScoringData], None] = lambda _: None,
+    customers: CustomersSource | None = None,
 ) -> ScoreResult:
     """Score the customers of ``orders`` with the model in ``model_dir``; write ``target``.
 
@@ -142,6 +148,9 @@ def score_orders(
         Show a progress bar while scoring.
     announce : callable
         Called with the :class:`ScoringData` once the orders are summarised.
+    customers : CustomersSource, optional
+        The customers table holding the covariates of a model fitted with them
+        (:func:`clvmodels.data.customers.model_covariates`).
 
     Raises
     ------
@@ -155,11 +164,13 @@ def score_orders(
     model.check_usable()  # before reading the orders: a fit that is not usable is refused
     chunks: Iterator[pd.DataFrame]
     if isinstance(orders, EngineOrders):
+        refuse_customers_on_engine(model, customers)
         scored = orders.scores(model, end)
         data = ScoringData(len(scored), str(scored.attrs["calibration_end"]))
         chunks = iter([scored])
     else:
         summary = rfm_summary(orders, time_unit=model.time_unit, observation_end=end)
+        summary = model_covariates(summary, model, customers)
         data = ScoringData(len(summary), str(summary.attrs["calibration_end"]))
         chunks = model.iter_score(
             summary,

@@ -109,6 +109,7 @@ def source_scales(
     """
     model._check_fitted()
     tm, sm = model.transaction_model_, model.require_spend_model()
+    tm.require_no_covariates()  # the per-source factors scale one parameter set
     bg = {k: float(v) for k, v in tm.params_.items()}
     gg = {k: float(v) for k, v in sm.params_.items()}
     labels = np.asarray(source).astype(str)

@@ -230,6 +230,7 @@ class BetaGeoModel(TransactionModel):
 
     name = "bgnbd"
     label = "BG/NBD"
+    dropout_at_zero = False  # dropout only after a repeat purchase: P(alive | x = 0) = 1
     param_names = BGNBD_PARAMS
 
     @staticmethod

@@ -46,8 +46,6 @@ class ErlangBetaGeoModel(TransactionModel):
     """
 
     param_names = cnbd.CNBD_PARAMS
-    #: Whether the customer may drop out at time zero, right after the first purchase.
-    dropout_at_zero: ClassVar[bool] = False
     #: The conditional expectation's numerator depends on recency too (through the phases
     #: completed since the last purchase), so scoring collapses on (x, t_x, T).
     numerator_uses_recency: ClassVar[bool] = True

@@ -99,6 +99,9 @@ class GammaGammaModel(PosteriorModel):
     frequency_spend_correlation_ : float
         Pearson correlation of frequency and monetary value among them; the model assumes
         it is near 0.
+    log_likelihood_ : float
+        Total log-likelihood of the fitted customers' mean spends at ``params_``
+        (:func:`log_likelihood`, [FH13GG]_ eq. 1a, in the data's currency units).
     """
 
     name = "gamma_gamma"
@@ -109,6 +112,7 @@ class GammaGammaModel(PosteriorModel):
 
     n_customers_: int
     frequency_spend_correlation_: float
+    log_likelihood_: float
 
     def fit(self, rfm: pd.DataFrame) -> Self:
         """Fit on the repeat customers (frequency > 0) with a positive mean repeat value.
@@ -171,6 +175,8 @@ class GammaGammaModel(PosteriorModel):
             ],
         )
         self._set_posterior(result.posterior, result.report)
+        p = self.params_
+        self.log_likelihood_ = float(log_likelihood(p["p"], p["q"], p["v"], x, z).sum())
         mean = self.expected_spend_new_customer()
         finite = bool(np.isfinite(mean).all() and (mean > 0).all())
         self.fit_report_["zero_value_exclusions"]["population_mean_spend"] = (

@@ -15,6 +15,9 @@ from clvmodels.errors import DataError, Label
 
 RFM_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary_value")
 TUPLE_COLUMNS = ("frequency", "recency", "T")
+#: RFM columns some models read besides :data:`RFM_COLUMNS`: ``litt``, the sum of the log
+#: inter-occasion times (BG/CNBD-k, MBG/CNBD-k; docs/definitions.md).
+EXTRA_RFM_COLUMNS = ("litt",)
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class ModifiedBetaGeoModel(TransactionModel):
 
     name = "mbgnbd"
     label = "MBG/NBD"
+    dropout_at_zero = True  # a coin is also tossed at the first purchase (Batislam et al. 2007)
     param_names = BGNBD_PARAMS
 
     @staticmethod

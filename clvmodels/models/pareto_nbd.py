@@ -134,6 +134,7 @@ class ParetoNBDModel(TransactionModel):
 
     name = "pareto"
     label = "Pareto/NBD"
+    dropout_at_zero = True  # the lifetime starts at the first purchase
     param_names = PARETO_NBD_PARAMS
 
     @staticmethod

@@ -17,17 +17,19 @@ replace the grid's generic step-by-step evaluation with a faster one (BG/NBD doe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import ClassVar, Self
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from clvmodels.errors import DataError
+from clvmodels.models import covariate_fit
 from clvmodels.models._pymc import fit as pymc_fit
+from clvmodels.models.covariates import CovariateEncoding, fit_encoding
 from clvmodels.models.inputs import collapse_rfm, validate_rfm
-from clvmodels.models.posterior import PosteriorModel
+from clvmodels.models.posterior import PosteriorModel, as_posterior, thin_index
 
 MIN_CUSTOMERS = 20
 
@@ -52,6 +54,10 @@ class TransactionModel(PosteriorModel):
         For ``laplace`` and ``mcmc``: the number of chains, draws per chain, tuning steps.
     seed : int, optional
         Random seed for the optimiser's start and the sampler.
+    purchase_covariates, dropout_covariates : sequence of str
+        Columns of the RFM table (one value per customer, time-invariant) acting on the
+        purchase rate and on dropout (:mod:`clvmodels.models.covariates`,
+        :mod:`clvmodels.models.covariate_fit`); none by default.
 
     Attributes
     ----------
@@ -64,14 +70,23 @@ class TransactionModel(PosteriorModel):
     log_likelihood_ : float
         Total log-likelihood of the data at ``params_``.
     n_customers_, n_tuples_ : int
-        Customers fitted, and the distinct (x, t_x, T) tuples they collapse to.
+        Customers fitted, and the distinct (x, t_x, T) tuples (with covariates: (x, t_x, T,
+        covariate row)) they collapse to.
+    encoding_ : CovariateEncoding or None
+        The covariates' encoding (None: a model without covariates). With covariates the
+        parameters ``alpha``, ``a``, ``b``, ``beta`` are the reference customer's and the
+        posterior also holds the coefficients (:meth:`coefficient_draws`).
     """
+
+    #: Whether a customer can drop out before a repeat purchase (at time zero, or with the
+    #: first purchase). False (BG/NBD) means P(alive) = 1 for every customer without a
+    #: repeat purchase, by construction: P(alive) then says nothing about one-time buyers.
+    #: ``--model auto`` chooses among the models with it True by default
+    #: (:mod:`clvmodels.selection`).
+    dropout_at_zero: bool = False
 
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
     scale_params = ("alpha", "beta")
-    #: Whether a customer may drop out at time zero, right after the first purchase. Without
-    #: it every customer with no repeat purchase has P(alive) = 1 (the BG/NBD artefact).
-    dropout_at_zero: ClassVar[bool] = False
     #: Whether the numerator N depends on recency too (BG/CNBD-k, MBG/CNBD-k): scoring then
     #: collapses customers on (x, t_x, T) and passes ``t_x=`` to :meth:`numerator_grid_fn`.
     numerator_uses_recency: ClassVar[bool] = False
@@ -79,6 +94,23 @@ class TransactionModel(PosteriorModel):
     log_likelihood_: float
     n_customers_: int
     n_tuples_: int
+    encoding_: CovariateEncoding | None = None
+
+    def __init__(
+        self,
+        *,
+        purchase_covariates: Iterable[str] = (),
+        dropout_covariates: Iterable[str] = (),
+        **settings: Any,
+    ) -> None:
+        super().__init__(**settings)
+        self.purchase_covariates = tuple(purchase_covariates)
+        self.dropout_covariates = tuple(dropout_covariates)
+
+    @property
+    def has_covariates(self) -> bool:
+        """Whether the model was set up (or loaded) with covariates."""
+        return bool(self.purchase_covariates or self.dropout_covariates)
 
     # ------------------------------------------------------------ closed forms
     @staticmethod
@@ -151,6 +183,8 @@ class TransactionModel(PosteriorModel):
                 column="frequency",
                 n_rows=len(rfm),
             )
+        if self.has_covariates:
+            return self._fit_covariates(rfm)
         tuples = collapse_rfm(rfm).tuples
         result = pymc_fit.fit_transaction_model(
             self.name,
@@ -174,8 +208,125 @@ class TransactionModel(PosteriorModel):
         self.log_likelihood_ = float((weights * self._at_means(tuples)).sum())
         return self
 
+    def _fit_covariates(self, rfm: pd.DataFrame) -> Self:
+        encoding = fit_encoding(rfm, self.purchase_covariates, self.dropout_covariates)
+        purchase, dropout = encoding.design(rfm)
+        collapsed = covariate_fit.collapse_with_covariates(rfm, purchase, dropout)
+        tuples = collapsed.tuples
+        result = pymc_fit.fit_covariate_model(
+            self.name,
+            tuples["frequency"].to_numpy(),
+            tuples["recency"].to_numpy(),
+            tuples["T"].to_numpy(),
+            tuples["n_customers"].to_numpy(),
+            collapsed.purchase,
+            collapsed.dropout,
+            encoding.features("purchase"),
+            encoding.features("dropout"),
+            priors=self.priors,
+            method=self.method,
+            chains=self.chains,
+            draws=self.draws,
+            tune=self.tune,
+            seed=self.seed,
+            progressbar=self.progressbar,
+        )
+        self.encoding_ = encoding
+        self.n_customers_ = len(rfm)
+        self.n_tuples_ = len(tuples)
+        result.report.update(n_customers=self.n_customers_, n_tuples=self.n_tuples_)
+        self._set_posterior(result.posterior, result.report)
+        self.log_likelihood_ = self.log_likelihood(rfm)
+        return self
+
+    @classmethod
+    def from_posterior(
+        cls,
+        posterior: Any,
+        report: dict[str, Any] | None = None,
+        *,
+        encoding: CovariateEncoding | Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> Self:
+        """A fitted model from given draws; ``encoding`` (or its dict) for one with covariates.
+
+        With an encoding, ``posterior`` also holds the coefficients under pymc-marketing's names
+        (:func:`clvmodels.models.covariate_fit.coefficient_roles`).
+        """
+        if encoding is None:
+            return super().from_posterior(posterior, report, **settings)
+        if not isinstance(encoding, CovariateEncoding):
+            encoding = CovariateEncoding.from_dict(encoding)
+        settings.update(purchase_covariates=encoding.purchase, dropout_covariates=encoding.dropout)
+        posterior = as_posterior(posterior)
+        model = super().from_posterior(posterior, report, **settings)
+        roles = covariate_fit.coefficient_roles(cls.name, encoding)
+        missing = [name for name in roles.values() if name not in posterior]
+        if missing:
+            raise ValueError(f"{cls.__name__} posterior lacks {', '.join(missing)}")
+        model.posterior_ = posterior[[*cls.param_names, *roles.values()]]
+        model.encoding_ = encoding
+        return model
+
+    def coefficient_draws(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
+        """The coefficients by role (``purchase``, ``dropout_a``, ...), ``(draws, features)``."""
+        self._check_fitted()
+        if self.encoding_ is None:
+            return {}
+        index = thin_index(self.n_draws_, n_draws)
+        out = {}
+        for role, name in covariate_fit.coefficient_roles(self.name, self.encoding_).items():
+            values = np.asarray(self.posterior_[name].values, dtype="float64")
+            out[role] = values.reshape(-1, values.shape[-1])[index]
+        return out
+
+    def coefficients(self) -> pd.DataFrame:
+        """Coefficients, intervals, effects: :func:`.covariate_fit.coefficient_table`."""
+        self._check_fitted()
+        if self.encoding_ is None:
+            return pd.DataFrame()
+        return covariate_fit.coefficient_table(
+            self.name, self.encoding_, self.param_draws(), self.coefficient_draws()
+        )
+
+    def customer_draws(self, rfm: pd.DataFrame, n_draws: int | None = None) -> dict[str, Any]:
+        """Parameter draws for the customers of ``rfm``.
+
+        ``(draws, 1)`` arrays, or with covariates each customer's, ``(draws, customers)`` (their
+        covariate columns are read from ``rfm``).
+        """
+        if self.encoding_ is None:
+            return self.draws_as_columns(n_draws)
+        purchase, dropout = self.encoding_.design(rfm)
+        return covariate_fit.customer_parameters(
+            self.name,
+            self.param_draws(n_draws),
+            self.coefficient_draws(n_draws),
+            purchase,
+            dropout,
+        )
+
+    def mean_parameters(self, rfm: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each customer's parameters at the posterior means, 1-D arrays (one per customer).
+
+        Without covariates every customer has ``params_``.
+        """
+        self._check_fitted()
+        n = len(rfm)
+        if self.encoding_ is None:
+            return {k: np.full(n, v) for k, v in self.params_.items()}
+        purchase, dropout = self.encoding_.design(rfm)
+        means = {k: np.asarray([v]) for k, v in self.params_.items()}
+        coefficients = {
+            k: v.mean(axis=0, keepdims=True) for k, v in self.coefficient_draws().items()
+        }
+        p = covariate_fit.customer_parameters(self.name, means, coefficients, purchase, dropout)
+        return {k: v[0] for k, v in p.items()}
+
     def _at_means(self, rfm: pd.DataFrame) -> np.ndarray:
-        return self.log_likelihood_fn(self.params_, *_xtT(rfm))  # type: ignore[arg-type]
+        if self.encoding_ is None:
+            return self.log_likelihood_fn(self.params_, *_xtT(rfm))  # type: ignore[arg-type]
+        return self.log_likelihood_fn(self.mean_parameters(rfm), *_xtT(rfm))
 
     def log_likelihood(self, rfm: pd.DataFrame) -> float:
         """Total log-likelihood of ``rfm`` at the posterior means."""
@@ -183,28 +334,54 @@ class TransactionModel(PosteriorModel):
         return float(self._at_means(rfm).sum())
 
     # ------------------------------------------------------------ predictions
+    def require_no_covariates(self) -> None:
+        """Refuse a model with covariates in a step that takes one parameter set for all.
+
+        Such a step (payback, budgets, acquisition forecasts) would silently treat every
+        customer as the reference customer.
+        """
+        if self.encoding_ is not None:
+            columns = ", ".join(
+                dict.fromkeys((*self.purchase_covariates, *self.dropout_covariates))
+            )
+            raise DataError(
+                f"this step uses one set of {self.label} parameters for every customer and does "
+                f"not take covariates yet, but the model was fitted with covariates ({columns})",
+                hint="fit a model without covariates for this step",
+            )
+
     def draws_as_columns(self, n_draws: int | None = None) -> dict[str, np.ndarray]:
-        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers."""
+        """Parameter draws shaped ``(draws, 1)`` to broadcast against customers.
+
+        One set of parameters for every customer: a model with covariates refuses (the
+        callers, e.g. payback and budgets, would silently score everyone as the reference
+        customer); it has :meth:`customer_draws`.
+        """
+        self.require_no_covariates()
         return {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
 
     def expected_purchases(
         self, rfm: pd.DataFrame, t: float, *, n_draws: int | None = None
     ) -> np.ndarray:
         """Expected purchases in the next ``t`` (model time units), shape ``(draws, customers)``."""
-        p = self.draws_as_columns(n_draws)
+        p = self.customer_draws(rfm, n_draws)
         x, t_x, T = _xtT(rfm)
         return self.probability_alive_fn(p, x, t_x, T) * self.numerator_fn(p, x, T, t)
 
     def probability_alive(self, rfm: pd.DataFrame, *, n_draws: int | None = None) -> np.ndarray:
         """P(alive) per draw and customer, shape ``(draws, customers)``."""
-        return self.probability_alive_fn(self.draws_as_columns(n_draws), *_xtT(rfm))
+        return self.probability_alive_fn(self.customer_draws(rfm, n_draws), *_xtT(rfm))
 
     def expected_purchases_new_customer(
         self, t: ArrayLike, *, n_draws: int | None = None
     ) -> np.ndarray:
-        """Expected repeat purchases of a new customer within ``t`` of the first, per draw."""
+        """Expected repeat purchases of a new customer within ``t`` of the first, per draw.
+
+        With covariates: of a new customer at the reference (every encoded covariate 0).
+        """
         t_row = np.atleast_1d(np.asarray(t, dtype="float64"))[None, :]
-        return self.new_customer_fn(self.draws_as_columns(n_draws), t_row)
+        p = {k: v[:, None] for k, v in self.param_draws(n_draws).items()}
+        return self.new_customer_fn(p, t_row)
 
 
 def numerator_steps(

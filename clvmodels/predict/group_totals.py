@@ -32,16 +32,15 @@ from clvmodels.models.inputs import validate_rfm
 from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.spend import SpendModel
 from clvmodels.models.transaction import TransactionModel
+from clvmodels.predict.numerators import distinct_rows, numerator_grid
 from clvmodels.predict.scoring import (
     BLOCK_ELEMENTS,
     CHUNK_ELEMENTS,
     MIN_BLOCK_ELEMENTS,
     SpendFunction,
-    _distinct_rows,
     _spend_function,
     check_rfm_time_unit,
     monthly_steps,
-    numerator_grid,
 )
 from clvmodels.ranges import check_margin
 from clvmodels.units import Duration, check_time_unit, parse_duration, units_per_month
@@ -161,7 +160,7 @@ def group_clv_draws(
     for start in range(0, len(rfm), size):
         sl = slice(start, min(start + size, len(rfm)))
         keys = [x[sl], t_x[sl], T[sl]] + ([] if monetary is None else [monetary[sl]])
-        first, inverse = _distinct_rows(keys)
+        first, inverse = distinct_rows(keys)
         rows = np.arange(sl.start, sl.stop)[first]
         counts = np.bincount(codes[sl] * len(rows) + inverse, minlength=n_groups * len(rows))
         chunk_totals, chunk_clv = valuer.totals(

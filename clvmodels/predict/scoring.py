@@ -14,6 +14,8 @@ P(alive | x, t_x, T) * N(x, T, t) (:mod:`clvmodels.models.transaction`), and N, 
 hypergeometric function, is evaluated once per distinct (x, T) pair and draw, for all months
 of the horizon at once (for BG/NBD by a compiled series,
 :mod:`clvmodels.models.kernels.hypergeometric`).
+With covariates the pairs are (x, T, covariate profile) and each customer's parameters are
+their profile's (:mod:`clvmodels.predict.covariate_scoring`).
 Then, chunk by chunk, customers with equal (x, t_x, T, monetary value) are scored once:
 P(alive) and the expected spend are ``customers x draws`` arrays, and a compiled kernel
 (:mod:`clvmodels.predict.draw_summary`) multiplies them out and reduces each customer's draws to a
@@ -46,6 +48,12 @@ from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.posterior import INTERVAL_QUANTILES
 from clvmodels.models.transaction import TransactionModel
 from clvmodels.predict.columns import SCORE_COLUMNS, SPEND_STATISTICS
+from clvmodels.predict.covariate_scoring import (
+    CovariateRows,
+    covariate_numerators,
+    customer_draws,
+)
+from clvmodels.predict.numerators import distinct_rows, numerator_grid
 from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.units import (
     UNIT_NAMES,
@@ -164,7 +172,9 @@ def iter_scores(
         (less :data:`SPEND_STATISTICS`, and ``monetary_value`` when ``rfm`` has none, without
         a spend model); the expensive per-(x, T) part is computed once, before the first
         chunk. ``attrs`` holds the settings, ``spend`` (``"gamma_gamma"``, ``"constant"``
-        or ``"none"``) and ``n_population_mean_spend``.
+        or ``"none"``), ``n_population_mean_spend``, ``transaction_model`` (its name) and
+        ``dropout_at_zero`` (the model's :attr:`TransactionModel.dropout_at_zero`: whether
+        P(alive) means something for customers without a repeat purchase).
     """
     unit = check_time_unit(time_unit)
     check_rfm_time_unit(rfm, unit)
@@ -185,14 +195,15 @@ def iter_scores(
     spend, monetary = _spend_function(spend_model, rfm, x, n_draws, n_draws_used)
 
     T = rfm["T"].to_numpy(dtype="float64")
-    t_x = rfm["recency"].to_numpy(dtype="float64")
-    # numerators N(x, T, t) per (x, T) pair (or (x, t_x, T) row) and draw: at the horizon,
-    # which is the monthly grid's last step (t_m = min(m, H)), and summed over the grid with
-    # discounting
+    # numerators N(x, T, t) per (x, T) pair and draw: at the horizon, which is the monthly
+    # grid's last step (t_m = min(m, H)), and summed over the grid with discounting
     step_units = steps.months * months_to_units
     step_units[-1] = horizon_units
-    pair_codes, num_horizon, num_discounted = numerator_grid(
-        transaction_model, draws, x, t_x, T, step_units, steps.discount
+    t_x = rfm["recency"].to_numpy(dtype="float64")
+    covariates = CovariateRows.of(transaction_model, rfm)
+    coefficients = transaction_model.coefficient_draws(n_draws)
+    pair_codes, num_horizon, num_discounted = _numerators(
+        transaction_model, draws, coefficients, covariates, x, t_x, T, step_units, steps.discount
     )
     scorer = _ChunkScorer(
         transaction_model,
@@ -205,6 +216,8 @@ def iter_scores(
         num_discounted,
         margin,
     )
+    if covariates is not None:
+        scorer.use_covariates(coefficients, covariates)
 
     size = chunk_size or max(1_000, CHUNK_ELEMENTS // n_draws_used)
     base = rfm[[c for c in RFM_COLUMNS if c in rfm.columns]].reset_index(drop=True)
@@ -216,6 +229,8 @@ def iter_scores(
         "n_draws": n_draws_used,
         "spend": "none" if spend_model is None else spend_model.name,
         "n_population_mean_spend": 0,
+        "transaction_model": transaction_model.name,
+        "dropout_at_zero": bool(transaction_model.dropout_at_zero),
     }
     if isinstance(spend_model, GammaGammaModel):
         zero = (x > 0) & (rfm["monetary_value"].to_numpy(dtype="float64") == 0)
@@ -228,6 +243,28 @@ def iter_scores(
             chunk[name] = values
         chunk.attrs = dict(attrs)
         yield chunk
+
+
+def _numerators(
+    model: TransactionModel,
+    draws: dict[str, np.ndarray],
+    coefficients: dict[str, np.ndarray],
+    covariates: CovariateRows | None,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    T: np.ndarray,
+    t: np.ndarray,
+    discount: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each customer's pair code and N per pair and draw (at the horizon, and discounted).
+
+    Pairs are (x, T), (x, t_x, T) for BG/CNBD-k and MBG/CNBD-k (:func:`numerator_grid`), or
+    with covariates (x, T, covariate profile)
+    (:func:`clvmodels.predict.covariate_scoring.covariate_numerators`).
+    """
+    if covariates is not None:
+        return covariate_numerators(model, draws, coefficients, covariates, x, T, t, discount)
+    return numerator_grid(model, draws, x, t_x, T, t, discount)
 
 
 def _spend_function(
@@ -318,13 +355,23 @@ class _ChunkScorer:
         self.num_discounted = num_discounted
         self.margin = margin
         self.low, self.high = INTERVAL_QUANTILES
+        self.covariates: CovariateRows | None = None
+        self.coefficients: dict[str, np.ndarray] = {}
+        self.flat_draws = draws
+
+    def use_covariates(self, coefficients: dict[str, np.ndarray], rows: CovariateRows) -> None:
+        """Score each customer with the parameters of their covariate profile."""
+        self.coefficients = coefficients
+        self.covariates = rows
 
     def score(self, sl: slice) -> dict[str, np.ndarray]:
         """The score columns (after the RFM columns of :data:`SCORE_COLUMNS`) of ``rfm[sl]``."""
         keys = [self.x[sl], self.t_x[sl], self.T[sl]]
+        if self.covariates is not None:
+            keys.append(self.covariates.profile[sl])
         if self.monetary is not None:
             keys.append(self.monetary[sl])
-        first, inverse = _distinct_rows(keys)
+        first, inverse = distinct_rows(keys)
         rows = np.arange(*sl.indices(len(self.x)))[first]
         stats = np.empty((len(SCORE_COLUMNS) - len(RFM_COLUMNS), len(rows)))
 
@@ -344,7 +391,12 @@ class _ChunkScorer:
         """Means and intervals of the customers ``rows``: ``(score columns, len(rows))``."""
         x, t_x, T = (v[rows][:, None] for v in (self.x, self.t_x, self.T))
         # (customers, draws) arrays: each customer's draws are contiguous
-        alive = self.model.probability_alive_fn(self.draws, x, t_x, T)
+        draws = self.draws
+        if self.covariates is not None:
+            draws = customer_draws(
+                self.model, self.flat_draws, self.coefficients, self.covariates, rows
+            )
+        alive = self.model.probability_alive_fn(draws, x, t_x, T)
         spend = None if self.spend is None else self.spend(rows)
         return self._summarize(
             self.pair_codes[rows],
@@ -394,60 +446,6 @@ def score_customers(
     scores = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=SCORE_COLUMNS)
     scores.attrs = dict(chunks[0].attrs) if chunks else {}
     return scores
-
-
-def numerator_grid(
-    model: TransactionModel,
-    draws: dict[str, np.ndarray],
-    x: np.ndarray,
-    t_x: np.ndarray,
-    T: np.ndarray,
-    t: np.ndarray,
-    discount: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each customer's code, and the numerators of the codes on the horizon grid.
-
-    The codes number the distinct (x, T) pairs, or the distinct (x, t_x, T) rows for a model
-    whose numerator depends on recency (``numerator_uses_recency``: BG/CNBD-k, MBG/CNBD-k);
-    the numerators are :meth:`~clvmodels.models.transaction.TransactionModel.numerator_grid_fn`'s,
-    ``(codes, draws)``, so a chunk of customers is scored exactly from them.
-    """
-    if not model.numerator_uses_recency:
-        codes, pair_x, pair_T = _distinct_pairs(x, T)
-        return codes, *model.numerator_grid_fn(draws, pair_x, pair_T, t, discount)
-    first, codes = _distinct_rows([x, t_x, T])
-    horizon, discounted = model.numerator_grid_fn(  # type: ignore[call-arg]
-        draws, x[first], T[first], t, discount, t_x=t_x[first]
-    )
-    return codes, horizon, discounted
-
-
-def _distinct_pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes of each customer's distinct (x, T) pair, and the pairs themselves."""
-    t_codes, t_values = pd.factorize(T)
-    keys = x.astype("int64") * len(t_values) + t_codes  # x is a whole number
-    codes, unique_keys = pd.factorize(keys)
-    return (
-        codes,
-        (unique_keys // len(t_values)).astype("float64"),
-        t_values[unique_keys % len(t_values)],
-    )
-
-
-def _distinct_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The first row of each distinct combination of ``columns``, and each row's combination.
-
-    Returns ``first, inverse`` such that ``column[first][inverse]`` equals ``column`` for
-    every column.
-    """
-    codes = np.zeros(len(columns[0]), dtype="int64")
-    for column in columns:
-        column_codes, uniques = pd.factorize(column, use_na_sentinel=False)
-        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
-    # factorize numbers combinations in order of first appearance
-    seen = np.maximum.accumulate(codes)
-    first = np.flatnonzero(np.r_[True, seen[1:] > seen[:-1]]) if len(codes) else codes
-    return first, codes
 
 
 def _match_length(values: np.ndarray, n: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """The report's ``backtest`` section: the outputs of a ``clv backtest`` folder, read and shown.
 
-The totals, conditional expectations and tracking; a plot missing from the folder is redrawn
-from its CSV table (:mod:`clvmodels.plots.backtest`).
+The totals (with bias, MAE, RMSE and log-likelihood), the tracking plots (cumulative and
+per period), the calibration-vs-holdout plot and its table; a plot missing from the folder
+is redrawn from its CSV table (:mod:`clvmodels.plots.backtest`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ from matplotlib.axes import Axes
 
 from clvmodels.backtest import BACKTEST_FILES
 from clvmodels.errors import DataError
-from clvmodels.plots.backtest import plot_conditional_expectations, plot_tracking
+from clvmodels.plots.backtest import (
+    plot_conditional_expectations,
+    plot_tracking,
+    plot_tracking_incremental,
+)
 from clvmodels.report.folders import PNG_SIGNATURE
 from clvmodels.report.html import (
     Section,
@@ -39,6 +44,12 @@ NEED_BACKTEST = (
     "conditional-expectation plots and the holdout totals."
 )
 _NOT_A_BACKTEST = "Pass the output folder of `clv backtest ... -o DIR`"
+#: The plots shown, by the stem of their file (:data:`BACKTEST_FILES`), with their alt text.
+_PLOTS = {
+    Path(BACKTEST_FILES["tracking_plot"]).stem: "tracking plot, cumulative",
+    Path(BACKTEST_FILES["incremental_plot"]).stem: "tracking plot, per period",
+    Path(BACKTEST_FILES["conditional_plot"]).stem: "calibration vs holdout by frequency",
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,8 @@ class BacktestOutputs:
     tables : dict of str to DataFrame
         ``totals``, ``conditional`` and ``tracking`` from their CSV files, when present.
     images : dict of str to bytes
-        ``tracking`` and ``conditional`` PNGs, when present and valid.
+        The ``tracking``, ``tracking_incremental`` and ``conditional`` PNGs, when present
+        and valid.
     problems : list of str
         Files that are missing or unreadable.
     """
@@ -95,7 +107,7 @@ def read_backtest(path: Source) -> BacktestOutputs:
             outputs.tables[name] = pd.read_csv(csv_path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
             outputs.problems.append(f"{name}.csv is not a readable CSV table")
-    for name in ("tracking", "conditional"):
+    for name in _PLOTS:
         png_path = folder / f"{name}.png"
         if not png_path.is_file():
             continue  # redrawn from the CSV when that is there
@@ -133,10 +145,11 @@ def backtest_section(backtest: BacktestOutputs | None) -> Section | str:
     if backtest.problems:
         parts.append(note_html("In the backtest folder: " + "; ".join(backtest.problems) + "."))
     images = []
-    for name, alt in (("tracking", "tracking plot"), ("conditional", "conditional expectations")):
+    for name, alt in _PLOTS.items():
+        table_name = "tracking" if name == "tracking_incremental" else name
         if name in backtest.images:
             images.append(img_bytes(backtest.images[name], alt))
-        elif name in backtest.tables:
+        elif table_name in backtest.tables:
             images.append(img(_redraw(name, backtest), alt))
     if images:
         parts.append("<div class='grid'>" + "".join(images) + "</div>")
@@ -146,7 +159,9 @@ def backtest_section(backtest: BacktestOutputs | None) -> Section | str:
         parts.append(frame_table(totals, highlight=str(metrics.get("best_model", ""))))
     conditional = backtest.tables.get("conditional")
     if conditional is not None:
-        parts.append("<h3>Mean holdout purchases by calibration frequency</h3>")
+        parts.append(
+            "<h3>Calibration vs holdout: mean holdout purchases by calibration frequency</h3>"
+        )
         parts.append(frame_table(conditional))
     return "".join(parts)
 
@@ -178,7 +193,9 @@ def _settings_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _redraw(name: str, backtest: BacktestOutputs) -> Axes:
-    table = backtest.tables[name]
+    cal_end = backtest.metrics.get("calibration_end")
     if name == "tracking":
-        return plot_tracking(table, calibration_end=backtest.metrics.get("calibration_end"))
-    return plot_conditional_expectations(table)
+        return plot_tracking(backtest.tables[name], calibration_end=cal_end)
+    if name == "tracking_incremental":
+        return plot_tracking_incremental(backtest.tables["tracking"], calibration_end=cal_end)
+    return plot_conditional_expectations(backtest.tables[name])

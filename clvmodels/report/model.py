@@ -1,4 +1,8 @@
-"""The report's ``model`` section: each fitted model's parameters and diagnostics."""
+"""The report's ``model`` section: each fitted model's parameters and diagnostics.
+
+A model chosen by ``--model auto`` also shows its ``model_comparison`` (``model.json``): the
+calibration split, each candidate's holdout metrics, and the choice.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +42,9 @@ def model_section(
         return missing("model", "Model", NEED_MODEL.format(what="its parameters and diagnostics"))
     description = model.describe()
     parts = [key_values(_overview(description, metadata or {}, orders))]
+    comparison = (metadata or {}).get("model_comparison")
+    if isinstance(comparison, Mapping) and comparison.get("models"):
+        parts.append(_comparison_block(comparison))
     for key in ("transaction_model", "spend_model"):
         if description.get(key) is None:
             parts.append(f"<p>No spend model: {esc(description.get('no_spend_model', ''))}</p>")
@@ -91,6 +98,46 @@ def _fitted_on_these_orders(
     if not stored or observation_end is None:
         return None
     return fingerprint(orders_input(orders), up_to=observation_end) == stored
+
+
+def _comparison_block(comparison: Mapping[str, Any]) -> str:
+    """The model choice: the split, each candidate's holdout metrics, skipped ones, the choice."""
+    split = comparison.get("split", {})
+    selected = comparison.get("selected")
+    label = MODEL_LABELS.get(str(selected), str(selected))
+    intro = (
+        f"Chosen by --model auto: {label}, {comparison.get('selected_by', '')}, among "
+        f"{', '.join(MODEL_LABELS.get(c, c) for c in comparison.get('candidates', []))} "
+        f"({comparison.get('candidates_rule', '')}). Fitted on the orders to "
+        f"{split.get('calibration_end')}, holdout to {split.get('observation_end')} "
+        f"({num(split.get('holdout_length'), '.1f')} {split.get('time_unit', '')}; "
+        f"{split.get('rule', '')}); {count(split.get('n_customers'))} customers, "
+        f"{num(split.get('actual_purchases'), ',.0f')} holdout purchases; then refitted on "
+        "all the orders."
+    )
+    header = ["model", "predicted", "error %", "bias", "MAE", "RMSE", "log-likelihood"]
+    rows = [
+        [
+            MODEL_LABELS.get(name, name),
+            num(row.get("predicted_purchases"), ",.0f"),
+            num(row.get("aggregate_error_pct"), "+.1f"),
+            num(row.get("bias"), "+.3f"),
+            num(row.get("mae"), ".4f"),
+            num(row.get("rmse"), ".4f"),
+            num(row.get("log_likelihood"), ",.1f"),
+        ]
+        for name, row in comparison["models"].items()
+    ]
+    skipped = "".join(
+        f"<p>{esc(MODEL_LABELS.get(name, name))} skipped: {esc(why)}</p>"
+        for name, why in (comparison.get("skipped") or {}).items()
+    )
+    return (
+        "<h3>Model choice: holdout purchases per candidate</h3>"
+        f"<p>{esc(intro)}</p>"
+        + table(header, rows, numeric=range(1, len(header)), highlight=lambda r: r[0] == label)
+        + skipped
+    )
 
 
 def _fit_block(part: Mapping[str, Any], subtitle: str) -> str:

@@ -36,7 +36,8 @@ def segments_section(
     )
     clv = model.spend_model_ is not None
     rules = default_rules(clv=clv)
-    summary = segment_summary(segment_customers(scores, rules=rules), rules=rules)
+    segmented = segment_customers(scores, rules=rules)
+    summary = segment_summary(segmented, rules=rules)
     meaning = {rule.name: rule.description for rule in rules}
     rows = [
         [
@@ -73,6 +74,12 @@ def segments_section(
             "Segments by the no-CLV rules (clvmodels/segment_rules_no_clv.toml), first match "
             "wins."
         )
+    known = "means something" if segmented.attrs["one_time_p_alive_known"] else "says nothing"
+    caption += (
+        f" One-time buyers are never in the active segments "
+        f"({'high_value' if clv else 'top_buyers'}, loyal, occasional); "
+        f"their P(alive) {known} ({segmented.attrs['one_time_p_alive_basis']})."
+    )
     return f"<p class='caption'>{esc(caption)}</p>" + table(
         header, rows, numeric=range(1, len(header) - 1)
     )

@@ -5,9 +5,12 @@ conditions on fields of the scores table (:data:`clvmodels.predict.columns.SCORE
 on fields derived from it (:mod:`clvmodels.segments.scores`: percentiles, RFM quartile
 scores). Rules are tried in order and a customer gets the first segment whose conditions all
 hold; the last rule has no conditions, so every customer gets exactly one segment. The
-default rules (high_value, loyal, promising_new, at_risk, occasional, hibernating, lost) are
-documented in ``clvmodels/segment_rules.toml``; a TOML file of the same form replaces them
-(:mod:`clvmodels.segments.rules_file`).
+default rules (high_value, loyal, promising_new, at_risk, occasional, one_time, hibernating,
+lost) are documented in ``clvmodels/segment_rules.toml``; a TOML file of the same form
+replaces them (:mod:`clvmodels.segments.rules_file`). The active segments (high_value, loyal,
+occasional) need a repeat purchase; one-time buyers are placed by their tenure percentile
+and by P(alive) only where it means something (the derived ``p_alive_known``: not BG/NBD's
+P(alive) = 1 for every customer without a repeat purchase).
 
 Scores without CLV (a model fitted on orders without revenue: no ``expected_spend`` or
 ``clv`` columns, and no ``monetary_value`` when the orders have no revenue) get the no-CLV
@@ -37,6 +40,7 @@ from clvmodels.segments.scores import (
     SPEND_COLUMNS,
     derived_fields,
     has_clv,
+    one_time_p_alive_known,
 )
 
 #: Columns every scores table needs (rules may need more of :data:`SCORE_COLUMNS`).
@@ -68,6 +72,7 @@ def segment_customers(
     scores: pd.DataFrame,
     *,
     rules: Sequence[SegmentRule] | str | os.PathLike[str] | None = None,
+    one_time_p_alive: bool | None = None,
 ) -> pd.DataFrame:
     """Give every scored customer exactly one segment: the first rule it meets.
 
@@ -79,12 +84,18 @@ def segment_customers(
     rules : sequence of SegmentRule, or path, optional
         The rules, or a TOML file of them; None uses the default rules
         (``clvmodels/segment_rules.toml``).
+    one_time_p_alive : bool, optional
+        Whether P(alive) means something for one-time buyers (the ``p_alive_known`` field).
+        None decides it by :func:`clvmodels.segments.scores.one_time_p_alive_known`: from the
+        model's ``dropout_at_zero`` recorded in ``scores.attrs``, else from the values.
 
     Returns
     -------
     pandas.DataFrame
         ``scores`` (derived columns and ``segment`` already in it are replaced) with
         :data:`DERIVED_COLUMNS` and ``segment`` (categorical, categories in rule order).
+        ``attrs`` adds ``segment_rules_need_clv``, ``one_time_p_alive_known`` and
+        ``one_time_p_alive_basis`` (a sentence: why).
 
     Raises
     ------
@@ -106,7 +117,11 @@ def segment_customers(
     required = REQUIRED_COLUMNS if clv else NO_CLV_REQUIRED_COLUMNS
     needed = [*required, *(c for c in SCORE_COLUMNS if c in used and c not in required)]
     frame = _validated(scores, needed, used)
-    derived = derived_fields(frame)
+    if one_time_p_alive is None:
+        known, basis = one_time_p_alive_known(frame)
+    else:
+        known, basis = bool(one_time_p_alive), "as asked (one_time_p_alive)"
+    derived = derived_fields(frame, one_time_known=known)
     for column in derived.columns:
         frame[column] = derived[column].to_numpy()
     names = [rule.name for rule in rule_list]
@@ -117,7 +132,12 @@ def segment_customers(
         codes[hit] = code
         unassigned &= ~hit
     frame[SEGMENT_COLUMN] = pd.Categorical.from_codes(codes, categories=names)
-    frame.attrs = {**scores.attrs, "segment_rules_need_clv": clv}
+    frame.attrs = {
+        **scores.attrs,
+        "segment_rules_need_clv": clv,
+        "one_time_p_alive_known": known,
+        "one_time_p_alive_basis": basis,
+    }
     return frame
 
 

@@ -37,6 +37,7 @@ FIELDS: dict[str, str] = {
     **{name: "number" for name in SCORE_COLUMNS if name != "customer_id"},
     **{name: "number" for name in DERIVED_COLUMNS},
     "is_repeat": "bool",
+    "p_alive_known": "bool",
     "rfm_score": "text",
 }
 OPERATORS = ("min", "max", "above", "below", "equals", "in")

@@ -1,9 +1,10 @@
 """Segment rules files: the TOML form, the default rules shipped with clvmodels, line numbers.
 
-The default rules (high_value, loyal, promising_new, at_risk, occasional, hibernating, lost)
-are documented in ``clvmodels/segment_rules.toml``; a TOML file of the same form replaces
-them. Scores without CLV get the no-CLV rules of ``clvmodels/segment_rules_no_clv.toml``,
-which use only P(alive), expected purchases, frequency, recency and tenure.
+The default rules (high_value, loyal, promising_new, at_risk, occasional, one_time,
+hibernating, lost) are documented in ``clvmodels/segment_rules.toml``; a TOML file of the
+same form replaces them. Scores without CLV get the no-CLV rules of
+``clvmodels/segment_rules_no_clv.toml``, which use only P(alive), expected purchases,
+frequency, recency and tenure.
 
 Rules file (TOML)::
 

@@ -4,6 +4,11 @@ Derived fields (computed for every customer; ties share a value, independent of 
 
 * ``since_last = T - recency``: time since the last purchase, in the table's time unit.
 * ``is_repeat = frequency > 0``.
+* ``p_alive_known``: whether the customer's P(alive) says something: true for repeat buyers;
+  for one-time buyers (``is_repeat`` false) true only when the model lets a customer drop
+  out before a repeat purchase (its ``dropout_at_zero``: Pareto/NBD, MBG/NBD). BG/NBD gives
+  every one-time buyer P(alive) = 1 by construction, so for them it is false
+  (:func:`one_time_p_alive_known` says how this is decided for a scores table).
 * ``clv_percentile``, ``T_percentile``, ``purchases_percentile`` (of ``expected_purchases``):
   percent of customers with a strictly smaller value, 0 to <100 (``clv_percentile >= 90`` is
   the top CLV decile; a missing clv has none).
@@ -30,6 +35,7 @@ import pandas as pd
 DERIVED_COLUMNS = (
     "since_last",
     "is_repeat",
+    "p_alive_known",
     "T_percentile",
     "purchases_percentile",
     "clv_percentile",
@@ -44,14 +50,17 @@ SPEND_COLUMNS = ("expected_spend", "clv", "clv_low", "clv_high")
 CLV_FIELDS = ("monetary_value", *SPEND_COLUMNS, "clv_percentile", "m_score", "rfm_score")
 
 
-def derived_fields(scores: pd.DataFrame) -> pd.DataFrame:
+def derived_fields(scores: pd.DataFrame, *, one_time_known: bool | None = None) -> pd.DataFrame:
     """The fields clvmodels derives for rules: :data:`DERIVED_COLUMNS`, indexed like ``scores``.
 
     See the module docstring for definitions. ``scores`` needs finite ``frequency``,
     ``recency``, ``T`` and ``monetary_value``; a missing ``clv`` gets no ``clv_percentile``.
     Scores without a ``clv`` column (no revenue) get neither ``clv_percentile`` nor
-    ``m_score`` nor ``rfm_score``.
+    ``m_score`` nor ``rfm_score``. ``one_time_known`` is whether P(alive) means something for
+    one-time buyers (None: :func:`one_time_p_alive_known` of ``scores``).
     """
+    if one_time_known is None:
+        one_time_known = one_time_p_alive_known(scores)[0]
     frequency = scores["frequency"].to_numpy(dtype="float64")
     T = scores["T"].to_numpy(dtype="float64")
     # rounded so that float noise in T - recency does not break ties
@@ -61,6 +70,7 @@ def derived_fields(scores: pd.DataFrame) -> pd.DataFrame:
     columns: dict[str, Any] = {
         "since_last": since_last,
         "is_repeat": frequency > 0,
+        "p_alive_known": (frequency > 0) | bool(one_time_known),
         "T_percentile": _percentile_rank(T),
         "purchases_percentile": _percentile_rank(
             scores["expected_purchases"].to_numpy(dtype="float64")
@@ -77,6 +87,42 @@ def derived_fields(scores: pd.DataFrame) -> pd.DataFrame:
         columns["rfm_score"] = (100 * r_score + 10 * f_score + m_score).astype(str)
     order = [c for c in DERIVED_COLUMNS if c in columns]
     return pd.DataFrame({c: columns[c] for c in order}, index=scores.index)
+
+
+def one_time_p_alive_known(scores: pd.DataFrame) -> tuple[bool, str]:
+    """Whether P(alive) means something for the one-time buyers of ``scores``, and why.
+
+    From the scores' ``attrs["dropout_at_zero"]`` when scoring recorded it (the model's
+    :attr:`clvmodels.models.transaction.TransactionModel.dropout_at_zero`). A table read
+    back from a file has no attrs: then from its values. P(alive) is taken to mean nothing
+    for one-time buyers when every one-time buyer with ``T > 0`` has P(alive) = 1 exactly
+    (which is what BG/NBD gives them by construction, and a P(alive) that is 1 for all of
+    them separates none of them anyway); when some have less, it means something.
+
+    Returns
+    -------
+    (bool, str)
+        The answer, and a sentence saying where it came from (for the command's output).
+    """
+    recorded = scores.attrs.get("dropout_at_zero")
+    if recorded is not None:
+        model = scores.attrs.get("transaction_model", "the model")
+        if recorded:
+            return True, f"{model} lets customers drop out before a repeat purchase"
+        return False, (
+            f"{model} gives every one-time buyer P(alive) = 1 by construction (no dropout "
+            "before a repeat purchase)"
+        )
+    if "p_alive" not in scores.columns:
+        return False, "the scores have no p_alive"
+    frequency = scores["frequency"].to_numpy(dtype="float64")
+    one_time = (frequency == 0) & (scores["T"].to_numpy(dtype="float64") > 0)
+    if not one_time.any():
+        return True, "the scores have no one-time buyers with T > 0"
+    p_alive = scores["p_alive"].to_numpy(dtype="float64")[one_time]
+    if np.all(p_alive == 1.0):
+        return False, "every one-time buyer in the scores has P(alive) = 1"
+    return True, "the one-time buyers' P(alive) varies in the scores"
 
 
 def has_clv(scores: pd.DataFrame) -> bool:

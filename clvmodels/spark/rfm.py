@@ -59,6 +59,7 @@ def rfm_summary_spark(
         sort costs another shuffle; ``.orderBy("customer_id")`` when it matters). All
         orders pass through one shuffle, by customer.
     """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     unit = check_time_unit(time_unit)
@@ -87,6 +88,9 @@ def rfm_summary_spark(
         .repartition("customer_id")
         .groupBy("customer_id", "day")
         .agg(*per_day)
+        .withColumn(
+            "gap", F.datediff(day, F.lag(day).over(Window.partitionBy("customer_id").orderBy(day)))
+        )
     )
     per_customer = (
         occasions.groupBy("customer_id")
@@ -97,6 +101,7 @@ def rfm_summary_spark(
             (F.sum(F.when(in_calibration, revenue)) - F.min_by(revenue, day)).alias(
                 "repeat_revenue"
             ),
+            F.sum(F.when(in_calibration, F.log(F.col("gap") / per_unit))).alias("litt"),
             F.count(F.when(~in_calibration, 1)).alias("n_holdout"),
             F.avg(F.when(~in_calibration, revenue)).alias("mean_holdout"),
             *per_customer_extra,
@@ -109,6 +114,7 @@ def rfm_summary_spark(
         frequency,
         (F.datediff(F.col("last_day"), F.col("first_day")) / per_unit).alias("recency"),
         (F.datediff(cal, F.col("first_day")) / per_unit).alias("T"),
+        F.coalesce(F.col("litt"), F.lit(0.0)).alias("litt"),
         F.when(frequency > 0, F.col("repeat_revenue") / frequency)
         .otherwise(F.lit(0.0))
         .alias("monetary_value"),

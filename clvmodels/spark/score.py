@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from clvmodels.models.inputs import RFM_COLUMNS
+from clvmodels.models.inputs import EXTRA_RFM_COLUMNS, RFM_COLUMNS
 from clvmodels.predict.columns import SCORE_COLUMNS
 from clvmodels.predict.scoring import monthly_steps
 from clvmodels.units import check_time_unit, parse_duration
@@ -76,9 +76,10 @@ def score_spark(
     }
     spark = rfm.sparkSession
     shared = spark.sparkContext.broadcast(payload)
-    inputs = rfm.select(*RFM_COLUMNS)
+    # the regularity models' statistic goes in with the RFM (when there) but not out
+    inputs = rfm.select(*RFM_COLUMNS, *[c for c in EXTRA_RFM_COLUMNS if c in rfm.columns])
     schema = T.StructType(
-        [*inputs.schema.fields]
+        [*rfm.select(*RFM_COLUMNS).schema.fields]
         + [T.StructField(name, T.DoubleType()) for name in SCORE_COLUMNS[len(RFM_COLUMNS) :]]
     )
 

@@ -35,7 +35,10 @@ HOLDOUT_COLUMNS = ("frequency_holdout", "monetary_value_holdout", "duration_hold
 
 _RFM_SQL = """
 WITH occasions AS (
-    SELECT customer_id, CAST("timestamp" AS DATE) AS day, {revenue} AS revenue{day_rows}
+    SELECT customer_id, CAST("timestamp" AS DATE) AS day, {revenue} AS revenue,
+           date_diff('day', lag(CAST("timestamp" AS DATE))
+               OVER (PARTITION BY customer_id ORDER BY CAST("timestamp" AS DATE)),
+               CAST("timestamp" AS DATE)) AS gap{day_rows}
     FROM clv_orders
     WHERE CAST("timestamp" AS DATE) <= $observation_end
     GROUP BY customer_id, day
@@ -46,6 +49,7 @@ calibration AS (
            MIN(day) AS first_day,
            MAX(day) AS last_day,
            SUM(revenue) - arg_min(revenue, day) AS repeat_revenue,
+           COALESCE(SUM(ln(gap / $days_per_unit)), 0.0) AS litt,
            bool_or(isinf(revenue)) AS day_overflow{unsure}
     FROM occasions
     WHERE day <= $calibration_end
@@ -54,8 +58,8 @@ calibration AS (
 SELECT c.customer_id,
        c.frequency,
        date_diff('day', c.first_day, c.last_day) / $days_per_unit AS recency,
-       date_diff('day', c.first_day, $calibration_end) / $days_per_unit
-           AS "T"{monetary}{holdout_columns},
+       date_diff('day', c.first_day, $calibration_end) / $days_per_unit AS "T",
+       c.litt{monetary}{holdout_columns},
        c.day_overflow{holdout_overflow} AS clv_overflow{unsure_column}
 FROM calibration c{holdout_join}
 ORDER BY c.customer_id

@@ -80,6 +80,7 @@ def test_rfm_command_writes_holdout_columns(cdnow_csv, tmp_path, cdnow_rfm):
         "frequency",
         "recency",
         "T",
+        "litt",
         "monetary_value",
         "frequency_holdout",
         "monetary_value_holdout",

@@ -678,7 +678,7 @@ def test_no_revenue_and_value_per_order_in_rfm(tmp_path: Path) -> None:
     out = tmp_path / "rfm.csv"
     result = CliRunner().invoke(cli, ["rfm", str(csv), "--no-revenue", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert list(pd.read_csv(out).columns) == ["customer_id", "frequency", "recency", "T"]
+    assert list(pd.read_csv(out).columns) == ["customer_id", "frequency", "recency", "T", "litt"]
     result = CliRunner().invoke(
         cli, ["rfm", str(csv), "--no-revenue", "--value-per-order", "25", "-o", str(out)]
     )

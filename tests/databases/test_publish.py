@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -346,7 +347,13 @@ def test_payback_and_budget_with_a_fit(tmp_path: Path) -> None:
     args += ["--costs", str(paths["costs"]), "--time-unit", "D", "--margin", "0.5"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "model fitted (bgnbd, map)" in result.output
+    # the model is chosen (--model-type auto, the default) among the dropout_at_zero models
+    assert re.search(
+        r"model fitted \((pareto|mbgnbd) chosen by --model-type auto, map\)", (result.output)
+    )
+    assert "model choice: pareto, mbgnbd (the models whose customers can drop out" in (
+        result.output
+    )
     frames = _read_all(to)
     assert {"payback", "budget"} <= frames.keys() and "top_dimensions" not in frames
     payback = frames["payback"]

@@ -210,3 +210,32 @@ def test_clv_fit_and_show_report_the_exclusion(master_orders, master_model, tmp_
         "  1 repeat customers whose mean repeat value is 0 got the population mean spend "
         "p v / (q - 1), per draw as expected spend\n"
     ) in scored.output
+
+
+@pytest.mark.slow  # ~11 s: two calibration fits and a refit of 23,570 customers
+def test_clv_fit_model_auto_on_the_full_log(master_orders, tmp_path):
+    orders = tmp_path / "orders.parquet"
+    master_orders.to_parquet(orders)
+    model_dir = tmp_path / "model"
+    args = ["fit", str(orders), "-o", str(model_dir), "--model", "auto", "--priors", "flat"]
+    fitted = CliRunner().invoke(cli, args)
+    assert fitted.exit_code == 0, fitted.output
+    saved = json.loads((model_dir / "model.json").read_text())
+    comparison = saved["model_comparison"]
+    # 1997-01-01 to 1998-06-30 is 546 days: the last 20 weeks (140 days) are held out
+    assert comparison["split"]["calibration_end"] == "1998-02-10"
+    days = master_orders.assign(day=master_orders["timestamp"].dt.normalize())
+    first = days.groupby("customer_id")["day"].transform("min")
+    cohort = days[first <= "1998-02-10"]
+    holdout = cohort[cohort["day"] > "1998-02-10"].drop_duplicates(["customer_id", "day"])
+    assert comparison["split"]["actual_purchases"] == len(holdout)
+    assert comparison["split"]["n_customers"] == cohort["customer_id"].nunique()
+    assert comparison["candidates"] == ["pareto", "mbgnbd"]  # dropout_at_zero models
+    rows = comparison["models"]
+    assert comparison["selected"] == min(rows, key=lambda n: rows[n]["mae"])
+    assert saved["transaction_model"]["name"] == comparison["selected"]
+    assert saved["transaction_model"]["usable"] and not comparison["skipped"]
+    for row in rows.values():
+        assert np.isfinite(list(row.values())).all()
+        assert row["mae"] <= row["rmse"]
+    assert "<- chosen" in fitted.output

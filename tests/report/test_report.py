@@ -174,7 +174,7 @@ def full_report(inputs):
 def test_full_report_has_every_section_and_decodable_images(full_report):
     page = parse(full_report.read_text(encoding="utf-8"))
     assert list(page.sections) == list(SECTION_IDS)
-    assert len(page.images) == 6
+    assert len(page.images) == 7  # the backtest's 3: tracking, per period, calibration vs holdout
     for src in page.images:
         decode_png(src)
     images = {name: len(section["images"]) for name, section in page.sections.items()}
@@ -182,7 +182,7 @@ def test_full_report_has_every_section_and_decodable_images(full_report):
         "data": 0,
         "model": 0,
         "matrices": 2,
-        "backtest": 2,
+        "backtest": 3,
         "cohorts": 2,
         "acquisition": 0,
         "segments": 0,
@@ -334,7 +334,7 @@ def test_backtest_plots_redrawn_from_csv_when_pngs_are_missing(inputs, tmp_path)
     outputs = read_backtest(folder)
     assert "conditional.png is not a PNG image" in outputs.problems
     page = parse(build_report(inputs.orders, backtest=outputs))
-    assert len(page.sections["backtest"]["images"]) == 2
+    assert len(page.sections["backtest"]["images"]) == 3  # tracking, per period, conditional
     for src in page.sections["backtest"]["images"]:
         decode_png(src)
     assert "conditional.png is not a PNG image" in page.text("backtest")
@@ -552,7 +552,7 @@ def test_report_renders_in_a_headless_browser(full_report, tmp_path):
     assert dumped.returncode == 0, dumped.stderr[-2000:]
     dom = parse(dumped.stdout)
     assert list(dom.sections) == list(SECTION_IDS)
-    assert len(dom.images) == 6
+    assert len(dom.images) == 7
     assert all(src.startswith("data:image/png;base64,") for src in dom.images)
 
     probe = tmp_path / "probe.html"
@@ -567,5 +567,5 @@ def test_report_renders_in_a_headless_browser(full_report, tmp_path):
     body = parse(probed.stdout).body_attrs
     assert "data-widths" in body, "the page's load event did not run"
     widths = [int(w) for w in body["data-widths"].split(",")]
-    assert len(widths) == 6 and all(w > 0 for w in widths), widths
+    assert len(widths) == 7 and all(w > 0 for w in widths), widths
     assert body["data-external"] == "0", "the report loaded something from outside itself"

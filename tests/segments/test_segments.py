@@ -27,6 +27,7 @@ DEFAULT_NAMES = [
     "promising_new",
     "at_risk",
     "occasional",
+    "one_time",
     "hibernating",
     "lost",
 ]
@@ -39,7 +40,7 @@ FIXTURE_ROWS = [
     ("D", 1, 4, 5, 25, 0.85, 0.9, 60),  # one repeat, new
     ("E", 8, 20, 52, 60, 0.35, 1.0, 120),  # frequent, P(alive) fallen
     ("F", 2, 45, 50, 20, 0.80, 1.2, 80),  # recent, infrequent, not new
-    ("G", 0, 0, 48, 0, 1.00, 0.3, 15),  # one-time buyer long ago (T_percentile exactly 25)
+    ("G", 0, 0, 48, 0, 1.00, 0.3, 15),  # one-time buyer, not new (T_percentile exactly 25)
     ("H", 3, 10, 52, 15, 0.10, 0.1, 5),  # frequent-ish, P(alive) 0.10
     ("I", 6, 8, 52, 40, 0.02, 0.01, 1),  # P(alive) below 0.05
     ("J", 1, 6, 51, 10, 0.60, 0.4, 20),  # one repeat long ago, not recent
@@ -53,7 +54,7 @@ EXPECTED = {
     "D": "promising_new",
     "E": "at_risk",
     "F": "occasional",
-    "G": "hibernating",
+    "G": "one_time",  # P(alive) = 1 for every one-time buyer here: it says nothing
     "H": "hibernating",
     "I": "lost",
     "J": "hibernating",
@@ -200,7 +201,8 @@ def test_summary_columns_order_and_totals(scores):
         "promising_new": 2,
         "at_risk": 2,
         "occasional": 2,
-        "hibernating": 3,
+        "one_time": 1,
+        "hibernating": 2,
         "lost": 1,
     }
     assert summary["customers"].sum() == 12

@@ -44,12 +44,14 @@ def pandas_rfm(
             continue
         hold = group[group["day"] > cal]
         x = len(cal_part) - 1
+        gaps = cal_part["day"].diff().dt.days.iloc[1:] / days_per_unit
         rows.append(
             {
                 "customer_id": cid,
                 "frequency": x,
                 "recency": (cal_part["day"].max() - cal_part["day"].min()).days / days_per_unit,
                 "T": (cal - cal_part["day"].min()).days / days_per_unit,
+                "litt": float(np.log(gaps).sum()),
                 "monetary_value": cal_part["revenue"].iloc[1:].mean() if x else 0.0,
                 "frequency_holdout": len(hold),
                 "monetary_value_holdout": hold["revenue"].mean() if len(hold) else 0.0,

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from clvmodels.models._pymc.covariate_graphs import covariate_graph, covariate_names
 from clvmodels.models._pymc.graphs import gamma_gamma_graph, transaction_graph
 from clvmodels.models._pymc.laplace import laplace_draws
 from clvmodels.models._pymc.optimize import find_map, point_values
@@ -70,6 +71,56 @@ def fit_transaction_model(
     return fit_model(
         model, TRANSACTION_PARAMS[kind], method, chains, draws, tune, seed, progressbar
     )
+
+
+def fit_covariate_model(
+    kind: str,
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    T: np.ndarray,
+    weights: np.ndarray,
+    purchase: np.ndarray,
+    dropout: np.ndarray,
+    purchase_features: tuple[str, ...],
+    dropout_features: tuple[str, ...],
+    *,
+    priors: Priors = "default",
+    method: Method = "map",
+    chains: int = 4,
+    draws: int = 1000,
+    tune: int = 1000,
+    seed: int | None = None,
+    progressbar: bool = False,
+) -> FitResult:
+    """Fit ``kind`` with covariates on weighted (x, t_x, T, covariate row) tuples.
+
+    The graph is :func:`~clvmodels.models._pymc.covariate_graphs.covariate_graph`
+    (pymc-marketing's parameterisation and priors). The posterior names the parameters as
+    the covariate-free model does (``alpha`` for pymc-marketing's ``alpha_scale``: the
+    reference customer's) and keeps pymc-marketing's names for the coefficients
+    (``purchase_coefficient_alpha``, ...), with dims ``purchase_covariate`` /
+    ``dropout_covariate``.
+    """
+    model = covariate_graph(
+        kind,
+        frequency,
+        recency,
+        T,
+        weights,
+        purchase,
+        dropout,
+        purchase_features,
+        dropout_features,
+        priors,
+    )
+    names = covariate_names(kind, len(purchase_features), len(dropout_features))
+    result = fit_model(model, names.graph_names, method, chains, draws, tune, seed, progressbar)
+    rename = {graph: ours for ours, graph in names.params.items() if graph != ours}
+    result.posterior = result.posterior.rename(rename)
+    for key in ("map", "mean_minus_map_in_sd", "r_hat", "ess_bulk", "ess_tail"):
+        if isinstance(result.report.get(key), dict):
+            result.report[key] = {rename.get(k, k): v for k, v in result.report[key].items()}
+    return result
 
 
 def fit_gamma_gamma(
