@@ -1,8 +1,7 @@
 """clv fit --model bgcnbd|mbgcnbd [--k K], clv show and clv score through click's CliRunner.
 
-The RFM table needs ``litt`` (the sum of the logs of each customer's inter-purchase times).
-Until the DuckDB summary emits it, the fit job's summary is wrapped here to add it, computed
-independently from the orders with pandas (days between distinct order days, in weeks).
+The RFM table needs ``litt`` (the sum of the logs of each customer's inter-purchase times),
+which the DuckDB summary emits; a table without it is refused, naming the column.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -24,14 +22,6 @@ def run(*args: str | Path):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-def _litt_weeks(orders: pd.DataFrame) -> pd.Series:
-    days = pd.to_datetime(orders["timestamp"]).dt.normalize()
-    frame = pd.DataFrame({"customer_id": orders["customer_id"].astype(str), "day": days})
-    frame = frame.drop_duplicates().sort_values(["customer_id", "day"])
-    gaps = frame.groupby("customer_id")["day"].diff().dt.days / 7.0
-    return np.log(gaps.dropna()).groupby(frame.loc[gaps.notna(), "customer_id"]).sum()
-
-
 @pytest.fixture(scope="module")
 def orders_file(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     orders, _ = simulate_orders(400, seed=3)
@@ -40,22 +30,7 @@ def orders_file(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-@pytest.fixture
-def with_litt(monkeypatch, orders_file):  # type: ignore[no-untyped-def]
-    litt = _litt_weeks(pd.read_csv(orders_file))
-    original = fit_job.rfm_summary
-
-    def summary(*args, **kwargs):  # type: ignore[no-untyped-def]
-        rfm = original(*args, **kwargs)
-        if "litt" not in rfm.columns:
-            ids = rfm["customer_id"].astype(str)
-            rfm["litt"] = ids.map(litt).fillna(0.0).to_numpy()
-        return rfm
-
-    monkeypatch.setattr(fit_job, "rfm_summary", summary)
-
-
-def test_fit_show_score_with_given_k(with_litt, orders_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fit_show_score_with_given_k(orders_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
     model_dir = tmp_path / "model"
     result = run("fit", orders_file, "-o", model_dir, "--model", "mbgcnbd", "--k", "2")
     assert result.exit_code == 0, result.output
