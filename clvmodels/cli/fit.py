@@ -76,7 +76,7 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
 @click.option(
     "--candidates",
     help="With --model auto: the models to compare, comma-separated, or all (default: those "
-    "whose P(alive) means something for one-time buyers, i.e. not BG/NBD).",
+    "whose P(alive) means something for one-time buyers, i.e. not BG/NBD nor BG/CNBD-k).",
 )
 @click.option(
     "--holdout",
@@ -109,9 +109,9 @@ def fit(
     --model auto holds out the last quarter of the orders' span (at least 8 weeks), fits
     each candidate on the rest, picks the one with the lowest per-customer MAE of holdout
     purchases, refits it on all the orders, and prints and saves the comparison
-    (model_comparison in model.json). The default candidates are Pareto/NBD and MBG/NBD
-    (models whose customers can drop out right after the first purchase);
-    --candidates all adds BG/NBD, which gives every one-time buyer P(alive) = 1.
+    (model_comparison in model.json). The default candidates are Pareto/NBD, MBG/NBD and
+    MBG/CNBD-k (models whose customers can drop out right after the first purchase);
+    --candidates all adds BG/NBD and BG/CNBD-k, which give every one-time buyer P(alive) = 1.
 
     For regular buyers, --model bgcnbd or mbgcnbd (BG/CNBD-k, MBG/CNBD-k: Erlang-k
     inter-purchase times, k chosen by likelihood over 1..10 or given with --k).
