@@ -8,8 +8,8 @@ disk, what a first fit would otherwise compile: the numba kernels of
 and :mod:`clvmodels.models.kernels.cnbd_numerator` (``cache=True``, next to the modules) and
 PyTensor's numba-linked and C-compiled graphs (PyTensor's compiledir). Measured on the CDNOW
 sample with empty caches: the first ``clv fit`` took 20 s (BG/NBD MAP), 16 s (Pareto/NBD MAP)
-and 28 s (BG/NBD Laplace), the next ones 4-7 s. NUTS is left out: nutpie compiles each model afresh in
-every process, so a warm-up saves it ~2 s of ~15 s.
+and 28 s (BG/NBD Laplace), the next ones 4-7 s. NUTS is left out: nutpie compiles each model
+afresh in every process, so a warm-up saves it ~2 s of ~15 s.
 """
 
 from __future__ import annotations
