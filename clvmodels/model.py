@@ -20,6 +20,11 @@ from numpy.typing import ArrayLike
 
 from clvmodels.errors import DataError, NotFittedError
 from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.cnbd_models import (
+    BetaGeoCNBDModel,
+    ErlangBetaGeoModel,
+    ModifiedBetaGeoCNBDModel,
+)
 from clvmodels.models.covariate_fit import COVARIATE_MODELS, EFFECTS, MAP_INTERVAL_NOTE
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.mbgnbd import ModifiedBetaGeoModel
@@ -59,7 +64,14 @@ class ModelSpec:
 
 
 _TRANSACTION_CLASSES = {
-    cls.name: cls for cls in (BetaGeoModel, ParetoNBDModel, ModifiedBetaGeoModel)
+    cls.name: cls
+    for cls in (
+        BetaGeoModel,
+        ParetoNBDModel,
+        ModifiedBetaGeoModel,
+        BetaGeoCNBDModel,
+        ModifiedBetaGeoCNBDModel,
+    )
 }
 #: The registry of transaction models, by name, in the order of
 #: :data:`clvmodels.models.settings.TRANSACTION_MODEL_NAMES`.
@@ -81,8 +93,11 @@ class CLVModel:
     ----------
     time_unit : {"D", "W", "M"}
         The unit of the RFM table's ``recency`` and ``T``.
-    transaction_model : {"bgnbd", "pareto", "mbgnbd"}
-        BG/NBD, Pareto/NBD or MBG/NBD for the purchases.
+    transaction_model : {"bgnbd", "pareto", "mbgnbd", "bgcnbd", "mbgcnbd"}
+        BG/NBD, Pareto/NBD, MBG/NBD, BG/CNBD-k or MBG/CNBD-k for the purchases.
+    k : int, optional
+        BG/CNBD-k and MBG/CNBD-k: the Erlang shape (default: chosen by likelihood over
+        1..10); refused for the other models.
     method : {"map", "laplace", "mcmc"}
         Maximum a posteriori, Laplace approximation at the MAP, or NUTS.
     priors : {"default", "flat"}
@@ -133,11 +148,13 @@ class CLVModel:
         progressbar: bool = False,
         purchase_covariates: Sequence[str] = (),
         dropout_covariates: Sequence[str] = (),
+        k: int | None = None,
     ) -> None:
         self.purchase_covariates = list(purchase_covariates)
         self.dropout_covariates = list(dropout_covariates)
         self.time_unit = time_unit
         self.transaction_model = transaction_model
+        self.k = k
         self.method = method
         self.priors = priors
         self.chains = chains
@@ -246,7 +263,14 @@ class CLVModel:
                 hint="covariates work with BG/NBD, Pareto/NBD and MBG/NBD (--model bgnbd, "
                 "pareto, mbgnbd)",
             )
-        self.transaction_model_ = model_class(**self._settings()).fit(rfm)
+        extra: dict[str, Any] = {}
+        if self.k is not None:
+            if not issubclass(model_class, ErlangBetaGeoModel):
+                raise ValueError(
+                    f"k is a setting of bgcnbd and mbgcnbd, not of {self.transaction_model}"
+                )
+            extra["k"] = self.k
+        self.transaction_model_ = model_class(**self._settings(), **extra).fit(rfm)
         has_revenue = "monetary_value" in rfm.columns
         self.spend_model_ = None
         if has_revenue and rfm.attrs.get("revenue") == "value_per_order":

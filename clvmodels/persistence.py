@@ -85,7 +85,11 @@ def save_model(
             "format_version": FORMAT_VERSION,
             "clvmodels_version": __version__,
             "library_versions": library_versions(),
-            "settings": {k: v for k, v in model._settings().items() if k != "progressbar"},
+            "settings": {
+                **{k: v for k, v in model._settings().items() if k != "progressbar"},
+                # BG/CNBD-k's and MBG/CNBD-k's given k (the fitted k is in the posterior)
+                **({"k": model.k} if getattr(model, "k", None) is not None else {}),
+            },
             **description,
             **(extra or {}),
             "files": files,

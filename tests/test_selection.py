@@ -36,13 +36,15 @@ def test_dropout_at_zero_says_whether_one_time_buyers_have_p_alive_one():
             p = {
                 k: np.array([rng.uniform(0.3, 3.0)]) for k in ("r", "alpha", "a", "b", "s", "beta")
             }
+            p["k"] = np.array([float(rng.integers(1, 5))])  # BG/CNBD-k's, MBG/CNBD-k's shape
             T = rng.uniform(5, 50, size=4)
             alive = tm.probability_alive_fn(p, np.zeros(4), np.zeros(4), T)
             if tm.dropout_at_zero:
                 assert (alive < 1).all(), name
             else:  # BG/NBD: dropout only after a repeat purchase
                 np.testing.assert_allclose(alive, 1.0, err_msg=name)
-    assert default_candidates() == [n for n in MODELS if n != "bgnbd"]  # as of this commit
+    # as of this commit: Pareto/NBD, MBG/NBD, MBG/CNBD-k
+    assert default_candidates() == [n for n in MODELS if n not in ("bgnbd", "bgcnbd")]
 
 
 def test_split_is_the_last_quarter_in_whole_weeks_and_short_logs_are_refused(cdnow_orders):

@@ -88,6 +88,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_ORDERS,
         **_defaults("time_unit"),
         "transaction_model": ("defaults", "model_type"),
+        "k": ("defaults", "k"),
         "candidates": ("defaults", "candidates"),
         **_CUSTOMERS,
         **_COVARIATES,

@@ -62,13 +62,21 @@ from clvmodels.units import UNIT_NAMES, check_time_unit
     type=click.Choice([*TRANSACTION_MODEL_NAMES, "auto"]),
     default="bgnbd",
     show_default=True,
-    help="Transaction model: BG/NBD, Pareto/NBD or MBG/NBD, or auto: the candidate with the "
-    "lowest holdout MAE on a calibration split (docs/backtest.md).",
+    help="Transaction model: BG/NBD, Pareto/NBD, MBG/NBD, BG/CNBD-k or MBG/CNBD-k (Erlang-k "
+    "inter-purchase times, for regular buyers), or auto: the candidate with the lowest holdout "
+    "MAE on a calibration split (docs/backtest.md).",
+)
+@click.option(
+    "--k",
+    "k",
+    type=click.IntRange(1, 10),
+    default=None,
+    help="Erlang shape of bgcnbd and mbgcnbd (default: chosen by likelihood over 1..10).",
 )
 @click.option(
     "--candidates",
     help="With --model auto: the models to compare, comma-separated, or all (default: those "
-    "whose P(alive) means something for one-time buyers, i.e. not BG/NBD).",
+    "whose P(alive) means something for one-time buyers, i.e. not BG/NBD nor BG/CNBD-k).",
 )
 @click.option(
     "--holdout",
@@ -93,6 +101,7 @@ def fit(
     transaction_model: TransactionModelName | Literal["auto"],
     candidates: str | None,
     holdout: str | None,
+    k: int | None,
     **kwargs: Any,
 ) -> None:
     """Fit BG/NBD (or --model pareto, mbgnbd, auto) for purchases and Gamma-Gamma for spend.
@@ -100,9 +109,12 @@ def fit(
     --model auto holds out the last quarter of the orders' span (at least 8 weeks), fits
     each candidate on the rest, picks the one with the lowest per-customer MAE of holdout
     purchases, refits it on all the orders, and prints and saves the comparison
-    (model_comparison in model.json). The default candidates are Pareto/NBD and MBG/NBD
-    (models whose customers can drop out right after the first purchase);
-    --candidates all adds BG/NBD, which gives every one-time buyer P(alive) = 1.
+    (model_comparison in model.json). The default candidates are Pareto/NBD, MBG/NBD and
+    MBG/CNBD-k (models whose customers can drop out right after the first purchase);
+    --candidates all adds BG/NBD and BG/CNBD-k, which give every one-time buyer P(alive) = 1.
+
+    For regular buyers, --model bgcnbd or mbgcnbd (BG/CNBD-k, MBG/CNBD-k: Erlang-k
+    inter-purchase times, k chosen by likelihood over 1..10 or given with --k).
 
     Writes MODEL_DIR with the posteriors (netCDF) and model.json: versions, time unit,
     observation end, a fingerprint of the input, and the optimiser's status or the
@@ -134,6 +146,10 @@ def fit(
     # the modelling stack (SciPy, xarray, PyMC) is imported by the commands that use it
     from clvmodels.jobs.fit import FitData, FitSettings, fit_orders
 
+    if k is not None and transaction_model not in ("bgcnbd", "mbgcnbd"):
+        raise click.UsageError(
+            f"--k is an option of bgcnbd and mbgcnbd, not of {transaction_model}"
+        )
     customers = pop_customers_source(kwargs)
     purchase, dropout = pop_covariates(kwargs)
     settings = FitSettings(
@@ -149,6 +165,7 @@ def fit(
         holdout=holdout,
         purchase_covariates=purchase,
         dropout_covariates=dropout,
+        k=k,
     )
 
     def announce(data: FitData) -> None:
@@ -258,6 +275,8 @@ def print_model_description(description: dict[str, Any]) -> None:
         for name, row in part["summary"].items():
             interval = f"[{row['low_94']:.4g}, {row['high_94']:.4g}]"
             say(f"  {name:<10}{row['mean']:>12.4g}{row['sd']:>12.3g}{interval:>28}")
+        if "k" in report:
+            say("  " + _k_line(report))
         say("  " + _diagnostics_line(report))
         if part.get("log_likelihood") is not None:
             say(
@@ -319,6 +338,16 @@ def _exclusions_line(excluded: dict[str, Any]) -> str:
         f"left out of the fit: {excluded['n_customers']:,} repeat customers whose mean repeat "
         f"value is 0 (e.g. {examples}); scoring gives them {excluded.get('spend_used')}{shown}"
     )
+
+
+def _k_line(report: dict[str, Any]) -> str:
+    """BG/CNBD-k's and MBG/CNBD-k's Erlang shape: given, or chosen, with its log-likelihoods."""
+    line = f"k = {report['k']} ({report.get('k_selection', 'given')})"
+    per_k = report.get("k_log_likelihood") or {}
+    if len(per_k) > 1:
+        shown = ", ".join(f"{k}: {v:,.1f}" for k, v in per_k.items())
+        line += f"; log-likelihood by k: {shown}"
+    return line
 
 
 def _diagnostics_line(report: dict[str, Any]) -> str:

@@ -53,6 +53,8 @@ class FitSettings:
     holdout: str | None = None
     purchase_covariates: tuple[str, ...] = ()
     dropout_covariates: tuple[str, ...] = ()
+    #: BG/CNBD-k's and MBG/CNBD-k's Erlang shape (None: chosen by likelihood over 1..10).
+    k: int | None = None
 
     @property
     def covariates(self) -> tuple[str, ...]:
@@ -75,6 +77,7 @@ class FitSettings:
             progressbar=progress,
             purchase_covariates=self.purchase_covariates,
             dropout_covariates=self.dropout_covariates,
+            k=self.k,
         )
 
 

@@ -187,6 +187,8 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "dimension_col": _TEXT,
         "model_type": _choice(*TRANSACTION_MODEL_NAMES, "auto"),
         "candidates": _TEXT,
+        # BG/CNBD-k's and MBG/CNBD-k's Erlang shape (clv fit --k)
+        "k": _whole(1, 10),
         "model_dir": _PATH,
     },
     "run": {"to": _PATH, "schema": _TEXT, "method": _choice("map", "laplace", "mcmc")},

@@ -1,14 +1,15 @@
 """Fill the compile caches once, so that a user's first fit is as fast as the next ones.
 
 ``python -m clvmodels.jobs.warmup`` (run by ``make install``) fits a small simulated customer base
-with every transaction model (BG/NBD, Pareto/NBD, MBG/NBD) and Gamma-Gamma by MAP and by
-Laplace, and scores the customers. That compiles, and stores on disk, what a first fit would
-otherwise compile: the numba kernels of :mod:`clvmodels.models.kernels.bgnbd_likelihood` and
-:mod:`clvmodels.models.kernels.hypergeometric` (``cache=True``, next to the modules) and PyTensor's
-numba-linked and C-compiled graphs (PyTensor's compiledir). Measured on the CDNOW sample with
-empty caches: the first ``clv fit`` took 20 s (BG/NBD MAP), 16 s (Pareto/NBD MAP) and 28 s
-(BG/NBD Laplace), the next ones 4-7 s. NUTS is left out: nutpie compiles each model afresh in
-every process, so a warm-up saves it ~2 s of ~15 s.
+with every transaction model (BG/NBD, Pareto/NBD, MBG/NBD by MAP and by Laplace; BG/CNBD-k
+and MBG/CNBD-k by MAP) and Gamma-Gamma, and scores the customers. That compiles, and stores on
+disk, what a first fit would otherwise compile: the numba kernels of
+:mod:`clvmodels.models.kernels.bgnbd_likelihood`, :mod:`clvmodels.models.kernels.hypergeometric`
+and :mod:`clvmodels.models.kernels.cnbd_numerator` (``cache=True``, next to the modules) and
+PyTensor's numba-linked and C-compiled graphs (PyTensor's compiledir). Measured on the CDNOW
+sample with empty caches: the first ``clv fit`` took 20 s (BG/NBD MAP), 16 s (Pareto/NBD MAP)
+and 28 s (BG/NBD Laplace), the next ones 4-7 s. NUTS is left out: nutpie compiles each model
+afresh in every process, so a warm-up saves it ~2 s of ~15 s.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ FITS: tuple[tuple[TransactionModelName, Method], ...] = (
     ("bgnbd", "laplace"),
     ("pareto", "laplace"),
     ("mbgnbd", "laplace"),
+    # BG/CNBD-k and MBG/CNBD-k: the k search's graph and the chosen k's
+    ("bgcnbd", "map"),
+    ("mbgcnbd", "map"),
 )
 
 

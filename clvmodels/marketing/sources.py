@@ -142,11 +142,14 @@ def _transaction_factors(
     x, t_x, T = (tuples[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
     weight = tuples["n_customers"].to_numpy(dtype="float64")
     loglik_fn = model.transaction_model_.log_likelihood_fn
-    names = list(params)
+    # CNBD-k's Erlang shape k is a whole number, not sampled: it is not scaled
+    fixed = {k: np.asarray(v) for k, v in params.items() if k == "k"}
+    names = [k for k in params if k not in fixed]
     base = np.array([params[k] for k in names])
 
     def loss(z: np.ndarray) -> float:
         scaled = {k: np.asarray(v) for k, v in zip(names, base * np.exp(z), strict=True)}
+        scaled.update(fixed)
         loglik = float((weight * loglik_fn(scaled, x, t_x, T)).sum())
         return -loglik + 0.5 * float((z**2).sum()) / prior_sd**2
 
@@ -313,7 +316,9 @@ def _expected_by_group(
     t_x = rfm["recency"].to_numpy(dtype="float64")
     T = rfm["T"].to_numpy(dtype="float64")
     mv = rfm["monetary_value"].to_numpy(dtype="float64")
-    pairs, pair_code = np.unique(np.stack([x, T], axis=1), axis=0, return_inverse=True)
+    # the numerator depends on (x, T), or on (x, T, t_x) for BG/CNBD-k and MBG/CNBD-k
+    keys = [x, T, t_x] if tm.numerator_uses_recency else [x, T]
+    pairs, pair_code = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
     pair_code = pair_code.reshape(-1)
     # (pair, group) combinations, sorted by pair so that a chunk of pairs is a run of them
     combos, combo_code = np.unique(
@@ -346,8 +351,9 @@ def _expected_by_group(
         for c, start in enumerate(starts.tolist()):
             stop = min(start + pair_chunk, len(pairs))
             lo, hi = int(bounds[c]), int(bounds[c + 1])
+            recency = (pairs[None, start:stop, 2],) if tm.numerator_uses_recency else ()
             numerator = tm.numerator_fn(
-                bg, pairs[None, start:stop, 0], pairs[None, start:stop, 1], t_j
+                bg, pairs[None, start:stop, 0], pairs[None, start:stop, 1], t_j, *recency
             )
             per_combo = numerator[:, combo_pair[lo:hi] - start]
             indicator = sp.csr_array(

@@ -16,8 +16,8 @@ Priors = Literal["default", "flat"]
 #: :mod:`clvmodels.models.kernels.bgnbd_likelihood` or pymc-marketing's ``BetaGeoNBD`` graph (the
 #: oracle).
 Likelihood = Literal["compiled", "pymc-marketing"]
-#: The transaction models by the name the CLI and saved models use: BG/NBD, Pareto/NBD, MBG/NBD
-#: (:data:`clvmodels.model.MODELS` maps each to its class).
-TransactionModelName = Literal["bgnbd", "pareto", "mbgnbd"]
+#: The transaction models by the name the CLI and saved models use: BG/NBD, Pareto/NBD, MBG/NBD,
+#: BG/CNBD-k, MBG/CNBD-k (:data:`clvmodels.model.MODELS` maps each to its class).
+TransactionModelName = Literal["bgnbd", "pareto", "mbgnbd", "bgcnbd", "mbgcnbd"]
 #: The names of :data:`TransactionModelName`, in the order the CLI lists them.
 TRANSACTION_MODEL_NAMES: tuple[TransactionModelName, ...] = get_args(TransactionModelName)

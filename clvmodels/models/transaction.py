@@ -8,15 +8,17 @@ model's conditional expectation factors the same way::
 
 where the numerator N depends on the customer only through (x, T). Scoring relies on this to
 evaluate the expensive part once per distinct (x, T) pair, on a grid of horizons
-(:meth:`TransactionModel.numerator_grid_fn`). A subclass supplies the closed forms as static
-methods taking a dict of (broadcastable) parameter arrays, and may replace the grid's generic
-step-by-step evaluation with a faster one (BG/NBD does).
+(:meth:`TransactionModel.numerator_grid_fn`). BG/CNBD-k and MBG/CNBD-k
+(:mod:`clvmodels.models.cnbd_models`) are the exception: their N depends on t_x too
+(``numerator_uses_recency``), and scoring collapses them on (x, t_x, T). A subclass supplies
+the closed forms as static methods taking a dict of (broadcastable) parameter arrays, and may
+replace the grid's generic step-by-step evaluation with a faster one (BG/NBD does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
@@ -85,6 +87,9 @@ class TransactionModel(PosteriorModel):
 
     #: The purchase-rate scales, in time units (not checked against a fixed ceiling).
     scale_params = ("alpha", "beta")
+    #: Whether the numerator N depends on recency too (BG/CNBD-k, MBG/CNBD-k): scoring then
+    #: collapses customers on (x, t_x, T) and passes ``t_x=`` to :meth:`numerator_grid_fn`.
+    numerator_uses_recency: ClassVar[bool] = False
 
     log_likelihood_: float
     n_customers_: int

@@ -32,13 +32,12 @@ from clvmodels.models.inputs import validate_rfm
 from clvmodels.models.kernels.parallel import run_blocks
 from clvmodels.models.spend import SpendModel
 from clvmodels.models.transaction import TransactionModel
+from clvmodels.predict.numerators import distinct_rows, numerator_grid
 from clvmodels.predict.scoring import (
     BLOCK_ELEMENTS,
     CHUNK_ELEMENTS,
     MIN_BLOCK_ELEMENTS,
     SpendFunction,
-    _distinct_pairs,
-    _distinct_rows,
     _spend_function,
     check_rfm_time_unit,
     monthly_steps,
@@ -141,11 +140,10 @@ def group_clv_draws(
     T = rfm["T"].to_numpy(dtype="float64")
     spend, monetary = _spend_function(spend_model, rfm, x, n_draws, n_used)
     assert spend is not None
-    pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
     step_units = steps.months * units_per_month(unit)
     step_units[-1] = duration.in_units(unit)
-    _, num_discounted = transaction_model.numerator_grid_fn(
-        draws, pair_x, pair_T, step_units, steps.discount
+    pair_codes, _, num_discounted = numerator_grid(
+        transaction_model, draws, x, t_x, T, step_units, steps.discount
     )
     keep = np.isfinite(num_discounted).all(axis=0)
     if not keep.any():
@@ -162,7 +160,7 @@ def group_clv_draws(
     for start in range(0, len(rfm), size):
         sl = slice(start, min(start + size, len(rfm)))
         keys = [x[sl], t_x[sl], T[sl]] + ([] if monetary is None else [monetary[sl]])
-        first, inverse = _distinct_rows(keys)
+        first, inverse = distinct_rows(keys)
         rows = np.arange(sl.start, sl.stop)[first]
         counts = np.bincount(codes[sl] * len(rows) + inverse, minlength=n_groups * len(rows))
         chunk_totals, chunk_clv = valuer.totals(

@@ -53,6 +53,7 @@ from clvmodels.predict.covariate_scoring import (
     covariate_numerators,
     customer_draws,
 )
+from clvmodels.predict.numerators import distinct_rows, numerator_grid
 from clvmodels.ranges import check_annual_discount_rate, check_margin
 from clvmodels.units import (
     UNIT_NAMES,
@@ -198,10 +199,11 @@ def iter_scores(
     # grid's last step (t_m = min(m, H)), and summed over the grid with discounting
     step_units = steps.months * months_to_units
     step_units[-1] = horizon_units
+    t_x = rfm["recency"].to_numpy(dtype="float64")
     covariates = CovariateRows.of(transaction_model, rfm)
     coefficients = transaction_model.coefficient_draws(n_draws)
     pair_codes, num_horizon, num_discounted = _numerators(
-        transaction_model, draws, coefficients, covariates, x, T, step_units, steps.discount
+        transaction_model, draws, coefficients, covariates, x, t_x, T, step_units, steps.discount
     )
     scorer = _ChunkScorer(
         transaction_model,
@@ -249,19 +251,20 @@ def _numerators(
     coefficients: dict[str, np.ndarray],
     covariates: CovariateRows | None,
     x: np.ndarray,
+    t_x: np.ndarray,
     T: np.ndarray,
     t: np.ndarray,
     discount: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each customer's pair code and N per pair and draw (at the horizon, and discounted).
 
-    Pairs are (x, T), or with covariates (x, T, covariate profile)
+    Pairs are (x, T), (x, t_x, T) for BG/CNBD-k and MBG/CNBD-k (:func:`numerator_grid`), or
+    with covariates (x, T, covariate profile)
     (:func:`clvmodels.predict.covariate_scoring.covariate_numerators`).
     """
     if covariates is not None:
         return covariate_numerators(model, draws, coefficients, covariates, x, T, t, discount)
-    pair_codes, pair_x, pair_T = _distinct_pairs(x, T)
-    return pair_codes, *model.numerator_grid_fn(draws, pair_x, pair_T, t, discount)
+    return numerator_grid(model, draws, x, t_x, T, t, discount)
 
 
 def _spend_function(
@@ -368,7 +371,7 @@ class _ChunkScorer:
             keys.append(self.covariates.profile[sl])
         if self.monetary is not None:
             keys.append(self.monetary[sl])
-        first, inverse = _distinct_rows(keys)
+        first, inverse = distinct_rows(keys)
         rows = np.arange(*sl.indices(len(self.x)))[first]
         stats = np.empty((len(SCORE_COLUMNS) - len(RFM_COLUMNS), len(rows)))
 
@@ -443,34 +446,6 @@ def score_customers(
     scores = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=SCORE_COLUMNS)
     scores.attrs = dict(chunks[0].attrs) if chunks else {}
     return scores
-
-
-def _distinct_pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes of each customer's distinct (x, T) pair, and the pairs themselves."""
-    t_codes, t_values = pd.factorize(T)
-    keys = x.astype("int64") * len(t_values) + t_codes  # x is a whole number
-    codes, unique_keys = pd.factorize(keys)
-    return (
-        codes,
-        (unique_keys // len(t_values)).astype("float64"),
-        t_values[unique_keys % len(t_values)],
-    )
-
-
-def _distinct_rows(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The first row of each distinct combination of ``columns``, and each row's combination.
-
-    Returns ``first, inverse`` such that ``column[first][inverse]`` equals ``column`` for
-    every column.
-    """
-    codes = np.zeros(len(columns[0]), dtype="int64")
-    for column in columns:
-        column_codes, uniques = pd.factorize(column, use_na_sentinel=False)
-        codes, _ = pd.factorize(codes * len(uniques) + column_codes)
-    # factorize numbers combinations in order of first appearance
-    seen = np.maximum.accumulate(codes)
-    first = np.flatnonzero(np.r_[True, seen[1:] > seen[:-1]]) if len(codes) else codes
-    return first, codes
 
 
 def _match_length(values: np.ndarray, n: int) -> np.ndarray:

@@ -255,5 +255,5 @@ def test_warm_up_fits_and_scores_each_model_it_is_given() -> None:
     assert list(seconds) == ["mbgnbd/map"] and seconds["mbgnbd/map"] > 0
     assert len(lines) == 1 and "mbgnbd" in lines[0]
     kinds = {kind for kind, _ in FITS}
-    assert kinds == {"bgnbd", "pareto", "mbgnbd"}
+    assert kinds == {"bgnbd", "pareto", "mbgnbd", "bgcnbd", "mbgcnbd"}
     assert {method for _, method in FITS} == {"map", "laplace"}

@@ -212,7 +212,7 @@ def test_clv_fit_and_show_report_the_exclusion(master_orders, master_model, tmp_
     ) in scored.output
 
 
-@pytest.mark.slow  # ~11 s: two calibration fits and a refit of 23,570 customers
+@pytest.mark.slow  # ~10 s: three calibration fits (MBG/CNBD-k with its k search), a refit
 def test_clv_fit_model_auto_on_the_full_log(master_orders, tmp_path):
     orders = tmp_path / "orders.parquet"
     master_orders.to_parquet(orders)
@@ -230,7 +230,7 @@ def test_clv_fit_model_auto_on_the_full_log(master_orders, tmp_path):
     holdout = cohort[cohort["day"] > "1998-02-10"].drop_duplicates(["customer_id", "day"])
     assert comparison["split"]["actual_purchases"] == len(holdout)
     assert comparison["split"]["n_customers"] == cohort["customer_id"].nunique()
-    assert comparison["candidates"] == ["pareto", "mbgnbd"]  # dropout_at_zero models
+    assert comparison["candidates"] == ["pareto", "mbgnbd", "mbgcnbd"]  # dropout_at_zero models
     rows = comparison["models"]
     assert comparison["selected"] == min(rows, key=lambda n: rows[n]["mae"])
     assert saved["transaction_model"]["name"] == comparison["selected"]

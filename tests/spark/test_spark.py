@@ -32,6 +32,7 @@ from clvmodels.errors import ClvError, DataError, DataQualityWarning
 from clvmodels.examples.simulate import simulate_orders
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import BetaGeoModel
+from clvmodels.models.cnbd_models import ModifiedBetaGeoCNBDModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 from clvmodels.models.pareto_nbd import ParetoNBDModel
 from clvmodels.summaries.cohorts import average_ltv_curve, cohort_table
@@ -378,13 +379,17 @@ def test_cohort_table_with_partial_last_period_and_text_ids(spark, data_dir):
 # ------------------------------------------------------------------------------ scoring
 def fixed_model(transaction: str = "bgnbd", n_draws: int = 60) -> CLVModel:
     """A "fitted" model from fixed draws around the published CDNOW values, no sampling."""
-    cls, params = (
-        (BetaGeoModel, BGNBD_PUBLISHED)
-        if transaction == "bgnbd"
-        else (ParetoNBDModel, PARETO_PUBLISHED)
-    )
+    classes = {
+        "bgnbd": (BetaGeoModel, BGNBD_PUBLISHED),
+        "pareto": (ParetoNBDModel, PARETO_PUBLISHED),
+        "mbgcnbd": (ModifiedBetaGeoCNBDModel, BGNBD_PUBLISHED),
+    }
+    cls, params = classes[transaction]
+    posterior = fixed_posterior(params, n_draws=n_draws, seed=4)
+    if transaction == "mbgcnbd":  # MBG/CNBD-k's Erlang shape: a constant of every draw
+        posterior = posterior.assign(k=posterior["r"] * 0 + 2.0)
     return CLVModel.from_posteriors(
-        cls.from_posterior(fixed_posterior(params, n_draws=n_draws, seed=4), method="mcmc"),
+        cls.from_posterior(posterior, method="mcmc"),
         GammaGammaModel.from_posterior(
             fixed_posterior(GAMMA_GAMMA_PUBLISHED, n_draws=n_draws, seed=5), method="mcmc"
         ),
@@ -394,7 +399,7 @@ def fixed_model(transaction: str = "bgnbd", n_draws: int = 60) -> CLVModel:
     )
 
 
-@pytest.mark.parametrize("transaction", ["bgnbd", "pareto"])
+@pytest.mark.parametrize("transaction", ["bgnbd", "pareto", "mbgcnbd"])
 def test_scores_equal_score_customers(spark, data_dir, transaction):
     pandas_orders, _ = read_both(spark, data_dir / "orders_ns.parquet")
     rfm = rfm_summary(pandas_orders, time_unit="W")

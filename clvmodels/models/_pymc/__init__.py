@@ -45,6 +45,9 @@ Its modules, each importing only those listed before it:
 * :mod:`.summary` -- NUTS convergence: r-hat, ESS, divergences;
 * :mod:`.optimize` -- the posterior mode (``find_MAP``'s optimisation, compiled once);
 * :mod:`.fit` -- MAP, Laplace and NUTS fits (:class:`~.fit.FitResult`).
+* :mod:`.cnbd` -- BG/CNBD-k and MBG/CNBD-k (Platzer & Reutterer 2016): our likelihood as a
+  PyTensor graph on weighted tuples, pymc-marketing's BG/NBD and MBG/NBD priors, the MAP search
+  over k on one compiled graph, fitted through :mod:`.fit`;
 * :mod:`.sbg` -- the shifted-beta-geometric model on weighted (group, value, censored) cells,
   built on pymc-marketing's ``ShiftedBetaGeometric``, fitted through :mod:`.fit`.
 """
