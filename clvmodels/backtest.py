@@ -47,10 +47,15 @@ from clvmodels.models.settings import (
     Priors,
     TransactionModelName,
 )
+from clvmodels.predict.tracking import (
+    conditional_expectations,
+    purchase_occasions,
+    tracking_table,
+)
 from clvmodels.summaries.baseline import cohort_baseline
 from clvmodels.summaries.period import DateLike, order_period, to_day
 from clvmodels.summaries.rfm import rfm_summary
-from clvmodels.units import DAYS_PER_UNIT, check_time_unit
+from clvmodels.units import check_time_unit
 
 BASELINES = ("naive", "cohort")
 #: The files of a backtest's output folder (``clv backtest -o DIR``): role -> file name.
@@ -67,7 +72,6 @@ BACKTEST_FILES: dict[str, str] = {
 }
 #: What the per-customer metrics compare (``docs/backtest.md``).
 BEST_BY = "lowest per-customer MAE of holdout purchases"
-MAX_FREQUENCY_GROUP = 7  # conditional expectations pool frequencies >= 7 into "7+"
 
 
 @dataclass
@@ -338,7 +342,7 @@ def _predict_baselines(
         0.0,
     )
     customers["purchases_naive"] = naive_rate * holdout_length
-    occasions = _occasions(orders, cal_end)
+    occasions = purchase_occasions(orders, cal_end)
     if has_revenue:
         mean_revenue = occasions.groupby("customer_id")["revenue"].mean()
         customers["revenue_naive"] = (
@@ -372,18 +376,6 @@ def _measured(has_revenue: bool, value_per_order: float | None) -> str:
             "the models' spend per occasion is constant"
         )
     return "purchases and revenue"
-
-
-def _occasions(orders: pd.DataFrame, end: Any) -> pd.DataFrame:
-    """Purchase occasions (customer-days, revenue summed) up to ``end``."""
-    day = orders["timestamp"].dt.normalize()
-    keep = day <= pd.Timestamp(end)
-    return (
-        orders.loc[keep, ["customer_id", "revenue"]]
-        .assign(timestamp=day[keep])
-        .groupby(["customer_id", "timestamp"], as_index=False)["revenue"]
-        .sum()
-    )
 
 
 def _totals(
@@ -436,92 +428,3 @@ def _totals(
 
 def _pct(predicted: float, actual: float) -> float:
     return float(100.0 * (predicted - actual) / actual) if actual else float("nan")
-
-
-def conditional_expectations(customers: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
-    """Mean actual and predicted holdout purchases by calibration frequency (0..6, 7+)."""
-    capped = customers["frequency"].clip(upper=MAX_FREQUENCY_GROUP)
-    columns = {"frequency_holdout": "actual", **{f"purchases_{n}": n for n in names}}
-    table = customers[list(columns)].rename(columns=columns).groupby(capped.to_numpy()).mean()
-    table.insert(0, "customers", customers.groupby(capped.to_numpy()).size())
-    table.index = [
-        f"{MAX_FREQUENCY_GROUP}+" if i == MAX_FREQUENCY_GROUP else str(i) for i in table.index
-    ]
-    return table.rename_axis("frequency").reset_index()
-
-
-def _cohort_parameters(
-    tm: Any, customers: pd.DataFrame, first_days: pd.Series
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Parameters at the posterior means per distinct (first day, covariate profile)."""
-    rows = customers.set_index("customer_id").loc[first_days.index].reset_index()
-    means = tm.mean_parameters(rows)
-    keys = np.column_stack([first_days.to_numpy(dtype="float64"), *means.values()])
-    unique, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
-    params = {k: v[first][None, :] for k, v in means.items()}
-    return params, unique[:, 0], counts
-
-
-def tracking_table(
-    orders: pd.DataFrame,
-    models: dict[str, CLVModel],
-    calibration_end: Any,
-    observation_end: Any,
-    time_unit: str,
-    customers: pd.DataFrame,
-) -> pd.DataFrame:
-    """Cumulative repeat purchases per period: actual, and each model's expectation.
-
-    The calibration cohort's expected cumulative repeat purchases at calendar time tau is
-    ``sum_i E[X(tau - t0_i)]`` over customers with first purchase t0_i <= tau, using the
-    new-customer expectation E[X(t)] (FHL05 eq. 9 and its Pareto/NBD, MBG/NBD analogues).
-    The naive baseline continues the actual calibration count at each customer's rate.
-    """
-    occasions = _occasions(orders, observation_end)
-    occasions = occasions[occasions["customer_id"].isin(customers["customer_id"])]
-    first = occasions.groupby("customer_id")["timestamp"].transform("min")
-    start = occasions["timestamp"].min()
-    days_per = DAYS_PER_UNIT[time_unit]
-    # day offsets from the first purchase; period k covers [(k-1) p, k p) in days and the
-    # observation end's day is the last one observed
-    total_days = (pd.Timestamp(observation_end) - start).days + 1
-    n_periods = int(np.ceil(total_days / days_per))
-    ends_days = np.minimum(np.arange(1, n_periods + 1) * days_per, total_days)
-    repeat_days = np.sort(
-        (occasions.loc[occasions["timestamp"] > first, "timestamp"] - start).dt.days.to_numpy()
-    )
-    actual = np.searchsorted(repeat_days, ends_days, side="left")
-    cal_days = (pd.Timestamp(calibration_end) - start).days + 1
-    table = pd.DataFrame(
-        {
-            "period": np.arange(1, n_periods + 1),
-            "period_end": start + pd.to_timedelta(np.ceil(ends_days) - 1, unit="D"),
-            "holdout": ends_days > cal_days,
-            "actual": actual.astype("int64"),
-        }
-    )
-    first_days = (occasions.groupby("customer_id")["timestamp"].min() - start).dt.days
-    acquired, counts = np.unique(first_days.to_numpy(), return_counts=True)
-    for name, model in models.items():
-        tm = model.transaction_model_
-        params: Any = tm.params_
-        days, weights = acquired, counts
-        if tm.encoding_ is not None:  # each customer's parameters: by (first day, profile)
-            params, days, weights = _cohort_parameters(tm, customers, first_days)
-        ages = (ends_days[:, None] - days[None, :]) / days_per
-        expected = np.where(
-            ages > 0,
-            tm.new_customer_fn(params, np.clip(ages, 1e-12, None)),
-            0.0,
-        )
-        table[name] = (expected * weights[None, :]).sum(axis=1)
-    if "purchases_naive" not in customers.columns:
-        return table
-    at_cal_end = int(np.searchsorted(repeat_days, cal_days, side="left"))
-    rate_sum = float((customers["purchases_naive"] / customers["duration_holdout"]).sum())
-    table["naive"] = np.where(
-        table["holdout"],
-        at_cal_end + rate_sum * np.maximum(ends_days - cal_days, 0) / days_per,
-        np.nan,
-    )
-    return table

@@ -66,16 +66,16 @@ def backtest(
 ) -> None:
     """Fit each model on the calibration period and compare its holdout predictions.
 
-    Two baselines run beside the models: the naive rate (x / T times the holdout length) and
-    the cohort curve (older cohorts' empirical curves at the same ages). Writes to DIR:
-    metrics.json (with the best model by per-customer MAE, the rule of --model auto), totals.csv, conditional.csv
-    (mean holdout purchases by calibration frequency 0..7+), tracking.csv (cumulative
-    repeat purchases per period), customers.parquet, and the plots tracking.png
+    Two baselines run beside the models: the naive rate (x / T times the holdout length) and the
+    cohort curve (older cohorts' empirical curves at the same ages). Writes to DIR: metrics.json
+    (with the best model by per-customer MAE, the rule of --model auto), totals.csv,
+    conditional.csv (mean holdout purchases by calibration frequency 0..7+), tracking.csv
+    (cumulative repeat purchases per period), customers.parquet, and the plots tracking.png
     (cumulative), tracking_incremental.png (per period) and conditional.png (calibration vs
     holdout by calibration frequency). Per model: aggregate error, bias, MAE, RMSE of the
     holdout purchases and the calibration log-likelihood (docs/backtest.md). Orders without
-    revenue give the purchase metrics only. With --customers and --covariates
-    (as for clv fit) every model is fitted with those covariates.
+    revenue give the purchase metrics only. With --customers and --covariates (as for clv fit)
+    every model is fitted with those covariates.
 
     Example:
 

@@ -23,7 +23,7 @@ def plot_tracking(
     Parameters
     ----------
     tracking : pandas.DataFrame
-        :func:`clvmodels.backtest.tracking_table`: ``period_end``, ``actual`` and one column
+        :func:`clvmodels.predict.tracking.tracking_table`: ``period_end``, ``actual`` and one column
         per model or baseline.
     calibration_end : str, optional
         Draws a vertical line where the holdout begins.
@@ -78,7 +78,7 @@ def plot_tracking_incremental(
     Parameters
     ----------
     tracking : pandas.DataFrame
-        The cumulative :func:`clvmodels.backtest.tracking_table`; it is differenced here
+        The cumulative :func:`clvmodels.predict.tracking.tracking_table`; it is differenced here
         (:func:`incremental_tracking`).
     calibration_end : str, optional
         Draws a vertical line where the holdout begins.
@@ -99,7 +99,7 @@ def plot_conditional_expectations(conditional: pd.DataFrame, ax: Axes | None = N
     Parameters
     ----------
     conditional : pandas.DataFrame
-        :func:`clvmodels.backtest.conditional_expectations`: ``frequency`` (0..6, "7+"),
+        :func:`clvmodels.predict.tracking.conditional_expectations`: ``frequency`` (0..6, "7+"),
         ``customers``, ``actual`` and one column per model or baseline.
     """
     ax = ax if ax is not None else new_axes((7, 4.5))
