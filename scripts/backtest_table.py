@@ -132,6 +132,9 @@ def measured(kind: str) -> list[dict[str, object]]:
         label = f"auto (chose {MODEL_LABELS[source]})" if name == "auto" else _label(source)
         if name.endswith(" +cov"):
             label += " with covariates"
+        k = getattr(result.models.get(name, None), "transaction_model_", None)
+        if getattr(k, "k_", None) is not None:
+            label += f" (k = {k.k_} by likelihood)"
         published = PUBLISHED.get((kind, name)) if name in MODELS else None
         rows.append(
             {
