@@ -104,7 +104,10 @@ def fit(
     k: int | None,
     **kwargs: Any,
 ) -> None:
-    """Fit BG/NBD (or --model pareto, mbgnbd, auto) for purchases and Gamma-Gamma for spend.
+    """Fit a purchase model (BG/NBD by default, or --model ...) and Gamma-Gamma for spend.
+
+    Models: bgnbd (BG/NBD), pareto (Pareto/NBD), mbgnbd (MBG/NBD), bgcnbd and mbgcnbd
+    (BG/CNBD-k, MBG/CNBD-k, for regular buyers), or auto (chosen on a holdout).
 
     --model auto holds out the last quarter of the orders' span (at least 8 weeks), fits
     each candidate on the rest, picks the one with the lowest per-customer MAE of holdout
@@ -138,6 +141,8 @@ def fit(
     \b
       clv fit orders.csv -o model/ --time-unit W --method map --priors flat
       clv fit orders.csv -o model/ --customers customers.csv --covariates channel,gender
+    clv fit orders.csv -o model/ --model auto
+    clv fit orders.csv -o model/ --model mbgcnbd --k 3
     """
     if transaction_model != "auto" and (candidates or holdout):
         raise UserError("--candidates and --holdout go with --model auto")
