@@ -154,6 +154,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         "orders_path": ("orders", "path"),
         **_ORDERS,
         **_defaults("model_dir", "margin", "horizon", "annual_discount_rate", "period"),
+        **_CUSTOMERS,
     },
     "publish": {
         "orders": ("orders", "path"),

@@ -77,3 +77,35 @@ def test_report_draws_the_matrices_for_the_reference_customer_and_says_so():
     assert "drawn for the reference customer (tier = basic, value = 30 (its mean)" in text
     assert "could not be computed" not in text
     assert matrices.count("data:image/png;base64,") == 2
+
+
+def test_report_cli_with_the_customers_table_scores_the_segments(tmp_path):
+    from click.testing import CliRunner
+
+    from clvmodels.cli.report import report
+    from clvmodels.persistence import save_model
+
+    orders, _ = simulate_orders(150, seed=3, acquisition_days=60, observation_days=200)
+    end = str(orders["timestamp"].max().date())
+    model_dir = save_model(covariate_model(end), tmp_path / "model")
+    orders_path = tmp_path / "orders.csv"
+    orders.to_csv(orders_path, index=False)
+    ids = orders["customer_id"].unique()
+    rng = np.random.default_rng(0)
+    customers = pd.DataFrame(
+        {
+            "id": ids,
+            "tier": rng.choice(["basic", "gold"], len(ids)),
+            "value": rng.uniform(10, 60, len(ids)),
+        }
+    )
+    customers.to_csv(tmp_path / "customers.csv", index=False)
+    args = ["-o", str(tmp_path / "r.html"), "--orders", str(orders_path), "--model"]
+    args += [str(model_dir), "--customers", str(tmp_path / "customers.csv")]
+    ran = CliRunner().invoke(report, [*args, "--customer-key", "id"])
+    assert ran.exit_code == 0, ran.output
+    lines = {line.split()[0]: line for line in ran.output.splitlines()[1:] if line.strip()}
+    assert "shown" in lines["segments"] and "shown" in lines["matrices"]
+    without = CliRunner().invoke(report, args[:-2])
+    assert without.exit_code == 0
+    assert "customers have no covariate column" in without.output
