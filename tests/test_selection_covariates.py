@@ -30,7 +30,7 @@ def two_channels() -> tuple[pd.DataFrame, pd.DataFrame]:
     frames, channels = [], []
     for channel, alpha, seed in (("web", 6.0, 1), ("app", 2.0, 2)):
         orders, _ = simulate_orders(
-            400,
+            250,
             seed=seed,
             acquisition_days=120,
             observation_days=300,
