@@ -296,6 +296,9 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
     if predicted:
         young = result.cells.loc[result.cells["predicted_payback_status"] == "predicted"]
         say(f"  {len(young):,} (cohort, source) cells have not paid back yet but are predicted to")
+        covariates = (info.get("model") or {}).get("covariates")
+        if covariates:
+            say(f"  each buyer predicted at their own covariates ({', '.join(covariates)})")
     else:
         say("  add --model MODEL_DIR for predicted LTV, ROMI and payback of young cohorts")
     return lines
@@ -428,6 +431,9 @@ def budget(
         customers=customers,
     )
     advice = recommendation_lines(table, forecast)
+    if table.attrs.get("new_customer_covariates"):
+        covariates = ", ".join(table.attrs["covariates"])
+        advice.append(f"With covariates ({covariates}): {table.attrs['new_customer_covariates']}.")
     written = write_budget(table, forecast, target, plots=not no_plots)
     for line in advice:
         say(line)

@@ -251,6 +251,7 @@ def test_cli_payback_then_budget_with_covariates(hand_files, tmp_path):
         payback, [*args, "--customers", str(customers), "--customer-key", "client"]
     )
     assert done.exit_code == 0, done.output
+    assert "each buyer predicted at their own covariates (tier)" in done.output
     buyers = pd.read_parquet(tmp_path / "payback_buyers.parquet")
     assert set(buyers["tier"]) == {"gold", "basic"}
     summary = json.loads((tmp_path / "payback_summary.json").read_text())
@@ -260,4 +261,5 @@ def test_cli_payback_then_budget_with_covariates(hand_files, tmp_path):
         budget, ["--model", str(model_dir), "--payback", str(out), "-o", str(target), "--no-plots"]
     )
     assert ran.exit_code == 0, ran.output
+    assert "With covariates (tier): a new customer's value is the average over" in ran.output
     assert len(pd.read_csv(target)) == 3
