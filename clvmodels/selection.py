@@ -17,6 +17,12 @@ it): their P(alive) means something for one-time buyers, so the chosen model ser
 forecasting and segmentation. BG/NBD gives every customer without a repeat purchase
 P(alive) = 1 by construction; ``candidates="all"`` (or a list of names) adds it.
 
+With covariates (``customers`` and ``purchase_covariates`` / ``dropout_covariates``, as for
+:func:`clvmodels.backtest.backtest`) the candidates are those of the rule that take covariates
+(:data:`clvmodels.models.covariate_fit.COVARIATE_MODELS`); the others are left out, each with
+its reason in ``comparison["left_out"]``. Every calibration fit and the refit use the same
+covariates, and ``comparison["covariates"]`` records them.
+
 A candidate whose calibration fit raises a DataError or is not usable (a parameter at a
 bound) is skipped with its reason in ``comparison["skipped"]``; so is a winner whose refit on
 all the orders is not usable (the next best is refitted then). The calibration fits are MAP
@@ -30,7 +36,8 @@ The comparison (``model.json`` key ``model_comparison``)::
                "time_unit", "rule", "n_customers", "actual_purchases"},
      "models": {name: {"aggregate_error_pct", "bias", "mae", "rmse", "log_likelihood",
                        "predicted_purchases"}},
-     "skipped": {name: reason}, "calibration_method": "map", "priors": ...}
+     "skipped": {name: reason}, "calibration_method": "map", "priors": ...,
+     "covariates": {"purchase": [...], "dropout": [...]}, "left_out": {name: reason}}
 """
 
 from __future__ import annotations
@@ -44,8 +51,10 @@ from typing import Any, Literal, cast
 import pandas as pd
 
 from clvmodels.backtest import BacktestResult, backtest
+from clvmodels.data.customers import CustomersSource, with_covariates
 from clvmodels.errors import DataError
 from clvmodels.model import MODEL_LABELS, MODELS, CLVModel
+from clvmodels.models.covariate_fit import COVARIATE_MODELS
 from clvmodels.models.settings import Method, Priors, TransactionModelName
 from clvmodels.summaries.period import DateLike, order_period
 from clvmodels.summaries.rfm import rfm_summary
@@ -63,6 +72,8 @@ DEFAULT_CANDIDATES_RULE = (
     "(dropout_at_zero), so that P(alive) means something for one-time buyers; "
     "--candidates all adds the others"
 )
+#: Why a candidate is left out of a choice with covariates.
+NO_COVARIATES = "takes no covariates (covariates work with BG/NBD, Pareto/NBD and MBG/NBD)"
 #: The metrics of each candidate in the comparison: key -> column of the backtest totals.
 METRIC_COLUMNS = {
     "aggregate_error_pct": "purchases_error_pct",
@@ -125,6 +136,24 @@ def resolve_candidates(
     return cast(list[TransactionModelName], names), "the models asked for (--candidates)"
 
 
+def covariate_candidates(
+    names: list[TransactionModelName], covariates: Sequence[str]
+) -> tuple[list[TransactionModelName], dict[str, str]]:
+    """The candidates that take ``covariates`` (all without them), and the others' reasons.
+
+    Raises DataError when no candidate is left.
+    """
+    left_out = {n: NO_COVARIATES for n in names if covariates and n not in COVARIATE_MODELS}
+    kept = [n for n in names if n not in left_out]
+    if not kept:
+        raise DataError(
+            f"no candidate model takes covariates ({', '.join(covariates)}): "
+            f"{', '.join(left_out)} take none",
+            hint=f"choose among {', '.join(COVARIATE_MODELS)} with --candidates",
+        )
+    return kept, left_out
+
+
 def holdout_split(
     orders: pd.DataFrame,
     *,
@@ -175,6 +204,9 @@ def choose_model(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     calibration_method: Method = "map",
+    customers: CustomersSource | None = None,
+    purchase_covariates: Sequence[str] = (),
+    dropout_covariates: Sequence[str] = (),
     **model_kwargs: Any,
 ) -> Selection:
     """Fit every candidate on a calibration split, choose by holdout MAE, refit on all data.
@@ -201,6 +233,9 @@ def choose_model(
         The method of the candidates' calibration fits: MAP by default, whatever
         ``method`` is (the choice compares the models at their point estimates, and a
         Laplace or NUTS fit of every candidate would multiply the time taken).
+    customers, purchase_covariates, dropout_covariates
+        A customers table and its covariate columns that every fit takes (module docstring);
+        the candidates are then limited to the models that take covariates.
     **model_kwargs
         More settings of :class:`CLVModel` (``chains``, ``draws``, ``tune``, ``progressbar``).
 
@@ -216,11 +251,16 @@ def choose_model(
     unit = check_time_unit(time_unit)
     say = progress or (lambda _: None)
     names, rule = resolve_candidates(candidates)
+    covariates = {"purchase": list(purchase_covariates), "dropout": list(dropout_covariates)}
+    every = tuple(dict.fromkeys((*purchase_covariates, *dropout_covariates)))
+    names, left_out = covariate_candidates(names, every)
     first, cal_end, obs_end = holdout_split(
         orders, time_unit=unit, holdout=holdout, observation_end=observation_end
     )
     say(
-        f"choosing among {', '.join(MODELS[n].label for n in names)} ({rule}): fitted on the "
+        f"choosing among {', '.join(MODELS[n].label for n in names)} ({rule}"
+        + (f"; left out, no covariates: {', '.join(left_out)}" if left_out else "")
+        + "): fitted on the "
         f"orders to {cal_end}, holdout {cal_end + dt.timedelta(days=1)} to {obs_end}"
     )
     tested = backtest(
@@ -235,9 +275,15 @@ def choose_model(
         baselines=(),
         on_failure="record",
         model_settings=model_kwargs,
+        customers=customers,
+        purchase_covariates=purchase_covariates,
+        dropout_covariates=dropout_covariates,
     )
     comparison = _comparison(tested, names, rule, first)
+    if every:
+        comparison.update(covariates=covariates, left_out=left_out)
     rfm = rfm_summary(orders, time_unit=unit, observation_end=obs_end, with_fingerprint=True)
+    rfm = with_covariates(rfm, customers, every)
     ranked = sorted(comparison["models"], key=lambda n: comparison["models"][n][METRIC])
     for name in ranked:
         say(f"refitting {MODELS[name].label} on all the orders to {obs_end}")
@@ -248,6 +294,8 @@ def choose_model(
             priors=priors,
             seed=seed,
             **model_kwargs,
+            purchase_covariates=purchase_covariates,
+            dropout_covariates=dropout_covariates,
         )
         try:
             model.fit(rfm).check_usable()
@@ -316,6 +364,14 @@ def comparison_lines(comparison: dict[str, Any]) -> list[str]:
         )
     for name, why in comparison.get("skipped", {}).items():
         lines.append(f"  {MODEL_LABELS.get(name, name)} skipped: {why}")
+    for name, why in comparison.get("left_out", {}).items():
+        lines.append(f"  {MODEL_LABELS.get(name, name)} left out: {why}")
+    if "covariates" in comparison:
+        cov = comparison["covariates"]
+        lines.append(
+            f"  every fit with covariates: purchase {', '.join(cov['purchase']) or '(none)'}; "
+            f"dropout {', '.join(cov['dropout']) or '(none)'}"
+        )
     selected = comparison.get("selected")
     lines.append(
         f"chosen: {MODEL_LABELS.get(selected, selected)} ({comparison['selected_by']}), "

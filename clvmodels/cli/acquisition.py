@@ -23,10 +23,12 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.customers_options import customers_options, pop_customers_source
 from clvmodels.cli.display import NO_PLOTS_BESIDE_TABLE
 from clvmodels.cli.marketing_options import read_visits_and_costs, visits_costs_options
 from clvmodels.cli.outputs import check_outputs, folder_output, output_path
 from clvmodels.cli.spark import engine_options, pop_engine_options, spark_payback_orders
+from clvmodels.data.customers import read_model_customers
 from clvmodels.data.database_url import DatabaseURL, is_database_url, shown_source
 from clvmodels.data.paths import OutputTarget, input_tables, output_key
 from clvmodels.jobs.marketing_files import (
@@ -98,6 +100,7 @@ def _distinct(paths: list[OutputTarget]) -> None:
     is_flag=True,
     help="Predict with the pooled model only (no per-source parameters).",
 )
+@customers_options
 @click.option(
     "-o",
     "--output",
@@ -143,7 +146,8 @@ def payback(
     predicted_payback_status. Predicted LTV = margin realised so far + the model's expected
     margin for the cohort's customers, with each source's parameters fitted on its own
     customers and shrunk toward the model (--no-source-adjustment turns this off). ROMI and
-    payback are not discounted.
+    payback are not discounted. A model fitted with covariates needs --customers (and
+    --customer-key): each buyer is predicted at their own covariates, and _buyers keeps them.
 
     Also writes, beside OUTPUT: _by_age (curves by age), _by_source and _by_cohort
     (totals), _buyers (each buyer's source and RFM in days; `clv budget` reads it),
@@ -181,6 +185,7 @@ def payback(
     )
     ages = _horizons(horizons)
     model = load_model(model_dir) if model_dir else None
+    customers = read_model_customers(model, pop_customers_source(kwargs))
 
     engine, spark_master = pop_engine_options(kwargs)
     opts = pop_orders_options(kwargs)
@@ -212,6 +217,7 @@ def payback(
         horizons=ages,
         n_draws=n_draws,
         source_adjustment=not no_source_adjustment,
+        customers=customers,
     )
     report = _payback_lines(result, predicted=model is not None)
     extra = {
@@ -290,6 +296,9 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
     if predicted:
         young = result.cells.loc[result.cells["predicted_payback_status"] == "predicted"]
         say(f"  {len(young):,} (cohort, source) cells have not paid back yet but are predicted to")
+        covariates = (info.get("model") or {}).get("covariates")
+        if covariates:
+            say(f"  each buyer predicted at their own covariates ({', '.join(covariates)})")
     else:
         say("  add --model MODEL_DIR for predicted LTV, ROMI and payback of young cohorts")
     return lines
@@ -341,6 +350,7 @@ def _payback_lines(result: PaybackResult, *, predicted: bool) -> list[str]:
     "(with <table>_forecast beside it, one transaction, and no plot).",
 )
 @click.option("--no-plots", is_flag=True, help="Write no PNG plot of the forecast.")
+@customers_options
 @guarded
 def budget(
     model_dir: str,
@@ -353,6 +363,7 @@ def budget(
     no_source_adjustment: bool,
     output: str,
     no_plots: bool,
+    **kwargs: Any,
 ) -> None:
     """How much a new customer from each source is worth, and where to move the budget.
 
@@ -364,7 +375,9 @@ def budget(
     headroom_share, romi_at_horizon, payback_months at the current CAC, and a direction
     (increase, hold, decrease). Also writes OUTPUT's name + _forecast: the existing
     customers' expected purchases and revenue month by month with 94% intervals (and
-    _forecast.png), and prints a short recommendation.
+    _forecast.png), and prints a short recommendation. With a model fitted with covariates
+    the buyers' covariates come from the _buyers table of `clv payback --customers`, or from
+    --customers; a source's new-customer value averages over its buyers' covariate profiles.
 
     Example:
 
@@ -391,6 +404,7 @@ def budget(
         },
     )
     model = load_model(model_dir)
+    customers = read_model_customers(model, pop_customers_source(kwargs))
     cells, buyers, info = read_payback(payback_path)
 
     table = budget_recommendation(
@@ -405,6 +419,7 @@ def budget(
         recent_periods=recent_periods,
         n_draws=n_draws,
         source_adjustment=not no_source_adjustment,
+        customers=customers,
     )
     forecast = revenue_forecast(
         model,
@@ -413,8 +428,12 @@ def budget(
         horizon_months=horizon_months,
         n_draws=n_draws,
         source_adjustment=not no_source_adjustment,
+        customers=customers,
     )
     advice = recommendation_lines(table, forecast)
+    if table.attrs.get("new_customer_covariates"):
+        covariates = ", ".join(table.attrs["covariates"])
+        advice.append(f"With covariates ({covariates}): {table.attrs['new_customer_covariates']}.")
     written = write_budget(table, forecast, target, plots=not no_plots)
     for line in advice:
         say(line)

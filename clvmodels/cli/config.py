@@ -119,8 +119,9 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         **_ORDERS,
         **_VISITS_COSTS,
         **_defaults("model_dir", "margin", "period"),
+        **_CUSTOMERS,
     },
-    "budget": _defaults("model_dir", "annual_discount_rate"),
+    "budget": {**_defaults("model_dir", "annual_discount_rate"), **_CUSTOMERS},
     "power": {**_ORDERS, **_defaults("horizon", "annual_discount_rate", "margin")},
     "engagement": {"visits": ("visits", "path"), **_VISITS},
     "conversion": {
@@ -154,6 +155,7 @@ COMMAND_SETTINGS: dict[str, dict[str, tuple[str, str]]] = {
         "orders_path": ("orders", "path"),
         **_ORDERS,
         **_defaults("model_dir", "margin", "horizon", "annual_discount_rate", "period"),
+        **_CUSTOMERS,
     },
     "publish": {
         "orders": ("orders", "path"),

@@ -20,7 +20,9 @@ from clvmodels.cli.common import (
     pop_orders_options,
     say,
 )
+from clvmodels.cli.customers_options import customers_options, pop_customers_source
 from clvmodels.cli.outputs import check_outputs, output_path
+from clvmodels.data.customers import read_model_customers
 from clvmodels.data.database_url import is_database_url, shown_source
 from clvmodels.errors import DataQualityWarning
 from clvmodels.persistence import load_model, read_metadata
@@ -94,6 +96,7 @@ from clvmodels.units import parse_duration
 @horizon_option("CLV horizon of the segment table: a number and D, W or M.")
 @discount_option
 @period_option("Cohort and age unit of the cohort section.")
+@customers_options
 @guarded
 def report(
     output: str,
@@ -127,7 +130,9 @@ def report(
     normality checks, the predicted CLV with --model, the forest plot). A section whose
     inputs are not given says what to pass (the subscriptions, engagement and experiment
     sections are left out). Images are embedded, so the file opens in any
-    browser without a network.
+    browser without a network. With a model fitted with covariates the matrices are drawn
+    for the reference customer (the caption says so), and --customers (with --customer-key)
+    gives the segments and acquisition sections each customer's covariates.
 
     Example:
 
@@ -168,6 +173,7 @@ def report(
     tested = read_experiment(experiment_dir) if experiment_dir is not None else None
     model = load_model(model_dir) if model_dir is not None else None
     metadata = read_metadata(model_dir) if model_dir is not None else None
+    customers = read_model_customers(model, pop_customers_source(kwargs))
     options = pop_orders_options(kwargs)
     orders, findings = capture_findings(lambda: load_orders(orders_path, options))
     for finding in findings:
@@ -192,6 +198,7 @@ def report(
         engagement=used,
         conversion=converted,
         experiment=tested,
+        customers=customers,
     )
     say(f"report of {len(orders):,} orders with {len(result.sections)} sections:")
     for section in result.sections:

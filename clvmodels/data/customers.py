@@ -183,6 +183,33 @@ def model_covariates(
     return with_covariates(summary, customers, columns)
 
 
+def read_model_customers(
+    model: Any | None, customers: CustomersSource | None
+) -> pd.DataFrame | None:
+    """The customers table (``customer_id`` and a model's covariate columns), or None.
+
+    For ``clv payback`` and ``clv budget``: a table is read only when given, and only with a
+    model fitted with covariates (refused otherwise); whether one is needed is decided where
+    the buyers are known (:func:`clvmodels.marketing.buyer_covariates.attach_model_covariates`).
+    """
+    if customers is None:
+        return None
+    columns = (
+        tuple(dict.fromkeys((*model.purchase_covariates, *model.dropout_covariates)))
+        if model is not None
+        else ()
+    )
+    if not columns:
+        raise DataError(
+            "a customers table was given, but "
+            + ("no --model was" if model is None else "the model was fitted without covariates"),
+            hint="drop --customers, or pass a model fitted with --covariates",
+        )
+    return read_customers(
+        customers.path, columns, key=customers.key, table=customers.table, query=customers.query
+    )
+
+
 def refuse_customers_on_engine(model: Any, customers: CustomersSource | None) -> None:
     """Spark scoring has no covariates yet: refuse a model or a table with them."""
     if customers is not None or model.purchase_covariates or model.dropout_covariates:

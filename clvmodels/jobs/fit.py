@@ -117,20 +117,22 @@ def fit_model(
     *,
     progress: bool = False,
     echo: Callable[[str], None] | None = None,
+    customers: CustomersSource | None = None,
 ) -> tuple[CLVModel, dict[str, Any] | None]:
     """Fit ``settings``' model on ``rfm``, or choose it on ``orders`` (``"auto"``).
 
     Returns the fitted model and, for ``"auto"``, the ``model_comparison`` record
     (:mod:`clvmodels.selection`; the model is then refitted on all of ``orders`` up to
-    ``rfm``'s observation end).
+    ``rfm``'s observation end). With covariates ``customers`` is the table holding them
+    (``rfm`` has them joined already); ``"auto"`` then chooses among the models that take
+    covariates.
     """
     if settings.transaction_model != "auto":
         return settings.model(progress=progress).fit(rfm), None
-    if settings.covariates:
+    if settings.covariates and customers is None:
         raise DataError(
-            "--model auto does not take covariates yet: run it without them to choose a model, "
-            "then fit that model with --model NAME and the covariates",
-            column=", ".join(settings.covariates),
+            f"covariates {', '.join(settings.covariates)} need a customers table",
+            hint="pass --customers CUSTOMERS",
         )
     if isinstance(orders, pd.DataFrame):
         frame = orders
@@ -152,6 +154,9 @@ def fit_model(
         draws=settings.draws,
         tune=settings.tune,
         progressbar=progress,
+        customers=customers if settings.covariates else None,
+        purchase_covariates=settings.purchase_covariates,
+        dropout_covariates=settings.dropout_covariates,
     )
     return selection.model, selection.comparison
 
@@ -220,7 +225,9 @@ def fit_orders(
     data = FitData.of(summary)
     announce(data)
     started = time.perf_counter()
-    model, comparison = fit_model(orders, summary, settings, progress=progress, echo=echo)
+    model, comparison = fit_model(
+        orders, summary, settings, progress=progress, echo=echo, customers=customers
+    )
     path = orders.path if not isinstance(orders.path, pd.DataFrame) else None
     extra: dict[str, Any] = {"input": fitted_input(summary, path)}
     if comparison is not None:

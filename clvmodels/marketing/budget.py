@@ -36,10 +36,11 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.rules import RULES
+from clvmodels.marketing.buyer_covariates import attach_model_covariates, covariate_columns
+from clvmodels.marketing.new_customers import new_customer_value
 from clvmodels.marketing.sources import (
     expected_by_group,
     factors_of,
-    new_customer_value,
     rfm_in_units,
     source_scales,
 )
@@ -114,6 +115,7 @@ def budget_recommendation(
     tolerance: float = 0.1,
     n_draws: int | None = 200,
     source_adjustment: bool = True,
+    customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per source: a new customer's value, the affordable CAC, the current CAC, a direction.
 
@@ -148,6 +150,11 @@ def budget_recommendation(
     source_adjustment : bool
         Give each source its own parameters (:func:`clvmodels.marketing.sources.source_scales`);
         without it every source gets the pooled new-customer value.
+    customers : pandas.DataFrame, optional
+        For a model fitted with covariates whose columns ``buyers`` lacks: the customers
+        table holding them (:func:`clvmodels.marketing.buyer_covariates.attach_model_covariates`).
+        A source's new-customer value then averages over its buyers' covariate profiles
+        (all buyers' for a source without buyers; :mod:`clvmodels.marketing.sources`).
 
     Returns
     -------
@@ -173,12 +180,14 @@ def budget_recommendation(
     _require(buyers, _BUYER_COLUMNS, "buyers table")
     recent, recent_labels = _recent_cac(cells, unit, recent_periods)
 
-    sources = sorted(set(cells["source_id"].astype(str)) | set(buyers["source_id"].astype(str)))
+    buyers = attach_model_covariates(model, buyers, customers)
+    columns = covariate_columns(model)
+    rfm = rfm_in_units(buyers, model.time_unit, columns)
+    labels = buyers["source_id"].astype(str).to_numpy()
+    sources = sorted(set(cells["source_id"].astype(str)) | set(labels))
     scales = None
     if source_adjustment and len(buyers):
-        scales = source_scales(
-            model, rfm_in_units(buyers, model.time_unit), buyers["source_id"].to_numpy()
-        )
+        scales = source_scales(model, rfm, labels)
     months = np.arange(max(targets.target, targets.horizon) + 1, dtype="float64")
     rows = []
     n_used = 0
@@ -190,6 +199,7 @@ def budget_recommendation(
             annual_discount_rate=annual_discount_rate,
             factors=factors_of(scales, source_id),
             n_draws=n_draws,
+            customers=_profiles_of(rfm, labels, source_id) if columns else None,
         )
         n_used = values.shape[0]
         spent_bought = recent.get(source_id, (0.0, 0))
@@ -209,8 +219,23 @@ def budget_recommendation(
         "tolerance": float(tolerance),
         "n_draws": n_used,
         "source_adjustment": scales is not None,
+        "covariates": list(columns),
+        "new_customer_covariates": NEW_CUSTOMER_COVARIATES if columns else None,
     }
     return table
+
+
+#: How a new customer's covariates are taken (``attrs`` of a budget with covariates).
+NEW_CUSTOMER_COVARIATES = (
+    "a new customer's value is the average over the source's buyers of the value at each "
+    "buyer's covariates (over all buyers for a source without buyers)"
+)
+
+
+def _profiles_of(rfm: pd.DataFrame, labels: np.ndarray, source_id: str) -> pd.DataFrame:
+    """The buyers of a source (all buyers when it has none): whose covariates are averaged."""
+    own = rfm.loc[labels == source_id]
+    return own if len(own) else rfm
 
 
 @dataclass(frozen=True)
@@ -306,6 +331,7 @@ def revenue_forecast(
     horizon_months: int = 12,
     n_draws: int | None = 200,
     source_adjustment: bool = True,
+    customers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Month-by-month expected revenue of the existing customers, with 94% intervals.
 
@@ -324,6 +350,8 @@ def revenue_forecast(
         Posterior draws used.
     source_adjustment : bool
         Predict each source's customers with its own parameters.
+    customers : pandas.DataFrame, optional
+        As for :func:`budget_recommendation`: each customer is predicted at their covariates.
 
     Returns
     -------
@@ -337,7 +365,8 @@ def revenue_forecast(
     if end_day is None:
         raise ValueError("observation_end is required")
     unit = check_time_unit(model.time_unit)
-    rfm = rfm_in_units(buyers, unit)
+    buyers = attach_model_covariates(model, buyers, customers)
+    rfm = rfm_in_units(buyers, unit, covariate_columns(model))
     source = buyers["source_id"].astype(str).to_numpy()
     scales = source_scales(model, rfm, source) if source_adjustment and len(rfm) else None
     months = np.arange(1, horizon + 1, dtype="float64")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.errors import DataQualityWarning
+from clvmodels.marketing.buyer_covariates import covariate_columns
 from clvmodels.marketing.sources import expected_by_group, rfm_in_units, source_scales
 from clvmodels.model import CLVModel
 from clvmodels.summaries.calendar import CohortPeriod, period_index, period_start
@@ -155,9 +156,10 @@ def predict_cells(
     """The predicted cumulative margin of every cell, with each source's factors if ``adjust``.
 
     ``buyers`` is the buyer table of the payback analysis (RFM in days); the factors are
-    :func:`clvmodels.marketing.sources.source_scales` (None without ``adjust``).
+    :func:`clvmodels.marketing.sources.source_scales` (None without ``adjust``). With a model
+    fitted with covariates ``buyers`` holds their columns and each buyer is predicted at theirs.
     """
-    rfm_model = rfm_in_units(buyers, model.time_unit)
+    rfm_model = rfm_in_units(buyers, model.time_unit, covariate_columns(model))
     scales = source_scales(model, rfm_model, buyers["source_id"].to_numpy()) if adjust else None
     draws = predicted_cumulative_margin(
         model,

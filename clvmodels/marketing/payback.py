@@ -51,6 +51,7 @@ from clvmodels.marketing.attribution import (
     costs_by_cohort,
     source_cohort_table,
 )
+from clvmodels.marketing.buyer_covariates import attach_model_covariates, covariate_columns
 from clvmodels.marketing.grid import CellGrid, Prediction, check_cohort_costs, predict_cells
 from clvmodels.marketing.tables import (
     PaybackSettings,
@@ -255,6 +256,7 @@ def payback_analysis(
     horizons: Sequence[int] = DEFAULT_HORIZONS,
     n_draws: int | None = 200,
     source_adjustment: bool = True,
+    customers: pd.DataFrame | None = None,
 ) -> PaybackResult:
     """CAC, ROMI and payback per (cohort, source), empirical and, with a model, predicted.
 
@@ -288,6 +290,10 @@ def payback_analysis(
     source_adjustment : bool
         Predict each source's customers with its own parameters
         (:func:`clvmodels.marketing.sources.source_scales`); False uses the pooled model.
+    customers : pandas.DataFrame, optional
+        For a model fitted with covariates (required then): the customers table holding them
+        (``customer_id`` and the columns, :func:`clvmodels.data.customers.read_customers`).
+        Each buyer is predicted at their own covariates, and ``buyers`` carries the columns.
 
     Returns
     -------
@@ -328,11 +334,12 @@ def payback_analysis(
     notes = _Notes(
         date_ranges=range_notes, orphan_sources=orphan_sources, uncosted=check_cohort_costs(grid)
     )
+    buyers = attach_model_covariates(model, side.buyers, customers)
     prediction = None
     if model is not None:
         prediction = predict_cells(
             model,
-            side.buyers,
+            buyers,
             grid,
             max_age=settings.max_age,
             margin=settings.margin,
@@ -346,7 +353,7 @@ def payback_analysis(
         by_age=age_table(grid, predicted, settings, end),
         by_source=by_source,
         by_cohort=cohort_table(grid, predicted, settings),
-        buyers=side.buyers,
+        buyers=buyers,
         summary=_summary(
             settings,
             side,
@@ -467,6 +474,7 @@ def _model_summary(model: CLVModel | None, prediction: Prediction | None) -> dic
         "n_draws": int(prediction.draws.shape[0]),
         "source_adjustment": scales is not None,
         "source_scales": None if scales is None else scales.to_dict(orient="records"),
+        "covariates": list(covariate_columns(model)),
     }
 
 

@@ -16,13 +16,29 @@ same factors, so the intervals carry the pooled model's uncertainty, not the fac
 Two ratios summarise a source: ``rate_ratio``, its mean purchase rate r / alpha over the
 pooled one, and ``spend_ratio``, its mean spend p v / (q - 1) over the pooled one.
 
+**With covariates** (a transaction model fitted with ``--covariates``,
+:mod:`clvmodels.models.covariate_fit`) every customer i has parameters theta_i from the
+reference parameters and the coefficients (``alpha_i = alpha exp(-z_i . gamma)``, ...). The
+source factors then scale the reference parameters, the coefficients stay the model's
+(posterior means while the factors are fitted, every draw afterwards): since each covariate
+effect is a multiplier, a source's customer i has ``theta_i * f``, and the factors maximise
+the likelihood of the source's customers each at their own covariates (collapsed on
+(x, t_x, T, covariate row)). Existing customers are predicted with their own parameters
+(evaluated once per distinct covariate profile, exactly); the expectation of a *new*
+customer of a source is the average over that source's customers of the new-customer
+expectation at each one's covariates
+(:func:`clvmodels.marketing.new_customers.new_customer_value`): the source's mix of profiles
+stands for the customers it will bring. A source without customers gets the
+average over all the customers given. The tables these functions read must then carry the
+model's covariate columns (:func:`attach_model_covariates`).
+
 .. [FHL05] http://brucehardie.com/papers/018/fader_et_al_mksc_05.pdf
 .. [FH13GG] http://www.brucehardie.com/notes/025/gamma_gamma.pdf
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +48,10 @@ from scipy.optimize import minimize
 
 from clvmodels.model import CLVModel
 from clvmodels.models import gamma_gamma
+from clvmodels.models.covariate_fit import collapse_with_covariates, customer_parameters
 from clvmodels.models.inputs import collapse_rfm
-from clvmodels.predict.scoring import monthly_steps
-from clvmodels.units import DAYS_PER_UNIT, check_time_unit, units_per_month
+from clvmodels.predict.covariate_scoring import CovariateRows
+from clvmodels.units import DAYS_PER_UNIT, check_time_unit
 
 #: Standard deviation of the normal prior on log(factor): a factor of 2 is 0.7 sd away.
 SCALE_PRIOR_SD = 1.0
@@ -58,12 +75,13 @@ class GroupExpectations:
     revenue: np.ndarray
 
 
-def rfm_in_units(buyers: pd.DataFrame, time_unit: str) -> pd.DataFrame:
+def rfm_in_units(buyers: pd.DataFrame, time_unit: str, columns: Sequence[str] = ()) -> pd.DataFrame:
     """RFM (``frequency, recency, T, monetary_value``) in ``time_unit`` from days.
 
     ``buyers`` has ``customer_id, frequency, recency_days, T_days, monetary_value`` (as
     :func:`clvmodels.marketing.payback.payback_analysis` writes); the result equals
-    :func:`clvmodels.summaries.rfm.rfm_summary`'s in ``time_unit``.
+    :func:`clvmodels.summaries.rfm.rfm_summary`'s in ``time_unit``, with the ``columns``
+    of ``buyers`` (covariates) carried over.
     """
     unit = check_time_unit(time_unit)
     days = DAYS_PER_UNIT[unit]
@@ -76,6 +94,8 @@ def rfm_in_units(buyers: pd.DataFrame, time_unit: str) -> pd.DataFrame:
             "monetary_value": buyers["monetary_value"].to_numpy(dtype="float64"),
         }
     )
+    for name in columns:
+        rfm[name] = buyers[name].to_numpy()
     rfm.attrs = {"time_unit": unit}
     return rfm
 
@@ -109,7 +129,6 @@ def source_scales(
     """
     model._check_fitted()
     tm, sm = model.transaction_model_, model.require_spend_model()
-    tm.require_no_covariates()  # the per-source factors scale one parameter set
     bg = {k: float(v) for k, v in tm.params_.items()}
     gg = {k: float(v) for k, v in sm.params_.items()}
     labels = np.asarray(source).astype(str)
@@ -137,11 +156,23 @@ def source_scales(
 def _transaction_factors(
     model: CLVModel, params: dict[str, float], rfm: pd.DataFrame, prior_sd: float
 ) -> dict[str, float]:
-    """MAP factors of the transaction parameters on the source's collapsed tuples."""
-    tuples = collapse_rfm(rfm).tuples
+    """MAP factors of the transaction parameters on the source's collapsed tuples.
+
+    With covariates the factors scale the reference parameters and each tuple (collapsed on
+    (x, t_x, T, covariate row)) gets its parameters from them and the coefficients' means.
+    """
+    tm = model.transaction_model_
+    if tm.encoding_ is None:
+        tuples = collapse_rfm(rfm).tuples
+        design = None
+    else:
+        collapsed = collapse_with_covariates(rfm, *tm.encoding_.design(rfm))
+        tuples = collapsed.tuples
+        means = {k: v.mean(axis=0, keepdims=True) for k, v in tm.coefficient_draws().items()}
+        design = (collapsed.purchase, collapsed.dropout)
     x, t_x, T = (tuples[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
     weight = tuples["n_customers"].to_numpy(dtype="float64")
-    loglik_fn = model.transaction_model_.log_likelihood_fn
+    loglik_fn = tm.log_likelihood_fn
     # CNBD-k's Erlang shape k is a whole number, not sampled: it is not scaled
     fixed = {k: np.asarray(v) for k, v in params.items() if k == "k"}
     names = [k for k in params if k not in fixed]
@@ -150,6 +181,10 @@ def _transaction_factors(
     def loss(z: np.ndarray) -> float:
         scaled = {k: np.asarray(v) for k, v in zip(names, base * np.exp(z), strict=True)}
         scaled.update(fixed)
+        if design is not None:
+            reference = {k: v[None] for k, v in scaled.items()}
+            per_tuple = customer_parameters(tm.name, reference, means, *design)
+            scaled = {k: v[0] for k, v in per_tuple.items()}
         loglik = float((weight * loglik_fn(scaled, x, t_x, T)).sum())
         return -loglik + 0.5 * float((z**2).sum()) / prior_sd**2
 
@@ -196,18 +231,65 @@ def scaled_draws(
     """Paired posterior draws of both models, shaped ``(draws, 1)``, times a source's factors.
 
     Returns the transaction model's draws and the spend model's, thinned to the same
-    number of draws; each parameter is multiplied by ``factors[name]`` when given.
+    number of draws; each parameter is multiplied by ``factors[name]`` when given. One
+    parameter set for every customer: a model with covariates refuses (see
+    :func:`parameter_sets`).
     """
     bg = dict(model.transaction_model_.draws_as_columns(n_draws))
-    n_used = next(iter(bg.values())).shape[0]
+    if factors:
+        bg = {k: v * float(factors.get(k, 1.0)) for k, v in bg.items()}
+    return bg, _spend_draws(model, next(iter(bg.values())).shape[0], factors, n_draws)
+
+
+def _spend_draws(
+    model: CLVModel, n_used: int, factors: Mapping[str, float] | None, n_draws: int | None
+) -> dict[str, np.ndarray]:
     gg = {
         k: _match_length(v, n_used)[:, None]
         for k, v in model.require_spend_model().param_draws(n_draws).items()
     }
     if factors:
-        bg = {k: v * float(factors.get(k, 1.0)) for k, v in bg.items()}
         gg = {k: v * float(factors.get(k, 1.0)) for k, v in gg.items()}
-    return bg, gg
+    return gg
+
+
+def parameter_sets(
+    model: CLVModel,
+    rfm: pd.DataFrame,
+    *,
+    factors: Mapping[str, float] | None = None,
+    n_draws: int | None = 200,
+) -> list[tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]]:
+    """The customers of ``rfm`` by parameter set: ``(rows, transaction draws, spend draws)``.
+
+    Without covariates one set, every row, :func:`scaled_draws`. With covariates one set per
+    distinct covariate profile of ``rfm`` (whose covariate columns are read by the model's
+    encoding, refusing missing values and unseen levels): the reference draws times
+    ``factors``, then the profile's covariate effects with the coefficients' draws
+    (:func:`clvmodels.models.covariate_fit.customer_parameters`), each ``(draws, 1)``.
+    """
+    tm = model.transaction_model_
+    if tm.encoding_ is None:
+        bg, gg = scaled_draws(model, factors=factors, n_draws=n_draws)
+        return [(np.arange(len(rfm)), bg, gg)]
+    reference = tm.param_draws(n_draws)
+    if factors:
+        reference = {k: v * float(factors.get(k, 1.0)) for k, v in reference.items()}
+    coefficients = tm.coefficient_draws(n_draws)
+    gg = _spend_draws(model, len(next(iter(reference.values()))), factors, n_draws)
+    rows = CovariateRows.of(tm, rfm)
+    assert rows is not None
+    out = []
+    for profile, first in enumerate(rows.first.tolist()):
+        bg = customer_parameters(
+            tm.name,
+            reference,
+            coefficients,
+            rows.purchase[first : first + 1],
+            rows.dropout[first : first + 1],
+        )
+        out.append((np.flatnonzero(rows.profile == profile), bg, gg))
+    return out
 
 
 def factors_of(scales: pd.DataFrame | None, source_id: str) -> dict[str, float]:
@@ -250,7 +332,9 @@ def expected_by_group(
     :mod:`clvmodels.models.transaction`), and their expected revenue is that times the Gamma-Gamma
     conditional mean spend ([FH13GG]_ eq. 5). Customers are folded into (x, T, group)
     combinations weighted by P(alive) and P(alive) x spend, so the hypergeometric
-    numerator is evaluated once per distinct (x, T) pair and t.
+    numerator is evaluated once per distinct (x, T) pair and t (with covariates: once per
+    distinct (x, T, covariate profile), each customer at their own parameters,
+    :func:`parameter_sets`; ``rfm`` then holds the covariate columns).
 
     Parameters
     ----------
@@ -289,10 +373,13 @@ def expected_by_group(
     purchases: np.ndarray | None = None
     revenue: np.ndarray | None = None
     for rows, factors in subsets:
-        bg, gg = scaled_draws(model, factors=factors, n_draws=n_draws)
-        p, r = _expected_by_group(model, bg, gg, rfm.iloc[rows], codes[rows], n_groups, times)
-        purchases = p if purchases is None else purchases + p
-        revenue = r if revenue is None else revenue + r
+        for which, bg, gg in parameter_sets(
+            model, rfm.iloc[rows], factors=factors, n_draws=n_draws
+        ):
+            part = rows[which]
+            p, r = _expected_by_group(model, bg, gg, rfm.iloc[part], codes[part], n_groups, times)
+            purchases = p if purchases is None else purchases + p
+            revenue = r if revenue is None else revenue + r
     assert purchases is not None and revenue is not None
     return GroupExpectations(purchases=purchases, revenue=revenue)
 
@@ -363,61 +450,3 @@ def _expected_by_group(
             purchases[:, :, j] += (per_combo * w_alive[:, lo:hi]) @ indicator
             revenue[:, :, j] += (per_combo * w_value[:, lo:hi]) @ indicator
     return purchases, revenue
-
-
-def new_customer_value(
-    model: CLVModel,
-    months: np.ndarray | list[float],
-    *,
-    margin: float = 1.0,
-    annual_discount_rate: float = 0.0,
-    factors: Mapping[str, float] | None = None,
-    n_draws: int | None = 200,
-) -> np.ndarray:
-    """Expected margin of a newly acquired customer within each horizon, per draw.
-
-    The first purchase (at acquisition, undiscounted) plus the expected repeat purchases
-    of a new customer month by month (FHL05 eq. 9 and its analogues,
-    :meth:`clvmodels.models.transaction.TransactionModel.expected_purchases_new_customer`), each
-    worth the Gamma-Gamma population mean spend p v / (q - 1), times ``margin``, the
-    purchases of month m discounted by ``(1 + annual_discount_rate) ** (-m / 12)`` as in
-    :func:`clvmodels.predict.scoring.monthly_steps` (the CLV definition of docs/definitions.md)::
-
-        value(H) = margin * spend * (1 + sum_{m=1..H} (E[X(m)] - E[X(m - 1)]) / (1 + d)**(m/12))
-
-    Parameters
-    ----------
-    model : CLVModel
-        A fitted model.
-    months : array of float
-        Horizons in months (0 gives the first purchase alone).
-    margin : float
-        Share of revenue that is margin.
-    annual_discount_rate : float
-        Yearly discount rate of future margin.
-    factors : mapping, optional
-        A source's parameter factors (:func:`factors_of`).
-    n_draws : int or None
-        Posterior draws used.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(draws, len(months))``.
-    """
-    horizons = np.atleast_1d(np.asarray(months, dtype="float64"))
-    bg, gg = scaled_draws(model, factors=factors, n_draws=n_draws)
-    unit = check_time_unit(model.time_unit)
-    to_units = units_per_month(unit)
-    spend = gg["p"] * gg["v"] / (gg["q"] - 1)  # (draws, 1)
-    fn = model.transaction_model_.new_customer_fn
-    out = np.empty((spend.shape[0], len(horizons)))
-    for i, horizon in enumerate(horizons):
-        repeat = np.zeros((spend.shape[0], 1))
-        if horizon > 0:
-            steps = monthly_steps(float(horizon), annual_discount_rate)
-            cumulative = fn(bg, steps.months[None, :] * to_units)
-            increments = np.diff(cumulative, axis=1, prepend=0.0)
-            repeat = (increments * steps.discount[None, :]).sum(axis=1, keepdims=True)
-        out[:, i] = (margin * spend * (1.0 + repeat))[:, 0]
-    return out

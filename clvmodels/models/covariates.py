@@ -151,6 +151,16 @@ class CovariateEncoding:
         names = self.purchase if process == "purchase" else self.dropout
         return tuple(f for name in names for f in self._by_name[name].features)
 
+    def reference_customer(self) -> dict[str, str | float]:
+        """The reference customer's covariates (every encoded covariate 0).
+
+        Each categorical column at its reference level, each numeric one at its fit-time mean.
+        """
+        return {
+            c.name: (c.reference if c.kind == "categorical" else c.mean)  # type: ignore[misc]
+            for c in self.columns
+        }
+
     def design(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The purchase and dropout design matrices of the customers of ``frame``.
 

@@ -6,8 +6,8 @@ recency t_x at age T. Both plots take ``ax=None`` and return the Axes drawn on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -52,17 +52,20 @@ def _posterior_mean_grid(
     frequencies: np.ndarray,
     recencies: np.ndarray,
     T: float,
+    covariates: Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Posterior mean of ``quantity`` over a (recency, frequency) grid, chunked over cells.
 
     A customer without repeat purchases has recency 0, so the ``x = 0`` column is evaluated
-    at ``t_x = 0`` on every row.
+    at ``t_x = 0`` on every row. Every cell gets the ``covariates`` (column: value).
     """
     x, t_x = np.meshgrid(frequencies, recencies)
     t_x = np.where(x == 0, 0.0, t_x)
     cells = pd.DataFrame(
         {"frequency": x.ravel(), "recency": t_x.ravel(), "T": np.full(x.size, float(T))}
     )
+    for name, value in (covariates or {}).items():
+        cells[name] = [value] * len(cells)
     step = max(1, MATRIX_CHUNK_ELEMENTS // max(1, model.n_draws_))
     means = np.empty(len(cells), dtype="float64")
     for start in range(0, len(cells), step):
@@ -115,6 +118,7 @@ def plot_frequency_recency_matrix(
     t: float = 1.0,
     max_frequency: int | None = None,
     ax: Axes | None = None,
+    covariates: Mapping[str, Any] | None = None,
 ) -> Axes:
     """Expected purchases in the next ``t`` for every frequency and recency, at age ``T``.
 
@@ -138,6 +142,9 @@ def plot_frequency_recency_matrix(
         largest observed frequency to match your data.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
+    covariates : mapping, optional
+        For a model fitted with covariates: the covariate values of the customer drawn
+        (e.g. :meth:`clvmodels.models.covariates.CovariateEncoding.reference_customer`).
 
     Returns
     -------
@@ -148,7 +155,12 @@ def plot_frequency_recency_matrix(
         raise ValueError(f"t must be a positive number of time units; got {t!r}")
     frequencies, recencies = _matrix_grid(T, max_frequency)
     values = _posterior_mean_grid(
-        model, lambda cells: model.expected_purchases(cells, t), frequencies, recencies, T
+        model,
+        lambda cells: model.expected_purchases(cells, t),
+        frequencies,
+        recencies,
+        T,
+        covariates,
     )
     high = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
     period = f"{t:g} time unit{'' if t == 1 else 's'}"
@@ -169,6 +181,7 @@ def plot_probability_alive_matrix(
     T: float,
     max_frequency: int | None = None,
     ax: Axes | None = None,
+    covariates: Mapping[str, Any] | None = None,
 ) -> Axes:
     """P(alive) for every frequency and recency, at age ``T``.
 
@@ -188,6 +201,9 @@ def plot_probability_alive_matrix(
         The largest frequency shown; default the smaller of ceil(T) and 50.
     ax : matplotlib.axes.Axes, optional
         Where to draw; a new figure is made when omitted.
+    covariates : mapping, optional
+        For a model fitted with covariates: the covariate values of the customer drawn
+        (e.g. :meth:`clvmodels.models.covariates.CovariateEncoding.reference_customer`).
 
     Returns
     -------
@@ -195,7 +211,9 @@ def plot_probability_alive_matrix(
         The Axes drawn on.
     """
     frequencies, recencies = _matrix_grid(T, max_frequency)
-    values = _posterior_mean_grid(model, model.probability_alive, frequencies, recencies, T)
+    values = _posterior_mean_grid(
+        model, model.probability_alive, frequencies, recencies, T, covariates
+    )
     return _draw_matrix(
         values,
         frequencies,

@@ -89,6 +89,7 @@ def acquisition_section(
     period: CohortPeriod,
     horizon_months: float,
     annual_discount_rate: float,
+    customers: pd.DataFrame | None = None,
 ) -> Section | str:
     """ROMI and payback by source, and the budget recommendation, from visits and costs.
 
@@ -97,6 +98,7 @@ def acquisition_section(
     :func:`clvmodels.marketing.budget.budget_recommendation`. Without visits and costs, or
     when those modules cannot be imported, the section says it is not available; their
     documented errors (:class:`ClvError`, ``ValueError``) become a note in the section.
+    ``customers``: the customers table of a model fitted with covariates.
     """
     section_id, title = "acquisition", ACQUISITION_TITLE
     if visits is None or costs is None:
@@ -115,7 +117,13 @@ def acquisition_section(
     try:
         result, findings = capture_findings(
             lambda: payback.payback_analysis(
-                orders, visits, costs, model=model, margin=margin, period=period
+                orders,
+                visits,
+                costs,
+                model=model,
+                margin=margin,
+                period=period,
+                customers=customers,
             )
         )
         recommendation = None

@@ -131,6 +131,7 @@ def build_report(
     conversion: AnalyticsOutputs | Source | None = None,
     experiment: ExperimentOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
+    customers: pd.DataFrame | None = None,
 ) -> str:
     """The report as one self-contained HTML document; see the module docstring.
 
@@ -176,6 +177,11 @@ def build_report(
         experiment section (absent without it).
     title : str
         The report's title.
+    customers : pandas.DataFrame, optional
+        For a model fitted with covariates: the customers table holding them
+        (:func:`clvmodels.data.customers.read_customers`), for the segments and acquisition
+        sections (without it they say it is needed; the matrices are the reference
+        customer's either way).
 
     Returns
     -------
@@ -200,6 +206,7 @@ def build_report(
         conversion=conversion,
         experiment=experiment,
         title=title,
+        customers=customers,
     ).html
 
 
@@ -242,6 +249,7 @@ def make_report(
     conversion: AnalyticsOutputs | Source | None = None,
     experiment: ExperimentOutputs | Source | None = None,
     title: str = "Customer lifetime value report",
+    customers: pd.DataFrame | None = None,
 ) -> Report:
     """Like :func:`build_report`, but also return the sections (for a summary of what is in)."""
     rate = check_margin(margin)
@@ -259,7 +267,7 @@ def make_report(
         experiment = read_experiment(experiment)
     if model is not None:
         model._check_fitted()
-    rfm = ModelRFM(orders, model)
+    rfm = ModelRFM(orders, model, customers)
     sections: tuple[Section, ...] = (
         _guarded("data", "Data", lambda: data_section(orders, findings, sources or {})),
         _guarded("model", "Model", lambda: model_section(model, model_metadata, orders)),
@@ -278,6 +286,7 @@ def make_report(
                 period=period,
                 horizon_months=duration.months,
                 annual_discount_rate=annual_discount_rate,
+                customers=customers,
             ),
         ),
         _guarded(

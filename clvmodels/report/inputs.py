@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from clvmodels.data.contract import OrdersSource
+from clvmodels.data.customers import attach_covariates
 from clvmodels.errors import DataQualityWarning
 from clvmodels.model import CLVModel
 from clvmodels.summaries.rfm import rfm_summary
@@ -47,12 +48,20 @@ def orders_input(orders: pd.DataFrame) -> pd.DataFrame | OrdersSource:
 class ModelRFM:
     """The RFM table a model scores: orders up to its observation end, in its time unit.
 
-    Computed once, when a section first asks for it.
+    Computed once, when a section first asks for it. With a customers table (a model fitted
+    with covariates) the covariate columns are joined on the ids
+    (:func:`clvmodels.data.customers.attach_covariates`).
     """
 
-    def __init__(self, orders: pd.DataFrame, model: CLVModel | None) -> None:
+    def __init__(
+        self,
+        orders: pd.DataFrame,
+        model: CLVModel | None,
+        customers: pd.DataFrame | None = None,
+    ) -> None:
         self._orders = orders
         self._model = model
+        self._customers = customers
         self._rfm: pd.DataFrame | None = None
 
     def get(self) -> pd.DataFrame:
@@ -65,4 +74,6 @@ class ModelRFM:
                 time_unit=self._model.time_unit,
                 observation_end=self._model.data_info_.get("calibration_end"),
             )
+            if self._customers is not None:
+                self._rfm = attach_covariates(self._rfm, self._customers)
         return self._rfm

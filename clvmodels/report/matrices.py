@@ -2,10 +2,16 @@
 
 Drawn at the largest observed T with
 :func:`clvmodels.plots.matrices.plot_frequency_recency_matrix` and
-:func:`clvmodels.plots.matrices.plot_probability_alive_matrix`.
+:func:`clvmodels.plots.matrices.plot_probability_alive_matrix`. With a model fitted with
+covariates a cell's customer is the reference customer (every categorical covariate at its
+reference level, every numeric one at its fit-time mean:
+:meth:`clvmodels.models.covariates.CovariateEncoding.reference_customer`), and the caption
+says so: customers of other covariate values have other matrices.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from matplotlib.axes import Axes
 
@@ -36,11 +42,17 @@ def matrices_section(model: CLVModel | None, rfm_source: ModelRFM) -> Section | 
     observed = int(rfm["frequency"].max())
     max_frequency = max(1, min(observed, MAX_MATRIX_FREQUENCY))
     transactions = model.transaction_model_
-    expected = plot_frequency_recency_matrix(transactions, T=T, t=1.0, max_frequency=max_frequency)
+    encoding = transactions.encoding_
+    reference = encoding.reference_customer() if encoding is not None else None
+    expected = plot_frequency_recency_matrix(
+        transactions, T=T, t=1.0, max_frequency=max_frequency, covariates=reference
+    )
     expected.set_title(
         f"Expected purchases in the next {unit[:-1]}\nby frequency and recency (T = {T:.1f} {unit})"
     )
-    alive = plot_probability_alive_matrix(transactions, T=T, max_frequency=max_frequency)
+    alive = plot_probability_alive_matrix(
+        transactions, T=T, max_frequency=max_frequency, covariates=reference
+    )
     alive.set_title(f"P(alive) by frequency and recency\n(T = {T:.1f} {unit})")
     _relabel_colorbar(expected, f"expected purchases in the next {unit[:-1]}")
     for ax in (expected, alive):
@@ -57,11 +69,26 @@ def matrices_section(model: CLVModel | None, rfm_source: ModelRFM) -> Section | 
         f"(posterior means). Frequencies 0 to {max_frequency}{capped}; customers without "
         "repeat purchases (x = 0) have recency 0."
     )
+    if reference:
+        caption += " " + reference_caption(reference)
     return (
         f"<p class='caption'>{esc(caption)}</p><div class='grid'>"
         + img(expected, "expected purchases by frequency and recency")
         + img(alive, "P(alive) by frequency and recency")
         + "</div>"
+    )
+
+
+def reference_caption(reference: Mapping[str, str | float]) -> str:
+    """What the matrices of a model fitted with covariates show: the reference customer."""
+    values = ", ".join(
+        f"{name} = {value}" if isinstance(value, str) else f"{name} = {value:.4g} (its mean)"
+        for name, value in reference.items()
+    )
+    return (
+        "The model was fitted with covariates: the matrices are drawn for the reference "
+        f"customer ({values}; every encoded covariate 0); customers with other covariate "
+        "values have other matrices."
     )
 
 

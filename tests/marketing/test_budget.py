@@ -22,8 +22,9 @@ from clvmodels.marketing.budget import (
     recommendation_lines,
     revenue_forecast,
 )
+from clvmodels.marketing.new_customers import new_customer_value
 from clvmodels.marketing.payback import payback_analysis
-from clvmodels.marketing.sources import new_customer_value, rfm_in_units, source_scales
+from clvmodels.marketing.sources import rfm_in_units, source_scales
 from clvmodels.model import CLVModel
 from clvmodels.models.bgnbd import expected_purchases_new_customer
 from clvmodels.persistence import save_model

@@ -142,12 +142,15 @@ def test_encoding_and_coefficients_round_trip(
 
 
 def test_one_parameter_set_steps_refuse_a_model_with_covariates(fitted: CLVModel) -> None:
-    """Payback and budgets take one set of parameters for everyone: refused, not silently the
-    reference customer's."""
-    from clvmodels.marketing.sources import new_customer_value
+    """A new customer's value needs customers whose covariates it averages over: refused
+    without them, not silently the reference customer's (tests/marketing/
+    test_payback_covariates.py tests it with them)."""
+    from clvmodels.marketing.new_customers import new_customer_value
 
-    with pytest.raises(Exception, match="does not take covariates yet"):
+    with pytest.raises(Exception, match="averages over the covariates"):
         new_customer_value(fitted, [12.0])
+    with pytest.raises(Exception, match="does not take covariates yet"):
+        fitted.transaction_model_.draws_as_columns()
     # the new-customer expectation is the reference customer's, as documented
     assert fitted.transaction_model_.expected_purchases_new_customer([10.0]).shape == (1, 1)
 
