@@ -333,7 +333,10 @@ def _comparison(
             "actual_purchases": float(tested.customers["frequency_holdout"].sum()),
         },
         "models": {
-            name: {key: float(totals.loc[name, col]) for key, col in METRIC_COLUMNS.items()}
+            name: {
+                **{key: float(totals.loc[name, col]) for key, col in METRIC_COLUMNS.items()},
+                **_erlang_shape(tested.models[name]),
+            }
             for name in names
             if name in totals.index
         },
@@ -343,22 +346,29 @@ def _comparison(
     }
 
 
+def _erlang_shape(model: Any) -> dict[str, int]:
+    """``{"k": k}`` for a CNBD-k candidate (its Erlang shape on the calibration period)."""
+    k = getattr(model.transaction_model_, "k_", None)
+    return {} if k is None else {"k": int(k)}
+
+
 def comparison_lines(comparison: dict[str, Any]) -> list[str]:
     """The comparison as lines of text: the split, a row per candidate, the choice."""
     split = comparison["split"]
     lines = [
-        f"model choice: {', '.join(comparison['candidates'])} ({comparison['candidates_rule']})",
+        f"model choice among {', '.join(comparison['candidates'])}",
         f"  fitted on the orders to {split['calibration_end']}, holdout to "
         f"{split['observation_end']} ({split['holdout_length']:.1f} {split['time_unit']}; "
         f"{split['rule']}); {split['n_customers']:,} customers, "
         f"{split['actual_purchases']:,.0f} holdout purchases",
-        f"  {'model':<12}{'predicted':>11}{'error %':>9}{'bias':>9}{'MAE':>8}{'RMSE':>8}"
+        f"  {'model':<16}{'predicted':>11}{'error %':>9}{'bias':>9}{'MAE':>8}{'RMSE':>8}"
         f"{'log-lik':>13}",
     ]
     for name, row in comparison["models"].items():
         mark = " <- chosen" if name == comparison.get("selected") else ""
+        label = MODEL_LABELS.get(name, name) + (f" k={row['k']}" if "k" in row else "")
         lines.append(
-            f"  {MODEL_LABELS.get(name, name):<12}{row['predicted_purchases']:>11,.0f}"
+            f"  {label:<16}{row['predicted_purchases']:>11,.0f}"
             f"{row['aggregate_error_pct']:>+9.1f}{row['bias']:>+9.3f}{row['mae']:>8.4f}"
             f"{row['rmse']:>8.4f}{row['log_likelihood']:>13,.1f}{mark}"
         )
