@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "fit": (
         "clvmodels.cli.fit:fit",
-        "Fit BG/NBD (or --model pareto, mbgnbd, auto) for purchases and Gamma-Gamma for spend.",
+        "Fit a purchase model (BG/NBD by default, or --model ...) and Gamma-Gamma for spend.",
     ),
     "show": (
         "clvmodels.cli.fit:show",
