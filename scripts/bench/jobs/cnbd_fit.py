@@ -126,7 +126,8 @@ def ratios(ours: dict[str, Any], other: dict[str, Any]) -> dict[str, float]:
         if theirs is None:
             continue
         result[label] = mine["fit_step_seconds"] / theirs["fit_step_seconds"]
-        mine_map = mine["k_search_seconds"] or mine["map_seconds"]
+        # the k search's MAP seconds are all ten fits and the refit
+        mine_map = mine["map_seconds"] if mine["k_given"] else mine["k_search_seconds"]
         if mine_map and theirs["map_seconds"]:
             result[f"{label}_map"] = mine_map / theirs["map_seconds"]
     return result
