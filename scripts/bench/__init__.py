@@ -20,7 +20,8 @@ Jobs, one module each in :mod:`bench.jobs` (its docstring says what each side ru
 ``score``, ``score_200`` (clvmodels alone), ``cdnow_clv``, ``cohorts`` (against the pandas
 notebook way), and the `clv` commands as whole processes: ``cli_rfm``, ``cli_startup``,
 ``cli_fit``, ``cli_churn`` (on simulated subscriptions: :mod:`bench.subscriptions`),
-``sbg_fit``, and ``cli_engagement`` and ``cli_conversion`` (on simulated visits and orders:
+``sbg_fit``, ``cnbd_fit`` (``clv fit`` of BG/CNBD-k and MBG/CNBD-k against BG/NBD and
+MBG/NBD), and ``cli_engagement`` and ``cli_conversion`` (on simulated visits and orders:
 :mod:`bench.visits`; against pandas the notebook way), ``cli_experiment`` (``clv experiment``
 with a model per arm on a simulated experiment; against pandas + scipy without CLV).
 
