@@ -21,14 +21,12 @@ DuckDB, SQLite files and database URLs) and checks it:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from clvmodels.data.columns import clean_ids, parse_times, require_columns, row_labels
-from clvmodels.data.database_url import is_database_url
-from clvmodels.data.io import read_table
+from clvmodels.data.io import read_as_written
 from clvmodels.errors import DataError, Label
 
 #: The columns of the table :func:`read_assignments` returns.
@@ -81,15 +79,7 @@ def read_assignments(
         unparsable times, and users assigned to more than one group (naming the column, how
         many users and a few examples).
     """
-    if isinstance(source, pd.DataFrame):
-        raw = source
-    else:
-        is_csv = not is_database_url(str(source)) and Path(source).suffix.lower() in {
-            ".csv",
-            ".tsv",
-            ".txt",
-        }
-        raw = read_table(source, table=table, query=query, encoding=encoding, all_text=is_csv)
+    raw = read_as_written(source, table=table, query=query, encoding=encoding)
     return validate_assignments(
         raw,
         uid_col=uid_col,

@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.columns import clean_ids, id_match_keys
-from clvmodels.data.database_url import is_database_url
-from clvmodels.data.io import read_table
+from clvmodels.data.io import read_as_written
 from clvmodels.errors import DataError, Label
 
 
@@ -46,15 +45,7 @@ def read_customers(
     Returns one row per customer, with the covariates as read (numeric columns as float64,
     the others as text). Raises DataError for absent columns, and missing or duplicated keys.
     """
-    if isinstance(source, pd.DataFrame):
-        raw = source
-    else:
-        is_csv = not is_database_url(str(source)) and Path(source).suffix.lower() in {
-            ".csv",
-            ".tsv",
-            ".txt",
-        }
-        raw = read_table(source, table=table, query=query, encoding=encoding, all_text=is_csv)
+    raw = read_as_written(source, table=table, query=query, encoding=encoding)
     wanted = [key, *dict.fromkeys(c for c in columns if c != key)]
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
