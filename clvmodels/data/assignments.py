@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.columns import clean_ids, parse_times, require_columns, row_labels
-from clvmodels.data.io import read_as_written
+from clvmodels.data.second_tables import read_as_written
 from clvmodels.errors import DataError, Label
 
 #: The columns of the table :func:`read_assignments` returns.

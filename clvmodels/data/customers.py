@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.data.columns import clean_ids, id_match_keys
-from clvmodels.data.io import read_as_written
+from clvmodels.data.second_tables import read_as_written
 from clvmodels.errors import DataError, Label
 
 

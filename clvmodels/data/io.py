@@ -25,7 +25,7 @@ import pandas as pd
 from clvmodels.data.contract import ORDERS_VIEW, OrdersInfo, Refunds, register_orders_source
 from clvmodels.data.contract import OrdersSource as OrdersSource
 from clvmodels.data.contract import check_order_columns as check_order_columns
-from clvmodels.data.database_url import DatabaseURL, is_database_url, shown_source
+from clvmodels.data.database_url import DatabaseURL, shown_source
 from clvmodels.data.paths import OutputTarget, output_target
 from clvmodels.data.readers import RAW_VIEW, first_line, register_source
 from clvmodels.errors import DataError
@@ -90,25 +90,6 @@ def read_table(
 # --------------------------------------------------------------------------------------
 # validating
 # --------------------------------------------------------------------------------------
-
-
-def read_as_written(
-    source: str | os.PathLike[str] | pd.DataFrame,
-    *,
-    table: str | None = None,
-    query: str | None = None,
-    encoding: str = "utf-8",
-) -> pd.DataFrame:
-    """A second table (customers, assignments) as written: a CSV's columns all as text.
-
-    A DataFrame is returned as it is; other sources go through :func:`read_table`, a CSV,
-    TSV or TXT file with ``all_text=True`` so ids and levels keep their spelling.
-    """
-    if isinstance(source, pd.DataFrame):
-        return source
-    suffix = Path(source).suffix.lower()
-    is_csv = not is_database_url(str(source)) and suffix in {".csv", ".tsv", ".txt"}
-    return read_table(source, table=table, query=query, encoding=encoding, all_text=is_csv)
 
 
 def read_orders(
